@@ -1,0 +1,47 @@
+# Reintegration Hub: `make run` serves the demo, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint typecheck test-sqlite test-postgres translations clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -d reintegration_hub/translations 2>&1 | grep -v "^compiling"
+
+run: $(VENV)/.installed translations
+	@mkdir -p instance
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo load --if-empty
+	@echo "Reintegration Hub on http://$(HOST):$(PORT)/  (API docs: /api/v1/docs)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy reintegration_hub partners workflows
+
+test-sqlite: $(VENV)/.installed translations
+	env -u HUB_TEST_DATABASE_URL $(BIN)/pytest
+
+test-postgres: $(VENV)/.installed translations
+	@if [ -n "$$HUB_TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL"; $(BIN)/pytest; \
+	else echo "HUB_TEST_DATABASE_URL is not set: the PostgreSQL run is skipped"; fi
+
+test: lint typecheck test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

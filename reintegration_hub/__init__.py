@@ -1,0 +1,72 @@
+"""Reintegration Hub: plans, partner marketplace and follow-up for return and reintegration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then ``HUB_*`` environment variables, then ``config``."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    from reintegration_hub.config import load_config
+
+    load_config(app, config)
+    init_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    from reintegration_hub.auth.services import load_session_user, user_for_token
+    from reintegration_hub.core.api import init_api
+    from reintegration_hub.core.sentry import init_sentry
+    from reintegration_hub.core.web import init_web, register_error_handlers
+    from reintegration_hub.extensions import bootstrap, csrf, db, limiter, login, migrate
+
+    init_sentry(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    login.init_app(app)
+    login.user_loader(load_session_user)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    init_web(app)
+    init_api(app, loader=user_for_token)
+    register_error_handlers(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from reintegration_hub.audit import views as audit_views
+    from reintegration_hub.auth import api as auth_api
+    from reintegration_hub.auth import views as auth_views
+    from reintegration_hub.core.api import register_api
+    from reintegration_hub.home import views as home_views
+    from reintegration_hub.navigation import init_navigation
+    from reintegration_hub.programmes import api as programmes_api
+    from reintegration_hub.programmes import views as programmes_views
+
+    app.register_blueprint(home_views.bp)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(audit_views.bp)
+    app.register_blueprint(programmes_views.bp)
+    register_api(app, auth_api.bp, programmes_api.bp)
+    init_navigation(app)
+
+
+def register_cli(app: Flask) -> None:
+    from reintegration_hub.demo.cli import demo_cli
+
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,1 @@
+"""The administrators' audit browser (the trail itself is written by ``core.audit``)."""

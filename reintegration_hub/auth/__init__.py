@@ -1,0 +1,1 @@
+"""Users, roles, offices, log-in and personal API tokens."""

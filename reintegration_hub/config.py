@@ -1,0 +1,99 @@
+"""Configuration: defaults, then ``HUB_*`` environment variables, then a mapping (tests)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused outside development, see validate()
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",  # development | production | testing
+    "SECRET_KEY": DEV_SECRET_KEY,
+    "DATABASE_URL": None,  # None: an SQLite file under instance/
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "WTF_CSRF_ENABLED": True,
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "LANGUAGES": ["en", "lt", "lv", "cs", "ru"],
+    "BABEL_DEFAULT_LOCALE": "en",
+    "BABEL_DEFAULT_TIMEZONE": "UTC",
+    "LOGIN_RATE_LIMIT": "5 per minute;20 per hour",
+    "RATELIMIT_ENABLED": True,  # set on every app: Flask-Limiter would carry it over otherwise
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "SENTRY_DSN": None,
+    "SENTRY_TRACES_SAMPLE_RATE": 0.0,
+    "BOOTSTRAP_SERVE_LOCAL": True,
+    "API_TITLE": "Reintegration Hub API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "API_SPEC_OPTIONS": {
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session"},
+            }
+        },
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+    },
+    "API_TOKEN_DAYS": 365,
+    "PAGE_SIZE": 50,
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the application; the message says which key to set."""
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("HUB")
+    # Sentry's own convention is the bare SENTRY_DSN variable; HUB_SENTRY_DSN wins over it.
+    app.config["SENTRY_DSN"] = app.config["SENTRY_DSN"] or os.environ.get("SENTRY_DSN")
+    if overrides:
+        app.config.from_mapping(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(
+        app.config["DATABASE_URL"], Path(app.instance_path)
+    )
+    app.config["TESTING"] = app.config["ENV"] == "testing" or app.config.get("TESTING", False)
+    if app.config["ENV"] == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    validate(app.config)
+
+
+def database_uri(url: str | None, instance_path: Path) -> str:
+    """The SQLAlchemy URI for ``url``; PostgreSQL goes through psycopg 3."""
+    if not url:
+        return f"sqlite:///{instance_path / 'hub.sqlite3'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    if config["ENV"] not in {"development", "production", "testing"}:
+        raise ConfigError(
+            f"HUB_ENV must be development, production or testing, not {config['ENV']!r}"
+        )
+    if config["ENV"] == "production":
+        if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
+            raise ConfigError(
+                "HUB_SECRET_KEY must be set to a long random value in production "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+        if not config.get("DATABASE_URL"):
+            raise ConfigError("HUB_DATABASE_URL must point at the production database")

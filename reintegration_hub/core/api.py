@@ -1,0 +1,85 @@
+"""The ``/api/v1`` parent: flask-smorest, bearer tokens, CSRF for cookie sessions, JSON errors.
+
+Every area's ``api.py`` defines a ``bp`` (a :class:`flask_smorest.Blueprint` with a relative
+``url_prefix``); :func:`register_api` mounts them all under ``/api/v1`` and documents them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, render_template, request
+from flask_smorest import Blueprint, Page
+
+from reintegration_hub.core.authz import public
+from reintegration_hub.extensions import api, csrf, db
+
+API_PREFIX = "/api/v1"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class SelectPage(Page):
+    """Pages over a SQLAlchemy ``select``: the count and the slice run in the database."""
+
+    @property
+    def item_count(self) -> int:
+        rows = self.collection.order_by(None).subquery()
+        return int(db.session.scalar(sa.select(sa.func.count()).select_from(rows)) or 0)
+
+    @property
+    def items(self) -> list[Any]:
+        params = self.page_params
+        stmt = self.collection.offset(params.first_item).limit(params.page_size)
+        return list(db.session.scalars(stmt))
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def protect_cookie_sessions() -> None:
+    """A browser session calling the API must send the CSRF token; a bearer token need not."""
+    if (
+        current_app.config["WTF_CSRF_ENABLED"]
+        and request.path.startswith(API_PREFIX + "/")
+        and request.method in UNSAFE_METHODS
+        and bearer_token() is None
+    ):
+        csrf.protect()
+
+
+def api_docs() -> str:
+    return render_template("api/docs.html")
+
+
+def register_api(app: Flask, *blueprints: Blueprint) -> None:
+    for blueprint in blueprints:
+        csrf.exempt(blueprint)  # protect_cookie_sessions decides instead
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
+    # the OpenAPI document describes no data; the docs page renders it with vendored Swagger UI
+    openapi_json = app.view_functions["api-docs.openapi_json"]  # a bound method of the Api
+
+    def openapi_document() -> Any:
+        return openapi_json()
+
+    app.view_functions["api-docs.openapi_json"] = public(openapi_document)
+    app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", public(api_docs))
+
+
+def init_api(app: Flask, loader: Callable[[str], Any]) -> None:
+    """Bind flask-smorest and let ``loader(raw_token)`` turn a bearer token into a user."""
+    from reintegration_hub.extensions import login
+
+    app.before_request(protect_cookie_sessions)
+    api.init_app(app)  # its "Error" schema is the shape DomainError.as_json() answers with
+
+    @login.request_loader
+    def load_user_from_token(_request: Any) -> Any:
+        token = bearer_token()
+        return loader(token) if token else None

@@ -1,0 +1,28 @@
+"""Human labels for the enums every page shows, translated when rendered."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from reintegration_hub.core.roles import OfficeKind, Role
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.PROGRAMME_MANAGER: _l("Programme manager / M&E"),
+    Role.COUNSELLOR: _l("Counsellor"),
+    Role.CASE_MANAGER: _l("Case manager"),
+    Role.PARTNER: _l("Partner focal point"),
+}
+OFFICE_KIND_LABELS = {
+    OfficeKind.HOST: _l("Host country office"),
+    OfficeKind.ORIGIN: _l("Country of return office"),
+    OfficeKind.HOME: _l("Home office"),
+}
+#: The interface languages, each named in itself.
+LANGUAGE_LABELS = {
+    "en": "English",
+    "lt": "Lietuvių",
+    "lv": "Latviešu",
+    "cs": "Čeština",
+    "ru": "Русский",
+}

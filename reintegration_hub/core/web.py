@@ -1,0 +1,143 @@
+"""Web plumbing shared by every page: access checks, errors, security headers, locale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from reintegration_hub.core import i18n
+from reintegration_hub.core.authz import can_access, enforce_access
+from reintegration_hub.core.errors import DomainError
+from reintegration_hub.core.labels import LANGUAGE_LABELS, OFFICE_KIND_LABELS, ROLE_LABELS
+from reintegration_hub.core.roles import Role
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def select_locale() -> str | None:
+    if not has_request_context():
+        return None  # the default locale, e.g. for a CLI command or a flow
+    languages = current_app.config["LANGUAGES"]
+    if current_user.is_authenticated and current_user.preferred_language in languages:
+        return str(current_user.preferred_language)
+    if session.get("language") in languages:
+        return str(session["language"])
+    return request.accept_languages.best_match(languages)
+
+
+def handle_http_error(error: HTTPException) -> Any:
+    if wants_json():
+        from reintegration_hub.extensions import api
+
+        payload, code, headers = api.handle_http_exception(error)
+        if "message" not in payload and code != 500:  # never echo an internal error's text
+            payload["message"] = error.description
+        elif code == 500:
+            payload["message"] = "Internal error; it has been recorded."
+        kept = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return payload, code, {**kept, **(headers or {})}
+    status = error.code or 500
+    return render_template("errors/error.html", status=status, error=error), status
+
+
+def handle_domain_error(error: DomainError) -> Any:
+    """A rule refused something nobody caught closer: JSON for the API, a page otherwise."""
+    if wants_json():
+        return error.as_json(), error.status_code
+    if error.status_code in {403, 404}:
+        status = error.status_code
+        return render_template("errors/error.html", status=status, error=error), status
+    flash(str(error.message), "danger")
+    return redirect(request.referrer or url_for("home.index"))
+
+
+def unauthorized() -> Any:
+    if wants_json():
+        return {
+            "code": 401,
+            "status": "Unauthorized",
+            "message": "Sign in or send a bearer token.",
+        }, 401
+    flash(_("Please sign in to see that page."), "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def no_store(response: Response) -> Response:
+    """Pages with personal data must not sit in shared caches or the back-button history."""
+    if current_user.is_authenticated and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def template_globals() -> dict[str, Any]:
+    return {
+        "Role": Role,
+        "get_locale": get_locale,
+        "can_access": can_access,
+        "role_label": ROLE_LABELS.get,
+        "office_kind_label": OFFICE_KIND_LABELS.get,
+        "language_labels": LANGUAGE_LABELS,
+        "country_name": i18n.country_name,
+        "language_name": i18n.language_name,
+        "currency_name": i18n.currency_name,
+        "format_money": i18n.format_money,
+        "format_share": i18n.format_share,
+    }
+
+
+def init_web(app: Flask) -> None:
+    from reintegration_hub.extensions import babel, login, talisman
+
+    production = app.config["ENV"] == "production"
+    talisman.init_app(
+        app,
+        force_https=False,  # TLS ends at the reverse proxy; HSTS still tells browsers
+        strict_transport_security=production,
+        session_cookie_secure=production,
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
+        content_security_policy=CSP,
+        referrer_policy="same-origin",
+        frame_options="DENY",
+    )
+    babel.init_app(app, locale_selector=select_locale)
+    login.unauthorized_handler(unauthorized)
+    app.before_request(enforce_access)
+    app.after_request(no_store)
+    app.context_processor(template_globals)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Last, so that these replace the handler flask-smorest installs for every HTTP error."""
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(DomainError, handle_domain_error)

@@ -1,0 +1,21 @@
+"""The main menu. Each link shows only to users its endpoint's access rule admits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+MENU: list[tuple[str, Any]] = [
+    ("home.index", _l("Home")),
+    ("programmes.grants", _l("Grants")),
+    ("auth.users", _l("Users")),
+    ("auth.offices", _l("Offices")),
+    ("audit.index", _l("Audit trail")),
+    ("api_docs", _l("API")),
+]
+
+
+def init_navigation(app: Flask) -> None:
+    app.context_processor(lambda: {"nav_items": MENU})

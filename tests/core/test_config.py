@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reintegration_hub import create_app
+from reintegration_hub.config import ConfigError, database_uri
+
+
+def test_environment_overrides_defaults_and_mapping_overrides_environment(monkeypatch) -> None:
+    monkeypatch.setenv("HUB_PAGE_SIZE", "25")
+    monkeypatch.setenv("HUB_LOGIN_RATE_LIMIT", "9 per minute")
+    app = create_app({"ENV": "testing", "LOGIN_RATE_LIMIT": "1 per minute"})
+    assert app.config["PAGE_SIZE"] == 25
+    assert app.config["LOGIN_RATE_LIMIT"] == "1 per minute"
+
+
+def test_production_without_a_secret_fails_fast(monkeypatch) -> None:
+    monkeypatch.delenv("HUB_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="HUB_SECRET_KEY"):
+        create_app({"ENV": "production", "DATABASE_URL": "postgresql://db/hub"})
+
+
+def test_production_without_a_database_fails_fast() -> None:
+    with pytest.raises(ConfigError, match="HUB_DATABASE_URL"):
+        create_app({"ENV": "production", "SECRET_KEY": "s" * 40, "DATABASE_URL": None})
+
+
+def test_postgres_urls_use_psycopg3() -> None:
+    assert database_uri("postgresql://u@h/db", Path("/x")) == "postgresql+psycopg://u@h/db"
+    assert database_uri("postgres://u@h/db", Path("/x")) == "postgresql+psycopg://u@h/db"
+
+
+def test_default_database_is_an_sqlite_file_in_instance() -> None:
+    assert (
+        database_uri(None, Path("/srv/hub/instance")) == "sqlite:////srv/hub/instance/hub.sqlite3"
+    )

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
+
+from reintegration_hub.core.roles import Role
+from reintegration_hub.core.sentry import init_sentry
+from tests.factories import user_with_role
+
+
+class CapturingTransport(Transport):
+    def __init__(self, options: dict | None = None) -> None:
+        super().__init__(options)
+        self.envelopes: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+
+    def events(self) -> list[dict]:
+        return [
+            item.payload.json
+            for envelope in self.envelopes
+            for item in envelope.items
+            if item.type == "event"
+        ]
+
+
+@pytest.fixture
+def sentry_app(make_app) -> Iterator[tuple[object, CapturingTransport]]:
+    app = make_app(SENTRY_DSN="https://public@sentry.invalid/1", PROPAGATE_EXCEPTIONS=False)
+    transport = CapturingTransport()
+    init_sentry(app, transport=transport)
+
+    def leak() -> str:
+        from flask import request
+
+        raise RuntimeError(f"could not match {request.form['note']} <{request.args['email']}>")
+
+    leak.hub_access = frozenset(Role)  # type: ignore[attr-defined]
+    app.add_url_rule("/leak", "leak", leak, methods=["GET", "POST"])
+    yield app, transport
+    sentry_sdk.init()  # no DSN: nothing is sent by later tests
+
+
+def test_a_failing_request_is_reported_without_personal_data(sentry_app, login) -> None:
+    app, transport = sentry_app
+    with app.app_context():
+        user = user_with_role(
+            Role.COUNSELLOR, full_name="Jana Kowalska", email="jana.kowalska@example.org"
+        )
+        client = app.test_client()
+        from reintegration_hub.extensions import db
+
+        db.session.commit()
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+        response = client.post(
+            "/leak?email=jana.kowalska@example.org",
+            data={"note": "Jana Kowalska, born 1990-02-03"},
+            headers={"Cookie": "session=abc", "Authorization": "Bearer rh_secret"},
+        )
+    assert response.status_code == 500
+    sentry_sdk.flush()
+    events = transport.events()
+    assert len(events) == 1
+    event = events[0]
+    assert event["exception"]["values"][0]["type"] == "RuntimeError"
+    assert event["request"]["url"].endswith("/leak")
+    text = json.dumps(event)
+    for secret in ("Kowalska", "jana.kowalska", "1990-02-03", "rh_secret", "session=abc"):
+        assert secret not in text
+    assert event.get("user", {}).keys() <= {"id"}
+
+
+def test_sentry_collects_no_personal_data_by_default(sentry_app) -> None:
+    options = sentry_sdk.get_client().options
+    assert not options["send_default_pii"]
+    assert options["data_collection"]["user_info"] is False
+    assert options["include_local_variables"] is False

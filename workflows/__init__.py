@@ -1,0 +1,1 @@
+"""Prefect flows over the application services; the only package that imports ``prefect``."""

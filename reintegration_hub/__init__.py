@@ -22,10 +22,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from reintegration_hub.config import load_config
 
     load_config(app, config)
+    import_models()
     init_extensions(app)
     register_blueprints(app)
     register_cli(app)
     return app
+
+
+def import_models() -> None:
+    """Every model module, so that the metadata (and Alembic) sees the whole schema."""
+    import partners.models  # noqa: F401
+    import reintegration_hub.auth.models
+    import reintegration_hub.core.audit
+    import reintegration_hub.core.money
+    import reintegration_hub.programmes.models  # noqa: F401
 
 
 def init_extensions(app: Flask) -> None:
@@ -49,6 +59,8 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from partners import api as partners_api
+    from partners import views as partners_views
     from reintegration_hub.audit import views as audit_views
     from reintegration_hub.auth import api as auth_api
     from reintegration_hub.auth import views as auth_views
@@ -62,7 +74,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(programmes_views.bp)
-    register_api(app, auth_api.bp, programmes_api.bp)
+    app.register_blueprint(partners_views.bp)
+    register_api(app, auth_api.bp, programmes_api.bp, partners_api.bp)
     init_navigation(app)
 
 

@@ -10,8 +10,11 @@ import sqlalchemy as sa
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Leave out what the models do not describe: SQLite full-text search shadow tables."""
-    return not (type_ == "table" and reflected and compare_to is None and name and "_fts" in name)
+    """Leave out the full-text search objects that only migrations create (their names carry
+    ``_fts`` or ``_trgm``): SQLite FTS5 tables, PostgreSQL expression and trigram indexes."""
+    if not name or not reflected or compare_to is not None:
+        return True
+    return not (type_ in {"table", "index"} and ("_fts" in name or "_trgm" in name))
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:

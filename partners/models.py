@@ -1,0 +1,288 @@
+"""The marketplace: partner organisations and the support options they offer.
+
+Shaped after Open Referral HSDS 3.0 (organization, service, location, cost_option, language,
+required_document, service_area, assured_date/assurer_email, service_capacity) so that the HSDS
+export is a projection, not a translation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
+from reintegration_hub.core.roles import Actor, Role
+
+
+class VettingStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    SUSPENDED = "suspended"
+
+
+class SupportCategory(enum.StrEnum):
+    BUSINESS_START_UP = "business_start_up"
+    VOCATIONAL_TRAINING = "vocational_training"
+    JOB_PLACEMENT = "job_placement"
+    HOUSING = "housing"
+    EDUCATION = "education"
+    MEDICAL = "medical"
+    PSYCHOSOCIAL = "psychosocial"
+    LEGAL_DOCUMENTATION = "legal_documentation"
+    POST_ARRIVAL_RECEPTION = "post_arrival_reception"
+
+
+class OptionStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    TEMPORARILY_CLOSED = "temporarily_closed"
+    ARCHIVED = "archived"
+
+
+class CostBasis(enum.StrEnum):
+    PER_PERSON = "per_person"
+    PER_HOUSEHOLD = "per_household"
+    PER_MONTH = "per_month"
+
+
+class DeliveryMode(enum.StrEnum):
+    IN_KIND = "in_kind"
+    CASH = "cash"
+    SERVICE = "service"
+
+
+class CapacityPeriod(enum.StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class HoldStatus(enum.StrEnum):
+    HELD = "held"
+    WAITLISTED = "waitlisted"
+    RELEASED = "released"
+    CONSUMED = "consumed"
+
+
+def new_public_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Partner(IdMixin, TimestampMixin, Base):
+    """A local service provider in a country of return (HSDS ``organization``)."""
+
+    __tablename__ = "partners"
+    __table_args__ = (
+        sa.UniqueConstraint("office_id", "name"),
+        sa.CheckConstraint(
+            "agreement_valid_until IS NULL OR agreement_valid_from IS NULL "
+            "OR agreement_valid_until >= agreement_valid_from",
+            name="agreement_period",
+        ),
+    )
+
+    public_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, default=new_public_id, unique=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("offices.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    legal_status: Mapped[str] = mapped_column(sa.String(120), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    country_code: Mapped[str] = mapped_column(sa.String(2), index=True)
+    regions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # regions served
+    languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # ISO 639-1
+    focal_point_name: Mapped[str] = mapped_column(sa.String(160), default="")
+    focal_point_email: Mapped[str] = mapped_column(sa.String(254))  # where referrals go
+    phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    website: Mapped[str] = mapped_column(sa.String(300), default="")
+    vetting_status: Mapped[VettingStatus] = mapped_column(
+        str_enum(VettingStatus), default=VettingStatus.PENDING, index=True
+    )
+    suspension_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    agreement_number: Mapped[str] = mapped_column(sa.String(64), default="")
+    agreement_valid_from: Mapped[dt.date | None]
+    agreement_valid_until: Mapped[dt.date | None]
+
+    options: Mapped[list[SupportOption]] = relationship(back_populates="partner")
+
+    @property
+    def audit_office_id(self) -> int:
+        return self.office_id
+
+    def agreement_valid_on(self, day: dt.date) -> bool:
+        return (
+            bool(self.agreement_number)
+            and (self.agreement_valid_from is None or self.agreement_valid_from <= day)
+            and (self.agreement_valid_until is None or day <= self.agreement_valid_until)
+        )
+
+    @classmethod
+    def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
+        if actor.role in {Role.CASE_MANAGER, Role.PARTNER}:
+            return cls.country_code == actor.country_code
+        return cls.vetting_status == VettingStatus.APPROVED
+
+
+class SupportOption(IdMixin, TimestampMixin, Base):
+    """One support a partner offers (HSDS ``service``): what, where, for whom, at what cost."""
+
+    __tablename__ = "support_options"
+    __table_args__ = (
+        sa.Index("ix_support_options_search", "country_code", "status", "category"),
+        sa.CheckConstraint("cost_minor >= 0", name="cost_not_negative"),
+        sa.CheckConstraint(
+            "min_age IS NULL OR max_age IS NULL OR min_age <= max_age", name="age_range"
+        ),
+        sa.CheckConstraint(
+            "min_family_size IS NULL OR max_family_size IS NULL "
+            "OR min_family_size <= max_family_size",
+            name="family_size_range",
+        ),
+        sa.CheckConstraint(
+            "valid_until IS NULL OR valid_from IS NULL OR valid_until >= valid_from",
+            name="validity",
+        ),
+        sa.CheckConstraint("capacity_places IS NULL OR capacity_places >= 0", name="capacity"),
+    )
+
+    public_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, default=new_public_id, unique=True)
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partners.id"), index=True)
+    # denormalised from the partner: every search filters on it
+    country_code: Mapped[str] = mapped_column(sa.String(2))
+    category: Mapped[SupportCategory] = mapped_column(str_enum(SupportCategory))
+    status: Mapped[OptionStatus] = mapped_column(str_enum(OptionStatus), default=OptionStatus.DRAFT)
+
+    # where: the regions it serves (HSDS service_area); its sites are SupportOptionLocation rows
+    service_area: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+    # eligibility
+    min_age: Mapped[int | None]
+    max_age: Mapped[int | None]
+    sexes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # empty: any (core Sex values)
+    vulnerabilities_served: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    vulnerabilities_required: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    min_family_size: Mapped[int | None]
+    max_family_size: Mapped[int | None]
+    languages_required: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # any one of
+    eligibility_notes: Mapped[str] = mapped_column(sa.Text, default="")
+
+    # cost (HSDS cost_option), and its value in euro cents at the rate recorded with it
+    cost_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
+    cost_basis: Mapped[CostBasis] = mapped_column(str_enum(CostBasis), default=CostBasis.PER_PERSON)
+    delivery_mode: Mapped[DeliveryMode] = mapped_column(
+        str_enum(DeliveryMode), default=DeliveryMode.SERVICE
+    )
+    cost_eur_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, index=True)
+    eur_rate: Mapped[Decimal] = mapped_column(sa.Numeric(18, 10), default=Decimal(1))
+
+    duration_days: Mapped[int | None]
+    lead_time_days: Mapped[int] = mapped_column(default=0)  # from referral to start
+    delivery_languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    required_documents: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    valid_from: Mapped[dt.date | None]
+    valid_until: Mapped[dt.date | None]
+
+    # capacity (HSDS 3.1 service_capacity): places per period, None = unlimited
+    capacity_places: Mapped[int | None]
+    capacity_period: Mapped[CapacityPeriod] = mapped_column(
+        str_enum(CapacityPeriod), default=CapacityPeriod.MONTH
+    )
+
+    # freshness (HSDS assured_date / assurer_email)
+    last_verified_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    verified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    stale_since: Mapped[dt.datetime | None]  # flagged by the daily freshness check
+
+    partner: Mapped[Partner] = relationship(back_populates="options", lazy="joined")
+    texts: Mapped[list[SupportOptionText]] = relationship(
+        back_populates="option", cascade="all, delete-orphan", order_by="SupportOptionText.language"
+    )
+    locations: Mapped[list[SupportOptionLocation]] = relationship(
+        back_populates="option", cascade="all, delete-orphan", order_by="SupportOptionLocation.id"
+    )
+
+    @property
+    def audit_office_id(self) -> int:
+        return self.partner.office_id
+
+    def text(self, language: str) -> SupportOptionText | None:
+        """The text in ``language``, falling back to English, then to any text there is."""
+        by_language = {t.language: t for t in self.texts}
+        return by_language.get(language) or by_language.get("en") or next(iter(self.texts), None)
+
+    @classmethod
+    def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
+        if actor.role in {Role.CASE_MANAGER, Role.PARTNER}:
+            return cls.country_code == actor.country_code
+        return cls.status == OptionStatus.PUBLISHED
+
+
+class SupportOptionText(IdMixin, Base):
+    """Title and description in one language; searched with full text on both databases."""
+
+    __tablename__ = "support_option_texts"
+    __table_args__ = (sa.UniqueConstraint("option_id", "language"),)
+
+    option_id: Mapped[int] = mapped_column(sa.ForeignKey("support_options.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(sa.String(8))  # ISO 639-1
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+
+    option: Mapped[SupportOption] = relationship(back_populates="texts")
+
+
+class SupportOptionLocation(IdMixin, Base):
+    """A site where the support is delivered (HSDS location via service_at_location)."""
+
+    __tablename__ = "support_option_locations"
+    __table_args__ = (sa.Index("ix_support_option_locations_place", "region", "city"),)
+
+    option_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("support_options.id", ondelete="CASCADE"), index=True
+    )
+    city: Mapped[str] = mapped_column(sa.String(120))
+    region: Mapped[str] = mapped_column(sa.String(120), default="")
+    address: Mapped[str] = mapped_column(sa.String(300), default="")
+    latitude: Mapped[Decimal | None] = mapped_column(sa.Numeric(9, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(sa.Numeric(9, 6))
+
+    option: Mapped[SupportOption] = relationship(back_populates="locations")
+
+
+class OptionCapacity(IdMixin, Base):
+    """Places of one option in one period. Holding a place is one conditional UPDATE of this row,
+    so concurrent holds can never overbook (the CHECK is the last line of defence)."""
+
+    __tablename__ = "option_capacities"
+    __table_args__ = (
+        sa.UniqueConstraint("option_id", "period_start"),
+        sa.CheckConstraint("places_held >= 0 AND places_used >= 0", name="counts"),
+        sa.CheckConstraint("places_held + places_used <= places_total", name="not_overbooked"),
+    )
+
+    option_id: Mapped[int] = mapped_column(sa.ForeignKey("support_options.id", ondelete="CASCADE"))
+    period_start: Mapped[dt.date]
+    period_end: Mapped[dt.date]
+    places_total: Mapped[int]
+    places_held: Mapped[int] = mapped_column(default=0)
+    places_used: Mapped[int] = mapped_column(default=0)
+
+
+class PlaceHold(IdMixin, Base):
+    """A claim on a place for someone (``reference``, e.g. a plan line), or a waitlist entry."""
+
+    __tablename__ = "place_holds"
+    __table_args__ = (sa.Index("ix_place_holds_option_status", "option_id", "status", "id"),)
+
+    option_id: Mapped[int] = mapped_column(sa.ForeignKey("support_options.id", ondelete="CASCADE"))
+    capacity_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("option_capacities.id", ondelete="CASCADE")
+    )
+    reference: Mapped[str] = mapped_column(sa.String(64), index=True)
+    status: Mapped[HoldStatus] = mapped_column(str_enum(HoldStatus))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    closed_at: Mapped[dt.datetime | None]

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from reintegration_hub.core import i18n
-from reintegration_hub.core.authz import can_access, enforce_access
+from reintegration_hub.core.authz import can_access, enforce_access, is_static_endpoint
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.labels import LANGUAGE_LABELS, OFFICE_KIND_LABELS, ROLE_LABELS
 from reintegration_hub.core.roles import Role
@@ -94,6 +94,9 @@ def unauthorized() -> Any:
 
 def no_store(response: Response) -> Response:
     """Pages with personal data must not sit in shared caches or the back-button history."""
+    endpoint = request.endpoint
+    if endpoint is None or is_static_endpoint(endpoint):
+        return response
     if current_user.is_authenticated and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     return response

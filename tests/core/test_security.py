@@ -75,3 +75,9 @@ def test_login_is_rate_limited_with_a_clear_message(make_app) -> None:
     assert blocked.status_code == 429
     assert b"Too many sign-in attempts" in blocked.data
     assert "Retry-After" in blocked.headers
+
+
+def test_signed_in_pages_are_not_cached_but_static_files_may_be(client, login) -> None:
+    login(user_with_role(Role.COUNSELLOR))
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+    assert client.get("/static/css/hub.css").headers.get("Cache-Control") != "no-store"

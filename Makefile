@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint typecheck test-sqlite test-postgres translations clean
+.PHONY: run test lint typecheck test-sqlite test-postgres translations clean bench
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -45,3 +45,11 @@ test: lint typecheck test-sqlite test-postgres
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+# Marketplace search at 1,000 partners / 10,000 options: SQLite always, PostgreSQL when
+# HUB_BENCH_DATABASE_URL points at a throw-away database (see bench/README.md).
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.marketplace_search
+	@if [ -n "$$HUB_BENCH_DATABASE_URL" ]; then \
+		$(BIN)/python -m bench.marketplace_search --database-url "$$HUB_BENCH_DATABASE_URL"; \
+	else echo "HUB_BENCH_DATABASE_URL is not set: the PostgreSQL bench is skipped"; fi

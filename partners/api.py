@@ -2,6 +2,266 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from flask_babel import get_locale
+from flask_login import current_user
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
+
+from partners import hsds, services
+from partners.schemas import (
+    HoldArgsSchema,
+    HoldResultSchema,
+    HoldSchema,
+    HsdsOrganizationPageSchema,
+    HsdsOrganizationSchema,
+    HsdsPageArgsSchema,
+    HsdsServicePageSchema,
+    HsdsServiceSchema,
+    OptionQuerySchema,
+    OptionSchema,
+    OptionStatusSchema,
+    PartnerQuerySchema,
+    PartnerSchema,
+    SearchArgsSchema,
+    SearchResultSchema,
+    VettingSchema,
+)
+from partners.search import query_from_params, search_options
+from reintegration_hub.core.api import SelectPage
+from reintegration_hub.core.authz import roles, signed_in
+from reintegration_hub.core.roles import Role
+from reintegration_hub.extensions import db
 
 bp = Blueprint("partners_api", __name__, url_prefix="", description="Partner marketplace")
+
+
+# --- search (helper B: partners/search.py) ---------------------------------------------------
+
+
+@bp.get("/marketplace/search")
+@bp.arguments(SearchArgsSchema, location="query")
+@bp.response(200, SearchResultSchema)
+@roles(Role.ADMIN, Role.PROGRAMME_MANAGER, Role.COUNSELLOR, Role.CASE_MANAGER)
+def search(args: dict[str, Any]) -> Any:
+    """Search support options: free text, filters, eligibility for a profile, facets, pages."""
+    query = query_from_params(args, display_language=str(get_locale() or "en"))
+    return search_options(query, actor=current_user)
+
+
+# --- HSDS 3.0 export (helper B: partners/hsds.py) -------------------------------------------
+
+
+def _language() -> str:
+    return str(get_locale() or "en")
+
+
+@bp.get("/hsds/services")
+@bp.arguments(HsdsPageArgsSchema, location="query")
+@bp.response(200, HsdsServicePageSchema)
+@signed_in
+def hsds_services(args: dict[str, Any]) -> Any:
+    """The directory's services as HSDS 3.0 ``service`` records, paginated as in its OpenAPI."""
+    return hsds.list_services(**args, language=_language(), actor=current_user).as_json()
+
+
+@bp.get("/hsds/services/<uuid:public_id>")
+@bp.response(200, HsdsServiceSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="Not in the directory")
+@signed_in
+def hsds_service(public_id: uuid.UUID) -> Any:
+    """One HSDS 3.0 ``service``."""
+    return hsds.get_service(public_id, language=_language(), actor=current_user)
+
+
+@bp.get("/hsds/organizations")
+@bp.arguments(HsdsPageArgsSchema, location="query")
+@bp.response(200, HsdsOrganizationPageSchema)
+@signed_in
+def hsds_organizations(args: dict[str, Any]) -> Any:
+    """Approved partners as HSDS 3.0 ``organization`` records, paginated as in its OpenAPI."""
+    return hsds.list_organizations(**args, language=_language(), actor=current_user).as_json()
+
+
+@bp.get("/hsds/organizations/<uuid:public_id>")
+@bp.response(200, HsdsOrganizationSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="Not in the directory")
+@signed_in
+def hsds_organization(public_id: uuid.UUID) -> Any:
+    """One HSDS 3.0 ``organization`` with its listed services."""
+    return hsds.get_organization(public_id, language=_language(), actor=current_user)
+
+
+# --- partners, options, capacity (helper A: partners/services.py) ---------------------------
+
+MANAGERS = (Role.ADMIN, Role.CASE_MANAGER)
+NOT_FOUND = "No such object in the caller's scope"
+
+
+@bp.get("/marketplace/partners")
+@bp.arguments(PartnerQuerySchema, location="query")
+@bp.response(200, PartnerSchema(many=True))
+@bp.paginate(SelectPage)
+@signed_in
+def list_partners(query: dict[str, Any]) -> Any:
+    """Partners the caller may see: their own country (case managers), approved ones
+    (counsellors), all (administrators, programme managers)."""
+    return services.partners_stmt(actor=current_user, **query)
+
+
+@bp.post("/marketplace/partners")
+@bp.arguments(PartnerSchema)
+@bp.response(201, PartnerSchema)
+@bp.alt_response(409, schema=ErrorSchema, description="The office has a partner of this name")
+@roles(*MANAGERS)
+def create_partner(data: dict[str, Any]) -> Any:
+    """Add a partner, pending vetting (case managers: to their own office)."""
+    partner = services.create_partner(
+        data["partner"], office_id=data["office_id"], actor=current_user
+    )
+    db.session.commit()
+    return partner
+
+
+@bp.get("/marketplace/partners/<int:partner_id>")
+@bp.response(200, PartnerSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@signed_in
+def get_partner(partner_id: int) -> Any:
+    return services.get_partner(partner_id, actor=current_user)
+
+
+@bp.put("/marketplace/partners/<int:partner_id>")
+@bp.arguments(PartnerSchema)
+@bp.response(200, PartnerSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description="The office has a partner of this name")
+@roles(*MANAGERS)
+def update_partner(data: dict[str, Any], partner_id: int) -> Any:
+    """Replace a partner's details (the office stays)."""
+    partner = services.update_partner(partner_id, data["partner"], actor=current_user)
+    db.session.commit()
+    return partner
+
+
+@bp.post("/marketplace/partners/<int:partner_id>/vetting")
+@bp.arguments(VettingSchema)
+@bp.response(200, PartnerSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@roles(*MANAGERS)
+def set_vetting(data: dict[str, Any], partner_id: int) -> Any:
+    """Approve, suspend (with a reason; closes its published options) or reset to pending."""
+    partner = services.set_vetting_status(
+        partner_id, data["vetting_status"], reason=data["reason"], actor=current_user
+    )
+    db.session.commit()
+    return partner
+
+
+@bp.get("/marketplace/options")
+@bp.arguments(OptionQuerySchema, location="query")
+@bp.response(200, OptionSchema(many=True))
+@bp.paginate(SelectPage)
+@signed_in
+def list_options(query: dict[str, Any]) -> Any:
+    """Support options the caller may see (counsellors: listed ones only), newest first."""
+    return services.options_stmt(actor=current_user, partner_id=query.get("partner_id"))
+
+
+@bp.post("/marketplace/partners/<int:partner_id>/options")
+@bp.arguments(OptionSchema)
+@bp.response(201, OptionSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@roles(*MANAGERS)
+def create_option(data: services.OptionInput, partner_id: int) -> Any:
+    """Add a draft support option with its texts and locations."""
+    option = services.create_option(partner_id, data, actor=current_user)
+    db.session.commit()
+    return option
+
+
+@bp.get("/marketplace/options/<int:option_id>")
+@bp.response(200, OptionSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@signed_in
+def get_option(option_id: int) -> Any:
+    return services.get_option(option_id, actor=current_user)
+
+
+@bp.put("/marketplace/options/<int:option_id>")
+@bp.arguments(OptionSchema)
+@bp.response(200, OptionSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description="Archived, or no longer publishable")
+@roles(*MANAGERS)
+def update_option(data: services.OptionInput, option_id: int) -> Any:
+    """Replace an option's details, texts and locations (audited before/after)."""
+    option = services.update_option(option_id, data, actor=current_user)
+    db.session.commit()
+    return option
+
+
+@bp.post("/marketplace/options/<int:option_id>/status")
+@bp.arguments(OptionStatusSchema)
+@bp.response(200, OptionSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description="Transition or publishing not allowed")
+@roles(*MANAGERS)
+def set_option_status(data: dict[str, Any], option_id: int) -> Any:
+    """Publish, close temporarily, return to draft or archive."""
+    option = services.set_option_status(option_id, data["status"], actor=current_user)
+    db.session.commit()
+    return option
+
+
+@bp.post("/marketplace/options/<int:option_id>/verify")
+@bp.response(200, OptionSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description="Archived")
+@roles(*MANAGERS)
+def verify_option(option_id: int) -> Any:
+    """Record that the caller verified the option today (HSDS assured_date)."""
+    option = services.verify_option(option_id, actor=current_user)
+    db.session.commit()
+    return option
+
+
+@bp.post("/marketplace/options/<int:option_id>/holds")
+@bp.arguments(HoldArgsSchema)
+@bp.response(201, HoldResultSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description="The option is not published")
+@roles(Role.ADMIN, Role.COUNSELLOR, Role.CASE_MANAGER)
+def hold_place(data: dict[str, Any], option_id: int) -> Any:
+    """Hold a place for ``reference``; when full, join the waitlist (its position is returned)."""
+    result = services.hold_place(
+        option_id, data["reference"], on=data.get("on"), actor=current_user
+    )
+    db.session.commit()
+    return result
+
+
+@bp.post("/marketplace/holds/<int:hold_id>/release")
+@bp.response(200, HoldSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description="Already closed")
+@roles(Role.ADMIN, Role.COUNSELLOR, Role.CASE_MANAGER)
+def release_place(hold_id: int) -> Any:
+    """Give the place back, or leave the waitlist; nobody is promoted automatically."""
+    hold = services.release_place(hold_id, actor=current_user)
+    db.session.commit()
+    return hold
+
+
+@bp.post("/marketplace/holds/<int:hold_id>/consume")
+@bp.response(200, HoldSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description="Not a held place")
+@roles(Role.ADMIN, Role.CASE_MANAGER)
+def consume_place(hold_id: int) -> Any:
+    """The held place is used: the support was delivered or has started."""
+    hold = services.consume_place(hold_id, actor=current_user)
+    db.session.commit()
+    return hold

@@ -13,6 +13,7 @@ import uuid
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
@@ -218,7 +219,47 @@ class SupportOption(IdMixin, TimestampMixin, Base):
     def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
         if actor.role in {Role.CASE_MANAGER, Role.PARTNER}:
             return cls.country_code == actor.country_code
-        return cls.status == OptionStatus.PUBLISHED
+        now = now_utc()
+        return cls.listed_condition(now.date(), listing_fresh_since(now))
+
+    @classmethod
+    def listed_condition(cls, on: dt.date, fresh_since: dt.datetime) -> sa.ColumnElement[bool]:
+        """What counsellors see: published, valid on ``on``, offered by an approved partner whose
+        agreement is valid on ``on``, and verified (or created) at or after ``fresh_since``."""
+        partner_ok = (
+            sa.select(Partner.id)
+            .where(
+                Partner.id == cls.partner_id,
+                Partner.vetting_status == VettingStatus.APPROVED,
+                Partner.agreement_number != "",
+                sa.or_(Partner.agreement_valid_from.is_(None), Partner.agreement_valid_from <= on),
+                sa.or_(
+                    Partner.agreement_valid_until.is_(None), Partner.agreement_valid_until >= on
+                ),
+            )
+            .correlate_except(Partner)
+            .exists()
+        )
+        return sa.and_(
+            cls.status == OptionStatus.PUBLISHED,
+            sa.or_(cls.valid_from.is_(None), cls.valid_from <= on),
+            sa.or_(cls.valid_until.is_(None), cls.valid_until >= on),
+            sa.func.coalesce(cls.last_verified_at, cls.created_at) >= fresh_since,
+            partner_ok,
+        )
+
+    def verified_or_created_at(self) -> dt.datetime:
+        return self.last_verified_at or self.created_at
+
+
+def listing_fresh_since(now: dt.datetime) -> dt.datetime:
+    """The oldest verification that still keeps an option listed for counsellors at ``now``:
+    ``LISTING_STALE_DAYS`` until it is flagged stale, then ``LISTING_STALE_GRACE_DAYS`` of grace."""
+    config = current_app.config if has_app_context() else {}
+    days = int(config.get("LISTING_STALE_DAYS", 180)) + int(
+        config.get("LISTING_STALE_GRACE_DAYS", 30)
+    )
+    return now - dt.timedelta(days=days)
 
 
 class SupportOptionText(IdMixin, Base):
@@ -270,6 +311,9 @@ class OptionCapacity(IdMixin, Base):
     places_total: Mapped[int]
     places_held: Mapped[int] = mapped_column(default=0)
     places_used: Mapped[int] = mapped_column(default=0)
+    # the last waitlist number handed out in this period; bumped by one UPDATE, so concurrent
+    # waitlisting gets distinct numbers (the row lock orders them)
+    waitlist_last: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
 
 class PlaceHold(IdMixin, Base):
@@ -284,5 +328,6 @@ class PlaceHold(IdMixin, Base):
     )
     reference: Mapped[str] = mapped_column(sa.String(64), index=True)
     status: Mapped[HoldStatus] = mapped_column(str_enum(HoldStatus))
+    waitlist_number: Mapped[int | None]  # order on the waitlist of its period
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     closed_at: Mapped[dt.datetime | None]

@@ -33,6 +33,7 @@ def import_models() -> None:
     """Every model module, so that the metadata (and Alembic) sees the whole schema."""
     import partners.models  # noqa: F401
     import reintegration_hub.auth.models
+    import reintegration_hub.cases.models
     import reintegration_hub.core.audit
     import reintegration_hub.core.money
     import reintegration_hub.programmes.models  # noqa: F401
@@ -64,6 +65,8 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.audit import views as audit_views
     from reintegration_hub.auth import api as auth_api
     from reintegration_hub.auth import views as auth_views
+    from reintegration_hub.cases import api as cases_api
+    from reintegration_hub.cases import views as cases_views
     from reintegration_hub.core.api import register_api
     from reintegration_hub.home import views as home_views
     from reintegration_hub.navigation import init_navigation
@@ -74,8 +77,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(programmes_views.bp)
+    app.register_blueprint(cases_views.bp)
     app.register_blueprint(partners_views.bp)
-    register_api(app, auth_api.bp, programmes_api.bp, partners_api.bp)
+    register_api(app, auth_api.bp, programmes_api.bp, partners_api.bp, cases_api.bp)
     init_navigation(app)
 
 

@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     },
     "API_TOKEN_DAYS": 365,
     "PAGE_SIZE": 50,
+    # marketplace freshness: days without re-verification before an option is flagged stale,
+    # then days of grace before counsellors no longer see it
+    "LISTING_STALE_DAYS": 180,
+    "LISTING_STALE_GRACE_DAYS": 30,
 }
 
 

@@ -9,6 +9,9 @@ from flask_babel import lazy_gettext as _l
 
 MENU: list[tuple[str, Any]] = [
     ("home.index", _l("Home")),
+    ("cases.index", _l("Cases")),
+    ("partners.search", _l("Marketplace")),
+    ("partners.partners", _l("Partners")),
     ("programmes.grants", _l("Grants")),
     ("auth.users", _l("Users")),
     ("auth.offices", _l("Offices")),

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import factory
 from argon2 import PasswordHasher
 
+from partners.models import (
+    OptionStatus,
+    Partner,
+    SupportCategory,
+    SupportOption,
+    SupportOptionLocation,
+    SupportOptionText,
+    VettingStatus,
+)
 from reintegration_hub.auth.models import Office, User
+from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 
@@ -58,3 +71,71 @@ def user_with_role(role: Role, **kwargs: object) -> User:
             kind=kind, country_code="GE" if kind == OfficeKind.ORIGIN else "LV"
         )
     return UserFactory(role=role, **kwargs)
+
+
+# --- marketplace (partners) -------------------------------------------------------------------
+
+
+class PartnerFactory(BaseFactory):
+    """An approved partner of a Georgian origin office, with an agreement valid for years."""
+
+    class Meta:
+        model = Partner
+
+    class Params:
+        office = factory.SubFactory(OfficeFactory, kind=OfficeKind.ORIGIN, country_code="GE")
+
+    office_id = factory.SelfAttribute("office.id")
+    name = factory.Sequence(lambda n: f"Partner Organisation {n}")
+    legal_status = "NGO"
+    country_code = factory.SelfAttribute("office.country_code")
+    regions = factory.LazyFunction(lambda: ["Imereti"])
+    languages = factory.LazyFunction(lambda: ["ka", "en"])
+    focal_point_name = "Focal Point"
+    focal_point_email = factory.Sequence(lambda n: f"referrals{n}@partner.example.org")
+    vetting_status = VettingStatus.APPROVED
+    agreement_number = factory.Sequence(lambda n: f"FA-{n:04d}")
+    agreement_valid_from = dt.date(2020, 1, 1)
+    agreement_valid_until = dt.date(2099, 12, 31)
+
+
+class SupportOptionTextFactory(BaseFactory):
+    class Meta:
+        model = SupportOptionText
+
+    language = "en"
+    title = factory.Sequence(lambda n: f"Support option {n}")
+    description = "Practical support for people who return."
+
+
+class SupportOptionLocationFactory(BaseFactory):
+    class Meta:
+        model = SupportOptionLocation
+
+    city = "Kutaisi"
+    region = "Imereti"
+
+
+class SupportOptionFactory(BaseFactory):
+    """A published option of an approved partner: one English text, one location (Kutaisi)."""
+
+    class Meta:
+        model = SupportOption
+
+    partner = factory.SubFactory(PartnerFactory)
+    country_code = factory.SelfAttribute("partner.country_code")
+    category = SupportCategory.VOCATIONAL_TRAINING
+    status = OptionStatus.PUBLISHED
+    service_area = factory.LazyFunction(lambda: ["Imereti"])
+    cost_minor = 0
+    currency = "EUR"
+    cost_eur_minor = factory.SelfAttribute("cost_minor")
+    eur_rate = Decimal(1)
+    delivery_languages = factory.LazyFunction(lambda: ["ka"])
+    last_verified_at = factory.LazyFunction(now_utc)
+    texts = factory.RelatedFactoryList(
+        SupportOptionTextFactory, factory_related_name="option", size=1
+    )
+    locations = factory.RelatedFactoryList(
+        SupportOptionLocationFactory, factory_related_name="option", size=1
+    )

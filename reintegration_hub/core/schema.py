@@ -10,10 +10,14 @@ import sqlalchemy as sa
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Leave out the full-text search objects that only migrations create (their names carry
-    ``_fts`` or ``_trgm``): SQLite FTS5 tables, PostgreSQL expression and trigram indexes."""
+    """Leave out the full-text search objects that only migrations create and the models do not
+    map: tables and indexes whose names carry ``_fts`` or ``_trgm`` (SQLite FTS5 tables,
+    PostgreSQL full-text and trigram indexes) and columns whose names contain ``fts`` (the
+    stored generated ``tsvector`` column on PostgreSQL)."""
     if not name or not reflected or compare_to is not None:
         return True
+    if type_ == "column":
+        return "fts" not in name
     return not (type_ in {"table", "index"} and ("_fts" in name or "_trgm" in name))
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from reintegration_hub.auth import services as auth
 from reintegration_hub.auth.models import Office
 from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
+from reintegration_hub.demo.marketplace import load_marketplace
 from reintegration_hub.extensions import db
 from reintegration_hub.programmes import services as programmes
 from reintegration_hub.programmes.models import TargetIndicator
@@ -103,4 +104,5 @@ def load() -> list[DemoUser]:
         },
         actor=actor,
     )
+    load_marketplace({name: office.id for name, office in offices.items()}, actor=actor)
     return USERS

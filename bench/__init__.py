@@ -1,0 +1,1 @@
+"""Benchmarks: run as modules against a throw-away database (see README.md)."""

@@ -1,0 +1,181 @@
+"""Case list at 100,000 cases: filtered, paginated, through the service (issue 4, bench).
+
+    .venv/bin/python -m bench.cases_list --database-url postgresql://.../hub_bench_cases
+
+The database is brought to the migrations' head, its case tables emptied, and 100,000 cases
+generated with set-based inserts. Then >= 200 list requests (random reader, filters and page)
+and 200 case page reads are timed; p50/p95 are printed. Use a throw-away database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from reintegration_hub import create_app
+from reintegration_hub.auth.models import Office, User
+from reintegration_hub.cases import services
+from reintegration_hub.cases.models import CaseNumberCounter, CaseStatus, Consent, Returnee
+from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.extensions import db
+
+HOSTS = [("LV", "Riga"), ("LT", "Vilnius"), ("CZ", "Prague")]
+ORIGINS = [("GE", "Tbilisi"), ("AM", "Yerevan"), ("UZ", "Tashkent")]
+CHUNK = 10_000
+
+
+def _office(name: str, kind: OfficeKind, country: str, city: str) -> Office:
+    office = db.session.scalar(sa.select(Office).where(Office.name == name))
+    if office is None:
+        office = Office(name=name, kind=kind, country_code=country, city=city, languages=["en"])
+        db.session.add(office)
+        db.session.flush()
+    return office
+
+
+def _user(email: str, role: Role, office: Office) -> User:
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        user = User(
+            email=email,
+            full_name=email,
+            office_id=office.id,
+            role=role,
+            password_hash="!",  # noqa: S106 (no sign-in)
+        )
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
+def generate(total: int, seed: int = 4) -> dict[str, list[User]]:
+    rng = random.Random(seed)
+    for table in (Consent, Returnee, CaseNumberCounter):
+        db.session.execute(sa.delete(table))
+    hosts = [_office(f"Bench {c}", OfficeKind.HOST, cc, c) for cc, c in HOSTS]
+    origins = [_office(f"Bench {c}", OfficeKind.ORIGIN, cc, c) for cc, c in ORIGINS]
+    counsellors = [_user(f"bench.c{o.id}@bench.example", Role.COUNSELLOR, o) for o in hosts]
+    managers = [_user(f"bench.m{o.id}@bench.example", Role.CASE_MANAGER, o) for o in origins]
+    admin = _user("bench.admin@bench.example", Role.ADMIN, hosts[0])
+    statuses = list(CaseStatus)
+    year = now_utc().year
+    numbers = {o.id: 0 for o in hosts}
+    started = now_utc() - dt.timedelta(days=720)
+    table = Returnee.__table__
+    rows: list[dict[str, Any]] = []
+    for i in range(total):
+        host = hosts[i % len(hosts)]
+        origin = rng.choice(origins)
+        numbers[host.id] += 1
+        rows.append(
+            {
+                "case_number": f"{host.country_code}-{year}-{numbers[host.id]:05d}",
+                "first_name": f"First{i}",
+                "last_name": f"Last{rng.randrange(50_000)}",
+                "date_of_birth": dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20_000)),
+                "sex": rng.choice(["female", "male"]),
+                "nationality": origin.country_code,
+                "return_country_code": origin.country_code,
+                "return_region": "",
+                "return_city": origin.city,
+                "languages": ["en"],
+                "contact_after_return": "",
+                "host_office_id": host.id,
+                "counsellor_id": counsellors[hosts.index(host)].id,
+                "origin_office_id": origin.id if rng.random() < 0.7 else None,
+                "legal_status": "irregular_stay",
+                "status": rng.choice(statuses).value,
+                "shares_with_origin": rng.random() < 0.6,
+                "created_at": started + dt.timedelta(minutes=i * 10),
+                "updated_at": started + dt.timedelta(minutes=i * 10),
+            }
+        )
+        if len(rows) == CHUNK:
+            db.session.execute(sa.insert(table), rows)
+            rows.clear()
+    if rows:
+        db.session.execute(sa.insert(table), rows)
+    for host in hosts:
+        db.session.add(
+            CaseNumberCounter(
+                country_code=host.country_code, year=year, last_value=numbers[host.id]
+            )
+        )
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE returnees"))
+    return {"counsellors": counsellors, "managers": managers, "admins": [admin]}
+
+
+def timed(fn: Callable[[], Any], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+        db.session.rollback()
+    return samples
+
+
+def report(name: str, samples: list[float]) -> None:
+    cuts = statistics.quantiles(samples, n=100)
+    print(
+        f"{name}: n={len(samples)} p50={cuts[49]:.1f} ms p95={cuts[94]:.1f} ms "
+        f"max={max(samples):.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "ENV": "testing"})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        start = time.perf_counter()
+        people = generate(args.cases)
+        print(f"generated {args.cases} cases in {time.perf_counter() - start:.1f} s")
+        readers = [u for group in people.values() for u in group]
+        rng = random.Random(7)
+        countries = [c for c, _ in ORIGINS]
+
+        def one_list() -> None:
+            reader = db.session.get(User, rng.choice(readers).id)
+            filters: dict[str, Any] = {}
+            if rng.random() < 0.6:
+                filters["status"] = rng.choice(list(CaseStatus))
+            if rng.random() < 0.4:
+                filters["return_country_code"] = rng.choice(countries)
+            page = services.list_cases(
+                actor=reader, page=rng.randint(1, 20), page_size=25, **filters
+            )
+            for case in page.items:  # what the list page renders
+                _ = (case.case_number, case.host_office.name, case.origin_office)
+
+        timed(one_list, 20)  # warm up
+        report("case list (filtered, page of 25, with count)", timed(one_list, args.requests))
+        ids = list(db.session.scalars(sa.select(Returnee.id).order_by(sa.func.random()).limit(200)))
+        admin = people["admins"][0]
+
+        def one_page() -> None:
+            case = services.view_case(ids.pop(), actor=db.session.get(User, admin.id))
+            _ = (case.dependants, case.vulnerabilities, case.consents)
+
+        report("case page (scoped read + audit row, rolled back)", timed(one_page, 200))
+
+
+if __name__ == "__main__":
+    main()

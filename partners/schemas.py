@@ -1,0 +1,477 @@
+"""Marshmallow schemas of the marketplace API (input shapes and output fields only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from partners.models import (
+    CapacityPeriod,
+    CostBasis,
+    DeliveryMode,
+    HoldStatus,
+    OptionStatus,
+    SupportCategory,
+    VettingStatus,
+)
+from partners.search import SortOrder
+from partners.services import LocationInput, OptionInput, PartnerInput, TextInput
+from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
+
+# --- search (partners/search.py) ------------------------------------------------------------
+
+MAX_ID = 2**31 - 1
+
+
+class SearchArgsSchema(ma.Schema):
+    """The query of ``GET /marketplace/search`` (the search page takes the same parameters)."""
+
+    q = fields.String(validate=validate.Length(max=200), metadata={"description": "free text"})
+    country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$"))
+    region = fields.String(validate=validate.Length(max=120))
+    city = fields.String(validate=validate.Length(max=120))
+    category = fields.Enum(SupportCategory, by_value=True)
+    max_cost_eur = fields.Float(
+        validate=validate.Range(min=0, max=1e9),
+        metadata={"description": "cost ceiling in euros"},
+    )
+    language = fields.String(
+        validate=validate.Regexp(r"^[a-z]{2}$"), metadata={"description": "delivery language"}
+    )
+    free_places = fields.Boolean(metadata={"description": "only options with places left"})
+    partner_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    age = fields.Integer(validate=validate.Range(min=0, max=130))
+    sex = fields.Enum(Sex, by_value=True)
+    vulnerabilities = fields.List(fields.Enum(VulnerabilityCategory, by_value=True))
+    family_size = fields.Integer(validate=validate.Range(min=1, max=100))
+    languages = fields.List(
+        fields.String(validate=validate.Regexp(r"^[a-z]{2}$")),
+        metadata={"description": "languages the returnee speaks"},
+    )
+    eligible_only = fields.Boolean(
+        load_default=True,
+        metadata={"description": "with a profile: only options that fit (else explain why not)"},
+    )
+    sort = fields.Enum(SortOrder, by_value=True, load_default=SortOrder.RELEVANCE)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class PartnerRefSchema(ma.Schema):
+    id = fields.Integer()
+    public_id = fields.UUID()
+    name = fields.String()
+
+
+class SearchLocationSchema(ma.Schema):
+    city = fields.String()
+    region = fields.String()
+
+
+class IneligibilitySchema(ma.Schema):
+    rule = fields.String(metadata={"description": "age, sex, vulnerability, family_size, language"})
+    message = fields.String()
+
+
+class SearchHitSchema(ma.Schema):
+    id = fields.Integer(attribute="option.id")
+    public_id = fields.UUID(attribute="option.public_id")
+    title = fields.String()
+    description = fields.String()
+    text_language = fields.String()
+    category = fields.Enum(SupportCategory, by_value=True, attribute="option.category")
+    status = fields.Enum(OptionStatus, by_value=True, attribute="option.status")
+    country_code = fields.String(attribute="option.country_code")
+    partner = fields.Nested(PartnerRefSchema, attribute="option.partner")
+    locations = fields.List(fields.Nested(SearchLocationSchema), attribute="option.locations")
+    cost_minor = fields.Integer(attribute="option.cost_minor")
+    currency = fields.String(attribute="option.currency")
+    cost_eur_minor = fields.Integer(attribute="option.cost_eur_minor")
+    cost_basis = fields.Enum(CostBasis, by_value=True, attribute="option.cost_basis")
+    delivery_mode = fields.Enum(DeliveryMode, by_value=True, attribute="option.delivery_mode")
+    delivery_languages = fields.List(fields.String(), attribute="option.delivery_languages")
+    lead_time_days = fields.Integer(attribute="option.lead_time_days")
+    earliest_start = fields.Date()
+    free_places = fields.Integer(
+        allow_none=True, metadata={"description": "places left this period; null: unlimited"}
+    )
+    reasons = fields.List(
+        fields.Nested(IneligibilitySchema),
+        allow_none=True,
+        metadata={"description": "why it does not fit the profile; null without a profile"},
+    )
+    rank = fields.Float(allow_none=True)
+
+
+class FacetCountSchema(ma.Schema):
+    value = fields.String()
+    label = fields.String()
+    count = fields.Integer()
+
+
+class SearchResultSchema(ma.Schema):
+    items = fields.List(fields.Nested(SearchHitSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    pages = fields.Integer()
+    facets = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Nested(FacetCountSchema)),
+        metadata={"description": "counts by category, country, language and partner"},
+    )
+
+
+# --- partners and options (partners/services.py) --------------------------------------------
+
+MAX_DAYS = 10_000
+_language = fields.String(validate=validate.Regexp(r"^[a-z]{2}$"))
+_short_text = fields.String(validate=validate.Length(min=1, max=120))
+
+
+class PartnerSchema(ma.Schema):
+    """A partner organisation (HSDS organization); the input of create and update."""
+
+    id = fields.Integer(dump_only=True)
+    public_id = fields.UUID(dump_only=True)
+    office_id = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "origin office; case managers: their own (may be left out)"},
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    legal_status = fields.String(load_default="", validate=validate.Length(max=120))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    country_code = fields.String(dump_only=True)
+    regions = fields.List(_short_text, load_default=list, validate=validate.Length(max=50))
+    languages = fields.List(_language, load_default=list, validate=validate.Length(max=20))
+    focal_point_name = fields.String(load_default="", validate=validate.Length(max=160))
+    focal_point_email = fields.Email(required=True, validate=validate.Length(max=254))
+    phone = fields.String(load_default="", validate=validate.Length(max=40))
+    website = fields.String(load_default="", validate=validate.Length(max=300))
+    vetting_status = fields.Enum(VettingStatus, by_value=True, dump_only=True)
+    suspension_reason = fields.String(dump_only=True)
+    agreement_number = fields.String(load_default="", validate=validate.Length(max=64))
+    agreement_valid_from = fields.Date(load_default=None, allow_none=True)
+    agreement_valid_until = fields.Date(load_default=None, allow_none=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+    @ma.post_load
+    def make_input(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        office_id = data.pop("office_id", None)
+        return {"office_id": office_id, "partner": PartnerInput(**data)}
+
+
+class PartnerQuerySchema(ma.Schema):
+    vetting_status = fields.Enum(VettingStatus, by_value=True)
+    country_code = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$"))
+
+
+class VettingSchema(ma.Schema):
+    vetting_status = fields.Enum(VettingStatus, by_value=True, required=True)
+    reason = fields.String(
+        load_default="",
+        validate=validate.Length(max=2000),
+        metadata={"description": "required when suspending"},
+    )
+
+
+class OptionTextSchema(ma.Schema):
+    language = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{2}$"))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+
+
+class OptionLocationSchema(ma.Schema):
+    city = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    region = fields.String(load_default="", validate=validate.Length(max=120))
+    address = fields.String(load_default="", validate=validate.Length(max=300))
+    latitude = fields.Decimal(
+        places=6,
+        as_string=True,
+        allow_none=True,
+        load_default=None,
+        validate=lambda v: -90 <= v <= 90,
+        metadata={"type": "string", "format": "decimal", "description": "-90 to 90"},
+    )
+    longitude = fields.Decimal(
+        places=6,
+        as_string=True,
+        allow_none=True,
+        load_default=None,
+        validate=lambda v: -180 <= v <= 180,
+        metadata={"type": "string", "format": "decimal", "description": "-180 to 180"},
+    )
+
+
+def _days(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(validate=validate.Range(min=0, max=MAX_DAYS), **kwargs)
+
+
+class OptionSchema(ma.Schema):
+    """A support option (HSDS service) with its texts and locations; create/update input."""
+
+    id = fields.Integer(dump_only=True)
+    public_id = fields.UUID(dump_only=True)
+    partner_id = fields.Integer(dump_only=True)
+    country_code = fields.String(dump_only=True)
+    status = fields.Enum(OptionStatus, by_value=True, dump_only=True)
+    category = fields.Enum(SupportCategory, by_value=True, required=True)
+    texts = fields.List(
+        fields.Nested(OptionTextSchema),
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "one per language; English is needed to publish"},
+    )
+    locations = fields.List(
+        fields.Nested(OptionLocationSchema), load_default=list, validate=validate.Length(max=50)
+    )
+    service_area = fields.List(_short_text, load_default=list, validate=validate.Length(max=50))
+    min_age = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=130)
+    )
+    max_age = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=130)
+    )
+    sexes = fields.List(
+        fields.String(validate=validate.OneOf([v.value for v in Sex])),
+        load_default=list,
+        metadata={"description": "empty: any"},
+    )
+    vulnerabilities_served = fields.List(
+        fields.String(validate=validate.OneOf([v.value for v in VulnerabilityCategory])),
+        load_default=list,
+    )
+    vulnerabilities_required = fields.List(
+        fields.String(validate=validate.OneOf([v.value for v in VulnerabilityCategory])),
+        load_default=list,
+    )
+    min_family_size = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=100)
+    )
+    max_family_size = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=100)
+    )
+    languages_required = fields.List(_language, load_default=list, validate=validate.Length(max=20))
+    eligibility_notes = fields.String(load_default="", validate=validate.Length(max=5000))
+    cost_minor = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=10**12),
+        metadata={"description": "in minor units of the currency"},
+    )
+    currency = fields.String(load_default="EUR", validate=validate.Regexp(r"^[A-Za-z]{3}$"))
+    cost_basis = fields.Enum(CostBasis, by_value=True, load_default=CostBasis.PER_PERSON)
+    delivery_mode = fields.Enum(DeliveryMode, by_value=True, load_default=DeliveryMode.SERVICE)
+    cost_eur_minor = fields.Integer(dump_only=True)
+    eur_rate = fields.Decimal(
+        dump_only=True,
+        as_string=True,
+        metadata={"type": "string", "format": "decimal", "description": "euros per unit used"},
+    )
+    duration_days = _days(load_default=None, allow_none=True)
+    lead_time_days = _days(load_default=0)
+    delivery_languages = fields.List(_language, load_default=list, validate=validate.Length(max=20))
+    required_documents = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        load_default=list,
+        validate=validate.Length(max=50),
+    )
+    valid_from = fields.Date(load_default=None, allow_none=True)
+    valid_until = fields.Date(load_default=None, allow_none=True)
+    capacity_places = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=100_000),
+        metadata={"description": "places per period; null: unlimited"},
+    )
+    capacity_period = fields.Enum(CapacityPeriod, by_value=True, load_default=CapacityPeriod.MONTH)
+    last_verified_at = fields.AwareDateTime(dump_only=True, allow_none=True)
+    verified_by_id = fields.Integer(dump_only=True, allow_none=True)
+    stale_since = fields.AwareDateTime(dump_only=True, allow_none=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+    @ma.post_load
+    def make_input(self, data: dict[str, Any], **_kwargs: Any) -> OptionInput:
+        data["texts"] = [TextInput(**t) for t in data["texts"]]
+        data["locations"] = [LocationInput(**loc) for loc in data["locations"]]
+        return OptionInput(**data)
+
+
+class OptionQuerySchema(ma.Schema):
+    partner_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+
+
+class OptionStatusSchema(ma.Schema):
+    status = fields.Enum(OptionStatus, by_value=True, required=True)
+
+
+class HoldArgsSchema(ma.Schema):
+    reference = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "what the place is for, e.g. a plan line"},
+    )
+    on = fields.Date(metadata={"description": "a day in the period (default today)"})
+
+
+class HoldResultSchema(ma.Schema):
+    hold_id = fields.Integer()
+    status = fields.Enum(HoldStatus, by_value=True)
+    waitlist_position = fields.Integer(allow_none=True, metadata={"description": "1: next"})
+    period_start = fields.Date(allow_none=True)
+    free_places = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
+
+
+class HoldSchema(ma.Schema):
+    id = fields.Integer()
+    option_id = fields.Integer()
+    reference = fields.String()
+    status = fields.Enum(HoldStatus, by_value=True)
+    waitlist_number = fields.Integer(allow_none=True)
+    created_at = fields.AwareDateTime()
+    closed_at = fields.AwareDateTime(allow_none=True)
+
+
+# --- HSDS 3.0 export (partners/hsds.py) -------------------------------------------------------
+# The fields each record can carry (HSDS leaves out what has no value); the authoritative shape
+# is the HSDS 3.0 schema, against which tests/partners/test_hsds.py validates every record.
+
+
+class HsdsPageArgsSchema(ma.Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class HsdsMetadataSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    resource_type = fields.String()
+    last_action_date = fields.String(required=True)
+    last_action_type = fields.String(required=True)
+    field_name = fields.String(required=True)
+    previous_value = fields.String(required=True)
+    replacement_value = fields.String(required=True)
+    updated_by = fields.String(required=True)
+
+
+class HsdsCostOptionSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    service_id = fields.UUID()
+    option = fields.String()
+    currency = fields.String()
+    amount = fields.Float()
+    amount_description = fields.String()
+    valid_from = fields.String()
+    valid_to = fields.String()
+
+
+class HsdsLanguageSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    service_id = fields.UUID()
+    code = fields.String()
+    name = fields.String()
+
+
+class HsdsRequiredDocumentSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    service_id = fields.UUID()
+    document = fields.String()
+
+
+class HsdsServiceAreaSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    service_id = fields.UUID()
+    name = fields.String()
+
+
+class HsdsLocationSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    location_type = fields.String(required=True, validate=validate.OneOf(["physical"]))
+    organization_id = fields.UUID()
+    name = fields.String()
+    description = fields.String()
+    latitude = fields.Float()
+    longitude = fields.Float()
+
+
+class HsdsServiceAtLocationSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    service_id = fields.UUID()
+    location_id = fields.UUID()
+    location = fields.Nested(HsdsLocationSchema)
+
+
+class HsdsOrganizationRefSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+
+
+class HsdsServiceSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    organization_id = fields.UUID()
+    name = fields.String(required=True)
+    description = fields.String()
+    email = fields.String()
+    url = fields.String()
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["active", "inactive", "defunct", "temporarily closed"]),
+    )
+    eligibility_description = fields.String()
+    minimum_age = fields.Integer()
+    maximum_age = fields.Integer()
+    wait_time = fields.String()
+    assured_date = fields.String(metadata={"description": "YYYY-MM-DD"})
+    assurer_email = fields.String()
+    last_modified = fields.String()
+    cost_options = fields.List(fields.Nested(HsdsCostOptionSchema))
+    languages = fields.List(fields.Nested(HsdsLanguageSchema))
+    required_documents = fields.List(fields.Nested(HsdsRequiredDocumentSchema))
+    service_areas = fields.List(fields.Nested(HsdsServiceAreaSchema))
+    service_at_locations = fields.List(fields.Nested(HsdsServiceAtLocationSchema))
+    metadata = fields.List(fields.Nested(HsdsMetadataSchema))
+    organization = fields.Nested(HsdsOrganizationRefSchema)
+
+
+class HsdsPhoneSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    number = fields.String(required=True)
+
+
+class HsdsServiceRefSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class HsdsOrganizationSchema(ma.Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    email = fields.String()
+    website = fields.String()
+    legal_status = fields.String()
+    phones = fields.List(fields.Nested(HsdsPhoneSchema))
+    services = fields.List(fields.Nested(HsdsServiceRefSchema))
+    metadata = fields.List(fields.Nested(HsdsMetadataSchema))
+
+
+class HsdsPageSchema(ma.Schema):
+    """The HSDS OpenAPI ``Page``: ``size`` is the number of records on this page."""
+
+    total_items = fields.Integer()
+    total_pages = fields.Integer()
+    page_number = fields.Integer()
+    size = fields.Integer()
+    first_page = fields.Boolean()
+    last_page = fields.Boolean()
+    empty = fields.Boolean()
+
+
+class HsdsServicePageSchema(HsdsPageSchema):
+    contents = fields.List(fields.Nested(HsdsServiceSchema))
+
+
+class HsdsOrganizationPageSchema(HsdsPageSchema):
+    contents = fields.List(fields.Nested(HsdsOrganizationSchema))

@@ -1,0 +1,772 @@
+"""Searching the marketplace: free text, filters, eligibility, facets, sorting and pages.
+
+One service over both databases. The text match is the only dialect branch: PostgreSQL uses the
+``simple`` text-search configuration on the stored ``fts_document`` vector of migration 0002
+(GIN-indexed) plus trigram word similarity on titles, so a misspelt word still finds its option;
+SQLite uses the FTS5 table of the same migration, with every word matched as a prefix.
+Everything else (scope, filters, eligibility, facets, counting and the page) is the same
+set-based SQL on both.
+
+The plan: the indexed filters (scope, country, category, cost, ...) run first and the text is a
+semi-join on the options they keep, never a ranking of every matching text. One statement
+computes a materialised pool (the options passing every filter but at most one facet filter,
+with each facet filter's verdict as a flag) and from it the total, the four facets and the
+page's ids; only the page's candidates are ranked. A second statement loads the page's options
+with their partner, texts, locations and free places this period. So a search is two
+statements whatever the page size (one when nothing matches).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, cast
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
+
+from partners.eligibility import (
+    Ineligibility,
+    ReturneeProfile,
+    eligible_condition,
+    evaluate,
+    json_list_contains_any,
+)
+from partners.models import (
+    OptionCapacity,
+    Partner,
+    SupportCategory,
+    SupportOption,
+    SupportOptionLocation,
+    SupportOptionText,
+    listing_fresh_since,
+)
+from partners.services import listed_for
+from reintegration_hub.core import i18n
+from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.roles import Actor
+from reintegration_hub.extensions import db
+
+MAX_PER_PAGE = 100
+#: The stored ``tsvector`` of title and description that migration 0002 adds on PostgreSQL
+#: (GIN-indexed; deliberately not mapped on the model, the database computes it).
+SEARCH_VECTOR = "support_option_texts.fts_document"
+FACETS = ("category", "country", "language", "partner")
+
+
+class SortOrder(enum.StrEnum):
+    RELEVANCE = "relevance"
+    COST = "cost"
+    SOONEST = "soonest"
+
+
+SORT_LABELS = {
+    SortOrder.RELEVANCE: _l("Best match"),
+    SortOrder.COST: _l("Lowest cost"),
+    SortOrder.SOONEST: _l("Soonest start"),
+}
+CATEGORY_LABELS = {
+    SupportCategory.BUSINESS_START_UP: _l("Business start-up"),
+    SupportCategory.VOCATIONAL_TRAINING: _l("Vocational training"),
+    SupportCategory.JOB_PLACEMENT: _l("Job placement"),
+    SupportCategory.HOUSING: _l("Housing"),
+    SupportCategory.EDUCATION: _l("Education"),
+    SupportCategory.MEDICAL: _l("Medical care"),
+    SupportCategory.PSYCHOSOCIAL: _l("Psychosocial support"),
+    SupportCategory.LEGAL_DOCUMENTATION: _l("Legal and documentation help"),
+    SupportCategory.POST_ARRIVAL_RECEPTION: _l("Post-arrival reception"),
+}
+PROFILE_PARAMS = ("age", "sex", "vulnerabilities", "family_size", "languages")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a counsellor asks for. Empty fields do not filter."""
+
+    text: str = ""
+    country_code: str | None = None
+    region: str | None = None
+    city: str | None = None
+    category: SupportCategory | None = None
+    max_cost_eur_minor: int | None = None  # cost ceiling, euro cents
+    language: str | None = None  # a delivery language, ISO 639-1
+    with_free_places: bool = False  # unlimited, or places left this period
+    partner_id: int | None = None
+    profile: ReturneeProfile | None = None
+    eligible_only: bool = True  # with a profile: drop options that do not fit (else explain)
+    sort: SortOrder = SortOrder.RELEVANCE
+    page: int = 1
+    per_page: int = 20
+    display_language: str = "en"  # which text to show (falls back to English)
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    value: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    option: SupportOption
+    title: str
+    description: str
+    text_language: str
+    free_places: int | None  # None: unlimited
+    reasons: list[Ineligibility] | None  # None: no profile given; []: fits
+    rank: float | None
+
+    @property
+    def earliest_start(self) -> dt.date:
+        """The first day the support could start if referred today."""
+        start = now_utc().date() + dt.timedelta(days=self.option.lead_time_days)
+        valid_from = self.option.valid_from
+        return max(start, valid_from) if valid_from else start
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: SearchQuery
+    items: list[SearchHit]
+    total: int
+    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+
+    @property
+    def page(self) -> int:
+        return self.query.page
+
+    @property
+    def per_page(self) -> int:
+        return self.query.per_page
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def query_from_params(params: Mapping[str, Any], *, display_language: str = "en") -> SearchQuery:
+    """A query from the parameters the page and the API share (already validated by them).
+
+    ``max_cost_eur`` is in euros; a profile is built when any of ``PROFILE_PARAMS`` is given.
+    """
+
+    def given(name: str) -> Any:
+        value = params.get(name)
+        return None if value in (None, "", [], ()) else value
+
+    profile = None
+    if any(given(name) is not None for name in PROFILE_PARAMS):
+        profile = ReturneeProfile.of(
+            age=given("age"),
+            sex=given("sex"),
+            vulnerabilities=[str(v) for v in given("vulnerabilities") or ()],
+            family_size=given("family_size"),
+            languages=[str(v) for v in given("languages") or ()],
+        )
+    max_cost = given("max_cost_eur")
+    return SearchQuery(
+        text=given("q") or "",
+        country_code=given("country"),
+        region=given("region"),
+        city=given("city"),
+        category=SupportCategory(given("category")) if given("category") else None,
+        max_cost_eur_minor=(
+            int(Decimal(str(max_cost)).scaleb(2)) if max_cost is not None else None
+        ),
+        language=given("language"),
+        with_free_places=bool(given("free_places")),
+        partner_id=given("partner_id"),
+        profile=profile,
+        eligible_only=params.get("eligible_only", True) not in (False, "0", "no", "false"),
+        sort=SortOrder(given("sort") or SortOrder.RELEVANCE),
+        page=int(given("page") or 1),
+        per_page=int(given("per_page") or 20),
+        display_language=display_language,
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    return (value or "").replace("\x00", "").strip() or None
+
+
+def normalise(query: SearchQuery) -> SearchQuery:
+    """Clamp the page, trim the strings and upper-case the country."""
+    return replace(
+        query,
+        text=(_clean(query.text) or "")[:200],
+        country_code=(_clean(query.country_code) or "").upper() or None,
+        region=_clean(query.region),
+        city=_clean(query.city),
+        language=(_clean(query.language) or "").lower() or None,
+        page=max(1, query.page),
+        per_page=min(max(1, query.per_page), MAX_PER_PAGE),
+    )
+
+
+def fts5_query(text: str) -> str | None:
+    """Words only, each quoted and matched as a prefix (never an FTS5 syntax error)."""
+    words = re.findall(r"\w+", text)
+    if not words:
+        return None
+    return " ".join('"' + word.replace('"', '""') + '"*' for word in words)
+
+
+def _text_match(
+    text: str, dialect: str
+) -> tuple[sa.ColumnElement[bool], Callable[[sa.Select[Any]], sa.Subquery]] | None:
+    """``(condition, ranks)``: whether a text of the option (any language) matches ``text``, as a
+    condition over ``SupportOption``, and a function giving, for a select of candidate option
+    ids, ``(option_id, rank)``: the best score of each candidate's matching texts (higher is
+    better).
+
+    The condition is a semi-join the planner runs only over the options the other filters keep;
+    ranks are computed only for the candidates given (the page's).
+    """
+    T = SupportOptionText
+    if dialect == "postgresql":
+        document: sa.ColumnElement[Any] = sa.literal_column(SEARCH_VECTOR)
+        tsquery = sa.func.websearch_to_tsquery(sa.literal_column("'simple'::regconfig"), text)
+        similar = sa.literal(text).bool_op("<%")(T.title)  # pg_trgm word similarity
+        matched = sa.or_(document.bool_op("@@")(tsquery), similar)
+        score = sa.func.ts_rank(document, tsquery) + sa.func.word_similarity(text, T.title)
+
+        def pg_ranks(candidates: sa.Select[Any]) -> sa.Subquery:
+            return (
+                sa.select(T.option_id, sa.func.max(score).label("rank"))
+                .where(T.option_id.in_(candidates), matched)
+                .group_by(T.option_id)
+                .subquery("ranks")
+            )
+
+        return sa.exists().where(T.option_id == SupportOption.id, matched), pg_ranks
+    match = fts5_query(text)
+    if match is None:
+        return None
+    # FTS5's hidden ``rank`` column is bm25 (lower is better); one scan of the match computes it
+    # (bm25 counts the whole match once per scan, so never look it up row by row)
+    fts = sa.table("support_option_texts_fts", sa.column("rowid"), sa.column("rank"))
+    fts_match = sa.literal_column("support_option_texts_fts").op("MATCH")(match)
+
+    def sqlite_ranks(candidates: sa.Select[Any]) -> sa.Subquery:
+        return (
+            sa.select(T.option_id, sa.func.max(-fts.c.rank).label("rank"))
+            .select_from(fts)
+            .join(T, T.id == fts.c.rowid)
+            .where(fts_match, T.option_id.in_(candidates))
+            .group_by(T.option_id)
+            .subquery("ranks")
+        )
+
+    # uncorrelated: SQLite runs the full-text lookup once, not once per option
+    matching = sa.select(T.option_id).join(fts, fts.c.rowid == T.id).where(fts_match)
+    return SupportOption.id.in_(matching), sqlite_ranks
+
+
+def _current_capacity(today: dt.date | sa.BindParameter[Any]) -> sa.ScalarSelect[Any]:
+    C = OptionCapacity
+    return (
+        sa.select(C.places_total - C.places_held - C.places_used)
+        .where(C.option_id == SupportOption.id, C.period_start <= today, C.period_end >= today)
+        .order_by(C.period_start.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def free_places_expression(today: dt.date | sa.BindParameter[Any]) -> sa.ColumnElement[Any]:
+    """Places left this period; ``capacity_places`` when the period has no row yet; NULL if
+    the option is unlimited."""
+    return sa.case(
+        (SupportOption.capacity_places.is_(None), sa.null()),
+        else_=sa.func.coalesce(_current_capacity(today), SupportOption.capacity_places),
+    )
+
+
+def _filters(query: SearchQuery, today: dt.date) -> dict[str, sa.ColumnElement[bool]]:
+    """Each filter under a name, so a facet can count under all the *other* filters."""
+    opt, loc = SupportOption, SupportOptionLocation
+    filters: dict[str, sa.ColumnElement[bool]] = {
+        "valid": sa.or_(opt.valid_until.is_(None), opt.valid_until >= today),
+    }
+    if query.country_code:
+        filters["country"] = opt.country_code == query.country_code
+    if query.category:
+        filters["category"] = opt.category == query.category
+    if query.language:
+        filters["language"] = json_list_contains_any(opt.delivery_languages, [query.language])
+    if query.partner_id is not None:
+        filters["partner"] = opt.partner_id == query.partner_id
+    if query.max_cost_eur_minor is not None:
+        filters["cost"] = opt.cost_eur_minor <= query.max_cost_eur_minor
+    if query.with_free_places:
+        filters["places"] = sa.or_(
+            opt.capacity_places.is_(None),
+            sa.func.coalesce(_current_capacity(today), opt.capacity_places) > 0,
+        )
+    if query.city:
+        filters["city"] = sa.exists().where(
+            loc.option_id == opt.id, sa.func.lower(loc.city) == query.city.lower()
+        )
+    if query.region:
+        filters["region"] = sa.or_(
+            sa.exists().where(
+                loc.option_id == opt.id, sa.func.lower(loc.region) == query.region.lower()
+            ),
+            json_list_contains_any(opt.service_area, [query.region]),
+        )
+    if query.profile is not None and query.eligible_only:
+        filters["eligible"] = eligible_condition(query.profile)
+    return filters
+
+
+def _order_by(sort: SortOrder, option: Any, rank: Any | None) -> list[Any]:
+    """The page order over ``option`` (columns named as ``SupportOption``'s)."""
+    if sort == SortOrder.COST:
+        return [option.cost_eur_minor, option.id]
+    if sort == SortOrder.SOONEST:
+        return [
+            option.lead_time_days,
+            option.valid_from.is_(None).desc(),
+            option.valid_from,
+            option.id,
+        ]
+    if rank is not None:
+        return [rank.desc(), option.id]
+    return [option.last_verified_at.is_(None), option.last_verified_at.desc(), option.id]
+
+
+def search_options(query: SearchQuery, *, actor: Actor) -> SearchResult:
+    """The options listed for ``actor`` that match ``query``: one page, the total and facets.
+
+    Who sees what is ``partners.services.listed_for`` (counsellors: only listed options).
+
+    Facet counts for category, country, delivery language and partner are counted under every
+    filter except their own (so a counsellor sees what choosing another value would give).
+    """
+    query = normalise(query)
+    now = now_utc()
+    dialect = db.session.get_bind().dialect.name
+    if query.text and dialect != "postgresql" and fts5_query(query.text) is None:
+        # nothing searchable in the text: nothing matches
+        return SearchResult(query, [], 0, {name: [] for name in FACETS})
+    template = _template_query(query)
+    key = (dialect, actor.role, actor.country_code, template)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _parametrised(_summary_statement(template, actor, dialect, _NOW))
+        if len(_PLANS) > _MAX_PLANS:
+            del _PLANS[next(iter(_PLANS))]
+    values = _bind_values(query, now)
+    # a value the template could not name: build the statement with the real values
+    uncacheable = plan is _UNCACHEABLE
+    statement = _summary_statement(query, actor, dialect, now) if uncacheable else plan
+    total, facets, page = _summary(statement, values, ranked=bool(query.text))
+    return SearchResult(query, _hits(page, query, values, dialect), total, facets)
+
+
+# --- statements built once per shape --------------------------------------------------------
+# Building the statements and their cache keys cost more Python than running them. A search's
+# statement depends on its *shape* (which filters are set, the sort, the dialect, the actor's
+# role) and its *values*. The statement of each shape is built once, from a query of that shape
+# holding sentinel values, and every sentinel's bound parameter is then renamed so that a search
+# only binds its own values (SQLAlchemy memoises the statement's cache key on the object).
+
+_NOW = dt.datetime(1901, 1, 1, tzinfo=dt.UTC)
+_SENTINELS: dict[str, Any] = {
+    "text": "zzqsentinelzz",
+    "country": "\x00country",
+    "region": "\x00REGION",
+    "region_lower": "\x00region",
+    "city": "\x00CITY",
+    "city_lower": "\x00city",
+    "category": "\x00category",
+    "max_cost": 1_000_000_001,
+    "language": "\x00language",
+    "partner_id": 1_000_000_002,
+    "age": 1_000_000_003,
+    "sex": "\x00sex",
+    "vulnerabilities": "\x00vulnerabilities",
+    "family_size": 1_000_000_004,
+    "languages": "\x00languages",
+}
+_MAX_PLANS = 512
+_UNCACHEABLE = sa.select(sa.null())
+_PLANS: dict[Any, sa.Executable] = {}
+_PAGE_PLANS: dict[str, sa.Select[Any]] = {}
+
+
+def _template_query(query: SearchQuery) -> SearchQuery:
+    """``query``'s shape: the same filters set, holding sentinel values."""
+    S: Any = _SENTINELS
+    profile = query.profile
+    if profile is not None:
+        profile = ReturneeProfile(
+            age=S["age"] if profile.age is not None else None,
+            sex=S["sex"] if profile.sex else None,
+            vulnerabilities=frozenset([S["vulnerabilities"]] if profile.vulnerabilities else []),
+            family_size=S["family_size"] if profile.family_size is not None else None,
+            languages=frozenset([S["languages"]] if profile.languages else []),
+        )
+    return replace(
+        query,
+        text=S["text"] if query.text else "",
+        country_code=S["country"] if query.country_code else None,
+        region=S["region"] if query.region else None,
+        city=S["city"] if query.city else None,
+        category=S["category"] if query.category else None,
+        max_cost_eur_minor=S["max_cost"] if query.max_cost_eur_minor is not None else None,
+        language=S["language"] if query.language else None,
+        partner_id=S["partner_id"] if query.partner_id is not None else None,
+        profile=profile,
+        page=1,
+        per_page=20,
+        display_language="en",
+    )
+
+
+def _bind_values(query: SearchQuery, now: dt.datetime) -> dict[str, Any]:
+    """The values of ``query`` (and of now) under the names ``_parametrised`` gives them."""
+    profile = query.profile or ReturneeProfile()
+    text = query.text
+    return {
+        "now": now,
+        "today": now.date(),
+        "fresh_since": listing_fresh_since(now),
+        "text": text,
+        "text_match": fts5_query(text) if text else None,
+        "country": query.country_code,
+        "region": query.region,
+        "region_lower": query.region.lower() if query.region else None,
+        "region_in": [query.region],
+        "city": query.city,
+        "city_lower": query.city.lower() if query.city else None,
+        "category": query.category,
+        "max_cost": query.max_cost_eur_minor,
+        "language": query.language,
+        "language_in": [query.language],
+        "partner_id": query.partner_id,
+        "age": profile.age,
+        "sex": profile.sex,
+        "sex_in": [profile.sex],
+        "vulnerabilities_in": sorted(profile.vulnerabilities),
+        "family_size": profile.family_size,
+        "languages_in": sorted(profile.languages),
+        "offset": (query.page - 1) * query.per_page,
+        "limit": query.per_page,
+    }
+
+
+def _sentinel_names() -> dict[tuple[type, Any], str]:
+    """Each sentinel (and each value derived from one) by ``(type, value)``: ``1 == True`` and
+    a date is no datetime."""
+    names = {name: value for name, value in _SENTINELS.items()}
+    names |= {
+        "now": _NOW,
+        "today": _NOW.date(),
+        "fresh_since": listing_fresh_since(_NOW),
+        "text_match": fts5_query(_SENTINELS["text"]),
+    }
+    return {(type(value), value): name for name, value in names.items()}
+
+
+def _is_sentinel_like(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_is_sentinel_like(item) for item in value)
+    if isinstance(value, str):
+        return value.startswith("\x00") or "sentinel" in value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value >= 1_000_000_000
+    return isinstance(value, dt.date)
+
+
+def _parametrised(statement: sa.Executable) -> sa.Executable:
+    """``statement`` with every sentinel's parameter named; ``_UNCACHEABLE`` when a date or a
+    sentinel is left that has no name (derived in a way this module does not know)."""
+    names = _sentinel_names()
+    left: list[Any] = []
+
+    def rename(element: Any, **_: Any) -> Any:
+        if not isinstance(element, BindParameter) or element.callable is not None:
+            return None
+        value = element.value
+        if element.expanding and isinstance(value, list) and len(value) == 1:
+            name = _name_of(names, value[0])
+            if name is not None:
+                return sa.bindparam(f"{name}_in", type_=element.type, expanding=True)
+        else:
+            name = _name_of(names, value)
+            if name is not None:
+                return sa.bindparam(name, type_=element.type)
+        if _is_sentinel_like(value):
+            left.append(value)
+        return None
+
+    renamed: Any = visitors.replacement_traverse(cast(Any, statement), {}, rename)
+    return _UNCACHEABLE if left else renamed
+
+
+def _name_of(names: dict[tuple[type, Any], str], value: Any) -> str | None:
+    try:
+        return names.get((type(value), value))
+    except TypeError:  # unhashable
+        return None
+
+
+def _summary_statement(
+    query: SearchQuery, actor: Actor, dialect: str, now: dt.datetime
+) -> sa.Executable:
+    """The statement of :func:`_summary` for ``query`` (a template's sentinels, or real values)."""
+    today = now.date()
+    conditions: list[sa.ColumnElement[bool]] = [listed_for(actor, now)]
+    ranks = None
+    if query.text:
+        text = _text_match(query.text, dialect)
+        assert text is not None  # an unsearchable text returned before
+        conditions.append(text[0])
+        ranks = text[1]
+    filters = _filters(query, today)
+    conditions += [condition for name, condition in filters.items() if name not in FACETS]
+    facet_filters = {name: filters[name] for name in FACETS if name in filters}
+    return _summary_select(query, conditions, facet_filters, ranks, dialect)
+
+
+def _summary_select(
+    query: SearchQuery,
+    conditions: list[sa.ColumnElement[bool]],
+    facet_filters: dict[str, sa.ColumnElement[bool]],
+    ranks: Callable[[sa.Select[Any]], sa.Subquery] | None,
+    dialect: str,
+) -> sa.Executable:
+    """The total, every facet and the page's ``(option id, rank)`` in one statement.
+
+    A materialised ``pool`` holds, once, the options that pass the filters no facet drops (scope,
+    text, cost, eligibility, ...) and all facet filters but at most one, each facet filter's
+    verdict as a flag. The total, each facet and the page then read the pool under the flags
+    they keep; only the page's candidates are ranked. Page bounds are the parameters ``offset``
+    and ``limit``.
+    """
+    opt = SupportOption
+    flags = {name: condition.label(f"in_{name}") for name, condition in facet_filters.items()}
+
+    def all_but(name: str | None) -> sa.ColumnElement[bool]:
+        return sa.and_(sa.true(), *(c for other, c in facet_filters.items() if other != name))
+
+    wanted = sa.or_(*(all_but(name) for name in facet_filters)) if facet_filters else sa.true()
+    pool = (
+        sa.select(
+            opt.id,
+            opt.category,
+            opt.country_code,
+            opt.partner_id,
+            opt.delivery_languages,
+            opt.cost_eur_minor,
+            opt.lead_time_days,
+            opt.valid_from,
+            opt.last_verified_at,
+            *flags.values(),
+        )
+        .where(*conditions, wanted)
+        .cte("pool")
+        .prefix_with("MATERIALIZED")
+    )
+
+    def kept(name: str | None) -> list[sa.ColumnElement[bool]]:
+        return [pool.c[f"in_{other}"] for other in flags if other != name]
+
+    def kind(name: str) -> sa.ColumnElement[str]:
+        return sa.literal_column(f"'{name}'", sa.String).label("kind")
+
+    # typed NULLs: PostgreSQL resolves a UNION's column types pair by pair
+    nothing = [
+        sa.cast(sa.null(), sa.Integer).label("option_id"),
+        sa.cast(sa.null(), sa.Float).label("rank"),
+    ]
+    no_value = sa.cast(sa.null(), sa.String).label("value")
+    no_label = sa.cast(sa.null(), sa.String).label("label")
+    candidates: sa.FromClause = pool
+    scored = None
+    if ranks is not None:
+        ranked = ranks(sa.select(pool.c.id).where(*kept(None)))
+        candidates = pool.join(ranked, ranked.c.option_id == pool.c.id)
+        scored = ranked.c.rank
+    order = _order_by(query.sort, pool.c, scored)
+    page = (
+        sa.select(
+            pool.c.id,
+            (scored if scored is not None else sa.cast(sa.null(), sa.Float)).label("rank"),
+            sa.func.row_number().over(order_by=order).label("position"),
+        )
+        .select_from(candidates)
+        .where(*kept(None))
+        .order_by(*order)
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .subquery("page")
+    )
+    function = sa.func.json_array_elements_text if dialect == "postgresql" else sa.func.json_each
+    elements = function(pool.c.delivery_languages).table_valued("value")
+    statement: sa.Executable = sa.union_all(
+        sa.select(kind("total"), no_value, no_label, sa.func.count(), *nothing)
+        .select_from(pool)
+        .where(*kept(None)),
+        sa.select(kind("category"), pool.c.category, no_label, sa.func.count(), *nothing)
+        .where(*kept("category"))
+        .group_by(pool.c.category),
+        sa.select(kind("country"), pool.c.country_code, no_label, sa.func.count(), *nothing)
+        .where(*kept("country"))
+        .group_by(pool.c.country_code),
+        sa.select(
+            kind("partner"), sa.cast(Partner.id, sa.String), Partner.name, sa.func.count(), *nothing
+        )
+        .select_from(pool)
+        .join(Partner, Partner.id == pool.c.partner_id)
+        .where(*kept("partner"))
+        .group_by(Partner.id, Partner.name),
+        sa.select(
+            kind("language"),
+            elements.c.value,
+            no_label,
+            sa.func.count(pool.c.id.distinct()),
+            *nothing,
+        )
+        .select_from(pool)
+        .join(elements, sa.true())
+        .where(*kept("language"))
+        .group_by(elements.c.value),
+        sa.select(kind("page"), no_value, no_label, page.c.position, page.c.id, page.c.rank),
+    )
+    return statement
+
+
+def _summary(
+    statement: sa.Executable, values: dict[str, Any], *, ranked: bool
+) -> tuple[int, dict[str, list[FacetCount]], list[tuple[int, float | None]]]:
+    """Run :func:`_summary_select`'s statement: the total, the facets and the page."""
+    total = 0
+    counted: dict[str, list[tuple[str, str | None, int]]] = {name: [] for name in FACETS}
+    placed: list[tuple[int, int, float | None]] = []
+    for row_kind, value, label, count, option_id, score in db.session.execute(statement, values):
+        if row_kind == "total":
+            total = int(count)
+        elif row_kind == "page":
+            placed.append((int(count), int(option_id), float(score) if ranked else None))
+        else:
+            counted[row_kind].append((str(value), label, int(count)))
+    facets = {
+        name: [
+            FacetCount(value, _FACET_LABELS[name](value, label), count)
+            for value, label, count in sorted(rows, key=_FACET_ORDER[name])
+        ]
+        for name, rows in counted.items()
+    }
+    return total, facets, [(option_id, score) for _, option_id, score in sorted(placed)]
+
+
+def _hits(
+    page: list[tuple[int, float | None]],
+    query: SearchQuery,
+    values: dict[str, Any],
+    dialect: str,
+) -> list[SearchHit]:
+    """The page's options with their partner, texts, locations (all joined) and free places,
+    in one statement (built once per dialect; the ids are an expanding parameter)."""
+    if not page:
+        return []
+    statement = _PAGE_PLANS.get(dialect)
+    if statement is None:
+        statement = _PAGE_PLANS[dialect] = _page_select()
+    rows = db.session.execute(
+        statement, {"today": values["today"], "ids": [option_id for option_id, _ in page]}
+    ).unique()
+    loaded = {option.id: (option, free_places) for option, free_places in rows}
+    hits = []
+    for option_id, rank in page:
+        option, free_places = loaded[option_id]
+        text = option.text(query.display_language)
+        reasons = evaluate(option, query.profile) if query.profile is not None else None
+        hits.append(
+            SearchHit(
+                option=option,
+                title=text.title if text else "",
+                description=text.description if text else "",
+                text_language=text.language if text else "",
+                free_places=free_places,
+                reasons=reasons,
+                rank=rank,
+            )
+        )
+    return hits
+
+
+#: What a hit's card (templates/partners/search_card.html), the API's ``SearchHitSchema`` and
+#: ``evaluate`` read of an option; the rest (free-text notes, unused JSON lists) loads on access.
+_CARD_COLUMNS = (
+    SupportOption.id,
+    SupportOption.public_id,
+    SupportOption.partner_id,
+    SupportOption.country_code,
+    SupportOption.category,
+    SupportOption.status,
+    SupportOption.min_age,
+    SupportOption.max_age,
+    SupportOption.sexes,
+    SupportOption.vulnerabilities_required,
+    SupportOption.min_family_size,
+    SupportOption.max_family_size,
+    SupportOption.languages_required,
+    SupportOption.cost_minor,
+    SupportOption.currency,
+    SupportOption.cost_basis,
+    SupportOption.delivery_mode,
+    SupportOption.cost_eur_minor,
+    SupportOption.lead_time_days,
+    SupportOption.delivery_languages,
+    SupportOption.valid_from,
+    SupportOption.capacity_places,
+)
+
+
+def _page_select() -> sa.Select[Any]:
+    return (
+        sa.select(SupportOption, free_places_expression(sa.bindparam("today", type_=sa.Date)))
+        .where(SupportOption.id.in_(sa.bindparam("ids", expanding=True)))
+        .options(
+            load_only(*_CARD_COLUMNS),
+            joinedload(SupportOption.partner).load_only(
+                Partner.id, Partner.public_id, Partner.name
+            ),
+            joinedload(SupportOption.texts),
+            joinedload(SupportOption.locations),
+        )
+    )
+
+
+def _by_count_then_value(row: tuple[str, str | None, int]) -> tuple[int, str]:
+    return (-row[2], row[0])
+
+
+def _by_count_then_id(row: tuple[str, str | None, int]) -> tuple[int, int]:
+    return (-row[2], int(row[0]))
+
+
+_FACET_ORDER: dict[str, Callable[[tuple[str, str | None, int]], Any]] = {
+    "category": _by_count_then_value,
+    "country": _by_count_then_value,
+    "language": _by_count_then_value,
+    "partner": _by_count_then_id,
+}
+_FACET_LABELS: dict[str, Callable[[str, str | None], str]] = {
+    "category": lambda value, label: value,
+    "country": lambda value, label: i18n.country_name(value),
+    "language": lambda value, label: i18n.language_name(value),
+    "partner": lambda value, label: str(label),
+}

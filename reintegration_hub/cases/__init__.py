@@ -1,0 +1,1 @@
+"""Returnee cases: registration, dependants, vulnerability, consent, lifecycle, duplicates."""

@@ -1,0 +1,42 @@
+"""Human labels for the case vocabularies, translated when rendered."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from reintegration_hub.cases.models import CaseStatus, ClosureReason, DependantRelation, LegalStatus
+
+STATUS_LABELS = {
+    CaseStatus.REGISTERED: _l("Registered"),
+    CaseStatus.ASSESSED: _l("Assessed"),
+    CaseStatus.PLAN_DRAFT: _l("Plan draft"),
+    CaseStatus.PLAN_SUBMITTED: _l("Plan submitted"),
+    CaseStatus.PLAN_APPROVED: _l("Plan approved"),
+    CaseStatus.IN_DELIVERY: _l("In delivery"),
+    CaseStatus.MONITORING: _l("Monitoring"),
+    CaseStatus.CLOSED: _l("Closed"),
+}
+CLOSURE_LABELS = {
+    ClosureReason.COMPLETED: _l("Support completed"),
+    ClosureReason.NO_LONGER_ELIGIBLE: _l("No longer meets the criteria"),
+    ClosureReason.WITHDREW: _l("Returnee withdrew"),
+    ClosureReason.MOVED_AWAY: _l("Moved away"),
+    ClosureReason.REMIGRATED: _l("Re-migrated"),
+    ClosureReason.DIED: _l("Died"),
+    ClosureReason.THREATS_TO_STAFF: _l("Threats to staff"),
+    ClosureReason.STIGMA: _l("Stigma"),
+    ClosureReason.FUNDING_TERMINATION: _l("Funding terminated"),
+    ClosureReason.SECURITY_TERMINATION: _l("Security termination"),
+}
+LEGAL_STATUS_LABELS = {
+    LegalStatus.REJECTED_ASYLUM_SEEKER: _l("Rejected asylum seeker"),
+    LegalStatus.IRREGULAR_STAY: _l("Irregular stay"),
+    LegalStatus.OTHER: _l("Other"),
+}
+RELATION_LABELS = {
+    DependantRelation.SPOUSE: _l("Spouse or partner"),
+    DependantRelation.CHILD: _l("Child"),
+    DependantRelation.PARENT: _l("Parent"),
+    DependantRelation.SIBLING: _l("Sibling"),
+    DependantRelation.OTHER: _l("Other relative"),
+}

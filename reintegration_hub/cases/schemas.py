@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from reintegration_hub.cases.models import (
+    CaseStatus,
+    ClosureReason,
+    DependantRelation,
+    LegalStatus,
+)
+from reintegration_hub.cases.services import MANUAL_TARGETS
+from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
+
+COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$")
+COUNTRY_DOC = {"description": "ISO 3166-1 alpha-2"}
+
+
+class DependantSchema(ma.Schema):
+    relation = fields.Enum(DependantRelation, by_value=True, required=True)
+    date_of_birth = fields.Date(required=True)
+    accompanying = fields.Boolean(load_default=True)
+
+
+class VulnerabilitySchema(ma.Schema):
+    category = fields.Enum(VulnerabilityCategory, by_value=True, required=True)
+    notes = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class ConsentSchema(ma.Schema):
+    id = fields.Integer(dump_only=True)
+    share_with_origin_office = fields.Boolean(required=True)
+    share_with_partners = fields.Boolean(required=True)
+    given_on = fields.Date(required=True)
+    recorded_by_id = fields.Integer(dump_only=True, allow_none=True)
+    recorded_at = fields.AwareDateTime(dump_only=True)
+
+
+class CaseDetailsSchema(ma.Schema):
+    """What registration and edits set (the names appear only here and on the case page)."""
+
+    first_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    last_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    date_of_birth = fields.Date(required=True)
+    sex = fields.Enum(Sex, by_value=True, required=True)
+    nationality = fields.String(required=True, validate=COUNTRY, metadata=COUNTRY_DOC)
+    return_country_code = fields.String(required=True, validate=COUNTRY, metadata=COUNTRY_DOC)
+    return_region = fields.String(load_default="", validate=validate.Length(max=120))
+    return_city = fields.String(load_default="", validate=validate.Length(max=120))
+    languages = fields.List(
+        fields.String(validate=validate.Regexp(r"^[a-z]{2}$")),
+        load_default=list,
+        metadata={"description": "ISO 639-1 codes"},
+    )
+    contact_after_return = fields.String(load_default="", validate=validate.Length(max=500))
+    legal_status = fields.Enum(LegalStatus, by_value=True, required=True)
+    return_decision_on = fields.Date(load_default=None, allow_none=True)
+    departure_deadline_on = fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "7 to 30 days after return_decision_on"},
+    )
+    origin_office_id = fields.Integer(load_default=None, allow_none=True)
+    case_manager_id = fields.Integer(load_default=None, allow_none=True)
+    grant_id = fields.Integer(load_default=None, allow_none=True)
+    departed_on = fields.Date(load_default=None, allow_none=True)
+    arrived_on = fields.Date(load_default=None, allow_none=True)
+    dependants = fields.List(fields.Nested(DependantSchema), load_default=list)
+    vulnerabilities = fields.List(fields.Nested(VulnerabilitySchema), load_default=list)
+
+
+class CaseCreateSchema(CaseDetailsSchema):
+    consent = fields.Nested(ConsentSchema, load_default=None, allow_none=True)
+    confirm_duplicate = fields.Boolean(
+        load_default=False,
+        metadata={"description": "register although possible duplicates were reported (409)"},
+    )
+
+
+class CaseSummarySchema(ma.Schema):
+    """A case in lists: pseudonymous, no names."""
+
+    id = fields.Integer()
+    case_number = fields.String()
+    status = fields.Enum(CaseStatus, by_value=True)
+    closure_reason = fields.Enum(ClosureReason, by_value=True, allow_none=True)
+    return_country_code = fields.String(metadata=COUNTRY_DOC)
+    host_office_id = fields.Integer()
+    origin_office_id = fields.Integer(allow_none=True)
+    departure_deadline_on = fields.Date(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class CaseSchema(CaseSummarySchema, CaseDetailsSchema):
+    """The whole case, as on the case page (audited)."""
+
+    counsellor_id = fields.Integer()
+    case_manager_id = fields.Integer(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+    days_to_departure_deadline = fields.Method("_days_left", allow_none=True)
+    consent = fields.Nested(ConsentSchema, allow_none=True)
+    consents = fields.List(fields.Nested(ConsentSchema), metadata={"description": "latest first"})
+    updated_at = fields.AwareDateTime()
+
+    def _days_left(self, case: Any) -> int | None:
+        return case.days_to_departure_deadline()
+
+
+class CaseQuerySchema(ma.Schema):
+    status = fields.Enum(CaseStatus, by_value=True)
+    return_country_code = fields.String(validate=COUNTRY, metadata=COUNTRY_DOC)
+    host_office_id = fields.Integer(metadata={"description": "administrators and PM only"})
+    number = fields.String(
+        validate=validate.Length(max=20), metadata={"description": "case number prefix"}
+    )
+
+
+class StatusChangeSchema(ma.Schema):
+    status = fields.String(
+        required=True, validate=validate.OneOf(sorted(s.value for s in MANUAL_TARGETS))
+    )
+    reason = fields.Enum(ClosureReason, by_value=True, load_default=None, allow_none=True)
+
+
+class DuplicateQuerySchema(ma.Schema):
+    first_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    last_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    date_of_birth = fields.Date(required=True)
+    nationality = fields.String(required=True, validate=COUNTRY, metadata=COUNTRY_DOC)
+
+
+class DuplicateSchema(ma.Schema):
+    case_id = fields.Integer()
+    case_number = fields.String()
+    can_open = fields.Boolean(metadata={"description": "whether the caller may open the case"})
+    url = fields.String(metadata={"description": "the case in the API (404 if out of scope)"})

@@ -1,0 +1,58 @@
+"""Offices, users and cases for the case tests: Riga and Prague host offices, Tbilisi origin."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from reintegration_hub.auth.models import Office, User
+from reintegration_hub.cases import services
+from reintegration_hub.cases.models import LegalStatus, Returnee
+from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.vocabulary import Sex
+from tests.factories import OfficeFactory, UserFactory
+
+
+def host_office(country: str = "LV", city: str = "Riga") -> Office:
+    return OfficeFactory(kind=OfficeKind.HOST, country_code=country, city=city)
+
+
+def origin_office(country: str = "GE", city: str = "Tbilisi") -> Office:
+    return OfficeFactory(kind=OfficeKind.ORIGIN, country_code=country, city=city)
+
+
+def counsellor(office: Office | None = None) -> User:
+    return UserFactory(role=Role.COUNSELLOR, office=office or host_office())
+
+
+def case_manager(office: Office | None = None) -> User:
+    return UserFactory(role=Role.CASE_MANAGER, office=office or origin_office())
+
+
+def details(**overrides: Any) -> services.CaseDetails:
+    values: dict[str, Any] = {
+        "first_name": "Nino",
+        "last_name": "Beridze",
+        "date_of_birth": dt.date(1990, 4, 12),
+        "sex": Sex.FEMALE,
+        "nationality": "GE",
+        "return_country_code": "GE",
+        "return_region": "Imereti",
+        "return_city": "Kutaisi",
+        "languages": ["ka", "ru"],
+        "contact_after_return": "+995 555 000 000",
+        "legal_status": LegalStatus.REJECTED_ASYLUM_SEEKER,
+        **overrides,
+    }
+    return services.CaseDetails(**values)
+
+
+def register(actor: User, *, consent_origin: bool = False, **overrides: Any) -> Returnee:
+    consent = services.ConsentInput(
+        share_with_origin_office=consent_origin,
+        share_with_partners=False,
+        given_on=dt.date.today(),  # noqa: DTZ011
+    )
+    return services.register_case(
+        details(**overrides), consent=consent, confirm_duplicate=True, actor=actor
+    )

@@ -1,0 +1,188 @@
+"""Capacity: places are held, released and used, never overbooked, with a waitlist when full."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.pool import NullPool
+
+from partners import services
+from partners.models import CapacityPeriod, HoldStatus, OptionCapacity, OptionStatus, PlaceHold
+from reintegration_hub.core.errors import Conflict, NotFound
+from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
+from reintegration_hub.extensions import db
+from tests.factories import OfficeFactory, SupportOptionFactory, UserFactory
+
+ACTOR = SystemActor("test")
+DAY = dt.date(2026, 3, 15)
+
+
+def hold(option_id: int, reference: str) -> services.HoldResult:
+    return services.hold_place(option_id, reference, actor=ACTOR, on=DAY)
+
+
+def test_holds_beyond_capacity_join_the_waitlist_in_order(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=2)
+    results = [hold(option.id, f"plan-line-{n}") for n in range(5)]
+    assert [r.status for r in results] == [HoldStatus.HELD] * 2 + [HoldStatus.WAITLISTED] * 3
+    assert [r.waitlist_position for r in results] == [None, None, 1, 2, 3]
+    assert results[1].free_places == 0
+    assert services.free_places(option.id, DAY) == 0
+    assert results[0].period_start == dt.date(2026, 3, 1)
+
+
+def test_holding_again_for_the_same_reference_returns_the_same_hold(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=1)
+    first = hold(option.id, "line-1")
+    assert hold(option.id, "line-1") == first
+    waiting = hold(option.id, "line-2")
+    assert hold(option.id, "line-2").hold_id == waiting.hold_id
+    assert services.free_places(option.id, DAY) == 0
+
+
+def test_release_frees_a_place_without_promoting_the_waitlist(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=1)
+    first, waiting, second_waiting = (hold(option.id, r) for r in ("a", "b", "c"))
+    released = services.release_place(first.hold_id, actor=ACTOR)
+    assert released.status == HoldStatus.RELEASED
+    assert released.closed_at is not None
+    assert services.free_places(option.id, DAY) == 1
+    assert db.session.get(PlaceHold, waiting.hold_id).status == HoldStatus.WAITLISTED
+    # the waitlisted reference asks again and takes the freed place
+    retried = hold(option.id, "b")
+    assert (retried.hold_id, retried.status) == (waiting.hold_id, HoldStatus.HELD)
+    assert hold(option.id, "c").waitlist_position == 1  # "b" left the line
+    assert second_waiting.waitlist_position == 2
+    with pytest.raises(Conflict):
+        services.release_place(first.hold_id, actor=ACTOR)
+
+
+def test_leaving_the_waitlist_moves_the_others_up(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=0)
+    a, b = hold(option.id, "a"), hold(option.id, "b")
+    assert (a.waitlist_position, b.waitlist_position) == (1, 2)
+    services.release_place(a.hold_id, actor=ACTOR)
+    assert hold(option.id, "b").waitlist_position == 1
+    assert services.free_places(option.id, DAY) == 0
+
+
+def test_consume_moves_a_place_from_held_to_used(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=3)
+    taken = hold(option.id, "line")
+    services.consume_place(taken.hold_id, actor=ACTOR)
+    row = db.session.scalars(sa.select(OptionCapacity)).one()
+    db.session.refresh(row)
+    assert (row.places_total, row.places_held, row.places_used) == (3, 0, 1)
+    assert services.free_places(option.id, DAY) == 2
+    with pytest.raises(Conflict):
+        services.consume_place(taken.hold_id, actor=ACTOR)
+    waiting = hold(SupportOptionFactory(capacity_places=0).id, "w")
+    with pytest.raises(Conflict):
+        services.consume_place(waiting.hold_id, actor=ACTOR)
+
+
+def test_unlimited_options_always_hold(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=None)
+    results = [hold(option.id, f"line-{n}") for n in range(30)]
+    assert {r.status for r in results} == {HoldStatus.HELD}
+    assert services.free_places(option.id, DAY) is None
+    assert db.session.scalar(sa.select(sa.func.count(OptionCapacity.id))) == 0
+    services.consume_place(results[0].hold_id, actor=ACTOR)
+
+
+def test_each_period_has_its_own_places(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=1, capacity_period=CapacityPeriod.QUARTER)
+    assert hold(option.id, "q1").status == HoldStatus.HELD
+    later = services.hold_place(option.id, "q2", actor=ACTOR, on=dt.date(2026, 4, 2))
+    assert later.status == HoldStatus.HELD
+    assert later.period_start == dt.date(2026, 4, 1)
+    assert services.period_bounds(CapacityPeriod.MONTH, dt.date(2026, 12, 31)) == (
+        dt.date(2026, 12, 1),
+        dt.date(2026, 12, 31),
+    )
+    assert services.period_bounds(CapacityPeriod.YEAR, DAY) == (
+        dt.date(2026, 1, 1),
+        dt.date(2026, 12, 31),
+    )
+
+
+def test_places_are_held_only_on_published_options_the_actor_sees(app: Flask) -> None:
+    draft = SupportOptionFactory(status=OptionStatus.DRAFT, capacity_places=5)
+    with pytest.raises(Conflict):
+        hold(draft.id, "line")
+    yerevan = UserFactory(
+        role=Role.CASE_MANAGER, office=OfficeFactory(kind=OfficeKind.ORIGIN, country_code="AM")
+    )
+    option = SupportOptionFactory(capacity_places=5)
+    with pytest.raises(NotFound):
+        services.hold_place(option.id, "line", actor=yerevan)
+    taken = hold(option.id, "line")
+    with pytest.raises(NotFound):
+        services.release_place(taken.hold_id, actor=yerevan)
+
+
+def test_the_database_refuses_an_overbooked_row(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=1)
+    hold(option.id, "line")
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.execute(sa.update(OptionCapacity).values(places_held=2))
+    db.session.rollback()
+
+
+ATTEMPTS, PLACES, WORKERS, ROUNDS = 200, 10, 40, 3
+
+
+@pytest.mark.postgres
+def test_concurrent_holds_from_separate_connections_never_overbook(
+    app: Flask, make_app: Callable[..., Flask]
+) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL (HUB_TEST_DATABASE_URL): SQLite lets one writer in at a time, "
+            "so separate connections cannot race there"
+        )
+    # no pool: every attempt opens its own database connection, its own transaction
+    workers_app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
+
+    def attempt(option_id: int, reference: str) -> services.HoldResult:
+        with workers_app.app_context():
+            try:
+                result = services.hold_place(option_id, reference, actor=ACTOR, on=DAY)
+                db.session.commit()
+                return result
+            finally:
+                db.session.remove()
+
+    for round_number in range(ROUNDS):
+        option_id = SupportOptionFactory(capacity_places=PLACES).id
+        db.session.commit()
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            results = list(
+                pool.map(
+                    lambda n: attempt(option_id, f"round-{round_number}-{n}"),  # noqa: B023
+                    range(ATTEMPTS),
+                )
+            )
+        held = [r for r in results if r.status == HoldStatus.HELD]
+        waiting = [r for r in results if r.status == HoldStatus.WAITLISTED]
+        assert len(held) == PLACES
+        assert len(waiting) == ATTEMPTS - PLACES
+        assert sorted(r.waitlist_position or 0 for r in waiting) == list(
+            range(1, ATTEMPTS - PLACES + 1)
+        )
+        db.session.expire_all()
+        row = db.session.scalars(
+            sa.select(OptionCapacity).where(OptionCapacity.option_id == option_id)
+        ).one()
+        assert (row.places_total, row.places_held, row.places_used) == (PLACES, PLACES, 0)
+        assert services.free_places(option_id, DAY) == 0
+        stored = db.session.scalars(
+            sa.select(PlaceHold.status).where(PlaceHold.option_id == option_id)
+        ).all()
+        assert stored.count(HoldStatus.HELD) == PLACES
+        assert len(stored) == ATTEMPTS

@@ -19,6 +19,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
+from partners.labels import STATUS_LABELS
 from partners.models import (
     CapacityPeriod,
     CostBasis,
@@ -622,8 +623,8 @@ def _check_transition(
         raise Conflict(
             _l(
                 "An option cannot go from %(old)s to %(new)s.",
-                old=option.status.value,
-                new=status.value,
+                old=STATUS_LABELS[option.status],
+                new=STATUS_LABELS[status],
             )
         )
     if status == OptionStatus.PUBLISHED:

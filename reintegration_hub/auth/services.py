@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -19,6 +20,7 @@ from reintegration_hub.core.authz import get_scoped, scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.i18n import country_codes, language_codes
+from reintegration_hub.core.labels import OFFICE_KIND_LABELS, ROLE_LABELS
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.extensions import db
 
@@ -42,6 +44,10 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 class InvalidCredentials(PermissionDenied):
     def __init__(self) -> None:
         super().__init__(_l("E-mail or password is not correct."))
+
+
+def _labels(values: Iterable[Any], labels: Mapping[Any, Any]) -> str:
+    return ", ".join(sorted(str(labels[value]) for value in values))
 
 
 def hash_password(password: str) -> str:
@@ -206,7 +212,7 @@ def _check_office_kind_fits_users(office: Office, kind: OfficeKind) -> None:
         raise Conflict(
             _l("Active users of this office have roles that do not fit that kind of office."),
             field_errors={
-                "kind": [_l("Roles in the way: %(roles)s.", roles=", ".join(sorted(misfits)))]
+                "kind": [_l("Roles in the way: %(roles)s.", roles=_labels(misfits, ROLE_LABELS))]
             },
         )
 
@@ -225,7 +231,7 @@ def set_office_active(office_id: int, active: bool, *, actor: Actor) -> Office:
 
 def _check_role_fits_office(role: Role, office: Office) -> None:
     if office.kind not in ROLE_OFFICE_KINDS[role]:
-        kinds = ", ".join(sorted(ROLE_OFFICE_KINDS[role]))
+        kinds = _labels(ROLE_OFFICE_KINDS[role], OFFICE_KIND_LABELS)
         raise InvalidInput(
             _l("This role does not work in that kind of office."),
             field_errors={

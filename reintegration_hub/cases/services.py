@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
 from reintegration_hub.auth.models import Office, User
+from reintegration_hub.cases.labels import STATUS_LABELS
 from reintegration_hub.cases.models import (
     CaseNumberCounter,
     CaseStatus,
@@ -504,8 +505,8 @@ def change_case_status(
         raise Conflict(
             _l(
                 "A case cannot go from %(current)s to %(target)s.",
-                current=case.status.value,
-                target=to_status.value,
+                current=STATUS_LABELS[case.status],
+                target=STATUS_LABELS[to_status],
             ),
             field_errors={"status": [_l("This change of status is not allowed.")]},
         )

@@ -116,7 +116,7 @@ def test_admin_cannot_put_a_counsellor_in_an_origin_office(client, login) -> Non
             "password": "long enough secret",
         },
     ).get_data(as_text=True)
-    assert "This role works in an office of kind: host." in page
+    assert "This role works in an office of kind: Host country office." in page
 
 
 def test_admin_deactivates_a_user(client, login) -> None:

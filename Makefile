@@ -46,10 +46,11 @@ test: lint typecheck test-sqlite test-postgres
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
 
-# Marketplace search at 1,000 partners / 10,000 options: SQLite always, PostgreSQL when
-# HUB_BENCH_DATABASE_URL points at a throw-away database (see bench/README.md).
+# Marketplace search (SQLite always) and, when HUB_BENCH_DATABASE_URL points at a throw-away
+# PostgreSQL database, the same search and the 100,000-case list there (see bench/README.md).
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.marketplace_search
 	@if [ -n "$$HUB_BENCH_DATABASE_URL" ]; then \
-		$(BIN)/python -m bench.marketplace_search --database-url "$$HUB_BENCH_DATABASE_URL"; \
-	else echo "HUB_BENCH_DATABASE_URL is not set: the PostgreSQL bench is skipped"; fi
+		$(BIN)/python -m bench.marketplace_search --database-url "$$HUB_BENCH_DATABASE_URL" && \
+		$(BIN)/python -m bench.cases_list --database-url "$$HUB_BENCH_DATABASE_URL"; \
+	else echo "HUB_BENCH_DATABASE_URL is not set: the PostgreSQL benches are skipped"; fi

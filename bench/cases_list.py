@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
+from bench.timing import summary, timed
 from reintegration_hub import create_app
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases import services
@@ -116,21 +115,11 @@ def generate(total: int, seed: int = 4) -> dict[str, list[User]]:
     return {"counsellors": counsellors, "managers": managers, "admins": [admin]}
 
 
-def timed(fn: Callable[[], Any], runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-        db.session.rollback()
-    return samples
-
-
 def report(name: str, samples: list[float]) -> None:
-    cuts = statistics.quantiles(samples, n=100)
+    cuts = summary(samples)
     print(
-        f"{name}: n={len(samples)} p50={cuts[49]:.1f} ms p95={cuts[94]:.1f} ms "
-        f"max={max(samples):.1f} ms"
+        f"{name}: n={len(samples)} p50={cuts['p50']:.1f} ms p95={cuts['p95']:.1f} ms "
+        f"max={cuts['max']:.1f} ms"
     )
 
 

@@ -18,16 +18,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from bench.timing import summary, timed
 from partners.eligibility import ReturneeProfile
 from partners.models import (
     OptionCapacity,
@@ -341,21 +340,6 @@ def bare_statements(dialect: str) -> tuple[sa.TextClause, sa.TextClause]:
         conditions=conditions, each_languages=each.format("b.delivery_languages")
     )
     return sa.text(page), sa.text(facets)
-
-
-def timed(fn: Callable[[], Any], runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-        db.session.rollback()
-    return samples
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    cuts = statistics.quantiles(samples, n=100)
-    return {"p50": cuts[49], "p95": cuts[94], "max": max(samples)}
 
 
 def main() -> None:

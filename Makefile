@@ -16,7 +16,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	@touch $@
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --quiet -d reintegration_hub/translations
+	$(BIN)/pybabel compile --statistics -d reintegration_hub/translations
 
 run: $(VENV)/.installed translations
 	@mkdir -p instance

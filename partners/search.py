@@ -2,10 +2,17 @@
 
 One service over both databases. The text match is the only dialect branch: PostgreSQL uses the
 ``simple`` text-search configuration on the stored ``fts_document`` vector of migration 0002
-(GIN-indexed) plus trigram word similarity on titles, so a misspelt word still finds its option;
-SQLite uses the FTS5 table of the same migration, with every word matched as a prefix.
-Everything else (scope, filters, eligibility, facets, counting and the page) is the same
+(GIN-indexed); SQLite uses the FTS5 table of the same migration, with every word matched as a
+prefix. Everything else (scope, filters, eligibility, facets, counting and the page) is the same
 set-based SQL on both.
+
+Typo tolerance is a fallback, as search engines do it: on PostgreSQL, only when the exact
+full-text match finds no option at all under the filters is the search run again with trigram
+word similarity on titles added to the match (``<%``), so a misspelt word still finds its
+option. Trigram matching is the expensive part of a search (it is computed for every pool
+option the vector did not match), and a search whose words match needs none of it. The
+threshold is zero: any exact hit means the words were spelt as some option spells them, and
+mixing in near-misses would only rank noise below real hits.
 
 The plan: the indexed filters (scope, country, category, cost, ...) run first and the text is a
 semi-join on the options they keep, never a ranking of every matching text. One statement
@@ -13,7 +20,8 @@ computes a materialised pool (the options passing every filter but at most one f
 with each facet filter's verdict as a flag) and from it the total, the four facets and the
 page's ids; only the page's candidates are ranked. A second statement loads the page's options
 with their partner, texts, locations and free places this period. So a search is two
-statements whatever the page size (one when nothing matches).
+statements whatever the page size, three when the typo fallback runs (one or two when nothing
+matches).
 """
 
 from __future__ import annotations
@@ -221,7 +229,7 @@ def fts5_query(text: str) -> str | None:
 
 
 def _text_match(
-    text: str, dialect: str
+    text: str, dialect: str, *, typo: bool = False
 ) -> tuple[sa.ColumnElement[bool], Callable[[sa.Select[Any]], sa.Subquery]] | None:
     """``(condition, ranks)``: whether a text of the option (any language) matches ``text``, as a
     condition over ``SupportOption``, and a function giving, for a select of candidate option
@@ -229,14 +237,18 @@ def _text_match(
     better).
 
     The condition is a semi-join the planner runs only over the options the other filters keep;
-    ranks are computed only for the candidates given (the page's).
+    ranks are computed only for the candidates given (the page's). On PostgreSQL ``typo`` adds
+    trigram word similarity on titles to the match (the fallback of :func:`search_options`);
+    the rank is the same sum either way, so a typo-tolerant search orders as before.
     """
     T = SupportOptionText
     if dialect == "postgresql":
         document: sa.ColumnElement[Any] = sa.literal_column(SEARCH_VECTOR)
         tsquery = sa.func.websearch_to_tsquery(sa.literal_column("'simple'::regconfig"), text)
-        similar = sa.literal(text).bool_op("<%")(T.title)  # pg_trgm word similarity
-        matched = sa.or_(document.bool_op("@@")(tsquery), similar)
+        matched: sa.ColumnElement[bool] = document.bool_op("@@")(tsquery)
+        if typo:
+            similar = sa.literal(text).bool_op("<%")(T.title)  # pg_trgm word similarity
+            matched = sa.or_(matched, similar)
         score = sa.func.ts_rank(document, tsquery) + sa.func.word_similarity(text, T.title)
 
         def pg_ranks(candidates: sa.Select[Any]) -> sa.Subquery:
@@ -359,17 +371,26 @@ def search_options(query: SearchQuery, *, actor: Actor) -> SearchResult:
         # nothing searchable in the text: nothing matches
         return SearchResult(query, [], 0, {name: [] for name in FACETS})
     template = _template_query(query)
-    key = (dialect, actor.role, actor.country_code, template)
-    plan = _PLANS.get(key)
-    if plan is None:
-        plan = _PLANS[key] = _parametrised(_summary_statement(template, actor, dialect, _NOW))
-        if len(_PLANS) > _MAX_PLANS:
-            del _PLANS[next(iter(_PLANS))]
     values = _bind_values(query, now)
-    # a value the template could not name: build the statement with the real values
-    uncacheable = plan is _UNCACHEABLE
-    statement = _summary_statement(query, actor, dialect, now) if uncacheable else plan
-    total, facets, page = _summary(statement, values, ranked=bool(query.text))
+
+    def summary(typo: bool) -> tuple[int, dict[str, list[FacetCount]], list[Any]]:
+        key = (dialect, actor.role, actor.country_code, template, typo)
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = _PLANS[key] = _parametrised(
+                _summary_statement(template, actor, dialect, _NOW, typo=typo)
+            )
+            if len(_PLANS) > _MAX_PLANS:
+                del _PLANS[next(iter(_PLANS))]
+        # a value the template could not name: build the statement with the real values
+        if plan is _UNCACHEABLE:
+            plan = _summary_statement(query, actor, dialect, now, typo=typo)
+        return _summary(plan, values, ranked=bool(query.text))
+
+    total, facets, page = summary(typo=False)
+    if total == 0 and query.text and dialect == "postgresql":
+        # typo tolerance as a fallback: only when the exact words find nothing at all
+        total, facets, page = summary(typo=True)
     return SearchResult(query, _hits(page, query, values, dialect), total, facets)
 
 
@@ -522,14 +543,14 @@ def _name_of(names: dict[tuple[type, Any], str], value: Any) -> str | None:
 
 
 def _summary_statement(
-    query: SearchQuery, actor: Actor, dialect: str, now: dt.datetime
+    query: SearchQuery, actor: Actor, dialect: str, now: dt.datetime, *, typo: bool = False
 ) -> sa.Executable:
     """The statement of :func:`_summary` for ``query`` (a template's sentinels, or real values)."""
     today = now.date()
     conditions: list[sa.ColumnElement[bool]] = [listed_for(actor, now)]
     ranks = None
     if query.text:
-        text = _text_match(query.text, dialect)
+        text = _text_match(query.text, dialect, typo=typo)
         assert text is not None  # an unsearchable text returned before
         conditions.append(text[0])
         ranks = text[1]

@@ -128,6 +128,23 @@ def test_text_tolerates_a_typo_on_postgresql_and_prefixes_on_sqlite(app, world, 
     assert ids(result) == {world["tailoring"].id}
 
 
+def test_typo_tolerance_is_a_fallback_only_when_the_exact_words_find_nothing(
+    app, world, counsellor
+):
+    workshop = option("Tailor workshop", partner=world["tailoring"].partner)
+    exact = search_options(SearchQuery(text="tailor"), actor=counsellor)
+    if is_postgres():
+        # "tailor" is a near miss of "Tailoring course" too, but an exact hit exists
+        assert ids(exact) == {workshop.id}
+        with counted_statements() as statements:
+            misspelt = search_options(SearchQuery(text="Tailorng"), actor=counsellor)
+        assert ids(misspelt) == {world["tailoring"].id, workshop.id}
+        # the summary ran exact, then typo-tolerant; then the page's options
+        assert sum("pool" in statement for statement in statements) == 2
+    else:  # every word is a prefix on SQLite
+        assert ids(exact) == {workshop.id, world["tailoring"].id}
+
+
 def test_text_that_matches_nothing_or_is_junk_finds_nothing(app, world, counsellor):
     for text in ["astrophysics", '!!("&|', "*"]:
         result = search_options(SearchQuery(text=text), actor=counsellor)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
 
 from partners.labels import STATUS_LABELS
 from partners.models import (
@@ -156,7 +157,23 @@ def options_stmt(*, actor: Actor, partner_id: int | None = None) -> sa.Select[An
 
 
 def list_options(*, actor: Actor, partner_id: int | None = None) -> Sequence[SupportOption]:
-    return db.session.scalars(options_stmt(actor=actor, partner_id=partner_id)).unique().all()
+    """The options with their texts and locations loaded (two extra queries, not one per row)."""
+    stmt = options_stmt(actor=actor, partner_id=partner_id).options(
+        selectinload(SupportOption.texts), selectinload(SupportOption.locations)
+    )
+    return db.session.scalars(stmt).unique().all()
+
+
+def count_options(partner_ids: Sequence[int], *, actor: Actor) -> dict[int, int]:
+    """How many options ``actor`` may see per partner, in one grouped query."""
+    if not partner_ids:
+        return {}
+    stmt = (
+        _visible(sa.select(SupportOption.partner_id, sa.func.count()), SupportOption, actor)
+        .where(SupportOption.partner_id.in_(partner_ids))
+        .group_by(SupportOption.partner_id)
+    )
+    return {partner_id: count for partner_id, count in db.session.execute(stmt).all()}
 
 
 def listed_for(actor: Actor, as_of: dt.datetime | None = None) -> sa.ColumnElement[bool]:

@@ -93,7 +93,10 @@ def partners() -> Any:
         actor=current_user,
         vetting_status=VettingStatus(status) if status in set(VettingStatus) else None,
     )
-    return render_template("partners/partners.html", partners=listed, vetting_status=status)
+    counts = services.count_options([p.id for p in listed], actor=current_user)
+    return render_template(
+        "partners/partners.html", partners=listed, option_counts=counts, vetting_status=status
+    )
 
 
 @bp.route("/partners/new", methods=["GET", "POST"])

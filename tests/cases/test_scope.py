@@ -4,7 +4,6 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from reintegration_hub.cases import services
 from reintegration_hub.cases.models import Returnee
@@ -13,6 +12,7 @@ from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from tests.cases.helpers import case_manager, counsellor, host_office, origin_office, register
 from tests.factories import user_with_role
+from tests.queries import counted_statements
 
 
 def _visible(actor) -> set[int]:
@@ -81,13 +81,7 @@ def test_list_query_count_does_not_grow_with_page_size(app, role) -> None:
     def statements(page_size: int) -> int:
         db.session.expire_all()
         reader_id = reader.id
-        seen: list[str] = []
-
-        def count(conn, cursor, statement, parameters, context, executemany) -> None:
-            seen.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with counted_statements() as seen:
             page = services.list_cases(
                 actor=db.session.get(type(reader), reader_id), page_size=page_size
             )
@@ -98,8 +92,6 @@ def test_list_query_count_does_not_grow_with_page_size(app, role) -> None:
                     case.origin_office and case.origin_office.name,
                 )
             assert len(page.items) == page_size
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(seen)
 
     assert statements(5) == statements(50)
@@ -113,18 +105,10 @@ def test_list_page_query_count_does_not_grow(client, login) -> None:
         )
     login(actor)
     client.get("/cases/")  # warm up caches of the first request
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with counted_statements() as seen:
         client.get("/cases/?page=2")  # 15 rows
         few = len(seen)
         seen.clear()
         client.get("/cases/")  # 25 rows
         many = len(seen)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert few == many

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from partners.eligibility import ReturneeProfile
 from partners.models import (
@@ -28,6 +25,7 @@ from tests.factories import (
     SupportOptionTextFactory,
     user_with_role,
 )
+from tests.queries import counted_statements
 
 
 def option(title: str, description: str = "", **kwargs):
@@ -294,20 +292,6 @@ def test_case_managers_see_their_countrys_options(app, world):
     assert world["start_up"].id not in seen
     assert draft.id not in seen
     assert {world["tailoring"].id, stale.id} <= seen  # they must re-verify it
-
-
-@contextmanager
-def counted_statements() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_the_number_of_queries_does_not_grow_with_the_page(app, counsellor):

@@ -7,7 +7,8 @@ from flask import Flask
 from partners.models import OptionStatus, Partner, SupportOption, VettingStatus
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
-from tests.factories import OfficeFactory, SupportOptionFactory, UserFactory
+from tests.factories import OfficeFactory, PartnerFactory, SupportOptionFactory, UserFactory
+from tests.queries import counted_statements
 
 
 def case_manager(country: str):
@@ -153,3 +154,26 @@ def test_programme_managers_see_all_partners_but_get_no_edit_buttons(app: Flask,
     assert page.status_code == 200
     assert b'data-testid="edit-partner"' not in page.data
     assert client.get(f"/marketplace/partners/{option.partner_id}/edit").status_code == 403
+
+
+def test_partner_pages_send_the_same_queries_for_few_or_many_options(app: Flask, login) -> None:
+    manager = case_manager("GE")
+    busy, quiet = PartnerFactory(office=manager.office), PartnerFactory(office=manager.office)
+    for n in range(8):
+        SupportOptionFactory(partner=busy, texts__title=f"Course {n}")
+    SupportOptionFactory(partner=quiet)
+    busy_id, quiet_id = busy.id, quiet.id  # read before counting: the test's own refreshes
+    client = login(manager)
+    client.get(f"/marketplace/partners/{quiet_id}")  # warm up the first request's caches
+    with counted_statements() as seen:
+        client.get(f"/marketplace/partners/{quiet_id}")
+        one = len(seen)
+        seen.clear()
+        client.get(f"/marketplace/partners/{busy_id}")
+        eight = len(seen)
+        seen.clear()
+        listing = client.get("/marketplace/partners")
+        listed = len(seen)
+    assert one == eight
+    assert listed <= 3  # the partners and their option counts, not one query per partner
+    assert f'data-partner="{busy_id}"' in listing.get_data(as_text=True)

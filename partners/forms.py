@@ -26,6 +26,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from partners.labels import (
+    CATEGORY_LABELS,
     COST_BASIS_LABELS,
     DELIVERY_MODE_LABELS,
     PERIOD_LABELS,
@@ -40,7 +41,7 @@ from partners.models import (
     SupportCategory,
     SupportOption,
 )
-from partners.search import CATEGORY_LABELS, SORT_LABELS, SortOrder
+from partners.search import SORT_LABELS, SortOrder
 from partners.services import LocationInput, OptionInput, PartnerInput, TextInput
 from reintegration_hub.core import i18n
 from reintegration_hub.core.errors import DomainError

@@ -9,6 +9,7 @@ from partners.models import (
     CostBasis,
     DeliveryMode,
     OptionStatus,
+    SupportCategory,
     VettingStatus,
 )
 
@@ -37,4 +38,15 @@ PERIOD_LABELS = {
     CapacityPeriod.MONTH: _l("per month"),
     CapacityPeriod.QUARTER: _l("per quarter"),
     CapacityPeriod.YEAR: _l("per year"),
+}
+CATEGORY_LABELS = {
+    SupportCategory.BUSINESS_START_UP: _l("Business start-up"),
+    SupportCategory.VOCATIONAL_TRAINING: _l("Vocational training"),
+    SupportCategory.JOB_PLACEMENT: _l("Job placement"),
+    SupportCategory.HOUSING: _l("Housing"),
+    SupportCategory.EDUCATION: _l("Education"),
+    SupportCategory.MEDICAL: _l("Medical care"),
+    SupportCategory.PSYCHOSOCIAL: _l("Psychosocial support"),
+    SupportCategory.LEGAL_DOCUMENTATION: _l("Legal and documentation help"),
+    SupportCategory.POST_ARRIVAL_RECEPTION: _l("Post-arrival reception"),
 }

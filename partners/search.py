@@ -81,17 +81,6 @@ SORT_LABELS = {
     SortOrder.COST: _l("Lowest cost"),
     SortOrder.SOONEST: _l("Soonest start"),
 }
-CATEGORY_LABELS = {
-    SupportCategory.BUSINESS_START_UP: _l("Business start-up"),
-    SupportCategory.VOCATIONAL_TRAINING: _l("Vocational training"),
-    SupportCategory.JOB_PLACEMENT: _l("Job placement"),
-    SupportCategory.HOUSING: _l("Housing"),
-    SupportCategory.EDUCATION: _l("Education"),
-    SupportCategory.MEDICAL: _l("Medical care"),
-    SupportCategory.PSYCHOSOCIAL: _l("Psychosocial support"),
-    SupportCategory.LEGAL_DOCUMENTATION: _l("Legal and documentation help"),
-    SupportCategory.POST_ARRIVAL_RECEPTION: _l("Post-arrival reception"),
-}
 PROFILE_PARAMS = ("age", "sex", "vulnerabilities", "family_size", "languages")
 
 

@@ -20,6 +20,7 @@ from partners.forms import (
     partner_form,
 )
 from partners.labels import (
+    CATEGORY_LABELS,
     COST_BASIS_LABELS,
     DELIVERY_MODE_LABELS,
     PERIOD_LABELS,
@@ -27,11 +28,7 @@ from partners.labels import (
     VETTING_LABELS,
 )
 from partners.models import OptionStatus, VettingStatus
-from partners.search import (
-    CATEGORY_LABELS,
-    query_from_params,
-    search_options,
-)
+from partners.search import query_from_params, search_options
 from reintegration_hub.core.authz import roles, signed_in
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import show_domain_error

@@ -331,3 +331,105 @@ class PlaceHold(IdMixin, Base):
     waitlist_number: Mapped[int | None]  # order on the waitlist of its period
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     closed_at: Mapped[dt.datetime | None]
+
+
+class PartnerMember(Base):
+    """A user (role partner) who answers for a partner organisation: their referral inbox."""
+
+    __tablename__ = "partner_members"
+
+    partner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ReferralStatus(enum.StrEnum):
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # the plan line was removed or the case closed
+    DELIVERED = "delivered"
+
+
+#: Referrals a partner still has to answer.
+OPEN_REFERRAL_STATUSES = frozenset({ReferralStatus.SENT})
+
+
+class DeclineReason(enum.StrEnum):
+    NO_CAPACITY = "no_capacity"
+    NOT_ELIGIBLE = "not_eligible"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    CANNOT_CONTACT = "cannot_contact"
+    LOCATION = "location"
+    OTHER = "other"
+
+
+class Referral(IdMixin, Base):
+    """One support option asked of its partner for one returnee (a plan line).
+
+    The partner sees only this row: what the referral needs, copied when it was sent (case
+    number, first name, the service, dates, the origin case manager's contact, and vulnerability
+    notes only when the consent in force shares them with partners). ``reference`` names what
+    it was made for (``plan-line:<id>``); the marketplace knows nothing else of the case.
+    """
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        sa.Index("ix_referrals_status_expires", "status", "expires_at"),
+        sa.Index("ix_referrals_partner_status", "partner_id", "status", "id"),
+        sa.CheckConstraint(
+            "status != 'declined' OR decline_reason IS NOT NULL", name="decline_has_reason"
+        ),
+    )
+
+    public_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, default=new_public_id, unique=True)
+    reference: Mapped[str] = mapped_column(sa.String(64), index=True)
+    option_id: Mapped[int] = mapped_column(sa.ForeignKey("support_options.id"), index=True)
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("partners.id"))
+    hold_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("place_holds.id", ondelete="SET NULL")
+    )
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("offices.id"), index=True)  # origin
+    status: Mapped[ReferralStatus] = mapped_column(
+        str_enum(ReferralStatus), default=ReferralStatus.SENT
+    )
+    decline_reason: Mapped[DeclineReason | None] = mapped_column(str_enum(DeclineReason))
+    answer_note: Mapped[str] = mapped_column(sa.String(1000), default="")
+    sent_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    expires_at: Mapped[dt.datetime]
+    answered_at: Mapped[dt.datetime | None]
+    answered_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )  # None with an answer: through the e-mailed link
+
+    # what the partner is told (a copy, see the class docstring)
+    case_number: Mapped[str] = mapped_column(sa.String(20))
+    first_name: Mapped[str] = mapped_column(sa.String(120))
+    quantity: Mapped[int] = mapped_column(default=1)
+    starts_on: Mapped[dt.date | None]
+    note_for_partner: Mapped[str] = mapped_column(sa.String(1000), default="")
+    vulnerability_note: Mapped[str] = mapped_column(sa.String(2000), default="")
+    contact_name: Mapped[str] = mapped_column(sa.String(160), default="")
+    contact_email: Mapped[str] = mapped_column(sa.String(254), default="")
+    contact_phone: Mapped[str] = mapped_column(sa.String(40), default="")
+
+    option: Mapped[SupportOption] = relationship()
+    partner: Mapped[Partner] = relationship()
+
+    @property
+    def audit_office_id(self) -> int:
+        return self.office_id
+
+    @classmethod
+    def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
+        if actor.role == Role.PARTNER and actor.id is not None:
+            return cls.partner_id.in_(
+                sa.select(PartnerMember.partner_id).where(PartnerMember.user_id == actor.id)
+            )
+        if actor.role == Role.CASE_MANAGER and actor.office_id is not None:
+            return cls.office_id == actor.office_id
+        return sa.false()

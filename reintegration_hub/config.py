@@ -54,6 +54,14 @@ DEFAULTS: dict[str, Any] = {
     # then days of grace before counsellors no longer see it
     "LISTING_STALE_DAYS": 180,
     "LISTING_STALE_GRACE_DAYS": 30,
+    # referrals: days a partner has to answer before the referral expires and its place is freed
+    "REFERRAL_EXPIRY_DAYS": 7,
+    # handover certificates: kept outside the web root; None = instance/certificates
+    "CERTIFICATE_DIR": None,
+    "CERTIFICATE_MAX_BYTES": 5 * 1024 * 1024,
+    # the address links in e-mails start with (no request exists when a flow writes them)
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "MAIL_FROM": "Reintegration Hub <no-reply@reintegration-hub.invalid>",
 }
 
 

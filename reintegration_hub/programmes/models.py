@@ -74,3 +74,40 @@ class GrantTarget(IdMixin, Base):
     target_value: Mapped[int]
 
     grant: Mapped[Grant] = relationship(back_populates="targets")
+
+
+class BudgetCapRule(IdMixin, TimestampMixin, Base):
+    """A programme's cap on a reintegration plan by family composition, e.g. the EU
+    Reintegration Programme's EUR 2,000 in kind per adult and EUR 1,000 per dependant.
+
+    A grant's own rule applies to its cases; the default rule (``is_default``) to the rest.
+    """
+
+    __tablename__ = "budget_cap_rules"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "per_adult_minor >= 0 AND per_dependant_minor >= 0", name="amounts_not_negative"
+        ),
+        # at most one default rule
+        sa.Index(
+            "uq_budget_cap_rules_default",
+            "is_default",
+            unique=True,
+            postgresql_where=sa.text("is_default"),
+            sqlite_where=sa.text("is_default"),
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    grant_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("grants.id", ondelete="CASCADE"), unique=True
+    )
+    is_default: Mapped[bool] = mapped_column(default=False)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
+    per_adult_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    per_dependant_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    adult_age: Mapped[int] = mapped_column(default=18)
+    in_kind_only: Mapped[bool] = mapped_column(default=True)
+
+    def cap_minor(self, adults: int, dependants: int) -> int:
+        return adults * self.per_adult_minor + dependants * self.per_dependant_minor

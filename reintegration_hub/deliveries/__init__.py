@@ -1,0 +1,1 @@
+"""Deliveries of plan lines: what was handed over, paid and certified."""

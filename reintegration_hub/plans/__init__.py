@@ -1,0 +1,1 @@
+"""Reintegration plans: lines within the budget cap, revisions, review and approval."""

@@ -1,4 +1,5 @@
-"""``/api/v1`` marketplace endpoints: partners, support options, search, HSDS 3.0 export."""
+"""``/api/v1`` marketplace endpoints: partners, support options, search, HSDS 3.0 export,
+referrals."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
-from partners import hsds, services
+from partners import hsds, referrals, services
 from partners.schemas import (
     HoldArgsSchema,
     HoldResultSchema,
@@ -25,6 +26,10 @@ from partners.schemas import (
     OptionStatusSchema,
     PartnerQuerySchema,
     PartnerSchema,
+    ReferralAcceptSchema,
+    ReferralDeclineSchema,
+    ReferralQuerySchema,
+    ReferralSchema,
     SearchArgsSchema,
     SearchResultSchema,
     VettingSchema,
@@ -265,3 +270,59 @@ def consume_place(hold_id: int) -> Any:
     hold = services.consume_place(hold_id, actor=current_user)
     db.session.commit()
     return hold
+
+
+# --- referrals (partners/referrals.py) -------------------------------------------------------
+
+REFERRAL_READERS = (Role.PARTNER, Role.CASE_MANAGER, Role.ADMIN, Role.PROGRAMME_MANAGER)
+CLOSED = "Answered already, withdrawn or expired"
+
+
+@bp.get("/referrals")
+@bp.arguments(ReferralQuerySchema, location="query")
+@bp.response(200, ReferralSchema(many=True))
+@bp.paginate(SelectPage)
+@roles(*REFERRAL_READERS)
+def list_referrals(query: dict[str, Any]) -> Any:
+    """Referrals the caller may see: their partners' (partner users), their office's (case
+    managers), all (administrators, programme managers); newest first."""
+    return referrals.referrals_stmt(actor=current_user, status=query.get("status"))
+
+
+@bp.get("/referrals/<int:referral_id>")
+@bp.response(200, ReferralSchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@roles(*REFERRAL_READERS)
+def get_referral(referral_id: int) -> Any:
+    return referrals.get_referral(referral_id, actor=current_user)
+
+
+@bp.post("/referrals/<int:referral_id>/accept")
+@bp.arguments(ReferralAcceptSchema)
+@bp.response(200, ReferralSchema)
+@bp.alt_response(403, schema=ErrorSchema, description="Only the partner's users answer")
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description=CLOSED)
+@roles(Role.PARTNER)
+def accept_referral(data: dict[str, Any], referral_id: int) -> Any:
+    """Accept the referral for the caller's partner; the held place stays held."""
+    referral = referrals.accept_referral(referral_id, note=data["note"], actor=current_user)
+    db.session.commit()
+    return referral
+
+
+@bp.post("/referrals/<int:referral_id>/decline")
+@bp.arguments(ReferralDeclineSchema)
+@bp.response(200, ReferralSchema)
+@bp.alt_response(403, schema=ErrorSchema, description="Only the partner's users answer")
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.alt_response(409, schema=ErrorSchema, description=CLOSED)
+@roles(Role.PARTNER)
+def decline_referral(data: dict[str, Any], referral_id: int) -> Any:
+    """Decline with a coded reason (``other`` needs a note); the held place is given back and
+    the origin case manager is e-mailed."""
+    referral = referrals.decline_referral(
+        referral_id, data["reason"], note=data["note"], actor=current_user
+    )
+    db.session.commit()
+    return referral

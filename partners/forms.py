@@ -21,6 +21,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
@@ -28,6 +29,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 from partners.labels import (
     CATEGORY_LABELS,
     COST_BASIS_LABELS,
+    DECLINE_REASON_LABELS,
     DELIVERY_MODE_LABELS,
     PERIOD_LABELS,
     STATUS_LABELS,
@@ -355,3 +357,33 @@ class SearchForm(FlaskForm):
             (v.value, label) for v, label in VULNERABILITY_LABELS.items()
         )
         self.languages.choices = choices(i18n.language_choices())
+
+
+# --- referrals (partners/referrals.py) --------------------------------------------------------
+
+
+class AcceptReferralForm(FlaskForm):
+    """Accept a referral; shown with ``prefix="accept"`` beside the decline form."""
+
+    note = TextAreaField(_l("Note for IOM (optional)"), validators=[Optional(), Length(max=1000)])
+    submit = SubmitField(_l("Accept the referral"))
+
+
+class DeclineReferralForm(FlaskForm):
+    """Decline a referral with a coded reason; shown with ``prefix="decline"``."""
+
+    reason = SelectField(_l("Reason"), validators=[DataRequired()])
+    note = TextAreaField(
+        _l("Note for IOM (required for another reason)"),
+        validators=[Optional(), Length(max=1000)],
+    )
+    submit = SubmitField(_l("Decline the referral"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reasons = [(r.value, label) for r, label in DECLINE_REASON_LABELS.items()]
+        self.reason.choices = choices([("", _l("Choose a reason")), *reasons])
+
+
+def referral_answer_forms() -> tuple[AcceptReferralForm, DeclineReferralForm]:
+    return AcceptReferralForm(prefix="accept"), DeclineReferralForm(prefix="decline")

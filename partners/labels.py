@@ -7,8 +7,10 @@ from flask_babel import lazy_gettext as _l
 from partners.models import (
     CapacityPeriod,
     CostBasis,
+    DeclineReason,
     DeliveryMode,
     OptionStatus,
+    ReferralStatus,
     SupportCategory,
     VettingStatus,
 )
@@ -49,4 +51,20 @@ CATEGORY_LABELS = {
     SupportCategory.PSYCHOSOCIAL: _l("Psychosocial support"),
     SupportCategory.LEGAL_DOCUMENTATION: _l("Legal and documentation help"),
     SupportCategory.POST_ARRIVAL_RECEPTION: _l("Post-arrival reception"),
+}
+REFERRAL_STATUS_LABELS = {
+    ReferralStatus.SENT: _l("Waiting for an answer"),
+    ReferralStatus.ACCEPTED: _l("Accepted"),
+    ReferralStatus.DECLINED: _l("Declined"),
+    ReferralStatus.EXPIRED: _l("Expired"),
+    ReferralStatus.WITHDRAWN: _l("Withdrawn"),
+    ReferralStatus.DELIVERED: _l("Delivered"),
+}
+DECLINE_REASON_LABELS = {
+    DeclineReason.NO_CAPACITY: _l("No place free"),
+    DeclineReason.NOT_ELIGIBLE: _l("The person is not eligible"),
+    DeclineReason.SERVICE_UNAVAILABLE: _l("The service is not available now"),
+    DeclineReason.CANNOT_CONTACT: _l("We cannot reach the person"),
+    DeclineReason.LOCATION: _l("Too far from where we work"),
+    DeclineReason.OTHER: _l("Another reason (say which in the note)"),
 }

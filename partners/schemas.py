@@ -10,12 +10,15 @@ from marshmallow import fields, validate
 from partners.models import (
     CapacityPeriod,
     CostBasis,
+    DeclineReason,
     DeliveryMode,
     HoldStatus,
     OptionStatus,
+    ReferralStatus,
     SupportCategory,
     VettingStatus,
 )
+from partners.referrals import ANSWER_NOTE_MAX, service_title
 from partners.search import SortOrder
 from partners.services import LocationInput, OptionInput, PartnerInput, TextInput
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
@@ -331,6 +334,63 @@ class HoldSchema(ma.Schema):
     waitlist_number = fields.Integer(allow_none=True)
     created_at = fields.AwareDateTime()
     closed_at = fields.AwareDateTime(allow_none=True)
+
+
+# --- referrals (partners/referrals.py) -------------------------------------------------------
+
+
+class ReferralSchema(ma.Schema):
+    """A referral as its partner sees it: the copied packet, never more of the case."""
+
+    id = fields.Integer()
+    reference = fields.String(metadata={"description": "what it was made for: plan-line:<id>"})
+    option_id = fields.Integer()
+    service = fields.Function(
+        lambda referral: service_title(referral.option),
+        metadata={"description": "the option's title in the partner's language, else English"},
+    )
+    partner_id = fields.Integer()
+    partner_name = fields.String(attribute="partner.name")
+    office_id = fields.Integer(metadata={"description": "the origin office that follows it"})
+    status = fields.Enum(ReferralStatus, by_value=True)
+    decline_reason = fields.Enum(DeclineReason, by_value=True, allow_none=True)
+    answer_note = fields.String()
+    sent_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime(
+        metadata={"description": "a sent referral cannot be answered from then on"}
+    )
+    answered_at = fields.AwareDateTime(allow_none=True)
+    answered_by_id = fields.Integer(
+        allow_none=True, metadata={"description": "null with an answer through the e-mailed link"}
+    )
+    case_number = fields.String()
+    first_name = fields.String()
+    quantity = fields.Integer()
+    starts_on = fields.Date(allow_none=True)
+    note_for_partner = fields.String()
+    vulnerability_note = fields.String(
+        metadata={"description": "empty unless the returnee's consent shares it with partners"}
+    )
+    contact_name = fields.String()
+    contact_email = fields.String()
+    contact_phone = fields.String()
+
+
+class ReferralQuerySchema(ma.Schema):
+    status = fields.Enum(ReferralStatus, by_value=True)
+
+
+class ReferralAcceptSchema(ma.Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=ANSWER_NOTE_MAX))
+
+
+class ReferralDeclineSchema(ma.Schema):
+    reason = fields.Enum(DeclineReason, by_value=True, required=True)
+    note = fields.String(
+        load_default="",
+        validate=validate.Length(max=ANSWER_NOTE_MAX),
+        metadata={"description": "required with the reason other"},
+    )
 
 
 # --- HSDS 3.0 export (partners/hsds.py) -------------------------------------------------------

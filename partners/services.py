@@ -62,6 +62,9 @@ STATUS_TRANSITIONS: dict[OptionStatus, frozenset[OptionStatus]] = {
     OptionStatus.ARCHIVED: frozenset(),
 }
 
+#: Holds that still claim a place or a waitlist position.
+OPEN_HOLD_STATUSES = frozenset({HoldStatus.HELD, HoldStatus.WAITLISTED})
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _offices = sa.table(
     "offices", sa.column("id"), sa.column("kind"), sa.column("country_code"), sa.column("name")
@@ -930,12 +933,19 @@ def release_place(hold_id: int, *, actor: Actor) -> PlaceHold:
     """Give a held place back (or leave the waitlist). Nobody is promoted automatically: the
     freed place goes to the next ``hold_place`` call, which a waitlisted reference may make."""
     hold, option = _hold(hold_id, actor)
-    if hold.status not in {HoldStatus.HELD, HoldStatus.WAITLISTED}:
+    return release_hold(hold, actor=actor, office_id=option.partner.office_id)
+
+
+def release_hold(hold: PlaceHold, *, actor: Actor, office_id: int) -> PlaceHold:
+    """``release_place`` without its scope check, for callers that decided access their own way
+    (a referral declined through its e-mailed link); ``office_id`` is the partner's office, for
+    the audit row. Conflict when the hold is closed already."""
+    if hold.status not in OPEN_HOLD_STATUSES:
         raise Conflict(_l("This hold is closed already."))
     if hold.status == HoldStatus.HELD and hold.capacity_id is not None:
         _change_counts(hold.capacity_id, held=-1, used=0)
     hold.status, hold.closed_at = HoldStatus.RELEASED, now_utc()
-    record_audit("place.release", hold, actor=actor, office_id=option.partner.office_id)
+    record_audit("place.release", hold, actor=actor, office_id=office_id)
     return hold
 
 

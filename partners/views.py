@@ -4,37 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from partners import imports, services
+from partners import imports, referrals, services
 from partners.forms import (
+    AcceptReferralForm,
     ButtonForm,
+    DeclineReferralForm,
     ImportForm,
     OptionForm,
     SearchForm,
     StatusForm,
     VettingForm,
     partner_form,
+    referral_answer_forms,
 )
 from partners.labels import (
     CATEGORY_LABELS,
     COST_BASIS_LABELS,
+    DECLINE_REASON_LABELS,
     DELIVERY_MODE_LABELS,
     PERIOD_LABELS,
+    REFERRAL_STATUS_LABELS,
     STATUS_LABELS,
     VETTING_LABELS,
 )
-from partners.models import OptionStatus, VettingStatus
+from partners.models import DeclineReason, OptionStatus, Referral, ReferralStatus, VettingStatus
 from partners.search import query_from_params, search_options
-from reintegration_hub.core.authz import roles, signed_in
-from reintegration_hub.core.errors import DomainError
+from reintegration_hub.core.authz import public, roles, signed_in
+from reintegration_hub.core.errors import DomainError, InvalidInput, NotFound
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
-from reintegration_hub.core.roles import Role
-from reintegration_hub.extensions import db
+from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.extensions import db, limiter
 
 bp = Blueprint("partners", __name__, url_prefix="/marketplace")
 
@@ -290,6 +304,122 @@ def import_template(fmt: str) -> Any:
     return response
 
 
+# --- referrals (partners/referrals.py) -------------------------------------------------------
+
+REFERRAL_READERS = (Role.PARTNER, Role.CASE_MANAGER, Role.ADMIN, Role.PROGRAMME_MANAGER)
+ANSWER_RATE_LIMIT = "30 per minute"
+#: The answer page carries its token in the URL: never cached. (The app-wide Referrer-Policy,
+#: same-origin, already keeps the URL from other sites.)
+LINK_PAGE_HEADERS = {"Cache-Control": "no-store"}
+
+
+def _submit_answer(
+    referral_id: int, accept: AcceptReferralForm, decline: DeclineReferralForm, actor: Actor
+) -> int | None:
+    """Accept or decline with the form whose button was pressed and commit; None once done,
+    else the status to render the page with (its errors are on the forms or flashed)."""
+    if not (accept.submit.data or decline.submit.data):
+        flash(_("Choose to accept or to decline the referral."), "warning")
+        return 422
+    form: AcceptReferralForm | DeclineReferralForm = decline if decline.submit.data else accept
+    if not form.validate_on_submit():
+        return 422
+    try:
+        if form is decline:
+            referrals.decline_referral(
+                referral_id,
+                DeclineReason(decline.reason.data),
+                note=decline.note.data or "",
+                actor=actor,
+            )
+        else:
+            referrals.accept_referral(referral_id, note=accept.note.data or "", actor=actor)
+    except DomainError as error:
+        if isinstance(error, InvalidInput):
+            show_domain_error(form, error)
+        else:
+            flash(str(error.message), "warning")
+        return error.status_code
+    db.session.commit()
+    if form is decline:
+        flash(_("The referral is declined. IOM is told; thank you for answering."), "success")
+    else:
+        flash(_("The referral is accepted. Thank you."), "success")
+    return None
+
+
+def _referral_page(
+    template: str,
+    found: Referral,
+    actor: Actor,
+    forms: tuple[AcceptReferralForm, DeclineReferralForm],
+) -> str:
+    return render_template(
+        template,
+        referral=found,
+        service=referrals.service_title(found.option),
+        overdue=referrals.is_overdue(found),
+        can_answer=referrals.can_answer(found, actor),
+        accept_form=forms[0],
+        decline_form=forms[1],
+    )
+
+
+@bp.route("/referrals/answer/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(ANSWER_RATE_LIMIT)
+def answer_referral(token: str) -> Any:
+    """The page the partner's e-mail links to: the referral, and its answer forms while open."""
+    try:
+        found = referrals.referral_for_token(token)
+    except NotFound:
+        page = render_template("partners/referral_answer.html", referral=None)
+        return page, 404, LINK_PAGE_HEADERS
+    forms = referral_answer_forms()
+    status = 200
+    if request.method == "POST":
+        result = _submit_answer(found.id, *forms, actor=referrals.LINK_ACTOR)
+        if result is None:
+            return redirect(url_for("partners.answer_referral", token=token))
+        status = result
+    page = _referral_page("partners/referral_answer.html", found, referrals.LINK_ACTOR, forms=forms)
+    return page, status, LINK_PAGE_HEADERS
+
+
+@bp.get("/referrals")
+@roles(*REFERRAL_READERS)
+def referral_inbox() -> Any:
+    status = request.args.get("status", "")
+    page = referrals.partner_inbox(
+        current_user,
+        ReferralStatus(status) if status in set(ReferralStatus) else None,
+        page=request.args.get("page", 1, type=int),
+        page_size=int(current_app.config["PAGE_SIZE"]),
+    )
+    return render_template(
+        "partners/referrals.html",
+        page=page,
+        status=status,
+        service_title=referrals.service_title,
+        is_overdue=referrals.is_overdue,
+    )
+
+
+@bp.route("/referrals/<int:referral_id>", methods=["GET", "POST"])
+@roles(*REFERRAL_READERS)
+def referral(referral_id: int) -> Any:
+    """One referral; its partner's users answer it here too."""
+    found = referrals.get_referral(referral_id, actor=current_user)
+    forms = referral_answer_forms()
+    status = 200
+    if request.method == "POST":
+        result = _submit_answer(found.id, *forms, actor=current_user)
+        if result is None:
+            return redirect(url_for("partners.referral", referral_id=found.id))
+        status = result
+    return _referral_page("partners/referral.html", found, current_user, forms), status
+
+
 @bp.context_processor
 def marketplace_labels() -> dict[str, Any]:
     return {
@@ -302,5 +432,7 @@ def marketplace_labels() -> dict[str, Any]:
             "period": PERIOD_LABELS,
             "sex": SEX_LABELS,
             "vulnerability": VULNERABILITY_LABELS,
+            "referral_status": REFERRAL_STATUS_LABELS,
+            "decline_reason": DECLINE_REASON_LABELS,
         }
     }

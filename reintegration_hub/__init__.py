@@ -71,8 +71,12 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.cases import api as cases_api
     from reintegration_hub.cases import views as cases_views
     from reintegration_hub.core.api import register_api
+    from reintegration_hub.deliveries import api as deliveries_api
+    from reintegration_hub.deliveries import views as deliveries_views
     from reintegration_hub.home import views as home_views
     from reintegration_hub.navigation import init_navigation
+    from reintegration_hub.plans import api as plans_api
+    from reintegration_hub.plans import views as plans_views
     from reintegration_hub.programmes import api as programmes_api
     from reintegration_hub.programmes import views as programmes_views
 
@@ -82,7 +86,17 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(programmes_views.bp)
     app.register_blueprint(cases_views.bp)
     app.register_blueprint(partners_views.bp)
-    register_api(app, auth_api.bp, programmes_api.bp, partners_api.bp, cases_api.bp)
+    app.register_blueprint(plans_views.bp)
+    app.register_blueprint(deliveries_views.bp)
+    register_api(
+        app,
+        auth_api.bp,
+        programmes_api.bp,
+        partners_api.bp,
+        cases_api.bp,
+        plans_api.bp,
+        deliveries_api.bp,
+    )
     init_navigation(app)
 
 

@@ -10,8 +10,11 @@ from flask_babel import lazy_gettext as _l
 MENU: list[tuple[str, Any]] = [
     ("home.index", _l("Home")),
     ("cases.index", _l("Cases")),
+    ("plans.queue", _l("Plans to review")),
     ("partners.search", _l("Marketplace")),
     ("partners.partners", _l("Partners")),
+    ("partners.referral_inbox", _l("Referrals")),
+    ("deliveries.index", _l("Deliveries")),
     ("programmes.grants", _l("Grants")),
     ("auth.users", _l("Users")),
     ("auth.offices", _l("Offices")),

@@ -50,7 +50,17 @@ def _migrated(database_url: str) -> None:
                 conn.execute(sa.text("DROP SCHEMA public CASCADE"))
                 conn.execute(sa.text("CREATE SCHEMA public"))
         upgrade()
+        with db.engine.connect() as conn:
+            for table in db.metadata.sorted_tables:
+                rows = [dict(row) for row in conn.execute(table.select()).mappings()]
+                if rows:
+                    SEEDED[table.name] = rows
         db.engine.dispose()
+
+
+#: Rows the migrations seed (reference data such as the default budget cap rule), restored
+#: after each test empties the database.
+SEEDED: dict[str, list[dict[str, Any]]] = {}
 
 
 def empty_database() -> None:
@@ -62,6 +72,16 @@ def empty_database() -> None:
         else:
             for table in tables:
                 conn.execute(table.delete())
+        for table in db.metadata.sorted_tables:
+            if table.name in SEEDED:
+                conn.execute(table.insert(), SEEDED[table.name])
+                if conn.dialect.name == "postgresql":  # the next id follows the seeded ones
+                    conn.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f'(SELECT max(id) FROM "{table.name}"))'
+                        )
+                    )
 
 
 @pytest.fixture

@@ -60,9 +60,22 @@ class UserForm(FlaskForm):
         ),
     )
 
-    def __init__(self, *args: Any, offices: list[tuple[int, str]], **kwargs: Any) -> None:
+    partner_ids = SelectMultipleField(
+        _l("Answers referrals for"),
+        coerce=int,
+        description=_l("Partner focal points only: the organisations whose referrals they see."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        offices: list[tuple[int, str]],
+        partners: list[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.office_id.choices = choices(offices)
+        self.partner_ids.choices = choices(partners)
 
 
 class OfficeForm(FlaskForm):

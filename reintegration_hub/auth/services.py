@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from partners.models import Partner, PartnerMember
 from reintegration_hub.auth.models import ApiToken, Office, User
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
@@ -422,3 +423,60 @@ def list_users(
     if role is not None:
         stmt = stmt.where(User.role == role)
     return db.session.scalars(stmt).all()
+
+
+# --- partner focal points -------------------------------------------------------------------
+
+
+def partner_choices() -> list[tuple[int, str]]:
+    """Partner organisations a partner focal point may answer for, by country and name."""
+    rows = db.session.execute(
+        sa.select(Partner.id, Partner.name, Partner.country_code).order_by(
+            Partner.country_code, Partner.name
+        )
+    ).all()
+    return [(row.id, f"{row.name} ({row.country_code})") for row in rows]
+
+
+def partner_ids_of(user_id: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(PartnerMember.partner_id).where(PartnerMember.user_id == user_id)
+        )
+    )
+
+
+def set_partner_memberships(user_id: int, partner_ids: Sequence[int], *, actor: Actor) -> None:
+    """The partner organisations whose referrals a partner focal point answers (their inbox).
+
+    Only users of role partner, and only partners in their office's country.
+    """
+    user: User = get_scoped(User, user_id, actor)
+    wanted = set(partner_ids)
+    if wanted and user.role != Role.PARTNER:
+        message = _l("Only partner focal points answer for partner organisations.")
+        raise InvalidInput(message, field_errors={"partner_ids": [message]})
+    countries: dict[int, str] = {
+        row.id: row.country_code
+        for row in db.session.execute(
+            sa.select(Partner.id, Partner.country_code).where(Partner.id.in_(sorted(wanted)))
+        )
+    }
+    if set(countries) != wanted or any(c != user.office.country_code for c in countries.values()):
+        message = _l("Choose partners in the country of the user's office.")
+        raise InvalidInput(message, field_errors={"partner_ids": [message]})
+    current = set(partner_ids_of(user.id))
+    if current == wanted:
+        return
+    db.session.execute(
+        sa.delete(PartnerMember).where(
+            PartnerMember.user_id == user.id, PartnerMember.partner_id.in_(current - wanted)
+        )
+    )
+    db.session.add_all(PartnerMember(partner_id=p, user_id=user.id) for p in wanted - current)
+    record_audit(
+        "user.partners",
+        user,
+        actor=actor,
+        changes={"partner_ids": [sorted(current), sorted(wanted)]},
+    )

@@ -191,10 +191,10 @@ def users() -> Any:
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @roles(Role.ADMIN)
 def new_user() -> Any:
-    form = UserForm(offices=_office_choices())
+    form = UserForm(offices=_office_choices(), partners=services.partner_choices())
     if form.validate_on_submit():
         try:
-            services.create_user(
+            user = services.create_user(
                 email=form.email.data or "",
                 full_name=form.full_name.data or "",
                 office_id=form.office_id.data or 0,
@@ -203,7 +203,12 @@ def new_user() -> Any:
                 password=form.password.data or "",
                 actor=current_user,
             )
+            db.session.flush()
+            services.set_partner_memberships(
+                user.id, form.partner_ids.data or [], actor=current_user
+            )
         except DomainError as error:
+            db.session.rollback()
             show_domain_error(form, error)
         else:
             db.session.commit()
@@ -216,8 +221,10 @@ def new_user() -> Any:
 @roles(Role.ADMIN)
 def edit_user(user_id: int) -> Any:
     user = get_scoped(User, user_id, current_user)
-    form = UserForm(obj=user, offices=_office_choices())
+    form = UserForm(obj=user, offices=_office_choices(), partners=services.partner_choices())
     del form.password
+    if request.method == "GET":
+        form.partner_ids.data = services.partner_ids_of(user.id)
     if form.validate_on_submit():
         try:
             services.update_user(
@@ -229,7 +236,11 @@ def edit_user(user_id: int) -> Any:
                 preferred_language=form.preferred_language.data or "en",
                 actor=current_user,
             )
+            services.set_partner_memberships(
+                user.id, form.partner_ids.data or [], actor=current_user
+            )
         except DomainError as error:
+            db.session.rollback()
             show_domain_error(form, error)
         else:
             db.session.commit()

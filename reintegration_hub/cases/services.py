@@ -495,21 +495,13 @@ def change_case_status(
 ) -> Returnee:
     """Move a case along ``ALLOWED_TRANSITIONS``; closing needs a standard reason.
 
-    The manual targets (assessed, closed) need a role of ``STATUS_ROLES``; the plan services
-    that move a case through the plan states check their own roles before calling this.
+    The manual targets (assessed, closed) need a role of ``STATUS_ROLES``; the plan states are
+    reached through ``advance_case`` by the plan and delivery services.
     """
     if to_status in MANUAL_TARGETS:
         _require_role(actor, STATUS_ROLES)
     case: Returnee = get_scoped(Returnee, case_id, actor)
-    if to_status not in ALLOWED_TRANSITIONS[case.status]:
-        raise Conflict(
-            _l(
-                "A case cannot go from %(current)s to %(target)s.",
-                current=STATUS_LABELS[case.status],
-                target=STATUS_LABELS[to_status],
-            ),
-            field_errors={"status": [_l("This change of status is not allowed.")]},
-        )
+    _check_transition(case, to_status)
     if to_status == CaseStatus.CLOSED:
         if reason is None:
             raise InvalidInput(
@@ -526,6 +518,29 @@ def change_case_status(
     case.status = to_status
     record_audit("case.status", case, actor=actor)
     return case
+
+
+def _check_transition(case: Returnee, to_status: CaseStatus) -> None:
+    if to_status not in ALLOWED_TRANSITIONS[case.status]:
+        raise Conflict(
+            _l(
+                "A case cannot go from %(current)s to %(target)s.",
+                current=STATUS_LABELS[case.status],
+                target=STATUS_LABELS[to_status],
+            ),
+            field_errors={"status": [_l("This change of status is not allowed.")]},
+        )
+
+
+def advance_case(case: Returnee, to_status: CaseStatus, *, actor: Actor) -> None:
+    """Move ``case`` to a plan state (plan drafted, submitted, approved, in delivery) on behalf
+    of the plan and delivery services, which have checked the actor's role and scope. Already
+    there: nothing happens; otherwise the transition must be allowed."""
+    if case.status == to_status:
+        return
+    _check_transition(case, to_status)
+    case.status = to_status
+    record_audit("case.status", case, actor=actor)
 
 
 # --- reads -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from reintegration_hub.core import i18n
@@ -118,8 +119,19 @@ def template_globals() -> dict[str, Any]:
     }
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id fits the database's 32-bit integer columns, so a
+    longer number is a 404 rather than an overflow in PostgreSQL."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_web(app: Flask) -> None:
     from reintegration_hub.extensions import babel, login, talisman
+
+    app.url_map.converters["int"] = IdConverter
 
     production = app.config["ENV"] == "production"
     talisman.init_app(

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from partners.models import Partner
 from reintegration_hub.auth import services as auth
-from reintegration_hub.auth.models import Office
+from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
 from reintegration_hub.demo.marketplace import load_marketplace
 from reintegration_hub.extensions import db
@@ -66,6 +67,10 @@ USERS = [
 ]
 
 
+#: The organisation whose referrals the demo's partner focal point answers.
+PARTNER_OF_DEMO_FOCAL_POINT = "Imereti Vocational Training Centre"
+
+
 def is_empty() -> bool:
     return db.session.scalar(sa.select(sa.func.count(Office.id))) == 0
 
@@ -79,8 +84,9 @@ def load() -> list[DemoUser]:
         )
         for name, kind, country, city, langs in OFFICES
     }
+    created: dict[str, User] = {}
     for user in USERS:
-        auth.create_user(
+        created[user.email] = auth.create_user(
             email=user.email,
             full_name=user.full_name,
             office_id=offices[user.office].id,
@@ -105,4 +111,14 @@ def load() -> list[DemoUser]:
         actor=actor,
     )
     load_marketplace({name: office.id for name, office in offices.items()}, actor=actor)
+    db.session.flush()
+    kutaisi_centre = db.session.scalar(
+        sa.select(Partner.id).where(Partner.name == PARTNER_OF_DEMO_FOCAL_POINT)
+    )
+    assert kutaisi_centre is not None
+    auth.set_partner_memberships(
+        created["partner.tbilisi@demo.example"].id,
+        [kutaisi_centre],
+        actor=created["admin@demo.example"],
+    )
     return USERS

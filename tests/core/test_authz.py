@@ -44,6 +44,7 @@ def test_public_rules_are_few_and_known(app: Flask) -> None:
         "auth.logout",
         "auth.set_language",
         "home.health",
+        "partners.answer_referral",
     ]
 
 

@@ -1,0 +1,675 @@
+"""Plan page at 100,000 cases and 300,000 plan lines: services and full request (issue 4, bench).
+
+    .venv/bin/python -m bench.plan_page [--database-url URL] [--requests 300]
+
+Without ``--database-url`` an SQLite file in a temporary directory is used. The database is
+brought to the migrations' head, the tables this bench fills are emptied, and 100,000 cases (as
+``bench.cases_list`` makes them), 1,000 partners with 3,000 published options in the countries
+of return, a plan per case with 300,000 lines in all (1 to 6 a plan), place holds for the lines
+of submitted plans, referrals (and some deliveries) for the lines of approved ones and a few
+revisions per plan are generated with set-based inserts, then analysed. Before timing, the
+plan page's statements are counted for a 1-line and a 6-line plan: the count must not depend on
+the number of lines. Then random plans are read by a counsellor of the case's host office or a
+case manager of its country of return, through the services the page calls and as a full
+``GET /cases/<id>/plan`` through the test client (session, services, template); p50/p95 are
+printed. The plan tables are emptied again at the end, so the other benches can empty the
+marketplace on the same database. Use a throw-away database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bench.cases_list import ORIGINS, report
+from bench.cases_list import generate as generate_cases
+from bench.timing import summary, timed
+from partners.models import (
+    HoldStatus,
+    OptionCapacity,
+    Partner,
+    PartnerMember,
+    PlaceHold,
+    Referral,
+    ReferralStatus,
+    SupportCategory,
+    SupportOption,
+    SupportOptionLocation,
+    SupportOptionText,
+)
+from reintegration_hub import create_app
+from reintegration_hub.auth.models import Office, User
+from reintegration_hub.cases.models import Returnee
+from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.money import to_eur_minor
+from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.extensions import db
+from reintegration_hub.plans import services
+from reintegration_hub.plans.models import Plan, PlanLine, PlanRevision, PlanStatus
+from reintegration_hub.programmes.models import BudgetCapRule
+
+# countries of return of bench.cases_list: currency, EUR per unit, cities
+CURRENCIES = {
+    "GE": ("GEL", Decimal("0.34"), ["Tbilisi", "Kutaisi", "Batumi"]),
+    "AM": ("AMD", Decimal("0.0024"), ["Yerevan", "Gyumri"]),
+    "UZ": ("UZS", Decimal("0.000073"), ["Tashkent", "Samarkand"]),
+}
+CRAFTS = ["tailoring", "welding", "bakery", "beekeeping", "rent", "school", "dental", "passport"]
+# plan status: weight (of 100 plans)
+STATUSES = {
+    PlanStatus.DRAFT: 15,
+    PlanStatus.SUBMITTED: 15,
+    PlanStatus.RETURNED: 10,
+    PlanStatus.FEASIBLE: 15,
+    PlanStatus.APPROVED: 45,
+}
+# referral status of an approved plan's line: weight; delivered lines have a delivery
+REFERRALS = {
+    ReferralStatus.SENT: 20,
+    ReferralStatus.ACCEPTED: 30,
+    ReferralStatus.DECLINED: 10,
+    ReferralStatus.EXPIRED: 5,
+    ReferralStatus.DELIVERED: 35,
+}
+# lines of a plan: weight (mean 3.04 before the total is trimmed to --lines)
+LINE_COUNTS = {1: 15, 2: 25, 3: 25, 4: 15, 5: 12, 6: 8}
+PLANS_PER_CHUNK = 5_000
+CHUNK = 10_000
+# children first, so every delete passes the foreign keys
+FILLED = (
+    Delivery,
+    PlanRevision,
+    PlanLine,
+    Plan,
+    Referral,
+    PlaceHold,
+    OptionCapacity,
+    SupportOptionLocation,
+    SupportOptionText,
+    PartnerMember,
+    SupportOption,
+    Partner,
+)
+
+
+@dataclass
+class Bench:
+    """Who reads which case's plan, and plans whose statements are counted."""
+
+    counsellor_of: dict[int, int]  # host office id -> user id
+    manager_of: dict[str, int]  # country of return -> user id
+    # (status, lines, with a waitlisted line) -> case id of the first such plan
+    examples: dict[tuple[PlanStatus, int, bool], int]
+
+
+def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        db.session.execute(sa.insert(model), rows[start : start + CHUNK])
+
+
+def _empty() -> None:
+    for model in FILLED:
+        db.session.execute(sa.delete(model))
+    db.session.commit()
+
+
+def _line_counts(plans: int, lines: int, rng: random.Random) -> list[int]:
+    """Lines per plan, 1 to 6, adding up to ``lines``."""
+    counts = rng.choices(list(LINE_COUNTS), weights=list(LINE_COUNTS.values()), k=plans)
+    excess = sum(counts) - lines
+    while excess:
+        i = rng.randrange(plans)
+        step = 1 if excess > 0 else -1
+        if 1 <= counts[i] - step <= 6:
+            counts[i] -= step
+            excess -= step
+    return counts
+
+
+def _marketplace(partners: int, options_per_partner: int, rng: random.Random) -> dict[str, Any]:
+    """Approved partners with published options (an English text and a location each) in the
+    countries of return; ``{country: [(option id, partner id, cost_minor), ...]}``."""
+    offices = {
+        office.country_code: office
+        for office in db.session.scalars(
+            sa.select(Office).where(Office.name.in_([f"Bench {city}" for _, city in ORIGINS]))
+        )
+    }
+    now = now_utc()
+    countries = list(CURRENCIES)
+    _insert(
+        Partner,
+        [
+            {
+                "public_id": uuid.uuid4(),
+                "office_id": offices[countries[i % len(countries)]].id,
+                "name": f"Bench partner {i:04d}",
+                "country_code": countries[i % len(countries)],
+                "focal_point_email": f"p{i}@partner.example",
+                "vetting_status": "approved",
+                "agreement_number": f"BA-{i:04d}",
+                "agreement_valid_from": dt.date(2020, 1, 1),
+                "agreement_valid_until": dt.date(2099, 12, 31),
+                "regions": [],
+                "languages": [],
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(partners)
+        ],
+    )
+    partner_rows = db.session.execute(
+        sa.select(Partner.id, Partner.country_code).order_by(Partner.id)
+    ).all()
+    option_rows = []
+    for partner_id, country in partner_rows:
+        currency, rate, _cities = CURRENCIES[country]
+        for _ in range(options_per_partner):
+            cost_eur = rng.randrange(5_000, 150_000)
+            option_rows.append(
+                {
+                    "public_id": uuid.uuid4(),
+                    "partner_id": partner_id,
+                    "country_code": country,
+                    "category": rng.choice(list(SupportCategory)).value,
+                    "status": "published",
+                    "service_area": [],
+                    "sexes": [],
+                    "vulnerabilities_served": [],
+                    "vulnerabilities_required": [],
+                    "languages_required": [],
+                    "eligibility_notes": "",
+                    "cost_minor": int(cost_eur / rate),
+                    "currency": currency,
+                    "cost_basis": "per_person",
+                    "delivery_mode": "service",
+                    "cost_eur_minor": cost_eur,
+                    "eur_rate": rate,
+                    "lead_time_days": rng.randrange(0, 30),
+                    "delivery_languages": ["en"],
+                    "required_documents": [],
+                    "capacity_places": rng.randrange(5, 30),
+                    "capacity_period": "month",
+                    "last_verified_at": now - dt.timedelta(days=rng.randrange(0, 150)),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+    _insert(SupportOption, option_rows)
+    options = db.session.execute(
+        sa.select(
+            SupportOption.id,
+            SupportOption.partner_id,
+            SupportOption.country_code,
+            SupportOption.cost_minor,
+        ).order_by(SupportOption.id)
+    ).all()
+    texts, locations = [], []
+    by_country: dict[str, list[tuple[int, int, int]]] = {c: [] for c in CURRENCIES}
+    for option_id, partner_id, country, cost_minor in options:
+        city = rng.choice(CURRENCIES[country][2])
+        craft = rng.choice(CRAFTS)
+        texts.append(
+            {
+                "option_id": option_id,
+                "language": "en",
+                "title": f"{craft.capitalize()} support in {city}",
+                "description": f"Practical {craft} help for returnees near {city}.",
+            }
+        )
+        locations.append({"option_id": option_id, "city": city, "region": "", "address": ""})
+        by_country[country].append((option_id, partner_id, cost_minor))
+    _insert(SupportOptionText, texts)
+    _insert(SupportOptionLocation, locations)
+    return {"by_country": by_country, "offices": offices}
+
+
+def generate(
+    cases: int, partners: int, options_per_partner: int, lines: int, seed: int = 5
+) -> Bench:
+    rng = random.Random(seed)
+    _empty()
+    people = generate_cases(cases)
+    market = _marketplace(partners, options_per_partner, rng)
+    by_country, offices = market["by_country"], market["offices"]
+    counsellor_of = {u.office_id: u.id for u in people["counsellors"]}
+    managers = {u.office_id: u for u in people["managers"]}
+    manager_of = {country: managers[office.id].id for country, office in offices.items()}
+    labels = {u.id: u.full_name for group in people.values() for u in group}
+    admin_id = people["admins"][0].id
+    rule = db.session.scalars(sa.select(BudgetCapRule).where(BudgetCapRule.is_default)).one()
+    cap = rule.cap_minor(1, 0)
+    case_rows = db.session.execute(
+        sa.select(
+            Returnee.id,
+            Returnee.host_office_id,
+            Returnee.return_country_code,
+            Returnee.case_number,
+            Returnee.first_name,
+            Returnee.created_at,
+        ).order_by(Returnee.id)
+    ).all()
+    counts = _line_counts(len(case_rows), lines, rng)
+    statuses = rng.choices(list(STATUSES), weights=list(STATUSES.values()), k=len(case_rows))
+    capacity_of: dict[tuple[int, dt.date], int] = {}
+    # capacity id -> [held, used, last waitlist number]
+    capacity_counts: dict[int, list[int]] = {}
+    examples: dict[tuple[PlanStatus, int, bool], int] = {}
+    line_id = hold_id = referral_id = 0
+    for chunk_start in range(0, len(case_rows), PLANS_PER_CHUNK):
+        rows: dict[Any, list[dict[str, Any]]] = {
+            model: [] for model in (Plan, OptionCapacity, PlaceHold, Referral, PlanLine, Delivery)
+        }
+        revisions: list[dict[str, Any]] = []
+        for i in range(chunk_start, min(chunk_start + PLANS_PER_CHUNK, len(case_rows))):
+            case_id, host_id, country, number, first_name, created_at = case_rows[i]
+            status, plan_id = statuses[i], i + 1
+            currency, rate, _cities = CURRENCIES[country]
+            counsellor_id, manager_id = counsellor_of[host_id], manager_of[country]
+            at = created_at + dt.timedelta(days=1)
+            month = at.date().replace(day=1)
+            total, waitlisted, snapshot_lines = 0, False, []
+            for option_id, partner_id, cost_minor in rng.sample(by_country[country], counts[i]):
+                line_id += 1
+                quantity = rng.choice([1, 1, 1, 2, 3])
+                line_total = to_eur_minor(cost_minor * quantity, currency, rate)
+                total += line_total
+                snapshot_lines.append({"option_id": option_id, "quantity": quantity})
+                line = {
+                    "id": line_id,
+                    "plan_id": plan_id,
+                    "option_id": option_id,
+                    "quantity": quantity,
+                    "notes": "",
+                    "unit_cost_minor": cost_minor,
+                    "currency": currency,
+                    "eur_rate": rate,
+                    "rate_on": at.date(),
+                    "total_eur_minor": line_total,
+                    "hold_id": None,
+                    "referral_id": None,
+                    "created_at": at,
+                }
+                rows[PlanLine].append(line)
+                if status == PlanStatus.DRAFT:
+                    continue  # places are held when the plan is submitted
+                if (option_id, month) not in capacity_of:
+                    capacity_of[option_id, month] = len(capacity_of) + 1
+                    capacity_counts[len(capacity_of)] = [0, 0, 0]
+                    rows[OptionCapacity].append(
+                        {
+                            "id": len(capacity_of),
+                            "option_id": option_id,
+                            "period_start": month,
+                            "period_end": (month + dt.timedelta(days=32)).replace(day=1)
+                            - dt.timedelta(days=1),
+                            "places_total": 0,
+                            "places_held": 0,
+                            "places_used": 0,
+                            "waitlist_last": 0,
+                        }
+                    )
+                capacity_id = capacity_of[option_id, month]
+                tally = capacity_counts[capacity_id]
+                referral: ReferralStatus | None = None
+                if status == PlanStatus.APPROVED:
+                    referral = rng.choices(list(REFERRALS), weights=list(REFERRALS.values()))[0]
+                    hold_status = {
+                        ReferralStatus.DELIVERED: HoldStatus.CONSUMED,
+                        ReferralStatus.DECLINED: HoldStatus.RELEASED,
+                        ReferralStatus.EXPIRED: HoldStatus.RELEASED,
+                    }.get(referral, HoldStatus.HELD)
+                else:
+                    hold_status = HoldStatus.WAITLISTED if rng.random() < 0.15 else HoldStatus.HELD
+                waitlist_number = None
+                if hold_status == HoldStatus.WAITLISTED:
+                    tally[2] += 1
+                    waitlist_number, waitlisted = tally[2], True
+                elif hold_status == HoldStatus.HELD:
+                    tally[0] += 1
+                elif hold_status == HoldStatus.CONSUMED:
+                    tally[1] += 1
+                hold_id += 1
+                rows[PlaceHold].append(
+                    {
+                        "id": hold_id,
+                        "option_id": option_id,
+                        "capacity_id": capacity_id,
+                        "reference": f"plan-line:{line_id}",
+                        "status": hold_status.value,
+                        "waitlist_number": waitlist_number,
+                        "created_at": at,
+                        "closed_at": at if hold_status == HoldStatus.RELEASED else None,
+                    }
+                )
+                line["hold_id"] = hold_id
+                if referral is None:
+                    continue
+                referral_id += 1
+                answered = referral != ReferralStatus.SENT
+                rows[Referral].append(
+                    {
+                        "id": referral_id,
+                        "public_id": uuid.uuid4(),
+                        "reference": f"plan-line:{line_id}",
+                        "option_id": option_id,
+                        "partner_id": partner_id,
+                        "hold_id": hold_id,
+                        "office_id": offices[country].id,
+                        "status": referral.value,
+                        "decline_reason": (
+                            "no_capacity" if referral == ReferralStatus.DECLINED else None
+                        ),
+                        "answer_note": "",
+                        "sent_at": at,
+                        "expires_at": at + dt.timedelta(days=7),
+                        "answered_at": at + dt.timedelta(days=2) if answered else None,
+                        "answered_by_id": None,
+                        "case_number": number,
+                        "first_name": first_name,
+                        "quantity": quantity,
+                        "starts_on": at.date() + dt.timedelta(days=14),
+                        "note_for_partner": "",
+                        "vulnerability_note": "",
+                        "contact_name": labels[manager_id],
+                        "contact_email": f"m{manager_id}@bench.example",
+                        "contact_phone": "",
+                    }
+                )
+                line["referral_id"] = referral_id
+                if referral == ReferralStatus.DELIVERED:
+                    rows[Delivery].append(
+                        {
+                            "plan_line_id": line_id,
+                            "delivered_on": at.date() + dt.timedelta(days=30),
+                            "amount_minor": cost_minor * quantity,
+                            "currency": currency,
+                            "eur_rate": rate,
+                            "amount_eur_minor": line_total,
+                            "invoice_number": f"INV-{line_id}",
+                            "note": "",
+                            "certificate_key": f"bench-{line_id}",
+                            "certificate_name": "handover.pdf",
+                            "certificate_type": "application/pdf",
+                            "certificate_size": 20_000,
+                            "certificate_sha256": "0" * 64,
+                            "recorded_by_id": manager_id,
+                            "recorded_at": at + dt.timedelta(days=31),
+                        }
+                    )
+            examples.setdefault((status, counts[i], waitlisted), case_id)
+            steps = [("create", counsellor_id), ("add_line", counsellor_id)]
+            steps += {
+                PlanStatus.DRAFT: [],
+                PlanStatus.SUBMITTED: [("submit", counsellor_id)],
+                PlanStatus.RETURNED: [("submit", counsellor_id), ("return", manager_id)],
+                PlanStatus.FEASIBLE: [("submit", counsellor_id), ("confirm", manager_id)],
+                PlanStatus.APPROVED: [
+                    ("submit", counsellor_id),
+                    ("confirm", manager_id),
+                    ("approve", admin_id),
+                ],
+            }[status]
+            for version, (action, actor_id) in enumerate(steps, start=1):
+                revisions.append(
+                    {
+                        "plan_id": plan_id,
+                        "version": version,
+                        "action": action,
+                        "comment": "Please check the costs" if action == "return" else "",
+                        "actor_id": actor_id,
+                        "actor_label": labels[actor_id],
+                        "at": at + dt.timedelta(hours=version),
+                        "snapshot": {
+                            "status": status.value,
+                            "cap_eur_minor": cap,
+                            "total_eur_minor": total,
+                            "lines": snapshot_lines,
+                        },
+                    }
+                )
+            submitted = status != PlanStatus.DRAFT
+            rows[Plan].append(
+                {
+                    "id": plan_id,
+                    "returnee_id": case_id,
+                    "status": status.value,
+                    "version": len(steps),
+                    "cap_eur_minor": cap,
+                    "cap_rule_id": rule.id,
+                    "total_eur_minor": total,
+                    "over_cap_justification": "",
+                    "review_comment": (
+                        "Please check the costs" if status == PlanStatus.RETURNED else ""
+                    ),
+                    "submitted_at": at if submitted else None,
+                    "feasible_at": at
+                    if status in {PlanStatus.FEASIBLE, PlanStatus.APPROVED}
+                    else None,
+                    "feasible_by_id": manager_id
+                    if status in {PlanStatus.FEASIBLE, PlanStatus.APPROVED}
+                    else None,
+                    "approved_at": at if status == PlanStatus.APPROVED else None,
+                    "approved_by_id": admin_id if status == PlanStatus.APPROVED else None,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
+        for model, model_rows in rows.items():  # in the order of the foreign keys
+            _insert(model, model_rows)
+        _insert(PlanRevision, revisions)
+    db.session.execute(
+        sa.update(OptionCapacity),
+        [
+            {
+                "id": capacity_id,
+                "places_total": held + used + rng.randrange(0, 4),
+                "places_held": held,
+                "places_used": used,
+                "waitlist_last": last,
+            }
+            for capacity_id, (held, used, last) in capacity_counts.items()
+        ],
+    )
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for model in (Plan, PlanLine, PlaceHold, Referral, OptionCapacity):
+                table = model.__tablename__  # ids were given: the sequences follow them
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+            conn.execute(sa.text("VACUUM ANALYZE"))
+    else:
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+    return Bench(counsellor_of, manager_of, examples)
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    """The statements sent to the database meanwhile."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+
+def through_services(case_id: int, reader_id: int) -> int:
+    """What ``plans.views._page`` asks of the services for a case's plan, the per-request load
+    of the signed-in user, and everything ``templates/plans/plan.html`` reads; the lines."""
+    reader = db.session.get(User, reader_id)
+    assert reader is not None
+    plan = services.plan_for_case(case_id, actor=reader)
+    case = services.get_case(case_id, actor=reader)
+    assert plan is not None
+    cap = services.family_cap(plan.returnee)
+    waitlist = services.waitlist_positions(plan)
+    deliveries = services.deliveries_by_line(plan)
+    history = services.revisions(plan.id, actor=reader)
+    _ = (case.case_number, plan.status, plan.version, plan.total_eur_minor, plan.over_cap)
+    _ = (cap.adults, cap.dependants, cap.rule.name, cap.rule.per_adult_minor, cap.rule.currency)
+    for line in plan.lines:
+        option = line.option
+        text = option.text("en")
+        _ = (text.title if text else None, option.partner.name, [p.city for p in option.locations])
+        _ = (line.quantity, line.total_eur_minor, line.eur_rate, line.rate_on)
+        _ = (line.hold.status if line.hold else None, waitlist.get(line.id))
+        if line.referral is not None:
+            _ = (line.referral.status, line.referral.expires_at, line.referral.decline_reason)
+        delivery = deliveries.get(line.id)
+        _ = (delivery.id, delivery.delivered_on, delivery.amount_minor) if delivery else None
+    for revision in history:
+        _ = (revision.version, revision.at, revision.action, revision.comment)
+        _ = (revision.actor.full_name if revision.actor else None, revision.snapshot)
+    return len(plan.lines)
+
+
+def signed_in(app: Flask, user_id: int) -> FlaskClient:
+    """A test client with ``user_id`` signed in, as Flask-Login keeps it in the session."""
+    user = db.session.get(User, user_id)
+    assert user is not None
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+    return client
+
+
+def through_http(app: Flask, client: FlaskClient, case_id: int) -> bytes:
+    """``GET /cases/<id>/plan``: session, user load, services, forms, template; the page."""
+    with app.app_context():  # a fresh context per request as in production: own g and session
+        response = client.get(f"/cases/{case_id}/plan")
+    assert response.status_code == 200, (case_id, response.status_code)
+    return response.data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--database-url", help="default: an SQLite file in a temporary directory")
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--partners", type=int, default=1_000)
+    parser.add_argument("--options-per-partner", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "ENV": "testing"})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        dialect = db.engine.dialect.name
+        start = time.perf_counter()
+        bench = generate(args.cases, args.partners, args.options_per_partner, args.lines)
+        took = time.perf_counter() - start
+        made = {
+            model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (Plan, PlanLine, PlaceHold, Referral, Delivery, PlanRevision)
+        }
+        print(
+            f"{dialect}: generated {args.cases} cases, {args.partners} partners, "
+            f"{args.partners * args.options_per_partner} options, "
+            + ", ".join(f"{n} {table}" for table, n in made.items())
+            + f" in {took:.1f} s"
+        )
+        clients: dict[int, FlaskClient] = {}
+
+        def client_of(user_id: int) -> FlaskClient:
+            if user_id not in clients:
+                clients[user_id] = signed_in(app, user_id)
+            return clients[user_id]
+
+        # same statuses, 1 line against 6: the statement count must not follow the lines
+        for status, waitlisted in ((PlanStatus.APPROVED, False), (PlanStatus.SUBMITTED, True)):
+            figures = []
+            for lines in (1, 6):
+                case_id = bench.examples[status, lines, waitlisted]
+                case = db.session.get(Returnee, case_id)
+                assert case is not None
+                reader_id = bench.counsellor_of[case.host_office_id]
+                through_services(case_id, reader_id)
+                db.session.rollback()
+                with counted() as service:
+                    assert through_services(case_id, reader_id) == lines
+                db.session.rollback()
+                client = client_of(reader_id)
+                through_http(app, client, case_id)
+                with counted() as request:
+                    page = through_http(app, client, case_id)
+                assert page.count(b'data-testid="plan-line"') == lines
+                figures.append((len(service), len(request)))
+                if figures[0] != figures[-1]:
+                    raise SystemExit(
+                        f"{status} plan: statements grow with the lines: {figures}\n"
+                        + "\n".join(service + request)
+                    )
+            print(
+                f"{dialect}: statements per {status} plan page"
+                f"{' with a waitlisted line' if waitlisted else ''}: services {figures[0][0]}, "
+                f"request {figures[0][1]} (1 line and 6 lines alike)"
+            )
+
+        rng = random.Random(8)
+        readers = []
+        for case_id, host_id, country, shares in db.session.execute(
+            sa.select(
+                Returnee.id,
+                Returnee.host_office_id,
+                Returnee.return_country_code,
+                Returnee.shares_with_origin,
+            )
+            .join(Plan, Plan.returnee_id == Returnee.id)
+            .where(Plan.id.in_(rng.sample(range(1, args.cases + 1), 2 * (args.requests + 20))))
+        ):
+            manager = shares and rng.random() < 0.5
+            readers.append(
+                (case_id, bench.manager_of[country] if manager else bench.counsellor_of[host_id])
+            )
+        db.session.rollback()
+        service_ms: list[float] = []
+        request_ms: list[float] = []
+        for i, ((case_a, reader_a), (case_b, reader_b)) in enumerate(
+            zip(readers[::2], readers[1::2], strict=True)
+        ):  # interleaved, so both see the same machine; the first 20 warm up
+            one_service = timed(partial(through_services, case_a, reader_a), 1)
+            one_request = timed(partial(through_http, app, client_of(reader_b), case_b), 1)
+            if i >= 20:
+                service_ms += one_service
+                request_ms += one_request
+        report(f"{dialect}: plan page through the services", service_ms)
+        report(f"{dialect}: plan page GET /cases/<id>/plan", request_ms)
+        _empty()
+        if dialect == "postgresql":
+            ok = summary(service_ms)["p95"] < 150 and summary(request_ms)["p95"] < 150
+            print(f"target (p95 < 150 ms, both): {'PASS' if ok else 'FAIL'}")
+            if not ok:
+                raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

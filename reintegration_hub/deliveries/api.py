@@ -1,0 +1,115 @@
+"""``/api/v1/deliveries``: the same services and scope as the delivery pages.
+
+Recording is a ``multipart/form-data`` POST: the fields and the certificate file in one body.
+flask-smorest documents one request body per operation and reads the form and the files as
+two; the ``form_and_files`` location reads both as one, documented as one multipart body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+import marshmallow as ma
+from flask_login import current_user
+from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
+
+from reintegration_hub.core.api import SelectPage
+from reintegration_hub.core.authz import roles
+from reintegration_hub.deliveries import services
+from reintegration_hub.deliveries.schemas import (
+    DeliveryCreateSchema,
+    DeliveryQuerySchema,
+    DeliverySchema,
+)
+from reintegration_hub.deliveries.views import READERS, RECORDERS, certificate_response
+from reintegration_hub.extensions import db
+
+MULTIPART = "multipart/form-data"
+NOT_FOUND = "No such delivery in the caller's scope"
+
+
+class MultipartParser(FlaskParser):
+    """Adds ``form_and_files``: the form fields and the uploaded files of one request."""
+
+    __location_map__ = dict(form_and_files="load_form_and_files", **FlaskParser.__location_map__)
+
+    def load_form_and_files(self, req: flask.Request, schema: ma.Schema) -> Any:
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
+class MultipartBlueprint(Blueprint):
+    ARGUMENTS_PARSER = MultipartParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "form_and_files": MULTIPART,
+    }
+
+
+bp = MultipartBlueprint(
+    "deliveries_api", __name__, url_prefix="/deliveries", description="Deliveries of plan lines"
+)
+
+CERTIFICATE_CONTENT = {
+    mime: {"schema": {"type": "string", "format": "binary"}}
+    for mime, _magic, _ext in services.CERTIFICATE_TYPES
+}
+
+
+@bp.get("")
+@bp.arguments(DeliveryQuerySchema, location="query")
+@bp.response(200, DeliverySchema(many=True))
+@bp.paginate(SelectPage)
+@roles(*READERS)
+def list_deliveries(query: dict[str, Any]) -> Any:
+    """The deliveries the caller may see, newest first (case numbers only, no names)."""
+    return services.deliveries_statement(actor=current_user, **query)
+
+
+@bp.post("")
+@bp.arguments(DeliveryCreateSchema, location="form_and_files")
+@bp.response(201, DeliverySchema)
+@bp.alt_response(403, schema=ErrorSchema, description="Not a case manager, partner or admin")
+@bp.alt_response(404, schema=ErrorSchema, description="No such plan line in the caller's scope")
+@bp.alt_response(
+    409,
+    schema=ErrorSchema,
+    description="Plan not approved, referral not accepted, or a delivery is already recorded",
+)
+@roles(*RECORDERS)
+def create_delivery(data: dict[str, Any]) -> Any:
+    """Record the delivery of an approved plan line with its handover certificate (PDF, JPEG
+    or PNG, decided by the content). Consumes the line's place, marks the referral delivered
+    and moves the case to in delivery."""
+    line_id = data.pop("plan_line_id")
+    upload = data.pop("certificate")
+    delivery = services.record_delivery(
+        line_id,
+        services.DeliveryInput(**data),
+        services.CertificateUpload(upload.filename or "", upload.stream),
+        actor=current_user,
+    )
+    db.session.commit()
+    return delivery
+
+
+@bp.get("/<int:delivery_id>")
+@bp.response(200, DeliverySchema)
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@roles(*READERS)
+def get_delivery(delivery_id: int) -> Any:
+    return services.get_delivery(delivery_id, actor=current_user)
+
+
+@bp.get("/<int:delivery_id>/certificate")
+@bp.doc(responses={"200": {"description": "The certificate file", "content": CERTIFICATE_CONTENT}})
+@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@roles(*READERS)
+def get_certificate(delivery_id: int) -> Any:
+    """The handover certificate as a download; every download is audited."""
+    delivery, path = services.certificate_file(delivery_id, actor=current_user)
+    db.session.commit()
+    return certificate_response(delivery, path)

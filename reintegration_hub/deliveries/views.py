@@ -1,0 +1,90 @@
+"""Delivery pages: record a plan line's delivery, see it, download its certificate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from reintegration_hub.core.authz import roles
+from reintegration_hub.core.errors import DomainError
+from reintegration_hub.core.roles import Role
+from reintegration_hub.deliveries import services
+from reintegration_hub.deliveries.forms import DeliveryForm
+from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.extensions import db
+
+bp = Blueprint("deliveries", __name__, url_prefix="/deliveries")
+
+RECORDERS = (Role.CASE_MANAGER, Role.PARTNER, Role.ADMIN)
+READERS = (*RECORDERS, Role.COUNSELLOR, Role.PROGRAMME_MANAGER)
+PAGE_SIZE = 25
+
+
+def certificate_response(delivery: Delivery, path: Path) -> Response:
+    """The stored certificate as a download, never cached, never sniffed as another type."""
+    response = send_file(
+        path,
+        mimetype=delivery.certificate_type,
+        as_attachment=True,
+        download_name=delivery.certificate_name,
+        conditional=False,
+        etag=False,
+        max_age=None,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/")
+@roles(*READERS)
+def index() -> Any:
+    page = services.list_deliveries(
+        actor=current_user, page=request.args.get("page", 1, type=int), page_size=PAGE_SIZE
+    )
+    return render_template("deliveries/list.html", page=page)
+
+
+@bp.route("/lines/<int:line_id>/new", methods=["GET", "POST"])
+@roles(*RECORDERS)
+def record(line_id: int) -> Any:
+    state = services.recording_state(line_id, actor=current_user)
+    form = DeliveryForm(currency=state.line.currency)
+    if state.refusal is None and form.validate_on_submit():
+        try:
+            delivery = services.record_delivery(
+                line_id, form.delivery_input(), form.certificate_upload(), actor=current_user
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.show_error(error)
+            state = services.recording_state(line_id, actor=current_user)
+        else:
+            db.session.commit()
+            flash(_("The delivery is recorded."), "success")
+            return redirect(url_for("deliveries.delivery", delivery_id=delivery.id))
+    failed = form.is_submitted() and (state.refusal is not None or bool(form.errors))
+    status = (409 if state.refusal is not None else 422) if failed else 200
+    return render_template("deliveries/form.html", form=form, state=state), status
+
+
+@bp.get("/<int:delivery_id>")
+@roles(*READERS)
+def delivery(delivery_id: int) -> Any:
+    return render_template(
+        "deliveries/delivery.html",
+        delivery=services.get_delivery(delivery_id, actor=current_user),
+    )
+
+
+@bp.get("/<int:delivery_id>/certificate")
+@roles(*READERS)
+def certificate(delivery_id: int) -> Any:
+    delivery, path = services.certificate_file(delivery_id, actor=current_user)
+    db.session.commit()  # the audited download
+    return certificate_response(delivery, path)

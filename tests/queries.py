@@ -16,7 +16,8 @@ def counted_statements() -> Iterator[list[str]]:
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
+        if statement != "BEGIN":  # SQLite's explicit transaction start (core.db) is no query
+            statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:

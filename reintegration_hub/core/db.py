@@ -82,3 +82,14 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+        # the driver's own transaction handling would let a savepoint commit on release;
+        # SQLAlchemy issues BEGIN itself instead (see _sqlite_begin)
+        dbapi_connection.isolation_level = None
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection: Any) -> None:
+    """Every SQLite transaction starts with an explicit BEGIN, so savepoints nest inside it
+    and only the entry point's commit commits (SQLAlchemy's documented pysqlite recipe)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")

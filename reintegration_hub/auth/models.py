@@ -21,8 +21,12 @@ class Office(IdMixin, TimestampMixin, Base):
     # ISO 639-1 codes of the languages the office works in, in order of use
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     is_active: Mapped[bool] = mapped_column(default=True, index=True)
+    # told when the office's milestones are overdue (the first escalation level)
+    supervisor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL", use_alter=True)
+    )
 
-    users: Mapped[list[User]] = relationship(back_populates="office")
+    users: Mapped[list[User]] = relationship(back_populates="office", foreign_keys="User.office_id")
 
     @property
     def audit_office_id(self) -> int:
@@ -52,7 +56,9 @@ class User(IdMixin, TimestampMixin, Base):
     # bumped on password change: sessions signed with an older value stop working
     session_version: Mapped[int] = mapped_column(default=1)
 
-    office: Mapped[Office] = relationship(back_populates="users", lazy="joined")
+    office: Mapped[Office] = relationship(
+        back_populates="users", lazy="joined", foreign_keys=[office_id]
+    )
 
     # Flask-Login
     @property

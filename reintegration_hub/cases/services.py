@@ -42,6 +42,8 @@ from reintegration_hub.core.i18n import country_codes, language_codes
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
+from reintegration_hub.followups.models import MilestoneKind
+from reintegration_hub.followups.services import complete_milestones, reschedule_case
 from reintegration_hub.programmes.models import Grant
 
 #: The voluntary departure period after a return decision, in days (inclusive).
@@ -444,6 +446,10 @@ def update_case(
             changes["vulnerabilities"] = [before_cats, sorted(wanted)]
     if changes:
         record_audit("case.update", case, actor=actor, changes=changes)
+    if "departed_on" in changes:  # the return date the milestones count from
+        reschedule_case(case, actor=actor)
+    if "arrived_on" in changes and case.arrived_on is not None:
+        complete_milestones(case.id, MilestoneKind.ARRIVAL_CONFIRMED, actor=actor)
     return case
 
 

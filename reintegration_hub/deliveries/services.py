@@ -44,6 +44,8 @@ from reintegration_hub.core.money import eur_per_unit, to_eur_minor
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
+from reintegration_hub.followups.models import MilestoneKind
+from reintegration_hub.followups.services import complete_milestones
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 
 #: Who records deliveries: the origin case manager, the partner's users, administrators.
@@ -426,6 +428,9 @@ def record_delivery(
         if line.hold_id is not None:
             consume_place(line.hold_id, actor=actor)
         mark_referral_delivered(line.referral.id, actor=actor)
+        complete_milestones(
+            line.plan.returnee_id, MilestoneKind.LINE_DELIVERED, plan_line_id=line.id, actor=actor
+        )
         if line.plan.returnee.status == CaseStatus.PLAN_APPROVED:
             advance_case(line.plan.returnee, CaseStatus.IN_DELIVERY, actor=actor)
     except sa.exc.IntegrityError:

@@ -38,6 +38,7 @@ from reintegration_hub.core.outbox import queue_message
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
+from reintegration_hub.followups.services import schedule_plan
 from reintegration_hub.plans.models import (
     EDITABLE_STATUSES,
     Plan,
@@ -467,8 +468,9 @@ def _vulnerability_note(case: Returnee) -> str:
 def approve_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
     """The programme manager's approval: the one service that puts a plan into effect.
 
-    Every line must hold a place (none waitlisted). Each line is referred to its partner in
-    the same transaction, and the case moves to plan approved.
+    Every line must hold a place (none waitlisted). In the same transaction each line is
+    referred to its partner, the case moves to plan approved and the follow-up milestones
+    are scheduled.
     """
     _require_role(actor, APPROVER_ROLES)
     plan = _reviewed_plan(plan_id, actor, frozenset({PlanStatus.FEASIBLE}))
@@ -511,6 +513,7 @@ def approve_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
         )
         line.referral_id = referral.id
     _revise(plan, "approve", actor=actor, comment=comment.strip())
+    schedule_plan(plan, actor=actor)
     return plan
 
 

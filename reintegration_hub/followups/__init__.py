@@ -1,0 +1,1 @@
+"""Follow-up: milestones across the reintegration window, reminders and escalations."""

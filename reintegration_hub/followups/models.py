@@ -1,0 +1,162 @@
+"""Milestones: what must happen for a returnee, by when, who answers for it, and what was sent.
+
+A programme's ``MilestoneTemplate`` lists its steps (offset in days from the return date or
+from another step, who is responsible, how early to remind, after how many overdue days to
+escalate to each level). Approving a plan turns the template into ``Milestone`` rows, one per
+step (one per plan line for delivery steps). The follow-up sweep moves them through
+``upcoming -> due -> overdue`` and writes ``MilestoneNotice`` rows (a reminder, each escalation
+level), unique per milestone, kind and level, so running it twice sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
+
+
+class MilestoneKind(enum.StrEnum):
+    ARRIVAL_CONFIRMED = "arrival_confirmed"
+    FIRST_CONTACT = "first_contact"
+    PLAN_AGREED = "plan_agreed"
+    LINE_DELIVERED = "line_delivered"  # one milestone per plan line
+    MONITORING_VISIT = "monitoring_visit"
+    SUSTAINABILITY_SURVEY = "sustainability_survey"
+    WINDOW_CLOSES = "window_closes"
+
+
+class Responsible(enum.StrEnum):
+    CASE_MANAGER = "case_manager"
+    COUNSELLOR = "counsellor"
+    PARTNER = "partner"
+
+
+class MilestoneStatus(enum.StrEnum):
+    UPCOMING = "upcoming"
+    DUE = "due"  # within the reminder lead time
+    OVERDUE = "overdue"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+#: Milestones the sweep still looks at.
+OPEN_STATUSES = (MilestoneStatus.UPCOMING, MilestoneStatus.DUE, MilestoneStatus.OVERDUE)
+
+
+class MilestoneTemplate(IdMixin, TimestampMixin, Base):
+    """A programme's milestone steps; a grant's own template wins over the default one."""
+
+    __tablename__ = "milestone_templates"
+    __table_args__ = (
+        sa.Index(
+            "uq_milestone_templates_default",
+            "is_default",
+            unique=True,
+            postgresql_where=sa.text("is_default"),
+            sqlite_where=sa.text("is_default"),
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    grant_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("grants.id", ondelete="CASCADE"), unique=True
+    )
+    is_default: Mapped[bool] = mapped_column(default=False)
+    # days after the window closes (+365) during which the case stays open for late work
+    grace_days: Mapped[int] = mapped_column(default=30)
+
+    steps: Mapped[list[MilestoneStep]] = relationship(
+        back_populates="template", cascade="all, delete-orphan", order_by="MilestoneStep.position"
+    )
+
+
+class MilestoneStep(IdMixin, Base):
+    __tablename__ = "milestone_steps"
+    __table_args__ = (
+        sa.UniqueConstraint("template_id", "key"),
+        sa.CheckConstraint("reminder_days >= 0", name="reminder_not_negative"),
+    )
+
+    template_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("milestone_templates.id", ondelete="CASCADE")
+    )
+    key: Mapped[str] = mapped_column(sa.String(40))  # stable name, e.g. "visit_90"
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[MilestoneKind] = mapped_column(str_enum(MilestoneKind))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    # due = anchor + offset_days; the anchor is the return date, or the step named here
+    offset_days: Mapped[int]
+    after_step: Mapped[str | None] = mapped_column(sa.String(40))
+    responsible: Mapped[Responsible] = mapped_column(str_enum(Responsible))
+    reminder_days: Mapped[int] = mapped_column(default=7)
+    # the escalation chain: days overdue before the office supervisor, then the home office,
+    # is told (None: that level is skipped)
+    supervisor_after_days: Mapped[int | None] = mapped_column(default=7)
+    home_office_after_days: Mapped[int | None] = mapped_column(default=21)
+
+    template: Mapped[MilestoneTemplate] = relationship(back_populates="steps")
+
+
+class Milestone(IdMixin, Base):
+    """One step for one plan (or plan line), with its due date and state."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (
+        # a line's steps carry the line in their key ("line_delivered:42")
+        sa.UniqueConstraint("plan_id", "step_key"),
+        # the sweep walks plans by id range and open state
+        sa.Index("ix_milestones_sweep", "plan_id", "status"),
+        # work lists: open milestones by office and due date
+        sa.Index("ix_milestones_office_due", "office_id", "status", "due_on"),
+    )
+
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))
+    returnee_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("returnees.id", ondelete="CASCADE"), index=True
+    )
+    plan_line_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("plan_lines.id", ondelete="CASCADE"), index=True
+    )
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("offices.id"))  # who answers for it
+    step_key: Mapped[str] = mapped_column(sa.String(60))
+    kind: Mapped[MilestoneKind] = mapped_column(str_enum(MilestoneKind))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    responsible: Mapped[Responsible] = mapped_column(str_enum(Responsible))
+    # the dates the sweep compares with its as-of date (kept with due_on by every reschedule)
+    due_on: Mapped[dt.date]
+    remind_on: Mapped[dt.date]
+    supervisor_on: Mapped[dt.date | None]
+    home_office_on: Mapped[dt.date | None]
+    status: Mapped[MilestoneStatus] = mapped_column(
+        str_enum(MilestoneStatus), default=MilestoneStatus.UPCOMING
+    )
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    completed_at: Mapped[dt.datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+
+class NoticeKind(enum.StrEnum):
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
+class MilestoneNotice(IdMixin, Base):
+    """A reminder or an escalation written for a milestone (and queued in the outbox)."""
+
+    __tablename__ = "milestone_notices"
+    __table_args__ = (sa.UniqueConstraint("milestone_id", "kind", "level"),)
+
+    milestone_id: Mapped[int] = mapped_column(sa.ForeignKey("milestones.id", ondelete="CASCADE"))
+    kind: Mapped[NoticeKind] = mapped_column(str_enum(NoticeKind))
+    level: Mapped[int] = mapped_column(default=0)  # 1 supervisor, 2 home office; 0 reminders
+    on_date: Mapped[dt.date]
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    milestone: Mapped[Milestone] = relationship()

@@ -76,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.deliveries import views as deliveries_views
     from reintegration_hub.home import views as home_views
     from reintegration_hub.navigation import init_navigation
+    from reintegration_hub.notifications import views as notifications_views
     from reintegration_hub.plans import api as plans_api
     from reintegration_hub.plans import views as plans_views
     from reintegration_hub.programmes import api as programmes_api
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(partners_views.bp)
     app.register_blueprint(plans_views.bp)
     app.register_blueprint(deliveries_views.bp)
+    app.register_blueprint(notifications_views.bp)
     register_api(
         app,
         auth_api.bp,
@@ -103,5 +105,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from reintegration_hub.demo.cli import demo_cli
+    from reintegration_hub.followups.cli import followups_cli
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(followups_cli)

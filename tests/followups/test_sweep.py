@@ -1,0 +1,130 @@
+"""The sweep: states, reminders and escalations from the dates, idempotent, windows close."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from reintegration_hub.core.outbox import OutboxMessage
+from reintegration_hub.extensions import db
+from reintegration_hub.followups.models import Milestone, MilestoneNotice, MilestoneStatus
+from reintegration_hub.followups.sweep import sweep
+from reintegration_hub.plans.models import Plan
+from tests.followups.test_services import DEPARTURE, approved, by_key
+from tests.plans.helpers import World, world
+
+
+@pytest.fixture
+def w(app: object) -> World:
+    w = world()
+    w.case.departed_on = DEPARTURE
+    w.tbilisi.supervisor_id = w.case_manager.id  # the manager supervises the office too
+    return w
+
+
+def day(offset: int) -> dt.date:
+    return DEPARTURE + dt.timedelta(days=offset)
+
+
+def state(plan: Plan) -> dict[str, tuple[str, int]]:
+    db.session.expire_all()
+    return {key: (m.status.value, m.escalation_level) for key, m in by_key(plan).items()}
+
+
+def outbox() -> list[OutboxMessage]:
+    return list(
+        db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.key.like("milestone:%")))
+    )
+
+
+def test_a_milestone_is_due_then_overdue_then_escalated_with_one_notice_each(w: World) -> None:
+    plan = approved(w, w.option(lead_time_days=60))
+    db.session.commit()
+
+    sweep(day(11))  # arrival (+14) is inside its 3-day reminder lead
+    assert state(plan)["arrival"] == ("due", 0)
+    reminders = outbox()
+    assert [m.to_address for m in reminders] == [w.case_manager.email]
+    assert w.case.case_number in reminders[0].subject
+
+    sweep(day(15))
+    assert state(plan)["arrival"] == ("overdue", 0)
+    sweep(day(21))  # 7 days overdue: the office supervisor
+    assert state(plan)["arrival"] == ("overdue", 1)
+    sweep(day(35))  # 21 days overdue: the home office
+    assert state(plan)["arrival"] == ("overdue", 2)
+
+    notices = db.session.execute(
+        sa.select(MilestoneNotice.kind, MilestoneNotice.level)
+        .join(Milestone)
+        .where(Milestone.step_key == "arrival")
+        .order_by(MilestoneNotice.level)
+    ).all()
+    assert [(k.value, level) for k, level in notices] == [
+        ("reminder", 0),
+        ("escalation", 1),
+        ("escalation", 2),
+    ]
+    home_office = [m for m in outbox() if m.to_address == w.programme_manager.email]
+    assert len(home_office) >= 1
+
+
+def test_running_twice_changes_and_sends_nothing_twice(w: World) -> None:
+    plan = approved(w, w.option(), w.option())
+    db.session.commit()
+    first = sweep(day(120))
+    after_first = (
+        state(plan),
+        len(outbox()),
+        db.session.scalar(sa.select(sa.func.count(MilestoneNotice.id))),
+    )
+
+    second = sweep(day(120))
+
+    assert first.reminders > 0
+    assert first.messages > 0
+    assert second.as_dict() == dict.fromkeys(second.as_dict(), 0)
+    after_second = (
+        state(plan),
+        len(outbox()),
+        db.session.scalar(sa.select(sa.func.count(MilestoneNotice.id))),
+    )
+    assert after_second == after_first
+
+
+def test_a_done_milestone_is_left_alone(w: World) -> None:
+    plan = approved(w, w.option())
+    db.session.commit()
+
+    sweep(day(200))
+
+    assert state(plan)["plan_agreed"] == ("done", 0)
+
+
+def test_the_window_closes_after_a_year_and_the_grace_period(w: World) -> None:
+    plan = approved(w, w.option())
+    db.session.commit()
+
+    counts = sweep(day(395))
+
+    assert counts.closed_windows == 1
+    statuses = state(plan)
+    assert statuses["window_closes"] == ("done", 0)
+    assert {s for key, (s, _) in statuses.items() if key != "window_closes"} <= {
+        "done",
+        "cancelled",
+    }
+    assert sweep(day(400)).closed_windows == 0
+
+
+def test_the_tick_command_sweeps_as_of_a_day(w: World, runner) -> None:
+    plan = approved(w, w.option())
+    db.session.commit()
+
+    result = runner.invoke(args=["followups", "tick", "--as-of", day(15).isoformat()])
+
+    assert result.exit_code == 0, result.output
+    assert "overdue" in result.output
+    assert state(plan)["arrival"][0] == MilestoneStatus.OVERDUE.value

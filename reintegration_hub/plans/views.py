@@ -20,6 +20,8 @@ from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
+from reintegration_hub.followups.labels import MILESTONE_STATUS_LABELS, RESPONSIBLE_LABELS
+from reintegration_hub.followups.services import plan_milestones
 from reintegration_hub.plans import services
 from reintegration_hub.plans.forms import AddLineForm, LineForm, ReviewForm, SubmitForm
 from reintegration_hub.plans.labels import ACTION_LABELS, PLAN_STATUS_LABELS
@@ -39,6 +41,8 @@ def plan_labels() -> dict[str, Any]:
         "plan_action_label": ACTION_LABELS.get,
         "referral_status_label": REFERRAL_STATUS_LABELS.get,
         "decline_reason_label": DECLINE_REASON_LABELS.get,
+        "milestone_status_label": MILESTONE_STATUS_LABELS.get,
+        "responsible_label": RESPONSIBLE_LABELS.get,
     }
 
 
@@ -52,6 +56,7 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
             "waitlist": services.waitlist_positions(plan),
             "deliveries": services.deliveries_by_line(plan),
             "revisions": services.revisions(plan.id, actor=current_user),
+            "milestones": plan_milestones(plan.id),
             "editable": plan.status in EDITABLE_STATUSES,
             "line_forms": {
                 line.id: LineForm(formdata=None, obj=line, prefix=f"line-{line.id}")

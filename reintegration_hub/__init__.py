@@ -74,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.core.api import register_api
     from reintegration_hub.deliveries import api as deliveries_api
     from reintegration_hub.deliveries import views as deliveries_views
+    from reintegration_hub.followups import views as followups_views
     from reintegration_hub.home import views as home_views
     from reintegration_hub.navigation import init_navigation
     from reintegration_hub.notifications import views as notifications_views
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(partners_views.bp)
     app.register_blueprint(plans_views.bp)
     app.register_blueprint(deliveries_views.bp)
+    app.register_blueprint(followups_views.bp)
     app.register_blueprint(notifications_views.bp)
     register_api(
         app,

@@ -16,7 +16,11 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from partners.models import Referral
+from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
+from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.plans.models import PlanLine
 
 
 class MilestoneKind(enum.StrEnum):
@@ -140,6 +144,29 @@ class Milestone(IdMixin, Base):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    returnee: Mapped[Returnee] = relationship()
+
+    @classmethod
+    def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
+        """Counsellors: their host office's cases; case managers: their office's milestones
+        of cases shared with it; partners: the milestones of lines referred to them."""
+        if actor.role == Role.COUNSELLOR and actor.office_id is not None:
+            return cls.returnee_id.in_(
+                sa.select(Returnee.id).where(Returnee.host_office_id == actor.office_id)
+            )
+        if actor.role == Role.CASE_MANAGER and actor.office_id is not None:
+            return sa.and_(
+                cls.office_id == actor.office_id,
+                cls.returnee_id.in_(sa.select(Returnee.id).where(Returnee.visible_to(actor))),
+            )
+        if actor.role == Role.PARTNER and actor.id is not None:
+            return cls.plan_line_id.in_(
+                sa.select(PlanLine.id)
+                .join(Referral, Referral.id == PlanLine.referral_id)
+                .where(Referral.visible_to(actor))
+            )
+        return sa.false()
 
 
 class NoticeKind(enum.StrEnum):

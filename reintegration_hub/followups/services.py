@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
-from reintegration_hub.auth.models import User
+from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.audit import record_audit
+from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict
-from reintegration_hub.core.roles import Actor
+from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
@@ -208,4 +211,65 @@ def plan_milestones(plan_id: int) -> Sequence[Milestone]:
         sa.select(Milestone)
         .where(Milestone.plan_id == plan_id)
         .order_by(Milestone.due_on, Milestone.id)
+    ).all()
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkListFilters:
+    office_id: int | None = None
+    responsible: Responsible | None = None
+    kind: MilestoneKind | None = None
+    overdue_only: bool = False
+
+
+@dataclass
+class WorkListPage:
+    items: list[Milestone]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def work_list(
+    filters: WorkListFilters, *, actor: Actor, page: int = 1, page_size: int = 50
+) -> WorkListPage:
+    """The due and overdue milestones ``actor`` answers for or oversees: overdue first, then
+    by due date; two statements whatever the page size."""
+    page = max(page, 1)
+    open_now = (
+        [MilestoneStatus.OVERDUE]
+        if filters.overdue_only
+        else [
+            MilestoneStatus.OVERDUE,
+            MilestoneStatus.DUE,
+        ]
+    )
+    stmt = scoped(sa.select(Milestone).where(Milestone.status.in_(open_now)), Milestone, actor)
+    if filters.office_id is not None:
+        stmt = stmt.where(Milestone.office_id == filters.office_id)
+    if filters.responsible is not None:
+        stmt = stmt.where(Milestone.responsible == filters.responsible)
+    if filters.kind is not None:
+        stmt = stmt.where(Milestone.kind == filters.kind)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+    overdue_first = sa.case((Milestone.status == MilestoneStatus.OVERDUE, 0), else_=1)
+    items = db.session.scalars(
+        stmt.options(joinedload(Milestone.returnee))
+        .order_by(overdue_first, Milestone.due_on, Milestone.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return WorkListPage(list(items), int(total), page, page_size)
+
+
+def offices_with_milestones(*, actor: Actor) -> Sequence[Office]:
+    """The offices a user may filter the work list by (those who see more than one office)."""
+    if actor.role not in {Role.PROGRAMME_MANAGER, Role.ADMIN}:
+        return []
+    return db.session.scalars(
+        sa.select(Office).where(Office.is_active.is_(True)).order_by(Office.name)
     ).all()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -187,3 +188,77 @@ class MilestoneNotice(IdMixin, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
 
     milestone: Mapped[Milestone] = relationship()
+
+
+class VisitMode(enum.StrEnum):
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    OFFICE = "office"
+
+
+class MonitoringVisit(IdMixin, Base):
+    """A follow-up contact with the returnee: what was found and what happens next."""
+
+    __tablename__ = "monitoring_visits"
+    __table_args__ = (sa.Index("ix_monitoring_visits_case", "returnee_id", "visited_on"),)
+
+    returnee_id: Mapped[int] = mapped_column(sa.ForeignKey("returnees.id", ondelete="CASCADE"))
+    visited_on: Mapped[dt.date]
+    mode: Mapped[VisitMode] = mapped_column(str_enum(VisitMode))
+    findings: Mapped[str] = mapped_column(sa.Text, default="")
+    next_steps: Mapped[str] = mapped_column(sa.Text, default="")
+    plan_revision_needed: Mapped[bool] = mapped_column(default=False)
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+
+class Dimension(enum.StrEnum):
+    ECONOMIC = "economic"
+    SOCIAL = "social"
+    PSYCHOSOCIAL = "psychosocial"
+
+
+class ScoringVersion(IdMixin, Base):
+    """Weights and bands of the sustainability score. Versions are never changed: a new one is
+    loaded, and stored answers can be scored again with it. The highest version is in force."""
+
+    __tablename__ = "scoring_versions"
+
+    version: Mapped[int] = mapped_column(unique=True)
+    # {"economic": 1, "social": 1, "psychosocial": 1}: relative weights of the dimensions
+    dimension_weights: Mapped[dict[str, float]] = mapped_column(sa.JSON)
+    # {indicator key: [dimension, weight]}: which dimension each answer counts for
+    indicators: Mapped[dict[str, list[Any]]] = mapped_column(sa.JSON)
+    # [["low", 0], ["medium", 0.33], ["high", 0.66]]: band names and their lower bounds
+    bands: Mapped[list[list[Any]]] = mapped_column(sa.JSON)
+    low_score: Mapped[float] = mapped_column(default=0.33)  # flag a dimension or composite below
+    imbalance_gap: Mapped[float] = mapped_column(default=0.3)  # flag max - min dimension above
+    decline_drop: Mapped[float] = mapped_column(default=0.1)  # flag a composite drop above
+    note: Mapped[str] = mapped_column(sa.String(300), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+
+class SustainabilitySurvey(IdMixin, Base):
+    """A returnee's answers (0-4 per indicator) and their scores under a scoring version."""
+
+    __tablename__ = "sustainability_surveys"
+    __table_args__ = (sa.Index("ix_sustainability_surveys_case", "returnee_id", "taken_on"),)
+
+    returnee_id: Mapped[int] = mapped_column(sa.ForeignKey("returnees.id", ondelete="CASCADE"))
+    taken_on: Mapped[dt.date]
+    answers: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    scoring_version_id: Mapped[int] = mapped_column(sa.ForeignKey("scoring_versions.id"))
+    economic: Mapped[float]
+    social: Mapped[float]
+    psychosocial: Mapped[float]
+    composite: Mapped[float] = mapped_column(index=True)
+    band: Mapped[str] = mapped_column(sa.String(40))
+    flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    scoring_version: Mapped[ScoringVersion] = relationship()

@@ -9,7 +9,7 @@ option's lead time and duration have passed, at the latest at the step's own off
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -19,20 +19,26 @@ from sqlalchemy.orm import joinedload
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.audit import record_audit
-from reintegration_hub.core.authz import scoped
+from reintegration_hub.core.authz import get_scoped, scoped
 from reintegration_hub.core.db import now_utc
-from reintegration_hub.core.errors import Conflict
+from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
+    Dimension,
     Milestone,
     MilestoneKind,
     MilestoneStatus,
     MilestoneStep,
     MilestoneTemplate,
+    MonitoringVisit,
     Responsible,
+    ScoringVersion,
+    SustainabilitySurvey,
+    VisitMode,
 )
+from reintegration_hub.followups.scoring import Scores, check_answers, score
 from reintegration_hub.plans.models import Plan, PlanLine
 
 
@@ -273,3 +279,173 @@ def offices_with_milestones(*, actor: Actor) -> Sequence[Office]:
     return db.session.scalars(
         sa.select(Office).where(Office.is_active.is_(True)).order_by(Office.name)
     ).all()
+
+
+# --- monitoring visits and sustainability surveys --------------------------------------------
+
+#: Who records visits and surveys: the origin office follows the returnee after arrival.
+RECORDER_ROLES = frozenset({Role.CASE_MANAGER, Role.ADMIN})
+
+
+@dataclass(frozen=True, kw_only=True)
+class VisitInput:
+    visited_on: dt.date
+    mode: VisitMode
+    findings: str = ""
+    next_steps: str = ""
+    plan_revision_needed: bool = False
+
+
+def _followed_case(case_id: int, actor: Actor) -> Returnee:
+    if actor.role not in RECORDER_ROLES:
+        raise PermissionDenied(_l("Your role cannot do this."))
+    case: Returnee = get_scoped(Returnee, case_id, actor)
+    return case
+
+
+def _not_in_future(day: dt.date, field: str) -> None:
+    if day > now_utc().date():
+        message = _l("The date cannot be in the future.")
+        raise InvalidInput(message, field_errors={field: [message]})
+
+
+def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> MonitoringVisit:
+    """Record a monitoring visit; it answers the earliest open visit milestone."""
+    case = _followed_case(case_id, actor)
+    _not_in_future(visit.visited_on, "visited_on")
+    row = MonitoringVisit(
+        returnee_id=case.id,
+        visited_on=visit.visited_on,
+        mode=visit.mode,
+        findings=visit.findings.strip(),
+        next_steps=visit.next_steps.strip(),
+        plan_revision_needed=visit.plan_revision_needed,
+        recorded_by_id=actor.id,
+    )
+    db.session.add(row)
+    record_audit("visit.record", row, actor=actor, office_id=case.host_office_id)
+    complete_milestones(case.id, MilestoneKind.MONITORING_VISIT, first_only=True, actor=actor)
+    return row
+
+
+def current_scoring_version() -> ScoringVersion:
+    version = db.session.scalars(
+        sa.select(ScoringVersion).order_by(ScoringVersion.version.desc()).limit(1)
+    ).first()
+    if version is None:
+        raise Conflict(_l("No scoring version is loaded: an administrator must add one."))
+    return version
+
+
+def _previous_composite(
+    case_id: int, before: dt.date, exclude_id: int | None = None
+) -> float | None:
+    stmt = (
+        sa.select(SustainabilitySurvey.composite)
+        .where(SustainabilitySurvey.returnee_id == case_id, SustainabilitySurvey.taken_on < before)
+        .order_by(SustainabilitySurvey.taken_on.desc(), SustainabilitySurvey.id.desc())
+        .limit(1)
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(SustainabilitySurvey.id != exclude_id)
+    return db.session.scalar(stmt)
+
+
+def _apply_scores(survey: SustainabilitySurvey, scores: Scores, version: ScoringVersion) -> None:
+    survey.scoring_version_id = version.id
+    survey.economic, survey.social, survey.psychosocial = (
+        scores.economic,
+        scores.social,
+        scores.psychosocial,
+    )
+    survey.composite, survey.band, survey.flags = scores.composite, scores.band, scores.flags
+
+
+def record_survey(
+    case_id: int, taken_on: dt.date, answers: Mapping[str, int], *, actor: Actor
+) -> SustainabilitySurvey:
+    """Record a sustainability survey, scored under the version in force and flagged for low
+    scores, imbalance between dimensions and decline since the last survey."""
+    case = _followed_case(case_id, actor)
+    _not_in_future(taken_on, "taken_on")
+    version = current_scoring_version()
+    check_answers(version, answers)
+    survey = SustainabilitySurvey(
+        returnee_id=case.id, taken_on=taken_on, answers=dict(answers), recorded_by_id=actor.id
+    )
+    _apply_scores(survey, score(version, answers, _previous_composite(case.id, taken_on)), version)
+    db.session.add(survey)
+    record_audit("survey.record", survey, actor=actor, office_id=case.host_office_id)
+    complete_milestones(case.id, MilestoneKind.SUSTAINABILITY_SURVEY, first_only=True, actor=actor)
+    return survey
+
+
+def load_scoring_version(
+    *,
+    dimension_weights: Mapping[str, float],
+    indicators: Mapping[str, tuple[str, float]],
+    bands: Sequence[tuple[str, float]],
+    low_score: float = 0.33,
+    imbalance_gap: float = 0.3,
+    decline_drop: float = 0.1,
+    note: str = "",
+    actor: Actor,
+) -> ScoringVersion:
+    """A new scoring version, in force from now on (earlier versions stay for the record)."""
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied(_l("Your role cannot do this."))
+    dimensions = {d.value for d in Dimension}
+    problems: dict[str, list[object]] = {}
+    if set(dimension_weights) != dimensions or any(w < 0 for w in dimension_weights.values()):
+        problems["dimension_weights"] = [_l("Give a weight of 0 or more to each dimension.")]
+    if not indicators or any(d not in dimensions or w <= 0 for d, w in indicators.values()):
+        problems["indicators"] = [_l("Each indicator needs a dimension and a positive weight.")]
+    if not bands or sorted(b[1] for b in bands)[0] != 0:
+        problems["bands"] = [_l("The lowest band must start at 0.")]
+    if problems:
+        raise InvalidInput(_l("The scoring version is not valid."), field_errors=problems)
+    latest = db.session.scalar(sa.select(sa.func.max(ScoringVersion.version))) or 0
+    version = ScoringVersion(
+        version=latest + 1,
+        dimension_weights=dict(dimension_weights),
+        indicators={key: [d, w] for key, (d, w) in indicators.items()},
+        bands=[[name, lower] for name, lower in bands],
+        low_score=low_score,
+        imbalance_gap=imbalance_gap,
+        decline_drop=decline_drop,
+        note=note,
+    )
+    db.session.add(version)
+    record_audit("scoring.load", version, actor=actor)
+    db.session.flush()
+    return version
+
+
+def rescore_surveys(version_id: int, *, actor: Actor, batch_size: int = 1000) -> int:
+    """Score every stored survey again under ``version_id`` (the answers stay as given), in
+    the order they were recorded, so each decline flag compares with a survey already scored
+    under the new version. Surveys whose answers do not cover the version's indicators are
+    left as they were."""
+    version = db.session.get(ScoringVersion, version_id)
+    if version is None:
+        raise NotFound(_l("Not found."))
+    rescored, last_id = 0, 0
+    while True:
+        batch = db.session.scalars(
+            sa.select(SustainabilitySurvey)
+            .where(SustainabilitySurvey.id > last_id)
+            .order_by(SustainabilitySurvey.id)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            break
+        for survey in batch:
+            last_id = survey.id
+            if not set(version.indicators) <= set(survey.answers):
+                continue
+            previous = _previous_composite(survey.returnee_id, survey.taken_on, survey.id)
+            _apply_scores(survey, score(version, survey.answers, previous), version)
+            rescored += 1
+        db.session.flush()
+    record_audit("scoring.rescore", version, actor=actor, changes={"surveys": [None, rescored]})
+    return rescored

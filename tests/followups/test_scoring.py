@@ -1,0 +1,100 @@
+"""Visits and surveys: they close their milestones; scores, bands and flags; re-scoring."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from reintegration_hub.core.errors import InvalidInput, PermissionDenied
+from reintegration_hub.core.roles import Role
+from reintegration_hub.followups import services
+from reintegration_hub.followups.models import MilestoneStatus, VisitMode
+from tests.factories import user_with_role
+from tests.followups.test_services import approved, by_key
+from tests.followups.test_sweep import day
+from tests.plans.helpers import World, world
+
+TODAY = dt.date.today()  # noqa: DTZ011
+
+
+@pytest.fixture
+def w(app: object) -> World:
+    w = world()
+    w.case.departed_on = day(0)
+    return w
+
+
+def answers(economic: int, social: int, psychosocial: int) -> dict[str, int]:
+    version = services.current_scoring_version()
+    value = {"economic": economic, "social": social, "psychosocial": psychosocial}
+    return {key: value[dimension] for key, (dimension, _weight) in version.indicators.items()}
+
+
+def test_a_visit_answers_the_earliest_open_visit_milestone(w: World) -> None:
+    plan = approved(w, w.option())
+
+    services.record_visit(
+        w.case.id,
+        services.VisitInput(visited_on=TODAY, mode=VisitMode.PHONE, findings="Course started"),
+        actor=w.case_manager,
+    )
+
+    assert by_key(plan)["visit_90"].status == MilestoneStatus.DONE
+    assert by_key(plan)["visit_180"].status == MilestoneStatus.UPCOMING
+    with pytest.raises(PermissionDenied):
+        services.record_visit(
+            w.case.id,
+            services.VisitInput(visited_on=TODAY, mode=VisitMode.PHONE),
+            actor=w.counsellor,
+        )
+
+
+def test_equal_weights_score_each_dimension_and_the_composite(w: World) -> None:
+    plan = approved(w, w.option())
+
+    survey = services.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
+
+    assert (survey.economic, survey.social, survey.psychosocial) == (1.0, 0.5, 0.0)
+    assert survey.composite == 0.5
+    assert survey.band == "medium"
+    assert set(survey.flags) == {"low_psychosocial", "imbalance"}
+    assert by_key(plan)["survey"].status == MilestoneStatus.DONE
+
+
+def test_a_drop_since_the_last_survey_is_flagged(w: World) -> None:
+    services.record_survey(
+        w.case.id, TODAY - dt.timedelta(days=180), answers(3, 3, 3), actor=w.case_manager
+    )
+
+    later = services.record_survey(w.case.id, TODAY, answers(2, 2, 2), actor=w.case_manager)
+
+    assert later.band == "medium"
+    assert later.flags == ["decline"]
+
+
+def test_bad_answers_are_refused_per_indicator(w: World) -> None:
+    bad = answers(2, 2, 2) | {"debt": 7, "made_up": 1}
+
+    with pytest.raises(InvalidInput) as refused:
+        services.record_survey(w.case.id, TODAY, bad, actor=w.case_manager)
+
+    assert {"debt", "made_up"} <= set(refused.value.field_errors)
+
+
+def test_a_new_version_rescores_the_stored_answers(w: World) -> None:
+    survey = services.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
+    current = services.current_scoring_version()
+    version = services.load_scoring_version(
+        dimension_weights={"economic": 2, "social": 1, "psychosocial": 1},
+        indicators={key: (d, 1) for key, (d, _w) in current.indicators.items()},
+        bands=[("low", 0), ("high", 0.6)],
+        actor=user_with_role(Role.ADMIN),
+    )
+
+    rescored = services.rescore_surveys(version.id, actor=user_with_role(Role.ADMIN))
+
+    assert rescored == 1
+    assert survey.composite == 0.625  # (2 x 1 + 0.5 + 0) / 4
+    assert survey.band == "high"
+    assert survey.answers == answers(4, 2, 0)

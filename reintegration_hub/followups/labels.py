@@ -6,7 +6,12 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from reintegration_hub.followups.models import MilestoneKind, MilestoneStatus, Responsible
+from reintegration_hub.followups.models import (
+    MilestoneKind,
+    MilestoneStatus,
+    Responsible,
+    VisitMode,
+)
 
 MILESTONE_STATUS_LABELS: dict[Any, Any] = {
     MilestoneStatus.UPCOMING: _l("Upcoming"),
@@ -30,4 +35,37 @@ KIND_LABELS: dict[Any, Any] = {
     MilestoneKind.MONITORING_VISIT: _l("Monitoring visit"),
     MilestoneKind.SUSTAINABILITY_SURVEY: _l("Sustainability survey"),
     MilestoneKind.WINDOW_CLOSES: _l("Window closes"),
+}
+
+VISIT_MODE_LABELS: dict[Any, Any] = {
+    VisitMode.IN_PERSON: _l("In person"),
+    VisitMode.PHONE: _l("By phone"),
+    VisitMode.OFFICE: _l("At the office"),
+}
+
+INDICATOR_LABELS: dict[str, Any] = {
+    "income_sources": _l("Sources of income"),
+    "debt": _l("Debt (4 = none)"),
+    "food_security": _l("Food security"),
+    "employment": _l("Work or business"),
+    "economic_satisfaction": _l("Satisfaction with the economic situation"),
+    "housing": _l("Housing"),
+    "health_services": _l("Access to health care"),
+    "children_schooling": _l("Children's schooling"),
+    "documentation": _l("Identity documents"),
+    "access_to_justice": _l("Access to justice"),
+    "belonging": _l("Sense of belonging"),
+    "discrimination": _l("Free of discrimination"),
+    "wellbeing": _l("Psychological well-being"),
+    "support_network": _l("Support network"),
+    "wish_to_stay": _l("Wish to stay"),
+}
+
+FLAG_LABELS: dict[str, Any] = {
+    "low_economic": _l("Low economic score"),
+    "low_social": _l("Low social score"),
+    "low_psychosocial": _l("Low psychosocial score"),
+    "low_composite": _l("Low overall score"),
+    "imbalance": _l("Imbalance between dimensions"),
+    "decline": _l("Decline since the last survey"),
 }

@@ -449,3 +449,21 @@ def rescore_surveys(version_id: int, *, actor: Actor, batch_size: int = 1000) ->
         db.session.flush()
     record_audit("scoring.rescore", version, actor=actor, changes={"surveys": [None, rescored]})
     return rescored
+
+
+def case_visits(case_id: int) -> Sequence[MonitoringVisit]:
+    """The case's visits, latest first (the caller has checked the case's scope)."""
+    return db.session.scalars(
+        sa.select(MonitoringVisit)
+        .where(MonitoringVisit.returnee_id == case_id)
+        .order_by(MonitoringVisit.visited_on.desc(), MonitoringVisit.id.desc())
+    ).all()
+
+
+def case_surveys(case_id: int) -> Sequence[SustainabilitySurvey]:
+    """The case's surveys with their scores, latest first (scope checked by the caller)."""
+    return db.session.scalars(
+        sa.select(SustainabilitySurvey)
+        .where(SustainabilitySurvey.returnee_id == case_id)
+        .order_by(SustainabilitySurvey.taken_on.desc(), SustainabilitySurvey.id.desc())
+    ).all()

@@ -20,8 +20,13 @@ from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.labels import MILESTONE_STATUS_LABELS, RESPONSIBLE_LABELS
-from reintegration_hub.followups.services import plan_milestones
+from reintegration_hub.followups.labels import (
+    FLAG_LABELS,
+    MILESTONE_STATUS_LABELS,
+    RESPONSIBLE_LABELS,
+    VISIT_MODE_LABELS,
+)
+from reintegration_hub.followups.services import case_surveys, case_visits, plan_milestones
 from reintegration_hub.plans import services
 from reintegration_hub.plans.forms import AddLineForm, LineForm, ReviewForm, SubmitForm
 from reintegration_hub.plans.labels import ACTION_LABELS, PLAN_STATUS_LABELS
@@ -43,6 +48,8 @@ def plan_labels() -> dict[str, Any]:
         "decline_reason_label": DECLINE_REASON_LABELS.get,
         "milestone_status_label": MILESTONE_STATUS_LABELS.get,
         "responsible_label": RESPONSIBLE_LABELS.get,
+        "visit_mode_label": VISIT_MODE_LABELS.get,
+        "flag_label": FLAG_LABELS.get,
     }
 
 
@@ -57,6 +64,8 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
             "deliveries": services.deliveries_by_line(plan),
             "revisions": services.revisions(plan.id, actor=current_user),
             "milestones": plan_milestones(plan.id),
+            "visits": case_visits(case_id),
+            "surveys": case_surveys(case_id),
             "editable": plan.status in EDITABLE_STATUSES,
             "line_forms": {
                 line.id: LineForm(formdata=None, obj=line, prefix=f"line-{line.id}")

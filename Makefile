@@ -18,12 +18,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -d reintegration_hub/translations
 
+# the web app, the Prefect server and UI, the scheduled flows and a local mail sink (Procfile)
 run: $(VENV)/.installed translations
-	@mkdir -p instance
+	@mkdir -p instance/prefect
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load --if-empty
 	@echo "Reintegration Hub on http://$(HOST):$(PORT)/  (API docs: /api/v1/docs)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	@echo "Prefect UI on http://127.0.0.1:4200/  (flow runs; the mail process prints each e-mail)"
+	WEB_HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho start
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -47,10 +49,12 @@ clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
 
 # Marketplace search (SQLite always) and, when HUB_BENCH_DATABASE_URL points at a throw-away
-# PostgreSQL database, the same search and the 100,000-case list there (see bench/README.md).
+# PostgreSQL database, the same search, the 100,000-case list and the plan page with 300,000
+# plan lines there (see bench/README.md).
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.marketplace_search
 	@if [ -n "$$HUB_BENCH_DATABASE_URL" ]; then \
 		$(BIN)/python -m bench.marketplace_search --database-url "$$HUB_BENCH_DATABASE_URL" && \
-		$(BIN)/python -m bench.cases_list --database-url "$$HUB_BENCH_DATABASE_URL"; \
+		$(BIN)/python -m bench.cases_list --database-url "$$HUB_BENCH_DATABASE_URL" && \
+		$(BIN)/python -m bench.plan_page --database-url "$$HUB_BENCH_DATABASE_URL"; \
 	else echo "HUB_BENCH_DATABASE_URL is not set: the PostgreSQL benches are skipped"; fi

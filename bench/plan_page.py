@@ -6,14 +6,15 @@ Without ``--database-url`` an SQLite file in a temporary directory is used. The 
 brought to the migrations' head, the tables this bench fills are emptied, and 100,000 cases (as
 ``bench.cases_list`` makes them), 1,000 partners with 3,000 published options in the countries
 of return, a plan per case with 300,000 lines in all (1 to 6 a plan), place holds for the lines
-of submitted plans, referrals (and some deliveries) for the lines of approved ones and a few
-revisions per plan are generated with set-based inserts, then analysed. Before timing, the
-plan page's statements are counted for a 1-line and a 6-line plan: the count must not depend on
-the number of lines. Then random plans are read by a counsellor of the case's host office or a
-case manager of its country of return, through the services the page calls and as a full
-``GET /cases/<id>/plan`` through the test client (session, services, template); p50/p95 are
-printed. The plan tables are emptied again at the end, so the other benches can empty the
-marketplace on the same database. Use a throw-away database.
+of submitted plans, referrals (and some deliveries) for the lines of approved ones, the
+approved plans' follow-up milestones and a few revisions per plan are generated with set-based
+inserts, then analysed. Before timing, the plan page's statements are counted for a 1-line
+and a 6-line plan: the count must not depend on the number of lines. Then random plans are read
+by a counsellor of the case's host office or a case manager of its country of return, through
+the services the page calls and as a full ``GET /cases/<id>/plan`` through the test client
+(session, services, forms, template); p50/p95 are printed. The plan tables are emptied again at
+the end, so the other benches can empty the marketplace on the same database. Use a throw-away
+database.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -59,6 +60,15 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.money import to_eur_minor
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
+from reintegration_hub.followups.models import (
+    Milestone,
+    MilestoneKind,
+    MilestoneStatus,
+    MilestoneStep,
+    MilestoneTemplate,
+    Responsible,
+)
+from reintegration_hub.followups.services import case_surveys, case_visits, plan_milestones
 from reintegration_hub.plans import services
 from reintegration_hub.plans.models import Plan, PlanLine, PlanRevision, PlanStatus
 from reintegration_hub.programmes.models import BudgetCapRule
@@ -92,6 +102,7 @@ PLANS_PER_CHUNK = 5_000
 CHUNK = 10_000
 # children first, so every delete passes the foreign keys
 FILLED = (
+    Milestone,
     Delivery,
     PlanRevision,
     PlanLine,
@@ -119,12 +130,20 @@ class Bench:
 
 def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), CHUNK):
-        db.session.execute(sa.insert(model), rows[start : start + CHUNK])
+        db.session.execute(sa.insert(model.__table__), rows[start : start + CHUNK])
 
 
 def _empty() -> None:
-    for model in FILLED:
-        db.session.execute(sa.delete(model))
+    """Empty the tables this bench fills (on PostgreSQL with whatever references them, e.g.
+    milestone notices). PostgreSQL truncates: a DELETE of the holds checks each one against
+    the plan lines' and referrals' ``hold_id`` (not indexed), a scan of the just-deleted, not
+    yet vacuumed rows per hold (over 20 minutes here)."""
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(model.__tablename__ for model in FILLED)
+        db.session.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+    else:
+        for model in FILLED:
+            db.session.execute(sa.delete(model))
     db.session.commit()
 
 
@@ -143,7 +162,8 @@ def _line_counts(plans: int, lines: int, rng: random.Random) -> list[int]:
 
 def _marketplace(partners: int, options_per_partner: int, rng: random.Random) -> dict[str, Any]:
     """Approved partners with published options (an English text and a location each) in the
-    countries of return; ``{country: [(option id, partner id, cost_minor), ...]}``."""
+    countries of return: ``by_country`` ``{country: [(option id, partner id, cost_minor)]}``
+    and ``offices`` ``{country: origin office}``."""
     offices = {
         office.country_code: office
         for office in db.session.scalars(
@@ -239,9 +259,72 @@ def _marketplace(partners: int, options_per_partner: int, rng: random.Random) ->
     return {"by_country": by_country, "offices": offices}
 
 
+def _milestones(
+    steps: Sequence[MilestoneStep],
+    *,
+    plan_id: int,
+    case_id: int,
+    lines: dict[int, bool],
+    approved_on: dt.date,
+    offices: dict[Responsible | None, int],
+    rng: random.Random,
+) -> list[dict[str, Any]]:
+    """An approved plan's milestones as its approval schedules them from the default template
+    (a delivery step per line; ``lines``: line id -> delivered), in a state the follow-up
+    sweep could have left them in by today."""
+    today = now_utc().date()
+    rows = []
+    for step in steps:
+        due = approved_on + dt.timedelta(days=step.offset_days)
+        each = lines.items() if step.kind == MilestoneKind.LINE_DELIVERED else [(None, False)]
+        for line_id, done in each:
+            status, level = MilestoneStatus.UPCOMING, 0
+            if (
+                done
+                or step.kind == MilestoneKind.PLAN_AGREED
+                or (due < today and rng.random() < 0.8)
+            ):
+                status = MilestoneStatus.DONE
+            elif due < today:
+                status, level = MilestoneStatus.OVERDUE, rng.choice([0, 1, 2])
+            elif due - dt.timedelta(days=step.reminder_days) <= today:
+                status = MilestoneStatus.DUE
+            rows.append(
+                {
+                    "plan_id": plan_id,
+                    "returnee_id": case_id,
+                    "plan_line_id": line_id,
+                    "office_id": offices.get(step.responsible, offices[None]),
+                    "step_key": step.key if line_id is None else f"{step.key}:{line_id}",
+                    "kind": step.kind.value,
+                    "name": step.name,
+                    "responsible": step.responsible.value,
+                    "due_on": due,
+                    "remind_on": due - dt.timedelta(days=step.reminder_days),
+                    "supervisor_on": None
+                    if step.supervisor_after_days is None
+                    else due + dt.timedelta(days=step.supervisor_after_days),
+                    "home_office_on": None
+                    if step.home_office_after_days is None
+                    else due + dt.timedelta(days=step.home_office_after_days),
+                    "status": status.value,
+                    "escalation_level": level,
+                    "completed_at": None
+                    if status != MilestoneStatus.DONE
+                    else dt.datetime.combine(min(due, today), dt.time(12), dt.UTC),
+                    "completed_by_id": None,
+                    "created_at": dt.datetime.combine(approved_on, dt.time(12), dt.UTC),
+                }
+            )
+    return rows
+
+
 def generate(
     cases: int, partners: int, options_per_partner: int, lines: int, seed: int = 5
 ) -> Bench:
+    """Empty the bench's tables and generate what the module docstring lists. Plans, lines,
+    holds, referrals and capacities get their ids here, so a hold names its line and a line its
+    hold and referral in the same insert, without updates."""
     rng = random.Random(seed)
     _empty()
     people = generate_cases(cases)
@@ -261,10 +344,17 @@ def generate(
             Returnee.return_country_code,
             Returnee.case_number,
             Returnee.first_name,
+            Returnee.origin_office_id,
             Returnee.created_at,
         ).order_by(Returnee.id)
     ).all()
     counts = _line_counts(len(case_rows), lines, rng)
+    steps_of_template = db.session.scalars(
+        sa.select(MilestoneStep)
+        .join(MilestoneTemplate)
+        .where(MilestoneTemplate.is_default)
+        .order_by(MilestoneStep.position)
+    ).all()
     statuses = rng.choices(list(STATUSES), weights=list(STATUSES.values()), k=len(case_rows))
     capacity_of: dict[tuple[int, dt.date], int] = {}
     # capacity id -> [held, used, last waitlist number]
@@ -273,17 +363,18 @@ def generate(
     line_id = hold_id = referral_id = 0
     for chunk_start in range(0, len(case_rows), PLANS_PER_CHUNK):
         rows: dict[Any, list[dict[str, Any]]] = {
-            model: [] for model in (Plan, OptionCapacity, PlaceHold, Referral, PlanLine, Delivery)
+            model: []
+            for model in (Plan, OptionCapacity, PlaceHold, Referral, PlanLine, Delivery, Milestone)
         }
         revisions: list[dict[str, Any]] = []
         for i in range(chunk_start, min(chunk_start + PLANS_PER_CHUNK, len(case_rows))):
-            case_id, host_id, country, number, first_name, created_at = case_rows[i]
+            case_id, host_id, country, number, first_name, origin_id, created_at = case_rows[i]
             status, plan_id = statuses[i], i + 1
             currency, rate, _cities = CURRENCIES[country]
             counsellor_id, manager_id = counsellor_of[host_id], manager_of[country]
             at = created_at + dt.timedelta(days=1)
             month = at.date().replace(day=1)
-            total, waitlisted, snapshot_lines = 0, False, []
+            total, waitlisted, snapshot_lines, delivered = 0, False, [], {}
             for option_id, partner_id, cost_minor in rng.sample(by_country[country], counts[i]):
                 line_id += 1
                 quantity = rng.choice([1, 1, 1, 2, 3])
@@ -306,6 +397,7 @@ def generate(
                     "created_at": at,
                 }
                 rows[PlanLine].append(line)
+                delivered[line_id] = False
                 if status == PlanStatus.DRAFT:
                     continue  # places are held when the plan is submitted
                 if (option_id, month) not in capacity_of:
@@ -393,6 +485,7 @@ def generate(
                 )
                 line["referral_id"] = referral_id
                 if referral == ReferralStatus.DELIVERED:
+                    delivered[line_id] = True
                     rows[Delivery].append(
                         {
                             "plan_line_id": line_id,
@@ -413,6 +506,16 @@ def generate(
                         }
                     )
             examples.setdefault((status, counts[i], waitlisted), case_id)
+            if status == PlanStatus.APPROVED:
+                rows[Milestone] += _milestones(
+                    steps_of_template,
+                    plan_id=plan_id,
+                    case_id=case_id,
+                    lines=delivered,
+                    approved_on=at.date(),
+                    offices={Responsible.COUNSELLOR: host_id, None: origin_id or host_id},
+                    rng=rng,
+                )
             steps = [("create", counsellor_id), ("add_line", counsellor_id)]
             steps += {
                 PlanStatus.DRAFT: [],
@@ -510,7 +613,8 @@ def counted() -> Iterator[list[str]]:
     statements: list[str] = []
 
     def count(*args: Any) -> None:
-        statements.append(args[2])
+        if not args[2].startswith("BEGIN"):  # SQLite's explicit transaction start
+            statements.append(args[2])
 
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
@@ -531,6 +635,8 @@ def through_services(case_id: int, reader_id: int) -> int:
     waitlist = services.waitlist_positions(plan)
     deliveries = services.deliveries_by_line(plan)
     history = services.revisions(plan.id, actor=reader)
+    milestones = plan_milestones(plan.id)
+    visits, surveys = case_visits(case_id), case_surveys(case_id)
     _ = (case.case_number, plan.status, plan.version, plan.total_eur_minor, plan.over_cap)
     _ = (cap.adults, cap.dependants, cap.rule.name, cap.rule.per_adult_minor, cap.rule.currency)
     for line in plan.lines:
@@ -543,6 +649,14 @@ def through_services(case_id: int, reader_id: int) -> int:
             _ = (line.referral.status, line.referral.expires_at, line.referral.decline_reason)
         delivery = deliveries.get(line.id)
         _ = (delivery.id, delivery.delivered_on, delivery.amount_minor) if delivery else None
+    for milestone in milestones:
+        _ = (milestone.due_on, milestone.name, milestone.responsible, milestone.status)
+        _ = (milestone.escalation_level, milestone.completed_at)
+    for visit in visits:
+        _ = (visit.visited_on, visit.mode, visit.plan_revision_needed, visit.findings)
+    for survey in surveys:
+        _ = (survey.taken_on, survey.economic, survey.social, survey.psychosocial)
+        _ = (survey.composite, survey.band, survey.flags)
     for revision in history:
         _ = (revision.version, revision.at, revision.action, revision.comment)
         _ = (revision.actor.full_name if revision.actor else None, revision.snapshot)
@@ -557,6 +671,7 @@ def signed_in(app: Flask, user_id: int) -> FlaskClient:
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
+    db.session.rollback()  # SQLite: the request's BEGIN IMMEDIATE would wait for this one
     return client
 
 
@@ -589,7 +704,7 @@ def main() -> None:
         took = time.perf_counter() - start
         made = {
             model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
-            for model in (Plan, PlanLine, PlaceHold, Referral, Delivery, PlanRevision)
+            for model in (Plan, PlanLine, PlaceHold, Referral, Delivery, PlanRevision, Milestone)
         }
         print(
             f"{dialect}: generated {args.cases} cases, {args.partners} partners, "

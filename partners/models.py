@@ -320,7 +320,11 @@ class PlaceHold(IdMixin, Base):
     """A claim on a place for someone (``reference``, e.g. a plan line), or a waitlist entry."""
 
     __tablename__ = "place_holds"
-    __table_args__ = (sa.Index("ix_place_holds_option_status", "option_id", "status", "id"),)
+    __table_args__ = (
+        sa.Index("ix_place_holds_option_status", "option_id", "status", "id"),
+        # waitlist positions: the holds ahead in the same period
+        sa.Index("ix_place_holds_capacity_waitlist", "capacity_id", "status", "waitlist_number"),
+    )
 
     option_id: Mapped[int] = mapped_column(sa.ForeignKey("support_options.id", ondelete="CASCADE"))
     capacity_id: Mapped[int | None] = mapped_column(

@@ -1,10 +1,10 @@
 """Searching the marketplace: free text, filters, eligibility, facets, sorting and pages.
 
-One service over both databases. The text match is the only dialect branch: PostgreSQL uses the
-``simple`` text-search configuration on the stored ``fts_document`` vector of migration 0002
+One service over both databases. The text match is the main dialect branch: PostgreSQL uses
+the ``simple`` text-search configuration on the stored ``fts_document`` vector of migration 0002
 (GIN-indexed); SQLite uses the FTS5 table of the same migration, with every word matched as a
 prefix. Everything else (scope, filters, eligibility, facets, counting and the page) is the same
-set-based SQL on both.
+set-based SQL on both, but for the names of the JSON functions.
 
 Typo tolerance is a fallback, as search engines do it: on PostgreSQL, only when the exact
 full-text match finds no option at all under the filters is the search run again with trigram
@@ -18,10 +18,11 @@ The plan: the indexed filters (scope, country, category, cost, ...) run first an
 semi-join on the options they keep, never a ranking of every matching text. One statement
 computes a materialised pool (the options passing every filter but at most one facet filter,
 with each facet filter's verdict as a flag) and from it the total, the four facets and the
-page's ids; only the page's candidates are ranked. A second statement loads the page's options
-with their partner, texts, locations and free places this period. So a search is two
-statements whatever the page size, three when the typo fallback runs (one or two when nothing
-matches).
+page; only the page's candidates are ranked, and each page row carries its option's card (the
+columns a result shows, partner, texts, locations and free places this period) as one JSON
+value. So a search is one statement whatever the page size, two when the typo fallback runs.
+Hits hold an :class:`OptionCard`, a plain snapshot, rather than ORM entities: loading a page of
+entities with their collections cost more Python than the statement's SQL.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ import datetime as dt
 import enum
 import math
 import re
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, cast
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, load_only
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 
@@ -49,7 +50,10 @@ from partners.eligibility import (
     json_list_contains_any,
 )
 from partners.models import (
+    CostBasis,
+    DeliveryMode,
     OptionCapacity,
+    OptionStatus,
     Partner,
     SupportCategory,
     SupportOption,
@@ -112,9 +116,74 @@ class FacetCount:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class PartnerCard:
+    """The partner of an :class:`OptionCard`."""
+
+    id: int
+    public_id: uuid.UUID
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptionText:
+    """One of an :class:`OptionCard`'s texts (a ``SupportOptionText``'s shown columns)."""
+
+    language: str
+    title: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptionPlace:
+    """One of an :class:`OptionCard`'s locations."""
+
+    city: str
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptionCard:
+    """What a result card (``templates/partners/search_card.html``), the API's
+    ``SearchHitSchema`` and ``eligibility.evaluate`` read of a ``SupportOption``, under the same
+    names and types: a snapshot taken by the search's statement, outside the session, that never
+    loads anything. Anything else about the option: load the ``SupportOption`` by ``id``."""
+
+    id: int
+    public_id: uuid.UUID
+    partner_id: int
+    country_code: str
+    category: SupportCategory
+    status: OptionStatus
+    min_age: int | None
+    max_age: int | None
+    sexes: list[str]
+    vulnerabilities_required: list[str]
+    min_family_size: int | None
+    max_family_size: int | None
+    languages_required: list[str]
+    cost_minor: int
+    currency: str
+    cost_basis: CostBasis
+    delivery_mode: DeliveryMode
+    cost_eur_minor: int
+    lead_time_days: int
+    delivery_languages: list[str]
+    valid_from: dt.date | None
+    capacity_places: int | None
+    partner: PartnerCard
+    texts: tuple[OptionText, ...]  # ordered by language
+    locations: tuple[OptionPlace, ...]  # ordered by id
+
+    def text(self, language: str) -> OptionText | None:
+        """As ``SupportOption.text``: in ``language``, else English, else any there is."""
+        by_language = {t.language: t for t in self.texts}
+        return by_language.get(language) or by_language.get("en") or next(iter(self.texts), None)
+
+
 @dataclass(frozen=True)
 class SearchHit:
-    option: SupportOption
+    option: OptionCard
     title: str
     description: str
     text_language: str
@@ -362,7 +431,7 @@ def search_options(query: SearchQuery, *, actor: Actor) -> SearchResult:
     template = _template_query(query)
     values = _bind_values(query, now)
 
-    def summary(typo: bool) -> tuple[int, dict[str, list[FacetCount]], list[Any]]:
+    def summary(typo: bool) -> tuple[int, dict[str, list[FacetCount]], list[SearchHit]]:
         key = (dialect, actor.role, actor.country_code, template, typo)
         plan = _PLANS.get(key)
         if plan is None:
@@ -374,13 +443,13 @@ def search_options(query: SearchQuery, *, actor: Actor) -> SearchResult:
         # a value the template could not name: build the statement with the real values
         if plan is _UNCACHEABLE:
             plan = _summary_statement(query, actor, dialect, now, typo=typo)
-        return _summary(plan, values, ranked=bool(query.text))
+        return _summary(plan, values, query)
 
-    total, facets, page = summary(typo=False)
+    total, facets, hits = summary(typo=False)
     if total == 0 and query.text and dialect == "postgresql":
         # typo tolerance as a fallback: only when the exact words find nothing at all
-        total, facets, page = summary(typo=True)
-    return SearchResult(query, _hits(page, query, values, dialect), total, facets)
+        total, facets, hits = summary(typo=True)
+    return SearchResult(query, hits, total, facets)
 
 
 # --- statements built once per shape --------------------------------------------------------
@@ -411,7 +480,6 @@ _SENTINELS: dict[str, Any] = {
 _MAX_PLANS = 512
 _UNCACHEABLE = sa.select(sa.null())
 _PLANS: dict[Any, sa.Executable] = {}
-_PAGE_PLANS: dict[str, sa.Select[Any]] = {}
 
 
 def _template_query(query: SearchQuery) -> SearchQuery:
@@ -546,7 +614,7 @@ def _summary_statement(
     filters = _filters(query, today)
     conditions += [condition for name, condition in filters.items() if name not in FACETS]
     facet_filters = {name: filters[name] for name in FACETS if name in filters}
-    return _summary_select(query, conditions, facet_filters, ranks, dialect)
+    return _summary_select(query, conditions, facet_filters, ranks, dialect, today)
 
 
 def _summary_select(
@@ -555,14 +623,16 @@ def _summary_select(
     facet_filters: dict[str, sa.ColumnElement[bool]],
     ranks: Callable[[sa.Select[Any]], sa.Subquery] | None,
     dialect: str,
+    today: dt.date,
 ) -> sa.Executable:
-    """The total, every facet and the page's ``(option id, rank)`` in one statement.
+    """The total, every facet and the page's cards in one statement.
 
     A materialised ``pool`` holds, once, the options that pass the filters no facet drops (scope,
     text, cost, eligibility, ...) and all facet filters but at most one, each facet filter's
     verdict as a flag. The total, each facet and the page then read the pool under the flags
-    they keep; only the page's candidates are ranked. Page bounds are the parameters ``offset``
-    and ``limit``.
+    they keep; only the page's candidates are ranked. Each page row carries its option's
+    :func:`_card` (NULL in the other rows). Page bounds are the parameters ``offset`` and
+    ``limit``.
     """
     opt = SupportOption
     flags = {name: condition.label(f"in_{name}") for name, condition in facet_filters.items()}
@@ -599,6 +669,7 @@ def _summary_select(
     nothing = [
         sa.cast(sa.null(), sa.Integer).label("option_id"),
         sa.cast(sa.null(), sa.Float).label("rank"),
+        sa.cast(sa.null(), sa.JSON).label("card"),
     ]
     no_value = sa.cast(sa.null(), sa.String).label("value")
     no_label = sa.cast(sa.null(), sa.String).label("label")
@@ -652,25 +723,37 @@ def _summary_select(
         .join(elements, sa.true())
         .where(*kept("language"))
         .group_by(elements.c.value),
-        sa.select(kind("page"), no_value, no_label, page.c.position, page.c.id, page.c.rank),
+        sa.select(
+            kind("page"),
+            no_value,
+            no_label,
+            page.c.position,
+            page.c.id,
+            page.c.rank,
+            _card(today, dialect).label("card"),
+        )
+        .select_from(page)
+        .join(SupportOption, SupportOption.id == page.c.id)
+        .join(Partner, Partner.id == SupportOption.partner_id),
     )
     return statement
 
 
 def _summary(
-    statement: sa.Executable, values: dict[str, Any], *, ranked: bool
-) -> tuple[int, dict[str, list[FacetCount]], list[tuple[int, float | None]]]:
-    """Run :func:`_summary_select`'s statement: the total, the facets and the page."""
+    statement: sa.Executable, values: dict[str, Any], query: SearchQuery
+) -> tuple[int, dict[str, list[FacetCount]], list[SearchHit]]:
+    """Run :func:`_summary_select`'s statement: the total, the facets and the page's hits."""
     total = 0
     counted: dict[str, list[tuple[str, str | None, int]]] = {name: [] for name in FACETS}
-    placed: list[tuple[int, int, float | None]] = []
-    for row_kind, value, label, count, option_id, score in db.session.execute(statement, values):
-        if row_kind == "total":
-            total = int(count)
-        elif row_kind == "page":
-            placed.append((int(count), int(option_id), float(score) if ranked else None))
+    page: list[sa.Row[Any]] = []
+    for row in db.session.execute(statement, values).all():
+        row_kind = row[0]
+        if row_kind == "page":
+            page.append(row)
+        elif row_kind == "total":
+            total = int(row[3])
         else:
-            counted[row_kind].append((str(value), label, int(count)))
+            counted[row_kind].append((str(row[1]), row[2], int(row[3])))
     facets = {
         name: [
             FacetCount(value, _FACET_LABELS[name](value, label), count)
@@ -678,86 +761,107 @@ def _summary(
         ]
         for name, rows in counted.items()
     }
-    return total, facets, [(option_id, score) for _, option_id, score in sorted(placed)]
+    return total, facets, _hits(page, query)
 
 
-def _hits(
-    page: list[tuple[int, float | None]],
-    query: SearchQuery,
-    values: dict[str, Any],
-    dialect: str,
-) -> list[SearchHit]:
-    """The page's options with their partner, texts, locations (all joined) and free places,
-    in one statement (built once per dialect; the ids are an expanding parameter)."""
-    if not page:
-        return []
-    statement = _PAGE_PLANS.get(dialect)
-    if statement is None:
-        statement = _PAGE_PLANS[dialect] = _page_select()
-    rows = db.session.execute(
-        statement, {"today": values["today"], "ids": [option_id for option_id, _ in page]}
-    ).unique()
-    loaded = {option.id: (option, free_places) for option, free_places in rows}
+#: The option's columns a card holds, in ``OptionCard``'s field order.
+_OPTION_COLUMNS = tuple(
+    getattr(SupportOption, card_field.name)
+    for card_field in fields(OptionCard)
+    if card_field.name not in ("partner", "texts", "locations")
+)
+#: How a JSON value of :func:`_card` becomes the field's Python value (the rest are as read).
+_FROM_JSON: dict[str, Callable[[Any], Any]] = {
+    "public_id": uuid.UUID,
+    "category": SupportCategory,
+    "status": OptionStatus,
+    "cost_basis": CostBasis,
+    "delivery_mode": DeliveryMode,
+    "valid_from": dt.date.fromisoformat,
+}
+#: ``_FROM_JSON`` as ``(index in _OPTION_COLUMNS, decode)``.
+_DECODERS = tuple(
+    (at, _FROM_JSON[column.key])
+    for at, column in enumerate(_OPTION_COLUMNS)
+    if column.key in _FROM_JSON
+)
+
+
+def _card(today: dt.date, dialect: str) -> sa.ColumnElement[Any]:
+    """An option's card as one JSON array (decoded once, where typed columns cost a loader per
+    column and row): ``_OPTION_COLUMNS``, the free places, the partner's id, public id and name,
+    then its texts ``[[language, title, description], ...]`` and its locations
+    ``[[id, city, region], ...]``, in no order."""
+    text, place = SupportOptionText, SupportOptionLocation
+    if dialect == "postgresql":
+        array, aggregate = sa.func.json_build_array, sa.func.json_agg
+
+        def embedded(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+            return value
+
+    else:
+        array, aggregate = sa.func.json_array, sa.func.json_group_array
+
+        def embedded(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+            return sa.func.json(value)  # stored JSON text: embed it as JSON, not as a string
+
+    texts = (
+        sa.select(aggregate(array(text.language, text.title, text.description)))
+        .where(text.option_id == SupportOption.id)
+        .scalar_subquery()
+    )
+    places = (
+        sa.select(aggregate(array(place.id, place.city, place.region)))
+        .where(place.option_id == SupportOption.id)
+        .scalar_subquery()
+    )
+    return array(
+        *(
+            embedded(column) if isinstance(column.type, sa.JSON) else column
+            for column in _OPTION_COLUMNS
+        ),
+        free_places_expression(today),
+        Partner.id,
+        Partner.public_id,
+        Partner.name,
+        embedded(texts),
+        embedded(places),
+        type_=sa.JSON,
+    )
+
+
+def _hits(rows: list[sa.Row[Any]], query: SearchQuery) -> list[SearchHit]:
+    """The page's hits from :func:`_summary_select`'s page rows (kind, value, label, position,
+    option id, rank, card)."""
     hits = []
-    for option_id, rank in page:
-        option, free_places = loaded[option_id]
-        text = option.text(query.display_language)
-        reasons = evaluate(option, query.profile) if query.profile is not None else None
+    profile = query.profile
+    for row in sorted(rows, key=lambda row: row[3]):  # by position
+        *columns, free_places, partner_id, partner_public_id, partner_name, texts, places = row[6]
+        for at, decode in _DECODERS:
+            if columns[at] is not None:
+                columns[at] = decode(columns[at])
+        fields_in_order: tuple[Any, ...] = (
+            *columns,
+            PartnerCard(partner_id, uuid.UUID(partner_public_id), partner_name),
+            tuple(OptionText(*entry) for entry in sorted(texts or ())),
+            tuple(OptionPlace(city, region) for _, city, region in sorted(places or ())),
+        )
+        card = OptionCard(*fields_in_order)
+        text = card.text(query.display_language)
+        # ``evaluate`` reads only the eligibility columns, which a card holds under their names
+        reasons = evaluate(cast(SupportOption, card), profile) if profile is not None else None
         hits.append(
             SearchHit(
-                option=option,
+                option=card,
                 title=text.title if text else "",
                 description=text.description if text else "",
                 text_language=text.language if text else "",
                 free_places=free_places,
                 reasons=reasons,
-                rank=rank,
+                rank=float(row[5]) if query.text else None,
             )
         )
     return hits
-
-
-#: What a hit's card (templates/partners/search_card.html), the API's ``SearchHitSchema`` and
-#: ``evaluate`` read of an option; the rest (free-text notes, unused JSON lists) loads on access.
-_CARD_COLUMNS = (
-    SupportOption.id,
-    SupportOption.public_id,
-    SupportOption.partner_id,
-    SupportOption.country_code,
-    SupportOption.category,
-    SupportOption.status,
-    SupportOption.min_age,
-    SupportOption.max_age,
-    SupportOption.sexes,
-    SupportOption.vulnerabilities_required,
-    SupportOption.min_family_size,
-    SupportOption.max_family_size,
-    SupportOption.languages_required,
-    SupportOption.cost_minor,
-    SupportOption.currency,
-    SupportOption.cost_basis,
-    SupportOption.delivery_mode,
-    SupportOption.cost_eur_minor,
-    SupportOption.lead_time_days,
-    SupportOption.delivery_languages,
-    SupportOption.valid_from,
-    SupportOption.capacity_places,
-)
-
-
-def _page_select() -> sa.Select[Any]:
-    return (
-        sa.select(SupportOption, free_places_expression(sa.bindparam("today", type_=sa.Date)))
-        .where(SupportOption.id.in_(sa.bindparam("ids", expanding=True)))
-        .options(
-            load_only(*_CARD_COLUMNS),
-            joinedload(SupportOption.partner).load_only(
-                Partner.id, Partner.public_id, Partner.name
-            ),
-            joinedload(SupportOption.texts),
-            joinedload(SupportOption.locations),
-        )
-    )
 
 
 def _by_count_then_value(row: tuple[str, str | None, int]) -> tuple[int, str]:

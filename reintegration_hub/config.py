@@ -62,6 +62,23 @@ DEFAULTS: dict[str, Any] = {
     # the address links in e-mails start with (no request exists when a flow writes them)
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "MAIL_FROM": "Reintegration Hub <no-reply@reintegration-hub.invalid>",
+    # the SMTP server the deliver_notifications flow sends the outbox through
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT_SECONDS": 30,
+    # messages per task of the flow; a message failing transiently waits RETRY_SECONDS, then
+    # twice as long each time (at most RETRY_MAX_SECONDS), and fails for good after MAX_ATTEMPTS
+    "OUTBOX_BATCH_SIZE": 100,
+    "OUTBOX_MAX_ATTEMPTS": 8,
+    "OUTBOX_RETRY_SECONDS": 60,
+    "OUTBOX_RETRY_MAX_SECONDS": 6 * 3600,
+    # a recipient with more than this many due messages of one kind gets one digest instead
+    "OUTBOX_DIGEST_AFTER": 5,
+    # linked from the notifications page (the Prefect server's UI: flow runs, schedules)
+    "PREFECT_UI_URL": "http://127.0.0.1:4200",
 }
 
 

@@ -11,6 +11,7 @@ MENU: list[tuple[str, Any]] = [
     ("home.index", _l("Home")),
     ("cases.index", _l("Cases")),
     ("plans.queue", _l("Plans to review")),
+    ("followups.index", _l("Follow-up")),
     ("partners.search", _l("Marketplace")),
     ("partners.partners", _l("Partners")),
     ("partners.referral_inbox", _l("Referrals")),
@@ -19,6 +20,7 @@ MENU: list[tuple[str, Any]] = [
     ("auth.users", _l("Users")),
     ("auth.offices", _l("Offices")),
     ("audit.index", _l("Audit trail")),
+    ("notifications.index", _l("E-mail delivery")),
     ("api_docs", _l("API")),
 ]
 

@@ -16,7 +16,8 @@ def counted_statements() -> Iterator[list[str]]:
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        if not statement.startswith("BEGIN"):  # SQLite's explicit transaction start (core.db) is no query
+        # SQLite's explicit transaction start (core.db) is no query
+        if not statement.startswith("BEGIN"):
             statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", count)

@@ -159,7 +159,7 @@ class Milestone(IdMixin, Base):
         if actor.role == Role.CASE_MANAGER and actor.office_id is not None:
             return sa.and_(
                 cls.office_id == actor.office_id,
-                cls.returnee_id.in_(sa.select(Returnee.id).where(Returnee.visible_to(actor))),
+                sa.exists().where(Returnee.id == cls.returnee_id, Returnee.visible_to(actor)),
             )
         if actor.role == Role.PARTNER and actor.id is not None:
             return cls.plan_line_id.in_(

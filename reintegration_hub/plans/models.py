@@ -72,7 +72,8 @@ class Plan(IdMixin, TimestampMixin, Base):
     @classmethod
     def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
         """A plan is seen by whoever sees its case."""
-        return cls.returnee_id.in_(sa.select(Returnee.id).where(Returnee.visible_to(actor)))
+        # correlated: SQLite would build the whole IN list first
+        return sa.exists().where(Returnee.id == cls.returnee_id, Returnee.visible_to(actor))
 
 
 class PlanLine(IdMixin, Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -12,6 +13,7 @@ from partners.models import (
     OptionCapacity,
     OptionStatus,
     SupportCategory,
+    SupportOption,
     VettingStatus,
 )
 from partners.search import SearchQuery, SortOrder, search_options
@@ -137,8 +139,9 @@ def test_typo_tolerance_is_a_fallback_only_when_the_exact_words_find_nothing(
         with counted_statements() as statements:
             misspelt = search_options(SearchQuery(text="Tailorng"), actor=counsellor)
         assert ids(misspelt) == {world["tailoring"].id, workshop.id}
-        # the summary ran exact, then typo-tolerant; then the page's options
+        # the summary (with the page's cards) ran exact, then typo-tolerant, and nothing else
         assert sum("pool" in statement for statement in statements) == 2
+        assert len(statements) == 2
     else:  # every word is a prefix on SQLite
         assert ids(exact) == {workshop.id, world["tailoring"].id}
 
@@ -313,6 +316,61 @@ def test_the_number_of_queries_does_not_grow_with_the_page(app, counsellor):
         assert len(result.items) == per_page
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_a_search_is_one_statement_and_its_cards_hold_what_the_options_hold(app, counsellor):
+    welding = SupportOptionFactory(
+        texts__title="Welding course",
+        texts__description="Arc welding.",
+        category=SupportCategory.JOB_PLACEMENT,
+        min_age=18,
+        sexes=["male"],
+        vulnerabilities_required=["disability"],
+        max_family_size=6,
+        languages_required=["ka"],
+        cost_minor=30000,
+        currency="GEL",
+        cost_eur_minor=10200,
+        lead_time_days=5,
+        delivery_languages=["ka", "ru"],
+        valid_from=now_utc().date() - dt.timedelta(days=3),
+        capacity_places=4,
+        locations=[],
+    )
+    SupportOptionTextFactory(option=welding, language="ka", title="შედუღება", description="")
+    SupportOptionLocationFactory(option=welding, city="Zugdidi", region="Samegrelo")
+    SupportOptionLocationFactory(option=welding, city="Poti", region="")
+    db.session.expire_all()
+    _ = (counsellor.role, counsellor.country_code)  # the signed-in user is loaded per request
+    with counted_statements() as statements:
+        result = search_options(SearchQuery(text="welding"), actor=counsellor)
+    assert len(statements) == 1  # total, facets, page and cards: nothing loads afterwards
+
+    (hit,) = result.items
+    card, option = hit.option, db.session.get(SupportOption, welding.id)
+    assert option is not None
+    for name in {f.name for f in dataclasses.fields(card)} - {"partner", "texts", "locations"}:
+        assert getattr(card, name) == getattr(option, name), name
+        assert type(getattr(card, name)) is type(getattr(option, name)), name
+    assert (card.partner.id, card.partner.public_id, card.partner.name) == (
+        option.partner.id,
+        option.partner.public_id,
+        option.partner.name,
+    )
+    assert [(t.language, t.title, t.description) for t in card.texts] == [
+        (t.language, t.title, t.description) for t in option.texts
+    ]
+    assert [(place.city, place.region) for place in card.locations] == [
+        ("Zugdidi", "Samegrelo"),
+        ("Poti", ""),
+    ]
+    assert (hit.title, hit.description, hit.text_language) == (
+        "Welding course",
+        "Arc welding.",
+        "en",
+    )
+    assert hit.free_places == 4
+    assert hit.earliest_start == now_utc().date() + dt.timedelta(days=5)  # after valid_from
 
 
 # --- the page and the API --------------------------------------------------------------------

@@ -1,0 +1,47 @@
+"""The one file that declares every deployment and its schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tests.notifications.smtp import free_port
+from workflows import deployments, flows, milestones
+
+
+def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() -> None:
+    declared = {d.name: d for d in deployments.deployments()}
+    expected = {
+        "deliver-notifications": flows.deliver_notifications,
+        "expire-referrals": flows.expire_referrals,
+        "flag-stale-listings": flows.flag_stale_listings,
+        "track-milestones": milestones.track_milestones,
+        "track-plan": milestones.track_plan,
+    }
+    assert set(declared) == set(expected)
+    for name, flow in expected.items():
+        entrypoint = declared[name].entrypoint
+        assert entrypoint is not None
+        module, _, attribute = entrypoint.rpartition(".")
+        assert getattr(importlib.import_module(module), attribute) is flow
+        assert declared[name].concurrency_limit == 1
+    (every_minute,) = declared["deliver-notifications"].schedules
+    assert every_minute.schedule.interval == dt.timedelta(minutes=1)
+    (hourly,) = declared["expire-referrals"].schedules
+    assert hourly.schedule.cron == "5 * * * *"
+    (nightly,) = declared["flag-stale-listings"].schedules
+    assert nightly.schedule.cron == "30 2 * * *"
+    (sweep,) = declared["track-milestones"].schedules
+    assert sweep.schedule.cron == "15 * * * *"
+    assert declared["track-plan"].schedules == []  # on demand
+
+
+def test_waiting_for_a_server_that_never_answers_gives_up() -> None:
+    with (
+        temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}),
+        pytest.raises(TimeoutError),
+    ):
+        deployments.wait_for_api(1.5)

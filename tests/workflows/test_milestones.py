@@ -1,0 +1,64 @@
+"""``track_milestones`` and ``track_plan`` orchestrated for real: ranges as tasks, the same
+final state as the service, nothing twice on a second run, an artifact of the counts."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from reintegration_hub.core.outbox import OutboxMessage
+from reintegration_hub.extensions import db
+from reintegration_hub.followups.models import MilestoneNotice
+from reintegration_hub.followups.sweep import SweepCounts
+from tests.followups.test_services import DEPARTURE, approved
+from tests.followups.test_sweep import day
+from tests.plans.helpers import World, single_mother, world
+from tests.workflows.test_flows import artifact_rows
+from workflows import milestones
+
+pytestmark = [pytest.mark.orchestrated, pytest.mark.usefixtures("prefect_server")]
+
+
+def two_plans() -> World:
+    w = world()
+    w.case.departed_on = DEPARTURE
+    approved(w, w.option(lead_time_days=60))
+    w.case = single_mother(w.counsellor, w.tbilisi, first_name="Eka", departed_on=DEPARTURE)
+    w.case.case_manager_id = w.case_manager.id
+    approved(w, w.option(lead_time_days=60))
+    db.session.commit()
+    return w
+
+
+def test_track_milestones_sweeps_every_range_once(app: Flask, worker_app: Flask) -> None:
+    two_plans()
+
+    state = milestones.track_milestones(as_of=day(35), batch_size=1, return_state=True)
+
+    assert state.is_completed()
+    counts = state.result()
+    assert counts.overdue == 4  # arrival and first contact of both plans
+    assert counts.escalations > 0
+    assert counts.messages > 0
+    (row,) = artifact_rows("track-milestones", state.state_details.flow_run_id)
+    assert row["batches"] == 2
+    assert row["reminders"] == counts.reminders
+    again = milestones.track_milestones(as_of=day(35), batch_size=1)
+    assert again == SweepCounts()
+    db.session.commit()
+    keys = db.session.scalars(
+        sa.select(OutboxMessage.key).where(OutboxMessage.key.like("milestone:%"))
+    ).all()
+    assert len(keys) == len(set(keys)) == counts.messages
+
+
+def test_track_plan_checks_one_plan(app: Flask, worker_app: Flask) -> None:
+    two_plans()
+
+    counts = milestones.track_plan(plan_id=1, as_of=day(15))
+
+    assert counts.overdue == 1  # the first plan's arrival only
+    db.session.commit()
+    swept = db.session.scalars(sa.select(MilestoneNotice.milestone_id)).all()
+    assert swept

@@ -1,0 +1,51 @@
+"""The Flask application inside flow tasks: one per worker process, an app context per call.
+
+A task never shares a session, a transaction or an ORM object with another task: it opens a
+unit of work, calls one service with ids and values, and returns plain values.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+
+from reintegration_hub import create_app
+from reintegration_hub.extensions import db
+
+_building = threading.Lock()
+
+
+def get_app() -> Flask:
+    """The application of this process, configured from the ``HUB_*`` environment, built on
+    first use (never at import), once even when tasks start together in threads."""
+    with _building:
+        return _built_app()
+
+
+@functools.cache
+def _built_app() -> Flask:
+    return create_app()
+
+
+def reset_app() -> None:
+    """Forget the application, so that the next ``get_app`` builds it again (tests)."""
+    with _building:
+        _built_app.cache_clear()
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Flask]:
+    """An app context with a fresh session for one task call: committed when the block ends,
+    rolled back when it raises; the session is closed either way."""
+    app = get_app()
+    with app.app_context():
+        try:
+            yield app
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise

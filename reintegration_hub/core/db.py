@@ -90,10 +90,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: Any) -> None:
     """Every SQLite transaction starts with an explicit BEGIN, so savepoints nest inside it
-    and only the entry point's commit commits (SQLAlchemy's documented pysqlite recipe).
-
-    IMMEDIATE takes the write lock at the start: two transactions that both read and then
-    write would otherwise deadlock, and SQLite answers that with "database is locked" at
-    once instead of waiting ``busy_timeout``. Readers still read (WAL)."""
+    and only the entry point's commit commits (SQLAlchemy's documented pysqlite recipe)."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN")

@@ -182,7 +182,6 @@ def _queue_messages(new_notices: list[tuple[int, int, int]]) -> int:
     """One outbox row per new notice and recipient, rendered from one compiled template."""
     if not new_notices:
         return 0
-    level_of = {milestone_id: level for _notice, milestone_id, level in new_notices}
     manager, counsellor, supervisor = (sa.orm.aliased(User) for _ in range(3))
     rows = db.session.execute(
         sa.select(
@@ -205,8 +204,11 @@ def _queue_messages(new_notices: list[tuple[int, int, int]]) -> int:
         .outerjoin(PlanLine, PlanLine.id == Milestone.plan_line_id)
         .outerjoin(Referral, Referral.id == PlanLine.referral_id)
         .outerjoin(Partner, Partner.id == Referral.partner_id)
-        .where(Milestone.id.in_(sorted(level_of)))
+        .where(Milestone.id.in_(sorted({milestone_id for _, milestone_id, _ in new_notices})))
     ).all()
+    # a milestone may get several notices in one run (a reminder and escalations): each of
+    # them queues its own e-mails
+    row_of = {row.id: row for row in rows}
     home_office = list(
         db.session.scalars(
             sa.select(User.email).where(User.role == Role.PROGRAMME_MANAGER, User.is_active)
@@ -216,8 +218,8 @@ def _queue_messages(new_notices: list[tuple[int, int, int]]) -> int:
     base_url = current_app.config["PUBLIC_BASE_URL"]
     now = now_utc()
     values: list[dict[str, Any]] = []
-    for row in rows:
-        level = level_of[row.id]
+    for _notice, milestone_id, level in new_notices:
+        row = row_of[milestone_id]
         if level == 0:
             responsible = {
                 Responsible.CASE_MANAGER: row.manager_email,

@@ -8,10 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from reintegration_hub.core.outbox import OutboxMessage
+from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneNotice, MilestoneStatus
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
+from tests.factories import user_with_role
 from tests.followups.test_services import DEPARTURE, approved, by_key
 from tests.plans.helpers import World, world
 
@@ -128,3 +130,28 @@ def test_the_tick_command_sweeps_as_of_a_day(w: World, runner) -> None:
     assert result.exit_code == 0, result.output
     assert "overdue" in result.output
     assert state(plan)["arrival"][0] == MilestoneStatus.OVERDUE.value
+
+
+def test_a_milestone_passing_several_thresholds_in_one_sweep_queues_each_notice(
+    w: World,
+) -> None:
+    supervisor = user_with_role(Role.CASE_MANAGER, office=w.tbilisi)
+    w.tbilisi.supervisor_id = supervisor.id
+    plan = approved(w, w.option(lead_time_days=60))
+    db.session.commit()
+    arrival = by_key(plan)["arrival"]
+
+    # the first sweep is 21 days after the arrival was due: upcoming straight to level 2
+    sweep(day(35))
+
+    assert state(plan)["arrival"] == ("overdue", 2)
+    sent = sorted(
+        (m.key.split(":")[2], m.to_address)
+        for m in outbox()
+        if m.key.startswith(f"milestone:{arrival.id}:")
+    )
+    assert sent == [
+        ("0", w.case_manager.email),  # the reminder
+        ("1", supervisor.email),
+        ("2", w.programme_manager.email),
+    ]

@@ -437,3 +437,40 @@ class Referral(IdMixin, Base):
         if actor.role == Role.CASE_MANAGER and actor.office_id is not None:
             return cls.office_id == actor.office_id
         return sa.false()
+
+
+class PartnerPerformance(Base):
+    """A partner's pre-aggregated performance, rewritten as a whole by the monitoring refresh
+    (``reintegration_hub.monitoring.performance``); the marketplace only reads it.
+
+    Rates and medians are NULL when there is nothing to compute them from. Acceptance is
+    counted over the referrals the partner decided (accepted, declined) or let expire; the
+    12-month share over the accepted lines delivered or whose year after the return is over.
+    Scores are means of the latest sustainability survey of each returnee the partner
+    delivered to.
+    """
+
+    __tablename__ = "partner_performance"
+    # the "best outcomes" sort reads the composite of every partner in a search's pool
+    __table_args__ = (sa.Index("ix_partner_performance_composite", "composite", "partner_id"),)
+
+    partner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    as_of: Mapped[dt.date]
+    refreshed_at: Mapped[dt.datetime]
+    referrals_sent: Mapped[int] = mapped_column(default=0)
+    referrals_decided: Mapped[int] = mapped_column(default=0)
+    referrals_accepted: Mapped[int] = mapped_column(default=0)
+    acceptance_rate: Mapped[float | None]
+    median_hours_to_accept: Mapped[float | None]
+    lines_delivered: Mapped[int] = mapped_column(default=0)
+    median_days_to_deliver: Mapped[float | None]
+    lines_due_within_year: Mapped[int] = mapped_column(default=0)
+    lines_delivered_within_year: Mapped[int] = mapped_column(default=0)
+    delivered_within_year_share: Mapped[float | None]
+    returnees_surveyed: Mapped[int] = mapped_column(default=0)
+    economic: Mapped[float | None]
+    social: Mapped[float | None]
+    psychosocial: Mapped[float | None]
+    composite: Mapped[float | None]

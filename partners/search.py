@@ -55,6 +55,7 @@ from partners.models import (
     OptionCapacity,
     OptionStatus,
     Partner,
+    PartnerPerformance,
     SupportCategory,
     SupportOption,
     SupportOptionLocation,
@@ -78,12 +79,22 @@ class SortOrder(enum.StrEnum):
     RELEVANCE = "relevance"
     COST = "cost"
     SOONEST = "soonest"
+    BEST_OUTCOMES = "outcomes"  # the partner's outcome score (``PartnerPerformance.composite``)
+    ACCEPTANCE = "acceptance"  # the partner's referral acceptance rate
 
+
+#: Sorts by a partner's pre-aggregated performance: the pool joins ``partner_performance``.
+PERFORMANCE_SORTS = {
+    SortOrder.BEST_OUTCOMES: "composite",
+    SortOrder.ACCEPTANCE: "acceptance_rate",
+}
 
 SORT_LABELS = {
     SortOrder.RELEVANCE: _l("Best match"),
     SortOrder.COST: _l("Lowest cost"),
     SortOrder.SOONEST: _l("Soonest start"),
+    SortOrder.BEST_OUTCOMES: _l("Best outcomes"),
+    SortOrder.ACCEPTANCE: _l("Acceptance rate"),
 }
 PROFILE_PARAMS = ("age", "sex", "vulnerabilities", "family_size", "languages")
 
@@ -409,6 +420,8 @@ def _order_by(sort: SortOrder, option: Any, rank: Any | None) -> list[Any]:
             option.valid_from,
             option.id,
         ]
+    if sort in PERFORMANCE_SORTS:  # partners without figures last
+        return [option.performance.desc().nulls_last(), option.id]
     if rank is not None:
         return [rank.desc(), option.id]
     return [option.last_verified_at.is_(None), option.last_verified_at.desc(), option.id]
@@ -641,6 +654,16 @@ def _summary_select(
         return sa.and_(sa.true(), *(c for other, c in facet_filters.items() if other != name))
 
     wanted = sa.or_(*(all_but(name) for name in facet_filters)) if facet_filters else sa.true()
+    performance: list[sa.ColumnElement[Any]] = []
+    source: sa.FromClause = opt.__table__
+    if query.sort in PERFORMANCE_SORTS:
+        # one primary-key lookup per pool option; other sorts leave the pool as it was
+        performance = [
+            getattr(PartnerPerformance, PERFORMANCE_SORTS[query.sort]).label("performance")
+        ]
+        source = sa.outerjoin(
+            opt, PartnerPerformance, PartnerPerformance.partner_id == opt.partner_id
+        )
     pool = (
         sa.select(
             opt.id,
@@ -652,8 +675,10 @@ def _summary_select(
             opt.lead_time_days,
             opt.valid_from,
             opt.last_verified_at,
+            *performance,
             *flags.values(),
         )
+        .select_from(source)
         .where(*conditions, wanted)
         .cte("pool")
         .prefix_with("MATERIALIZED")

@@ -1,0 +1,1 @@
+"""Home-office monitoring: the dashboard, its outcome snapshots and the monitoring API."""

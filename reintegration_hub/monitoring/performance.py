@@ -1,0 +1,269 @@
+"""Partner performance: how each marketplace partner answers and delivers, and how the
+returnees it served fare, pre-aggregated into ``partner_performance``.
+
+The refresh is one DELETE and one INSERT ... SELECT: every figure is a GROUP BY over the
+referrals, deliveries and surveys, never a loop per partner. Medians are computed with window
+functions (row number and count per partner, then the mean of the one or two middle rows), the
+same SQL on PostgreSQL and SQLite; only date arithmetic differs between the two.
+
+Definitions (as of a day, counting what had happened by its end):
+
+- *acceptance rate*: accepted / (accepted + declined + expired) referrals sent by then; an
+  accepted referral is one answered without a decline reason (it may since have been delivered
+  or withdrawn);
+- *time to accept*: hours from sending to the acceptance, median;
+- *time to deliver*: days from sending the referral to the delivery of its line, median;
+- *delivered within 12 months*: of the accepted lines that were delivered or whose year after
+  the return is over, the share delivered at most 365 days after the return (the return date
+  the milestones count from: the departure, else the plan's approval day);
+- *scores*: the mean, per dimension and composite, of the latest sustainability survey of each
+  returnee the partner delivered to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from partners.models import Partner, PartnerPerformance, Referral
+from reintegration_hub.cases.models import Returnee
+from reintegration_hub.core.db import now_utc
+from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.extensions import db
+from reintegration_hub.followups.models import SustainabilitySurvey
+from reintegration_hub.plans.models import Plan, PlanLine
+
+#: A line counts as delivered within 12 months when delivered at most this long after return.
+YEAR_DAYS = 365
+
+
+def _day_of(value: Any, dialect: str) -> sa.ColumnElement[Any]:
+    """The date of a timestamp column."""
+    if dialect == "postgresql":
+        return sa.cast(value, sa.Date)
+    return sa.func.date(value)
+
+
+def _days_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement[Any]:
+    """Whole days from date ``earlier`` to date ``later``."""
+    if dialect == "postgresql":
+        return later - earlier  # date - date is an integer
+    return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
+
+
+def _hours_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement[Any]:
+    if dialect == "postgresql":
+        return sa.extract("epoch", later - earlier) / 3600.0
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
+
+
+def _median_by_partner(values: sa.Select[Any], name: str) -> sa.Subquery:
+    """``(partner_id, <name>)``: the median of ``values``' ``(partner_id, value)`` rows."""
+    inner = values.subquery(f"{name}_values")
+    ranked = sa.select(
+        inner.c.partner_id,
+        inner.c.value,
+        sa.func.row_number()
+        .over(partition_by=inner.c.partner_id, order_by=inner.c.value)
+        .label("position"),
+        sa.func.count().over(partition_by=inner.c.partner_id).label("n"),
+    ).subquery(f"{name}_ranked")
+    # the middle row, or the two middle rows of an even count (integer division on both)
+    middle = ranked.c.position.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2])
+    return (
+        sa.select(ranked.c.partner_id, sa.func.avg(ranked.c.value).label(name))
+        .where(middle)
+        .group_by(ranked.c.partner_id)
+        .subquery(name)
+    )
+
+
+def _ratio(part: Any, whole: Any) -> sa.ColumnElement[Any]:
+    return sa.case((whole > 0, sa.cast(part, sa.Float) / whole), else_=sa.null())
+
+
+def performance_select(as_of: dt.date, refreshed_at: dt.datetime, dialect: str) -> sa.Select[Any]:
+    """One row per partner, in ``PartnerPerformance``'s column order of :data:`COLUMNS`."""
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    as_of_value = sa.bindparam("as_of_day", as_of, type_=sa.Date)
+    answered = sa.and_(Referral.answered_at.is_not(None), Referral.answered_at < end)
+    accepted = sa.and_(answered, Referral.decline_reason.is_(None))
+    declined = sa.and_(answered, Referral.decline_reason.is_not(None))
+    expired = sa.and_(Referral.status == "expired", Referral.expires_at < end)
+
+    def counted(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    referrals = (
+        sa.select(
+            Referral.partner_id,
+            sa.func.count().label("sent"),
+            counted(accepted).label("accepted"),
+            counted(sa.or_(accepted, declined, expired)).label("decided"),
+        )
+        .where(Referral.sent_at < end)
+        .group_by(Referral.partner_id)
+        .subquery("referral_counts")
+    )
+    to_accept = _median_by_partner(
+        sa.select(
+            Referral.partner_id,
+            _hours_between(Referral.answered_at, Referral.sent_at, dialect).label("value"),
+        ).where(Referral.sent_at < end, accepted),
+        "hours_to_accept",
+    )
+
+    delivered = sa.and_(Delivery.id.is_not(None), Delivery.delivered_on <= as_of_value)
+    return_day = sa.func.coalesce(Returnee.departed_on, _day_of(Plan.approved_at, dialect))
+    days_after_return = _days_between(Delivery.delivered_on, return_day, dialect)
+    year_over = _days_between(as_of_value, return_day, dialect) >= YEAR_DAYS
+    lines = (
+        sa.select(
+            Referral.partner_id,
+            counted(delivered).label("delivered"),
+            counted(sa.or_(delivered, year_over)).label("due"),
+            counted(sa.and_(delivered, days_after_return <= YEAR_DAYS)).label("within_year"),
+        )
+        .select_from(Referral)
+        .join(PlanLine, PlanLine.referral_id == Referral.id)
+        .join(Plan, Plan.id == PlanLine.plan_id)
+        .join(Returnee, Returnee.id == Plan.returnee_id)
+        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .where(Referral.sent_at < end, accepted)
+        .group_by(Referral.partner_id)
+        .subquery("line_counts")
+    )
+    to_deliver = _median_by_partner(
+        sa.select(
+            Referral.partner_id,
+            _days_between(Delivery.delivered_on, _day_of(Referral.sent_at, dialect), dialect).label(
+                "value"
+            ),
+        )
+        .select_from(Delivery)
+        .join(PlanLine, PlanLine.id == Delivery.plan_line_id)
+        .join(Referral, Referral.id == PlanLine.referral_id)
+        .where(Delivery.delivered_on <= as_of_value),
+        "days_to_deliver",
+    )
+
+    served = (
+        sa.select(Referral.partner_id, Plan.returnee_id)
+        .select_from(Delivery)
+        .join(PlanLine, PlanLine.id == Delivery.plan_line_id)
+        .join(Referral, Referral.id == PlanLine.referral_id)
+        .join(Plan, Plan.id == PlanLine.plan_id)
+        .where(Delivery.delivered_on <= as_of_value)
+        .distinct()
+        .subquery("served")
+    )
+    survey = SustainabilitySurvey
+    latest = (
+        sa.select(
+            survey.returnee_id,
+            survey.economic,
+            survey.social,
+            survey.psychosocial,
+            survey.composite,
+            sa.func.row_number()
+            .over(
+                partition_by=survey.returnee_id,
+                order_by=(survey.taken_on.desc(), survey.id.desc()),
+            )
+            .label("recency"),
+        )
+        .where(survey.taken_on <= as_of_value)
+        .subquery("latest_surveys")
+    )
+    scores = (
+        sa.select(
+            served.c.partner_id,
+            sa.func.count().label("surveyed"),
+            sa.func.avg(latest.c.economic).label("economic"),
+            sa.func.avg(latest.c.social).label("social"),
+            sa.func.avg(latest.c.psychosocial).label("psychosocial"),
+            sa.func.avg(latest.c.composite).label("composite"),
+        )
+        .join(latest, sa.and_(latest.c.returnee_id == served.c.returnee_id, latest.c.recency == 1))
+        .group_by(served.c.partner_id)
+        .subquery("scores")
+    )
+
+    def zero(column: Any) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(column, 0)
+
+    return (
+        sa.select(
+            Partner.id,
+            as_of_value,
+            sa.bindparam("refreshed_at", refreshed_at, type_=PartnerPerformance.refreshed_at.type),
+            zero(referrals.c.sent),
+            zero(referrals.c.decided),
+            zero(referrals.c.accepted),
+            _ratio(referrals.c.accepted, referrals.c.decided),
+            to_accept.c.hours_to_accept,
+            zero(lines.c.delivered),
+            to_deliver.c.days_to_deliver,
+            zero(lines.c.due),
+            zero(lines.c.within_year),
+            _ratio(lines.c.within_year, lines.c.due),
+            zero(scores.c.surveyed),
+            scores.c.economic,
+            scores.c.social,
+            scores.c.psychosocial,
+            scores.c.composite,
+        )
+        .select_from(Partner)
+        .outerjoin(referrals, referrals.c.partner_id == Partner.id)
+        .outerjoin(to_accept, to_accept.c.partner_id == Partner.id)
+        .outerjoin(lines, lines.c.partner_id == Partner.id)
+        .outerjoin(to_deliver, to_deliver.c.partner_id == Partner.id)
+        .outerjoin(scores, scores.c.partner_id == Partner.id)
+    )
+
+
+#: The columns :func:`performance_select` fills, in its order.
+COLUMNS = (
+    "partner_id",
+    "as_of",
+    "refreshed_at",
+    "referrals_sent",
+    "referrals_decided",
+    "referrals_accepted",
+    "acceptance_rate",
+    "median_hours_to_accept",
+    "lines_delivered",
+    "median_days_to_deliver",
+    "lines_due_within_year",
+    "lines_delivered_within_year",
+    "delivered_within_year_share",
+    "returnees_surveyed",
+    "economic",
+    "social",
+    "psychosocial",
+    "composite",
+)
+
+
+def refresh_partner_performance(as_of: dt.date | None = None) -> int:
+    """Rewrite ``partner_performance`` as of the end of ``as_of`` (default: today, UTC): one
+    row per partner. Flushes, the caller commits; returns the number of partners written.
+
+    Derived figures only (no case data), so no audit row: the table is recomputed whole each
+    time and keeps when and as of which day it was.
+    """
+    as_of = as_of or now_utc().date()
+    dialect = db.session.get_bind().dialect.name
+    table = PartnerPerformance.__table__
+    db.session.execute(sa.delete(table))
+    db.session.execute(
+        sa.insert(table).from_select(list(COLUMNS), performance_select(as_of, now_utc(), dialect))
+    )
+    db.session.flush()
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+
+
+def performance_of(partner_id: int) -> PartnerPerformance | None:
+    return db.session.get(PartnerPerformance, partner_id)

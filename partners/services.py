@@ -29,6 +29,7 @@ from partners.models import (
     OptionCapacity,
     OptionStatus,
     Partner,
+    PartnerPerformance,
     PlaceHold,
     SupportCategory,
     SupportOption,
@@ -100,6 +101,12 @@ def get_partner(partner_id: int, *, actor: Actor) -> Partner:
     if partner is None:
         raise NotFound(_l("Partner not found."))
     return partner
+
+
+def partner_performance(partner_id: int) -> PartnerPerformance | None:
+    """The partner's figures of the last monitoring refresh (of a partner the caller may see);
+    None before the first refresh."""
+    return db.session.get(PartnerPerformance, partner_id)
 
 
 def get_option(option_id: int, *, actor: Actor) -> SupportOption:

@@ -139,6 +139,7 @@ def partner(partner_id: int) -> Any:
         options=services.list_options(actor=current_user, partner_id=found.id),
         can_manage=services.can_manage(found, current_user),
         vetting_form=VettingForm(vetting_status=found.vetting_status.value),
+        performance=services.partner_performance(found.id),
     )
 
 

@@ -170,3 +170,21 @@ def test_marketplace_sorts_by_best_outcomes_with_partners_without_figures_last(a
         "Poti Idle",
     ]
     assert other[0].name not in partners_in_order(SortOrder.RELEVANCE)
+
+
+def test_partner_page_shows_the_figures_and_when_they_were_computed(app: Flask, login: Any) -> None:
+    world = build_performance_world()
+    client = login(world["where"].programme_manager)
+    before = client.get(f"/marketplace/partners/{world['a'].id}")
+    assert before.status_code == 200
+    assert b"No performance figures yet" in before.data
+
+    refresh_partner_performance(AS_OF)
+    db.session.commit()
+    page = client.get(f"/marketplace/partners/{world['a'].id}").get_data(as_text=True)
+    assert 'data-testid="partner-performance"' in page
+    assert "67%" in page  # 4 of 6
+    assert "4 of 6" in page
+    assert "1 of 3 lines" in page
+    assert "0.55" in page
+    assert "Jun 30, 2026" in page  # as of

@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "API_TOKEN_DAYS": 365,
     "PAGE_SIZE": 50,
+    # closed cases lose their personal data this many days after closure (about five years)
+    "CASE_RETENTION_DAYS": 1826,
+    "CASE_RETENTION_BATCH_SIZE": 500,
     # marketplace freshness: days without re-verification before an option is flagged stale,
     # then days of grace before counsellors no longer see it
     "LISTING_STALE_DAYS": 180,

@@ -56,6 +56,12 @@ def deployments() -> list[RunnerDeployment]:
             cron="30 2 * * *",
         ),
         scheduled(
+            flows.anonymise_closed_cases,
+            "anonymise-closed-cases",
+            "Anonymise closed cases past the retention period, keeping aggregates (daily).",
+            cron="45 3 * * *",
+        ),
+        scheduled(
             milestones.track_milestones,
             "track-milestones",
             "Mark milestones due and overdue, remind, escalate, close ended windows (hourly).",

@@ -19,6 +19,8 @@ from prefect.cache_policies import NO_CACHE
 
 from partners import referrals, services
 from partners.services import StaleCounts
+from reintegration_hub.cases import retention
+from reintegration_hub.cases.retention import AnonymisationCounts
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.notifications.services import (
@@ -171,3 +173,50 @@ def flag_stale_listings(as_of: dt.datetime | None = None) -> StaleCounts:
         description="Marketplace options flagged stale",
     )
     return counts
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+@task(
+    cache_policy=NO_CACHE,
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=is_transient,
+)
+def anonymise_batch(as_of: dt.datetime, batch_size: int) -> AnonymisationCounts:
+    """Anonymise one batch of closed cases past retention (``cases.retention``), one
+    transaction."""
+    with unit_of_work():
+        return retention.anonymise_closed_cases(
+            as_of, actor=SystemActor("anonymise_closed_cases"), batch_size=batch_size
+        )
+
+
+@flow(name="anonymise-closed-cases")
+def anonymise_closed_cases(
+    as_of: dt.datetime | None = None, batch_size: int | None = None
+) -> AnonymisationCounts:
+    """Replace the personal data of every case closed ``CASE_RETENTION_DAYS`` or more before
+    ``as_of`` (default: now), keeping its aggregates; a task per batch of ``batch_size``
+    (default ``CASE_RETENTION_BATCH_SIZE``) cases until a batch finds fewer."""
+    as_of = as_of or now_utc()
+    size = batch_size or int(get_app().config["CASE_RETENTION_BATCH_SIZE"])
+    totals, batches = AnonymisationCounts(), 0
+    while True:
+        counts = anonymise_batch(as_of, size)
+        totals, batches = totals + counts, batches + 1
+        if counts.cases < size:
+            break
+    get_run_logger().info(
+        "as of %s, %d batches: %s",
+        as_of.isoformat(),
+        batches,
+        ", ".join(f"{key} {value}" for key, value in totals.as_dict().items()),
+    )
+    create_table_artifact(
+        key="anonymise-closed-cases",
+        table=[{"as_of": as_of.isoformat(), "batches": batches, **totals.as_dict()}],
+        description="Closed cases anonymised after the retention period",
+    )
+    return totals

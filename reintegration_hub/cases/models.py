@@ -84,6 +84,14 @@ class Returnee(IdMixin, TimestampMixin, Base):
         sa.Index("ix_returnees_origin_office_status", "origin_office_id", "status", "id"),
         # duplicate detection prefilter
         sa.Index("ix_returnees_identity", "date_of_birth", "nationality"),
+        # closed cases waiting for anonymisation (cases.retention), oldest closure first
+        sa.Index(
+            "ix_returnees_retention_due",
+            "closed_at",
+            "id",
+            postgresql_where=sa.text("anonymised_at IS NULL AND closed_at IS NOT NULL"),
+            sqlite_where=sa.text("anonymised_at IS NULL AND closed_at IS NOT NULL"),
+        ),
         sa.CheckConstraint(
             "departure_deadline_on IS NULL OR return_decision_on IS NOT NULL",
             name="deadline_needs_decision",
@@ -114,6 +122,8 @@ class Returnee(IdMixin, TimestampMixin, Base):
     closed_at: Mapped[dt.datetime | None]
     departed_on: Mapped[dt.date | None]
     arrived_on: Mapped[dt.date | None]
+    # set once the retention period after closure passed and personal fields were replaced
+    anonymised_at: Mapped[dt.datetime | None]
     # copy of the latest consent's share_with_origin_office (see the module docstring)
     shares_with_origin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc, index=True)

@@ -172,6 +172,11 @@ def deadline_is_near(case: Returnee, today: dt.date | None = None) -> bool:
     )
 
 
+def _refuse_anonymised(case: Returnee) -> None:
+    if case.anonymised_at is not None:
+        raise Conflict(_l("This case was anonymised after its retention period: it cannot change."))
+
+
 def _require_role(actor: Actor, allowed: Iterable[Role]) -> None:
     if actor.role not in set(allowed):
         raise PermissionDenied(_l("Your role cannot change cases."))
@@ -301,7 +306,8 @@ def find_duplicates(
     actor: Actor,
     exclude_case_id: int | None = None,
 ) -> list[DuplicateMatch]:
-    """Cases in ANY office with the same date of birth and nationality and a close name.
+    """Cases in ANY office with the same date of birth and nationality and a close name;
+    anonymised cases never match.
 
     The indexed prefilter (date of birth, nationality) runs in SQL; names are compared here
     with rapidfuzz on accent-stripped, lower-cased full names. Only case numbers and ids come
@@ -311,6 +317,7 @@ def find_duplicates(
     stmt = stmt.where(
         Returnee.date_of_birth == date_of_birth,
         Returnee.nationality == nationality.upper(),
+        Returnee.anonymised_at.is_(None),  # nobody to match any more (cases.retention)
     )
     if exclude_case_id is not None:
         stmt = stmt.where(Returnee.id != exclude_case_id)
@@ -414,6 +421,7 @@ def update_case(
     """Replace a case's details; ``dependants``/``vulnerabilities`` replace the lists if given."""
     _require_role(actor, EDITOR_ROLES)
     case: Returnee = get_scoped(Returnee, case_id, actor)
+    _refuse_anonymised(case)
     details = _validate(details, dependants or ())
     wanted = _vulnerability_map(vulnerabilities or {})
     _apply(case, details)
@@ -457,6 +465,7 @@ def record_consent(case_id: int, consent: ConsentInput, *, actor: Actor) -> Cons
     """A new consent row (the previous ones stay as history); it is in force from now on."""
     _require_role(actor, EDITOR_ROLES)
     case: Returnee = get_scoped(Returnee, case_id, actor)
+    _refuse_anonymised(case)
     if consent.given_on > now_utc().date():
         raise InvalidInput(
             _l("Consent cannot be given in the future."),

@@ -18,6 +18,7 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
         "deliver-notifications": flows.deliver_notifications,
         "expire-referrals": flows.expire_referrals,
         "flag-stale-listings": flows.flag_stale_listings,
+        "anonymise-closed-cases": flows.anonymise_closed_cases,
         "track-milestones": milestones.track_milestones,
         "track-plan": milestones.track_plan,
     }
@@ -34,6 +35,8 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
     assert hourly.schedule.cron == "5 * * * *"
     (nightly,) = declared["flag-stale-listings"].schedules
     assert nightly.schedule.cron == "30 2 * * *"
+    (daily,) = declared["anonymise-closed-cases"].schedules
+    assert daily.schedule.cron == "45 3 * * *"
     (sweep,) = declared["track-milestones"].schedules
     assert sweep.schedule.cron == "15 * * * *"
     assert declared["track-plan"].schedules == []  # on demand

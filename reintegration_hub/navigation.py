@@ -21,6 +21,7 @@ MENU: list[tuple[str, Any]] = [
     ("auth.offices", _l("Offices")),
     ("audit.index", _l("Audit trail")),
     ("notifications.index", _l("E-mail delivery")),
+    ("followups.templates", _l("Milestone templates")),
     ("api_docs", _l("API")),
 ]
 

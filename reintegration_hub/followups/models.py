@@ -117,6 +117,8 @@ class Milestone(IdMixin, Base):
         sa.Index("ix_milestones_sweep", "plan_id", "status"),
         # work lists: open milestones by office and due date
         sa.Index("ix_milestones_office_due", "office_id", "status", "due_on"),
+        # the case list's drill-down: cases with overdue milestones of one office
+        sa.Index("ix_milestones_case_status", "returnee_id", "status", "office_id"),
     )
 
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))
@@ -136,6 +138,9 @@ class Milestone(IdMixin, Base):
     remind_on: Mapped[dt.date]
     supervisor_on: Mapped[dt.date | None]
     home_office_on: Mapped[dt.date | None]
+    # days from the return date to due_on as scheduled, so that a new return date moves the
+    # milestone by the same step whatever its template says since (None: scheduled earlier)
+    offset_days: Mapped[int | None]
     status: Mapped[MilestoneStatus] = mapped_column(
         str_enum(MilestoneStatus), default=MilestoneStatus.UPCOMING
     )

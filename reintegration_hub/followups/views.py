@@ -1,12 +1,15 @@
-"""Work lists of due and overdue milestones; recording monitoring visits and surveys."""
+"""Work lists of due and overdue milestones; recording monitoring visits and surveys; the
+administrators' milestone templates and scoring versions."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from reintegration_hub.cases.services import get_case
 from reintegration_hub.core.authz import roles
@@ -15,13 +18,22 @@ from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import services
-from reintegration_hub.followups.forms import VisitForm, survey_answers, survey_form
+from reintegration_hub.followups.forms import (
+    NewStepForm,
+    NewTemplateForm,
+    StepForm,
+    TemplateForm,
+    VisitForm,
+    survey_answers,
+    survey_form,
+)
 from reintegration_hub.followups.labels import (
     KIND_LABELS,
     MILESTONE_STATUS_LABELS,
     RESPONSIBLE_LABELS,
 )
 from reintegration_hub.followups.models import MilestoneKind, Responsible
+from reintegration_hub.monitoring import exports
 
 bp = Blueprint("followups", __name__, url_prefix="/follow-up")
 
@@ -39,6 +51,8 @@ def index() -> Any:
         kind=_enum(MilestoneKind, request.args.get("kind")),
         overdue_only=request.args.get("overdue") == "1",
     )
+    if (export := request.args.get("format")) in exports.FORMATS:  # the same list, streamed
+        return exports.work_list_export(export, asdict(filters), actor=current_user)
     page = services.work_list(
         filters, actor=current_user, page=request.args.get("page", 1, type=int)
     )
@@ -101,3 +115,121 @@ def record_survey(case_id: int) -> Any:
     return render_template("followups/survey.html", case=case, form=form, version=version), (
         422 if form.errors else 200
     )
+
+
+# --- milestone templates (administrators) ----------------------------------------------------
+
+
+def _show_errors(form: Any, error: DomainError) -> None:
+    """The refusal next to the fields it names; what names no field of ``form`` above it."""
+    show_domain_error(form, error)
+    unplaced = [name for name in error.field_errors if getattr(form, name, None) is None]
+    if unplaced:
+        form.form_errors.extend(str(m) for name in unplaced for m in error.field_errors[name])
+
+
+@bp.get("/templates")
+@roles(Role.ADMIN)
+def templates() -> Any:
+    rows, grants = services.milestone_templates(actor=current_user)
+    form = NewTemplateForm(formdata=None)
+    form.grant_id.choices = [(grant.id, f"{grant.number} · {grant.title}") for grant in grants]
+    return render_template("followups/templates.html", rows=rows, form=form)
+
+
+@bp.post("/templates")
+@roles(Role.ADMIN)
+def create_template() -> Any:
+    form = NewTemplateForm()
+    _rows, grants = services.milestone_templates(actor=current_user)
+    form.grant_id.choices = [(grant.id, grant.number) for grant in grants]
+    if not form.validate_on_submit():
+        flash(_("Choose a grant without a template of its own."), "danger")
+        return redirect(url_for("followups.templates"))
+    template = services.create_grant_template(form.grant_id.data, actor=current_user)
+    db.session.commit()
+    flash(_("The grant has its own template now, a copy of the default one."), "success")
+    return redirect(url_for("followups.template", template_id=template.id))
+
+
+@bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def template(template_id: int) -> Any:
+    template = services.get_template(template_id, actor=current_user)
+    form = TemplateForm(obj=template)
+    if form.validate_on_submit():
+        try:
+            services.update_template(
+                template.id,
+                name=form.name.data or "",
+                grace_days=int(form.grace_days.data or 0),
+                actor=current_user,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+            template = services.get_template(template_id, actor=current_user)
+        else:
+            db.session.commit()
+            flash(_("The template is saved."), "success")
+            return redirect(url_for("followups.template", template_id=template.id))
+    return render_template(
+        "followups/template.html",
+        template=template,
+        form=form,
+        remove_form=FlaskForm(formdata=None),
+        steps_by_key={step.key: step for step in template.steps},
+        kind_labels=KIND_LABELS,
+        responsible_labels=RESPONSIBLE_LABELS,
+    ), (422 if form.errors or form.form_errors else 200)
+
+
+def _step_page(template_id: int, step_id: int | None) -> Any:
+    template = services.get_template(template_id, actor=current_user)
+    step = services.template_step(template, step_id) if step_id is not None else None
+    form: StepForm = StepForm(obj=step) if step is not None else NewStepForm()
+    form.after_step.choices = [("", _("The return date"))] + [
+        (other.key, other.name) for other in template.steps if other is not step
+    ]
+    if step is not None and request.method == "GET":
+        form.after_step.data = step.after_step or ""
+    if form.validate_on_submit():
+        try:
+            if step is None:
+                services.add_step(
+                    template.id, form.step_input(key=form.key.data or ""), actor=current_user
+                )
+            else:
+                services.update_step(template.id, step.id, form.step_input(), actor=current_user)
+        except DomainError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("The step is saved."), "success")
+            return redirect(url_for("followups.template", template_id=template.id))
+    return render_template("followups/step.html", template=template, step=step, form=form), (
+        422 if form.errors or form.form_errors else 200
+    )
+
+
+@bp.route("/templates/<int:template_id>/steps/new", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def new_step(template_id: int) -> Any:
+    return _step_page(template_id, None)
+
+
+@bp.route("/templates/<int:template_id>/steps/<int:step_id>", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def edit_step(template_id: int, step_id: int) -> Any:
+    return _step_page(template_id, step_id)
+
+
+@bp.post("/templates/<int:template_id>/steps/<int:step_id>/remove")
+@roles(Role.ADMIN)
+def remove_step(template_id: int, step_id: int) -> Any:
+    if FlaskForm().validate_on_submit():
+        services.remove_step(template_id, step_id, actor=current_user)
+        db.session.commit()
+        flash(_("The step is removed."), "success")
+    return redirect(url_for("followups.template", template_id=template_id))

@@ -25,6 +25,7 @@ from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
+from reintegration_hub.monitoring import exports
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -55,6 +56,8 @@ def index() -> Any:
         "host_office_id": request.args.get("office_id", type=int),
         "number": request.args.get("number", "").strip() or None,
     }
+    if (export := request.args.get("format")) in exports.FORMATS:  # the same cases, streamed
+        return exports.case_list_export(export, filters, actor=current_user)
     page = services.list_cases(
         actor=current_user,
         page=request.args.get("page", 1, type=int),

@@ -4,7 +4,6 @@ administrators' milestone templates and scoring versions."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -35,7 +34,6 @@ from reintegration_hub.followups.labels import (
 )
 from reintegration_hub.followups.models import MilestoneKind, Responsible
 from reintegration_hub.monitoring import exports
-from reintegration_hub.monitoring import exports
 
 bp = Blueprint("followups", __name__, url_prefix="/follow-up")
 
@@ -53,8 +51,6 @@ def index() -> Any:
         kind=_enum(MilestoneKind, request.args.get("kind")),
         overdue_only=request.args.get("overdue") == "1",
     )
-    if (export := request.args.get("format")) in exports.FORMATS:  # the same list, streamed
-        return exports.work_list_export(export, asdict(filters), actor=current_user)
     if (export := request.args.get("format")) in exports.FORMATS:  # the same list, streamed
         return exports.work_list_export(export, asdict(filters), actor=current_user)
     page = services.work_list(

@@ -39,6 +39,7 @@ def import_models() -> None:
     import reintegration_hub.core.outbox
     import reintegration_hub.deliveries.models
     import reintegration_hub.followups.models
+    import reintegration_hub.monitoring.models
     import reintegration_hub.plans.models
     import reintegration_hub.programmes.models  # noqa: F401
 

@@ -82,6 +82,10 @@ class Returnee(IdMixin, TimestampMixin, Base):
         sa.Index("ix_returnees_return_country_status", "return_country_code", "status", "id"),
         sa.Index("ix_returnees_status_order", "status", "id"),
         sa.Index("ix_returnees_origin_office_status", "origin_office_id", "status", "id"),
+        # monitoring: returns per grant and period, arrivals per period
+        sa.Index("ix_returnees_grant_departed", "grant_id", "departed_on"),
+        sa.Index("ix_returnees_departed_on", "departed_on"),
+        sa.Index("ix_returnees_arrived_on", "arrived_on"),
         # duplicate detection prefilter
         sa.Index("ix_returnees_identity", "date_of_birth", "nationality"),
         # closed cases waiting for anonymisation (cases.retention), oldest closure first

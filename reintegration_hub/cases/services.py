@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
 from reintegration_hub.auth.models import Office, User
+from reintegration_hub.cases.drill import CaseDrill, drill_conditions
 from reintegration_hub.cases.labels import STATUS_LABELS
 from reintegration_hub.cases.models import (
     CaseNumberCounter,
@@ -599,8 +600,11 @@ def _filter_cases(
     return_country_code: str | None,
     host_office_id: int | None,
     number: str | None,
+    drill: CaseDrill | None = None,
 ) -> sa.Select[Any]:
     stmt = scoped(stmt, Returnee, actor)
+    if drill is not None:
+        stmt = stmt.where(*drill_conditions(drill))
     if status is not None:
         stmt = stmt.where(Returnee.status == status)
     if return_country_code:
@@ -619,11 +623,13 @@ def case_list_statement(
     return_country_code: str | None = None,
     host_office_id: int | None = None,
     number: str | None = None,
+    drill: CaseDrill | None = None,
 ) -> sa.Select[Any]:
     """The cases ``actor`` may see, filtered, newest first; offices load in the same query.
 
     ``host_office_id`` filters only for those who see every office (others see one anyway);
-    ``number`` matches case numbers that start with it.
+    ``number`` matches case numbers that start with it; ``drill`` adds a monitoring figure's
+    filters (``cases.drill``), within the same scope.
     """
     stmt = _filter_cases(
         sa.select(Returnee),
@@ -632,6 +638,7 @@ def case_list_statement(
         return_country_code=return_country_code,
         host_office_id=host_office_id,
         number=number,
+        drill=drill,
     )
     options = (joinedload(Returnee.host_office), joinedload(Returnee.origin_office))
     return stmt.options(*options).order_by(Returnee.id.desc())
@@ -646,6 +653,7 @@ def list_cases(
     return_country_code: str | None = None,
     host_office_id: int | None = None,
     number: str | None = None,
+    drill: CaseDrill | None = None,
 ) -> CasePage:
     """One page of the case list and the total: two queries whatever the page size."""
     page = max(page, 1)
@@ -656,6 +664,7 @@ def list_cases(
         "return_country_code": return_country_code,
         "host_office_id": host_office_id,
         "number": number,
+        "drill": drill,
     }
     count_stmt = _filter_cases(sa.select(sa.func.count(Returnee.id)), **filters)
     total = int(db.session.scalar(count_stmt) or 0)

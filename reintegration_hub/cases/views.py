@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from reintegration_hub.cases import services
+from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.forms import CaseForm as EditCaseForm
 from reintegration_hub.cases.forms import ConsentForm, RegisterCaseForm, StatusForm
 from reintegration_hub.cases.labels import (
@@ -56,18 +57,23 @@ def index() -> Any:
         "host_office_id": request.args.get("office_id", type=int),
         "number": request.args.get("number", "").strip() or None,
     }
+    drill = CaseDrill.from_args(request.args)  # a monitoring figure's filters
     if (export := request.args.get("format")) in exports.FORMATS:  # the same cases, streamed
-        return exports.case_list_export(export, filters, actor=current_user)
+        return exports.case_list_export(
+            export, filters, drill=None if drill.is_empty else drill, actor=current_user
+        )
     page = services.list_cases(
         actor=current_user,
         page=request.args.get("page", 1, type=int),
         page_size=PAGE_SIZE,
+        drill=None if drill.is_empty else drill,
         **filters,
     )
     return render_template(
         "cases/list.html",
         page=page,
         filters=filters,
+        drill=drill,
         offices=services.host_offices() if sees_all_offices(current_user) else [],
         countries=i18n.country_choices(),
     )

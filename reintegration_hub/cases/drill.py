@@ -1,0 +1,214 @@
+"""The case list's drill-down filters: what a monitoring figure links to.
+
+A dashboard figure links to ``/cases`` with these filters as query parameters; the case list
+applies them on top of its own filters and of the reader's scope. The dashboard's live SQL
+filters its cases with the same conditions (``drill_conditions``), so a figure and the list
+behind it always count the same cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from partners.models import SupportCategory, SupportOption
+from reintegration_hub.cases.models import ClosureReason, Returnee, VulnerabilityEntry
+from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
+from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
+
+#: Milestone states a figure can point at.
+MILESTONE_STATES = (MilestoneStatus.DUE, MilestoneStatus.OVERDUE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseDrill:
+    """Filters beyond the case list's own (status, country, host office, number).
+
+    ``partner_id``/``category``: an approved plan has a line of that partner / category.
+    ``returned_from``/``returned_to``: the departure (return) date lies in the period.
+    ``milestone``: the case has a milestone in that state, of ``milestone_office_id`` if given.
+    ``band``: the band of the case's latest sustainability survey; ``surveyed``: has a survey.
+    """
+
+    grant_id: int | None = None
+    returned_from: dt.date | None = None
+    returned_to: dt.date | None = None
+    origin_office_id: int | None = None
+    partner_id: int | None = None
+    category: SupportCategory | None = None
+    vulnerable: bool | None = None
+    plan_status: PlanStatus | None = None
+    milestone: MilestoneStatus | None = None
+    milestone_office_id: int | None = None
+    closure_reason: ClosureReason | None = None
+    surveyed: bool | None = None
+    band: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+    def query_args(self) -> dict[str, str]:
+        """The query parameters that give this drill back through ``from_args``."""
+        args: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                args[ARG_NAMES[f.name]] = "1" if value else "0"
+            elif isinstance(value, enum.Enum):
+                args[ARG_NAMES[f.name]] = str(value.value)
+            else:
+                args[ARG_NAMES[f.name]] = str(value)
+        return args
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> CaseDrill:
+        """Parse query parameters; a value that does not parse is ignored (no filter)."""
+        return cls(
+            grant_id=_int(args.get("grant")),
+            returned_from=_date(args.get("returned_from")),
+            returned_to=_date(args.get("returned_to")),
+            origin_office_id=_int(args.get("origin_office")),
+            partner_id=_int(args.get("partner")),
+            category=_enum(SupportCategory, args.get("category")),
+            vulnerable=_bool(args.get("vulnerable")),
+            plan_status=_enum(PlanStatus, args.get("plan_status")),
+            milestone=m
+            if (m := _enum(MilestoneStatus, args.get("milestone"))) in MILESTONE_STATES
+            else None,
+            milestone_office_id=_int(args.get("milestone_office")),
+            closure_reason=_enum(ClosureReason, args.get("closure")),
+            surveyed=_bool(args.get("surveyed")),
+            band=(args.get("band") or "").strip()[:40] or None,
+        )
+
+
+ARG_NAMES = {
+    "grant_id": "grant",
+    "returned_from": "returned_from",
+    "returned_to": "returned_to",
+    "origin_office_id": "origin_office",
+    "partner_id": "partner",
+    "category": "category",
+    "vulnerable": "vulnerable",
+    "plan_status": "plan_status",
+    "milestone": "milestone",
+    "milestone_office_id": "milestone_office",
+    "closure_reason": "closure",
+    "surveyed": "surveyed",
+    "band": "band",
+}
+
+MAX_ID = 2**31 - 1
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _int(raw: str | None) -> int | None:
+    try:
+        value = int(raw or "")
+    except ValueError:
+        return None
+    return value if 0 < value <= MAX_ID else None
+
+
+def _date(raw: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw or "")
+    except ValueError:
+        return None
+
+
+def _bool(raw: str | None) -> bool | None:
+    return {"1": True, "true": True, "0": False, "false": False}.get((raw or "").lower())
+
+
+def _enum(cls: type[E], raw: str | None) -> E | None:
+    try:
+        return cls(raw)
+    except ValueError:
+        return None
+
+
+def served_by(partner_id: int | None, category: SupportCategory | None) -> sa.ColumnElement[bool]:
+    """The case's approved plan has a line of ``partner_id`` and/or ``category``."""
+    stmt = (
+        sa.select(PlanLine.id)
+        .join(Plan, Plan.id == PlanLine.plan_id)
+        .join(SupportOption, SupportOption.id == PlanLine.option_id)
+        .where(Plan.returnee_id == Returnee.id, Plan.status == PlanStatus.APPROVED)
+    )
+    if partner_id is not None:
+        stmt = stmt.where(SupportOption.partner_id == partner_id)
+    if category is not None:
+        stmt = stmt.where(SupportOption.category == category)
+    return stmt.exists()
+
+
+def is_vulnerable() -> sa.ColumnElement[bool]:
+    return sa.exists().where(VulnerabilityEntry.returnee_id == Returnee.id)
+
+
+def latest_band_is(band: str) -> sa.ColumnElement[bool]:
+    later = aliased(SustainabilitySurvey)
+    return (
+        sa.select(SustainabilitySurvey.id)
+        .where(
+            SustainabilitySurvey.returnee_id == Returnee.id,
+            SustainabilitySurvey.band == band,
+            ~sa.exists().where(
+                later.returnee_id == SustainabilitySurvey.returnee_id,
+                sa.or_(
+                    later.taken_on > SustainabilitySurvey.taken_on,
+                    sa.and_(
+                        later.taken_on == SustainabilitySurvey.taken_on,
+                        later.id > SustainabilitySurvey.id,
+                    ),
+                ),
+            ),
+        )
+        .exists()
+    )
+
+
+def drill_conditions(drill: CaseDrill) -> list[sa.ColumnElement[bool]]:
+    """``WHERE`` conditions on ``Returnee`` for ``drill`` (each backed by an index)."""
+    where: list[sa.ColumnElement[bool]] = []
+    if drill.grant_id is not None:
+        where.append(Returnee.grant_id == drill.grant_id)
+    if drill.returned_from is not None:
+        where.append(Returnee.departed_on >= drill.returned_from)
+    if drill.returned_to is not None:
+        where.append(Returnee.departed_on <= drill.returned_to)
+    if drill.origin_office_id is not None:
+        where.append(Returnee.origin_office_id == drill.origin_office_id)
+    if drill.partner_id is not None or drill.category is not None:
+        where.append(served_by(drill.partner_id, drill.category))
+    if drill.vulnerable is not None:
+        where.append(is_vulnerable() if drill.vulnerable else ~is_vulnerable())
+    if drill.plan_status is not None:
+        where.append(
+            sa.exists().where(Plan.returnee_id == Returnee.id, Plan.status == drill.plan_status)
+        )
+    if drill.milestone is not None:
+        milestones = sa.select(Milestone.id).where(
+            Milestone.returnee_id == Returnee.id, Milestone.status == drill.milestone
+        )
+        if drill.milestone_office_id is not None:
+            milestones = milestones.where(Milestone.office_id == drill.milestone_office_id)
+        where.append(milestones.exists())
+    if drill.closure_reason is not None:
+        where.append(Returnee.closure_reason == drill.closure_reason)
+    if drill.surveyed is not None:
+        surveyed = sa.exists().where(SustainabilitySurvey.returnee_id == Returnee.id)
+        where.append(surveyed if drill.surveyed else ~surveyed)
+    if drill.band is not None:
+        where.append(latest_band_is(drill.band))
+    return where

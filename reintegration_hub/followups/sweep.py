@@ -2,17 +2,27 @@
 
 For an as-of date and a range of plan ids, a handful of statements: close the windows that
 ended, mark milestones overdue and due, raise escalation levels (pure functions of the dates
-stored with each milestone), then write the reminders and escalations that do not exist yet
-(``milestone_notices`` is unique per milestone, kind and level) and queue one e-mail per new
-notice in the outbox (unique key per notice). Running a range twice, or again after a crash
-half way, changes nothing twice and queues nothing twice.
+stored with each milestone), then write a notice for each milestone these updates changed
+(``milestone_notices`` is unique per milestone, kind and level: one made due and then overdue
+is reminded once) and queue one e-mail per new notice and recipient in the outbox (unique key
+per notice and recipient).
+
+Notices are written only for what the range's own updates change (``UPDATE ... RETURNING``),
+not for every open milestone again each day, and in the same transaction: a range killed half
+way is rolled back whole, and the next run changes the same rows again and writes their
+notices then. A range run twice changes nothing the second time and so writes and queues
+nothing twice. Whatever else changes a milestone's dates must set it back to ``upcoming`` and
+level 0 (``services.reschedule_case`` does), so that the sweep decides, and notices, its state
+again; nothing but the sweep makes a milestone due or overdue or raises its level.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, fields
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +46,9 @@ from reintegration_hub.followups.models import (
     Responsible,
 )
 from reintegration_hub.plans.models import Plan, PlanLine
+
+#: milestone ids a statement at most (SQLite binds each one)
+_IDS_PER_SELECT = 5000
 
 
 @dataclass
@@ -73,6 +86,21 @@ def _update(where: sa.ColumnElement[bool], **values: Any) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _changed(where: sa.ColumnElement[bool], **values: Any) -> list[tuple[int, bool]]:
+    """Update, and return the changed milestones' ids, each with whether it has a supervisor
+    escalation date."""
+    return [
+        (milestone_id, has_supervisor)
+        for milestone_id, has_supervisor in db.session.execute(
+            sa.update(Milestone)
+            .where(where)
+            .values(**values)
+            .returning(Milestone.id, Milestone.supervisor_on.is_not(None))
+            .execution_options(synchronize_session=False)
+        )
+    ]
 
 
 def _insert_ignore(table: Any) -> Any:
@@ -118,7 +146,7 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         status=MilestoneStatus.DONE,
         completed_at=now,
     )
-    counts.overdue = _update(
+    made_overdue = _changed(
         sa.and_(
             in_range,
             Milestone.status.in_([MilestoneStatus.UPCOMING, MilestoneStatus.DUE]),
@@ -126,77 +154,118 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         ),
         status=MilestoneStatus.OVERDUE,
     )
-    counts.due = _update(
+    made_due = _changed(
         sa.and_(
             in_range, Milestone.status == MilestoneStatus.UPCOMING, Milestone.remind_on <= as_of
         ),
         status=MilestoneStatus.DUE,
     )
     overdue = sa.and_(in_range, Milestone.status == MilestoneStatus.OVERDUE)
-    counts.escalated = _update(
+    to_home_office = _changed(
         sa.and_(overdue, Milestone.escalation_level < 2, Milestone.home_office_on <= as_of),
         escalation_level=2,
-    ) + _update(
+    )
+    to_supervisor = _changed(
         sa.and_(overdue, Milestone.escalation_level < 1, Milestone.supervisor_on <= as_of),
         escalation_level=1,
     )
+    counts.overdue, counts.due = len(made_overdue), len(made_due)
+    counts.escalated = len(to_home_office) + len(to_supervisor)
 
-    new_notices: list[tuple[int, int, int]] = []  # (notice id, milestone id, level)
-    notices: list[tuple[NoticeKind, int, sa.ColumnElement[bool]]] = [
-        (
-            NoticeKind.REMINDER,
-            0,
-            Milestone.status.in_([MilestoneStatus.DUE, MilestoneStatus.OVERDUE]),
-        ),
-        (
-            NoticeKind.ESCALATION,
-            1,
-            sa.and_(Milestone.escalation_level >= 1, Milestone.supervisor_on.is_not(None)),
-        ),
-        (NoticeKind.ESCALATION, 2, Milestone.escalation_level >= 2),
-    ]
-    for kind, level, condition in notices:
-        select = sa.select(
-            Milestone.id,
-            sa.literal(kind.value),
-            sa.literal(level),
-            sa.literal(as_of),
-            sa.literal(now),
-        ).where(in_range, condition)
-        inserted = db.session.execute(
-            _insert_ignore(MilestoneNotice)
-            .from_select(["milestone_id", "kind", "level", "on_date", "created_at"], select)
-            .on_conflict_do_nothing(index_elements=["milestone_id", "kind", "level"])
-            .returning(MilestoneNotice.id, MilestoneNotice.milestone_id)
-        ).all()
-        new_notices += [(notice_id, milestone_id, level) for notice_id, milestone_id in inserted]
-        if kind == NoticeKind.REMINDER:
-            counts.reminders = len(inserted)
-        else:
-            counts.escalations += len(inserted)
+    # (milestone id, level): a reminder for each milestone made due or overdue; the supervisor's
+    # escalation for each one escalated that has a supervisor date (also when it went straight
+    # to the home office); the home office's for each one raised to level 2
+    wanted = sorted(
+        {(milestone_id, 0) for milestone_id, _ in made_overdue + made_due}
+        | {
+            (milestone_id, 1)
+            for milestone_id, supervised in to_home_office + to_supervisor
+            if supervised
+        }
+        | {(milestone_id, 2) for milestone_id, _ in to_home_office}
+    )
+    new_notices = _write_notices(wanted, as_of, now)
+    counts.reminders = sum(1 for _, level in new_notices if level == 0)
+    counts.escalations = len(new_notices) - counts.reminders
     counts.messages = _queue_messages(new_notices)
     return counts
 
 
-def _queue_messages(new_notices: list[tuple[int, int, int]]) -> int:
-    """One outbox row per new notice and recipient, rendered from one compiled template."""
+def _write_notices(
+    wanted: list[tuple[int, int]], on_date: dt.date, now: dt.datetime
+) -> list[tuple[int, int]]:
+    """Insert the notices that do not exist yet; the ``(milestone id, level)`` of those
+    inserted (a milestone rescheduled after a notice was written has it already)."""
+    if not wanted:
+        return []
+    table = MilestoneNotice.__table__
+    inserted = db.session.connection().execute(
+        _insert_ignore(table)
+        .on_conflict_do_nothing(index_elements=["milestone_id", "kind", "level"])
+        .returning(table.c.milestone_id, table.c.level),
+        [
+            {
+                "milestone_id": milestone_id,
+                "kind": NoticeKind.REMINDER if level == 0 else NoticeKind.ESCALATION,
+                "level": level,
+                "on_date": on_date,
+                "created_at": now,
+            }
+            for milestone_id, level in wanted
+        ],
+    )
+    return sorted((milestone_id, level) for milestone_id, level in inserted)
+
+
+#: the fields the message template shows, rendered as markers once per level and run
+_FIELDS = ("milestone", "number", "date", "case")
+_MARKERS = re.compile("\x00(" + "|".join(_FIELDS) + ")\x00")
+
+
+def _marker(name: str) -> str:
+    return f"\x00{name}\x00"
+
+
+class _MarkedDay:
+    def isoformat(self) -> str:
+        return _marker("date")
+
+
+def _texts(levels: set[int]) -> dict[int, str]:
+    """The message body for each level with markers for the row's values: the template and its
+    translations are rendered once, each message is a substitution."""
+    template = current_app.jinja_env.get_template("emails/milestone_notice.txt")
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    row = SimpleNamespace(
+        name=_marker("milestone"), case_number=_marker("number"), due_on=_MarkedDay()
+    )
+    plan_url = f"{base_url}/cases/{_marker('case')}/plan"
+    return {level: template.render(row=row, level=level, plan_url=plan_url) for level in levels}
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    return _MARKERS.sub(lambda found: values[found.group(1)], text)
+
+
+def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
+    """One outbox row per new notice and recipient."""
     if not new_notices:
         return 0
     manager, counsellor, supervisor = (sa.orm.aliased(User) for _ in range(3))
-    rows = db.session.execute(
-        sa.select(
-            Milestone.id,
-            Milestone.name,
-            Milestone.due_on,
-            Milestone.responsible,
-            Returnee.id.label("case_id"),
-            Returnee.case_number,
-            manager.email.label("manager_email"),
-            counsellor.email.label("counsellor_email"),
-            supervisor.email.label("supervisor_email"),
-            Partner.focal_point_email.label("partner_email"),
-        )
-        .join(Returnee, Returnee.id == Milestone.returnee_id)
+    columns = sa.select(
+        Milestone.id,
+        Milestone.name,
+        Milestone.due_on,
+        Milestone.responsible,
+        Returnee.id.label("case_id"),
+        Returnee.case_number,
+        manager.email.label("manager_email"),
+        counsellor.email.label("counsellor_email"),
+        supervisor.email.label("supervisor_email"),
+        Partner.focal_point_email.label("partner_email"),
+    )
+    joined = (
+        columns.join(Returnee, Returnee.id == Milestone.returnee_id)
         .outerjoin(manager, sa.and_(manager.id == Returnee.case_manager_id, manager.is_active))
         .join(counsellor, counsellor.id == Returnee.counsellor_id)
         .join(Office, Office.id == Milestone.office_id)
@@ -204,21 +273,25 @@ def _queue_messages(new_notices: list[tuple[int, int, int]]) -> int:
         .outerjoin(PlanLine, PlanLine.id == Milestone.plan_line_id)
         .outerjoin(Referral, Referral.id == PlanLine.referral_id)
         .outerjoin(Partner, Partner.id == Referral.partner_id)
-        .where(Milestone.id.in_(sorted({milestone_id for _, milestone_id, _ in new_notices})))
-    ).all()
+    )
+    ids = sorted({milestone_id for milestone_id, _ in new_notices})
     # a milestone may get several notices in one run (a reminder and escalations): each of
     # them queues its own e-mails
-    row_of = {row.id: row for row in rows}
+    row_of: dict[int, Any] = {}
+    for start in range(0, len(ids), _IDS_PER_SELECT):
+        chunk = ids[start : start + _IDS_PER_SELECT]
+        row_of.update(
+            (row.id, row) for row in db.session.execute(joined.where(Milestone.id.in_(chunk)))
+        )
     home_office = list(
         db.session.scalars(
             sa.select(User.email).where(User.role == Role.PROGRAMME_MANAGER, User.is_active)
         )
     )
-    template = current_app.jinja_env.get_template("emails/milestone_notice.txt")
-    base_url = current_app.config["PUBLIC_BASE_URL"]
+    texts = _texts({level for _, level in new_notices})
     now = now_utc()
     values: list[dict[str, Any]] = []
-    for _notice, milestone_id, level in new_notices:
+    for milestone_id, level in new_notices:
         row = row_of[milestone_id]
         if level == 0:
             responsible = {
@@ -231,10 +304,17 @@ def _queue_messages(new_notices: list[tuple[int, int, int]]) -> int:
             recipients = [row.supervisor_email] if row.supervisor_email else []
         else:
             recipients = home_office
-        body = template.render(
-            row=row, level=level, plan_url=f"{base_url}/cases/{row.case_id}/plan"
-        )
-        subject = f"{row.case_number}: {row.name} ({row.due_on.isoformat()})"
+        if not recipients:
+            continue
+        due = row.due_on.isoformat()
+        shown = {
+            "milestone": row.name,
+            "number": row.case_number,
+            "date": due,
+            "case": str(row.case_id),
+        }
+        body = _fill(texts[level], shown)
+        subject = f"{row.case_number}: {row.name} ({due})"
         for address in recipients:
             values.append(
                 {
@@ -252,8 +332,10 @@ def _queue_messages(new_notices: list[tuple[int, int, int]]) -> int:
             )
     if not values:
         return 0
-    db.session.execute(
-        _insert_ignore(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), values
+    # on the connection: the rows are plain values, the ORM's bulk path costs more per row
+    db.session.connection().execute(
+        _insert_ignore(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"]),
+        values,
     )
     return len(values)
 

@@ -7,12 +7,14 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from reintegration_hub.cases import services as cases
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneNotice, MilestoneStatus
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
+from tests.cases.helpers import details
 from tests.factories import user_with_role
 from tests.followups.test_services import DEPARTURE, approved, by_key
 from tests.plans.helpers import World, world
@@ -145,13 +147,78 @@ def test_a_milestone_passing_several_thresholds_in_one_sweep_queues_each_notice(
     sweep(day(35))
 
     assert state(plan)["arrival"] == ("overdue", 2)
-    sent = sorted(
-        (m.key.split(":")[2], m.to_address)
-        for m in outbox()
-        if m.key.startswith(f"milestone:{arrival.id}:")
-    )
-    assert sent == [
+    assert sent_for(arrival.id) == [
         ("0", w.case_manager.email),  # the reminder
         ("1", supervisor.email),
         ("2", w.programme_manager.email),
     ]
+    bodies = {
+        m.key.split(":")[2]: m.body_text
+        for m in outbox()
+        if m.key.startswith(f"milestone:{arrival.id}:")
+    }
+    for level in "012":  # each text rendered with this milestone's values
+        assert "Arrival confirmed" in bodies[level]
+        assert w.case.case_number in bodies[level]
+        assert day(14).isoformat() in bodies[level]
+        assert f"/cases/{w.case.id}/plan" in bodies[level]
+    assert "Reminder" in bodies["0"]
+    assert "home office" in bodies["2"]
+
+
+def move_return(w: World, days: int) -> None:
+    cases.update_case(
+        w.case.id,
+        details(origin_office_id=w.tbilisi.id, departed_on=DEPARTURE + dt.timedelta(days=days)),
+        actor=w.counsellor,
+    )
+    db.session.commit()
+
+
+def sent_for(milestone_id: int) -> list[tuple[str, str]]:
+    return sorted(
+        (m.key.split(":")[2], m.to_address)
+        for m in outbox()
+        if m.key.startswith(f"milestone:{milestone_id}:")
+    )
+
+
+def test_a_milestone_moved_into_the_past_after_its_reminder_gets_its_escalations(
+    w: World,
+) -> None:
+    # the sweep writes notices for what its updates change: moving the dates sets the
+    # milestone back to upcoming, so the next sweep changes (and notices) it again
+    plan = approved(w, w.option(lead_time_days=60))
+    db.session.commit()
+    arrival = by_key(plan)["arrival"].id
+    sweep(day(11))
+    assert sent_for(arrival) == [("0", w.case_manager.email)]
+
+    move_return(w, -30)  # the arrival was due 16 days before the departure first recorded
+    assert state(plan)["arrival"] == ("upcoming", 0)
+    counts = sweep(day(11))
+
+    assert state(plan)["arrival"] == ("overdue", 2)
+    assert sent_for(arrival) == [
+        ("0", w.case_manager.email),  # reminded once only
+        ("1", w.case_manager.email),  # the office's supervisor in this world
+        ("2", w.programme_manager.email),
+    ]
+    assert counts.messages == len(outbox()) - 1
+
+
+def test_a_milestone_moved_later_is_escalated_when_overdue_again(w: World) -> None:
+    plan = approved(w, w.option(lead_time_days=60))
+    db.session.commit()
+    arrival = by_key(plan)["arrival"].id
+    sweep(day(15))
+    assert state(plan)["arrival"] == ("overdue", 0)
+
+    move_return(w, 30)  # due on day 44 now
+    assert state(plan)["arrival"] == ("upcoming", 0)
+    sweep(day(45))
+    assert state(plan)["arrival"] == ("overdue", 0)
+    sweep(day(51))  # 7 days overdue
+
+    assert state(plan)["arrival"] == ("overdue", 1)
+    assert sent_for(arrival) == [("0", w.case_manager.email), ("1", w.case_manager.email)]

@@ -9,12 +9,20 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    FloatField,
     IntegerField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from reintegration_hub.core.forms import choices
 from reintegration_hub.followups.labels import (
@@ -24,6 +32,7 @@ from reintegration_hub.followups.labels import (
     VISIT_MODE_LABELS,
 )
 from reintegration_hub.followups.models import (
+    Dimension,
     MilestoneKind,
     Responsible,
     ScoringVersion,
@@ -135,3 +144,105 @@ class NewStepForm(StepForm):
         validators=[DataRequired(), Length(max=40)],
         description=_l("A stable name such as visit_120; it cannot be changed later."),
     )
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    """``name = value`` lines (blank lines skipped); ValueError names the first bad line."""
+    pairs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(number)
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def parse_bands(text: str) -> list[tuple[str, float]]:
+    """``low = 0`` per line."""
+    try:
+        return [(name, float(value)) for name, value in _pairs(text)]
+    except ValueError as error:
+        raise ValueError(_l("Write one band per line: name = lowest score.")) from error
+
+
+def parse_indicators(text: str) -> dict[str, tuple[str, float]]:
+    """``income_sources = economic, 1`` per line."""
+    indicators: dict[str, tuple[str, float]] = {}
+    try:
+        for key, value in _pairs(text):
+            dimension, _sep, weight = value.partition(",")
+            indicators[key] = (dimension.strip(), float(weight or 1))
+    except ValueError as error:
+        raise ValueError(_l("Write one indicator per line: key = dimension, weight.")) from error
+    return indicators
+
+
+class ScoringForm(FlaskForm):
+    """A new scoring version; the rules (ranges, bands from 0) are the service's."""
+
+    weight_economic = FloatField(_l("Economic weight"), validators=[InputRequired()])
+    weight_social = FloatField(_l("Social weight"), validators=[InputRequired()])
+    weight_psychosocial = FloatField(_l("Psychosocial weight"), validators=[InputRequired()])
+    bands = TextAreaField(
+        _l("Bands"),
+        validators=[DataRequired()],
+        description=_l("One per line: name = lowest composite score (0 to 1)."),
+    )
+    indicators = TextAreaField(
+        _l("Indicators"),
+        validators=[DataRequired()],
+        description=_l("One per line: key = dimension, weight."),
+    )
+    low_score = FloatField(_l("Flag scores below"), validators=[InputRequired()])
+    imbalance_gap = FloatField(
+        _l("Flag a gap between dimensions above"), validators=[InputRequired()]
+    )
+    decline_drop = FloatField(
+        _l("Flag a drop since the last survey above"), validators=[InputRequired()]
+    )
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=300)])
+    rescore = BooleanField(_l("Score the stored surveys again under the new version"))
+
+    def validate_bands(self, field: Any) -> None:
+        try:
+            parse_bands(field.data or "")
+        except ValueError as error:
+            raise ValidationError(str(error.args[0])) from error
+
+    def validate_indicators(self, field: Any) -> None:
+        try:
+            parse_indicators(field.data or "")
+        except ValueError as error:
+            raise ValidationError(str(error.args[0])) from error
+
+    def fill_from(self, version: ScoringVersion) -> None:
+        """Start from the version in force."""
+        for dimension in Dimension:
+            getattr(self, f"weight_{dimension.value}").data = version.dimension_weights.get(
+                dimension.value, 0
+            )
+        self.bands.data = "\n".join(f"{name} = {lower}" for name, lower in version.bands)
+        self.indicators.data = "\n".join(
+            f"{key} = {dimension}, {weight}"
+            for key, (dimension, weight) in version.indicators.items()
+        )
+        self.low_score.data = version.low_score
+        self.imbalance_gap.data = version.imbalance_gap
+        self.decline_drop.data = version.decline_drop
+        self.rescore.data = True
+
+    def version_input(self) -> dict[str, Any]:
+        """The keyword arguments of ``services.load_scoring_version``."""
+        return {
+            "dimension_weights": {
+                d.value: float(getattr(self, f"weight_{d.value}").data or 0) for d in Dimension
+            },
+            "indicators": parse_indicators(self.indicators.data or ""),
+            "bands": parse_bands(self.bands.data or ""),
+            "low_score": float(self.low_score.data or 0),
+            "imbalance_gap": float(self.imbalance_gap.data or 0),
+            "decline_drop": float(self.decline_drop.data or 0),
+            "note": self.note.data or "",
+        }

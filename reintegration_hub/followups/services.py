@@ -415,6 +415,44 @@ def record_survey(
     return survey
 
 
+def _scoring_admin(actor: Actor) -> None:
+    """Administrators, and processes run by an operator (a CLI command, a flow)."""
+    if actor.role is not None and actor.role != Role.ADMIN:
+        raise PermissionDenied(_l("Your role cannot do this."))
+
+
+def _scoring_problems(
+    dimension_weights: Mapping[str, float],
+    indicators: Mapping[str, tuple[str, float]],
+    bands: Sequence[tuple[str, float]],
+    thresholds: Mapping[str, float],
+) -> dict[str, list[object]]:
+    dimensions = {d.value for d in Dimension}
+    problems: dict[str, list[object]] = {}
+    if set(dimension_weights) != dimensions or any(w < 0 for w in dimension_weights.values()):
+        problems["dimension_weights"] = [_l("Give a weight of 0 or more to each dimension.")]
+    elif not sum(dimension_weights.values()) > 0:
+        problems["dimension_weights"] = [_l("At least one dimension must weigh more than 0.")]
+    if not indicators or any(d not in dimensions or w <= 0 for d, w in indicators.values()):
+        problems["indicators"] = [_l("Each indicator needs a dimension and a positive weight.")]
+    elif any(not STEP_KEY.fullmatch(key) for key in indicators):
+        problems["indicators"] = [
+            _l("Indicator keys are lower-case letters, digits and _, starting with a letter.")
+        ]
+    names = [name.strip() for name, _lower in bands]
+    lowers = [lower for _name, lower in bands]
+    if not bands or min(lowers) != 0:
+        problems["bands"] = [_l("The lowest band must start at 0.")]
+    elif any(not 0 <= lower <= 1 for lower in lowers) or len(set(lowers)) != len(lowers):
+        problems["bands"] = [_l("Each band starts at a different score from 0 to 1.")]
+    elif not all(names) or len(set(names)) != len(names):
+        problems["bands"] = [_l("Each band needs a name of its own.")]
+    for field, value in thresholds.items():
+        if not 0 <= value <= 1:
+            problems[field] = [_l("Give a score from 0 to 1.")]
+    return problems
+
+
 def load_scoring_version(
     *,
     dimension_weights: Mapping[str, float],
@@ -426,17 +464,16 @@ def load_scoring_version(
     note: str = "",
     actor: Actor,
 ) -> ScoringVersion:
-    """A new scoring version, in force from now on (earlier versions stay for the record)."""
-    if actor.role != Role.ADMIN:
-        raise PermissionDenied(_l("Your role cannot do this."))
-    dimensions = {d.value for d in Dimension}
-    problems: dict[str, list[object]] = {}
-    if set(dimension_weights) != dimensions or any(w < 0 for w in dimension_weights.values()):
-        problems["dimension_weights"] = [_l("Give a weight of 0 or more to each dimension.")]
-    if not indicators or any(d not in dimensions or w <= 0 for d, w in indicators.values()):
-        problems["indicators"] = [_l("Each indicator needs a dimension and a positive weight.")]
-    if not bands or sorted(b[1] for b in bands)[0] != 0:
-        problems["bands"] = [_l("The lowest band must start at 0.")]
+    """A new scoring version, in force from now on (earlier versions stay for the record).
+    Raises InvalidInput naming the part that is wrong; stored surveys keep their scores
+    until ``rescore_surveys`` is run with the new version."""
+    _scoring_admin(actor)
+    thresholds = {
+        "low_score": low_score,
+        "imbalance_gap": imbalance_gap,
+        "decline_drop": decline_drop,
+    }
+    problems = _scoring_problems(dimension_weights, indicators, bands, thresholds)
     if problems:
         raise InvalidInput(_l("The scoring version is not valid."), field_errors=problems)
     latest = db.session.scalar(sa.select(sa.func.max(ScoringVersion.version))) or 0
@@ -444,11 +481,11 @@ def load_scoring_version(
         version=latest + 1,
         dimension_weights=dict(dimension_weights),
         indicators={key: [d, w] for key, (d, w) in indicators.items()},
-        bands=[[name, lower] for name, lower in bands],
+        bands=[[name.strip(), lower] for name, lower in sorted(bands, key=lambda b: b[1])],
         low_score=low_score,
         imbalance_gap=imbalance_gap,
         decline_drop=decline_drop,
-        note=note,
+        note=note.strip()[:300],
     )
     db.session.add(version)
     record_audit("scoring.load", version, actor=actor)
@@ -457,13 +494,16 @@ def load_scoring_version(
 
 
 def rescore_surveys(version_id: int, *, actor: Actor, batch_size: int = 1000) -> int:
-    """Score every stored survey again under ``version_id`` (the answers stay as given), in
-    the order they were recorded, so each decline flag compares with a survey already scored
-    under the new version. Surveys whose answers do not cover the version's indicators are
-    left as they were."""
+    """Score every stored survey again under ``version_id``, which must be the version in
+    force (the answers stay as given), in the order they were recorded, so each decline flag
+    compares with a survey already scored under the new version. Surveys whose answers do not
+    cover the version's indicators are left as they were."""
+    _scoring_admin(actor)
     version = db.session.get(ScoringVersion, version_id)
     if version is None:
         raise NotFound(_l("Not found."))
+    if version.id != current_scoring_version().id:
+        raise Conflict(_l("Only the version in force scores the stored surveys again."))
     rescored, last_id = 0, 0
     while True:
         batch = db.session.scalars(
@@ -484,6 +524,37 @@ def rescore_surveys(version_id: int, *, actor: Actor, batch_size: int = 1000) ->
         db.session.flush()
     record_audit("scoring.rescore", version, actor=actor, changes={"surveys": [None, rescored]})
     return rescored
+
+
+@dataclass(frozen=True)
+class ScoringVersionRow:
+    version: ScoringVersion
+    surveys: int  # stored surveys scored under it
+    current: bool
+
+
+def scoring_versions(*, actor: Actor) -> list[ScoringVersionRow]:
+    """Every scoring version, the one in force first, with how many surveys it scores now.
+    One statement."""
+    _scoring_admin(actor)
+    # one pass over the surveys, grouped, rather than a count per version
+    counts = (
+        sa.select(
+            SustainabilitySurvey.scoring_version_id.label("version_id"),
+            sa.func.count().label("surveys"),
+        )
+        .group_by(SustainabilitySurvey.scoring_version_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(ScoringVersion, counts.c.surveys)
+        .outerjoin(counts, counts.c.version_id == ScoringVersion.id)
+        .order_by(ScoringVersion.version.desc())
+    ).all()
+    return [
+        ScoringVersionRow(version, int(count or 0), current=index == 0)
+        for index, (version, count) in enumerate(rows)
+    ]
 
 
 def case_visits(case_id: int) -> Sequence[MonitoringVisit]:

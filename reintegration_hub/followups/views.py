@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -21,6 +22,7 @@ from reintegration_hub.followups import services
 from reintegration_hub.followups.forms import (
     NewStepForm,
     NewTemplateForm,
+    ScoringForm,
     StepForm,
     TemplateForm,
     VisitForm,
@@ -28,6 +30,7 @@ from reintegration_hub.followups.forms import (
     survey_form,
 )
 from reintegration_hub.followups.labels import (
+    FLAG_LABELS,
     KIND_LABELS,
     MILESTONE_STATUS_LABELS,
     RESPONSIBLE_LABELS,
@@ -233,3 +236,66 @@ def remove_step(template_id: int, step_id: int) -> Any:
         db.session.commit()
         flash(_("The step is removed."), "success")
     return redirect(url_for("followups.template", template_id=template_id))
+
+
+# --- scoring versions (administrators) -------------------------------------------------------
+
+
+def _rescored(count: int) -> str:
+    return ngettext(
+        "%(num)d stored survey was scored again.",
+        "%(num)d stored surveys were scored again.",
+        count,
+    )
+
+
+def _scoring_page(form: ScoringForm, status: int = 200) -> Any:
+    return render_template(
+        "followups/scoring.html",
+        rows=services.scoring_versions(actor=current_user),
+        form=form,
+        rescore_form=FlaskForm(formdata=None),
+        flag_labels=FLAG_LABELS,
+    ), status
+
+
+@bp.get("/scoring")
+@roles(Role.ADMIN)
+def scoring() -> Any:
+    form = ScoringForm(formdata=None)
+    form.fill_from(services.current_scoring_version())
+    return _scoring_page(form)
+
+
+@bp.post("/scoring")
+@roles(Role.ADMIN)
+def load_scoring() -> Any:
+    form = ScoringForm()
+    if form.validate_on_submit():
+        try:
+            version = services.load_scoring_version(**form.version_input(), actor=current_user)
+            rescored = (
+                services.rescore_surveys(version.id, actor=current_user)
+                if form.rescore.data
+                else None
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Version %(num)d is in force.", num=version.version), "success")
+            if rescored is not None:
+                flash(_rescored(rescored), "success")
+            return redirect(url_for("followups.scoring"))
+    return _scoring_page(form, 422)
+
+
+@bp.post("/scoring/<int:version_id>/rescore")
+@roles(Role.ADMIN)
+def rescore(version_id: int) -> Any:
+    if FlaskForm().validate_on_submit():
+        rescored = services.rescore_surveys(version_id, actor=current_user)
+        db.session.commit()
+        flash(_rescored(rescored), "success")
+    return redirect(url_for("followups.scoring"))

@@ -77,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.deliveries import views as deliveries_views
     from reintegration_hub.followups import views as followups_views
     from reintegration_hub.home import views as home_views
+    from reintegration_hub.monitoring import report_views as monitoring_report_views
     from reintegration_hub.navigation import init_navigation
     from reintegration_hub.notifications import views as notifications_views
     from reintegration_hub.plans import api as plans_api
@@ -94,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(deliveries_views.bp)
     app.register_blueprint(followups_views.bp)
     app.register_blueprint(notifications_views.bp)
+    app.register_blueprint(monitoring_report_views.bp)
     register_api(
         app,
         auth_api.bp,

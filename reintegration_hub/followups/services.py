@@ -24,6 +24,7 @@ from reintegration_hub.core.audit import pending_changes, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
@@ -31,16 +32,19 @@ from reintegration_hub.followups.models import (
     Dimension,
     Milestone,
     MilestoneKind,
+    MilestoneNotice,
     MilestoneStatus,
     MilestoneStep,
     MilestoneTemplate,
     MonitoringVisit,
+    NoticeKind,
     Responsible,
     ScoringVersion,
     SustainabilitySurvey,
     VisitMode,
 )
 from reintegration_hub.followups.scoring import Scores, check_answers, score
+from reintegration_hub.followups.sweep import SweepCounts, sweep_range
 from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes.models import Grant
 
@@ -852,3 +856,135 @@ def remove_step(template_id: int, step_id: int, *, actor: Actor) -> None:
     )
     template.steps.remove(step)
     db.session.flush()
+
+
+# --- the plan's timeline and "re-check now" --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeEntry:
+    """A reminder or escalation with the state of the e-mails it queued."""
+
+    id: int
+    milestone_id: int
+    milestone_name: str
+    kind: NoticeKind
+    level: int
+    on_date: dt.date
+    messages: int  # e-mails queued for it (one per recipient; 0: nobody to tell)
+    sent: int
+    failed: int
+    last_sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    on: dt.date
+    kind: str  # "milestone", "notice", "visit" or "survey"
+    item: Milestone | NoticeEntry | MonitoringVisit | SustainabilitySurvey
+
+
+def _notice_entries(plan_id: int) -> list[NoticeEntry]:
+    """The plan's notices with their outbox messages counted, in one statement. The sweep
+    keys a notice's messages ``milestone:<id>:<level>:<recipient digest>``: the range on
+    the unique key index finds them (whatever the collation), the LIKE keeps exact ones."""
+    prefix = (
+        sa.literal("milestone:")
+        + sa.cast(MilestoneNotice.milestone_id, sa.String)
+        + sa.literal(":")
+        + sa.cast(MilestoneNotice.level, sa.String)
+        + sa.literal(":")
+    )
+    messages = sa.and_(
+        OutboxMessage.key >= prefix,
+        OutboxMessage.key < prefix + sa.literal("z"),
+        OutboxMessage.key.like(prefix + sa.literal("%")),
+    )
+    sent = sa.func.sum(sa.case((OutboxMessage.status == OutboxStatus.SENT, 1), else_=0))
+    failed = sa.func.sum(sa.case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0))
+    rows = db.session.execute(
+        sa.select(
+            MilestoneNotice.id,
+            MilestoneNotice.milestone_id,
+            Milestone.name,
+            MilestoneNotice.kind,
+            MilestoneNotice.level,
+            MilestoneNotice.on_date,
+            sa.func.count(OutboxMessage.id),
+            sent,
+            failed,
+            sa.func.max(OutboxMessage.sent_at),
+        )
+        .join(Milestone, Milestone.id == MilestoneNotice.milestone_id)
+        .outerjoin(OutboxMessage, messages)
+        .where(Milestone.plan_id == plan_id)
+        .group_by(
+            MilestoneNotice.id,
+            MilestoneNotice.milestone_id,
+            Milestone.name,
+            MilestoneNotice.kind,
+            MilestoneNotice.level,
+            MilestoneNotice.on_date,
+        )
+    ).all()
+    return [
+        NoticeEntry(
+            id=row[0],
+            milestone_id=row[1],
+            milestone_name=row[2],
+            kind=NoticeKind(row[3]),
+            level=row[4],
+            on_date=row[5],
+            messages=int(row[6] or 0),
+            sent=int(row[7] or 0),
+            failed=int(row[8] or 0),
+            last_sent_at=row[9],
+        )
+        for row in rows
+    ]
+
+
+#: Within a day: what was done (visits, surveys), then what was sent, then what falls due.
+_TIMELINE_ORDER = {"visit": 0, "survey": 1, "notice": 2, "milestone": 3}
+
+
+def plan_timeline(plan_id: int, case_id: int) -> list[TimelineEntry]:
+    """The plan's follow-up in date order: milestones (by due date, with their state),
+    reminders and escalations (with their e-mails' state), visits and surveys (with scores
+    and flags). Four statements whatever the number of items (the caller has checked the
+    plan's scope)."""
+    entries = [TimelineEntry(m.due_on, "milestone", m) for m in plan_milestones(plan_id)]
+    entries += [TimelineEntry(n.on_date, "notice", n) for n in _notice_entries(plan_id)]
+    entries += [TimelineEntry(v.visited_on, "visit", v) for v in case_visits(case_id)]
+    entries += [TimelineEntry(s.taken_on, "survey", s) for s in case_surveys(case_id)]
+    return sorted(entries, key=lambda e: (e.on, _TIMELINE_ORDER[e.kind], e.item.id))
+
+
+#: Who may re-check a plan: whoever reads its page.
+RECHECK_ROLES = frozenset({Role.COUNSELLOR, Role.CASE_MANAGER, Role.PROGRAMME_MANAGER, Role.ADMIN})
+
+
+def recheck_plan(plan_id: int, *, actor: Actor, as_of: dt.date | None = None) -> SweepCounts:
+    """The follow-up checks for one plan, now: the same ``sweep_range`` the ``track_plan``
+    flow (and ``track_milestones`` for every plan) runs, for this plan's id only, so the
+    page answers at once without starting a flow. NotFound out of scope; Conflict before the
+    plan is approved (it has no milestones)."""
+    if actor.role not in RECHECK_ROLES:
+        raise PermissionDenied(_l("Your role cannot do this."))
+    plan: Plan = get_scoped(Plan, plan_id, actor)
+    if plan.approved_at is None:
+        raise Conflict(_l("The plan is not approved: it has no follow-up yet."))
+    counts = sweep_range(as_of or now_utc().date(), plan.id, plan.id)
+    record_audit(
+        "plan.recheck",
+        plan,
+        actor=actor,
+        changes={name: [None, value] for name, value in counts.as_dict().items() if value},
+    )
+    return counts
+
+
+def plan_case_id(plan_id: int) -> int:
+    """The case a plan belongs to (for a redirect; the caller has checked the scope)."""
+    case_id: int = db.session.scalars(sa.select(Plan.returnee_id).where(Plan.id == plan_id)).one()
+    return case_id

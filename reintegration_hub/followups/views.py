@@ -120,6 +120,34 @@ def record_survey(case_id: int) -> Any:
     )
 
 
+@bp.post("/plans/<int:plan_id>/recheck")
+@roles(*services.RECHECK_ROLES)
+def recheck_plan(plan_id: int) -> Any:
+    """ "Re-check now": the sweep for this one plan, in this request (one small transaction;
+    the ``track_plan`` flow runs the same service: a page never starts a flow)."""
+    if not FlaskForm().validate_on_submit():
+        return redirect(request.referrer or url_for("followups.index"))
+    counts = services.recheck_plan(plan_id, actor=current_user)
+    case_id = services.plan_case_id(plan_id)
+    db.session.commit()
+    changed = counts.as_dict()
+    if any(changed.values()):
+        flash(
+            _(
+                "Checked: %(due)d due, %(overdue)d overdue, %(escalated)d escalated, "
+                "%(messages)d e-mails queued.",
+                due=changed["due"],
+                overdue=changed["overdue"],
+                escalated=changed["escalated"],
+                messages=changed["messages"],
+            ),
+            "success",
+        )
+    else:
+        flash(_("Checked: nothing has changed since the last check."), "info")
+    return _plan_page(case_id)
+
+
 # --- milestone templates (administrators) ----------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from reintegration_hub.followups.labels import (
     RESPONSIBLE_LABELS,
     VISIT_MODE_LABELS,
 )
-from reintegration_hub.followups.services import case_surveys, case_visits, plan_milestones
+from reintegration_hub.followups.services import plan_timeline
 from reintegration_hub.plans import services
 from reintegration_hub.plans.forms import AddLineForm, LineForm, ReviewForm, SubmitForm
 from reintegration_hub.plans.labels import ACTION_LABELS, PLAN_STATUS_LABELS
@@ -63,9 +63,8 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
             "waitlist": services.waitlist_positions(plan),
             "deliveries": services.deliveries_by_line(plan),
             "revisions": services.revisions(plan.id, actor=current_user),
-            "milestones": plan_milestones(plan.id),
-            "visits": case_visits(case_id),
-            "surveys": case_surveys(case_id),
+            "timeline": plan_timeline(plan.id, case_id),
+            "recheck_form": FlaskForm(formdata=None),
             "editable": plan.status in EDITABLE_STATUSES,
             "line_forms": {
                 line.id: LineForm(formdata=None, obj=line, prefix=f"line-{line.id}")

@@ -111,6 +111,8 @@ def register_blueprints(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from reintegration_hub.demo.cli import demo_cli
     from reintegration_hub.followups.cli import followups_cli
+    from reintegration_hub.monitoring.cli import monitoring_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(followups_cli)
+    app.cli.add_command(monitoring_cli)

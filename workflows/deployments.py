@@ -24,7 +24,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.settings import PREFECT_API_URL
 from prefect.types.entrypoint import EntrypointType
 
-from workflows import flows, milestones
+from workflows import flows, milestones, outcomes
 
 #: A second run of a sweep starting while one is still running is cancelled, not queued. For
 #: delivery this also keeps SQLite, which has no row locks, to one deliverer at a time.
@@ -66,6 +66,12 @@ def deployments() -> list[RunnerDeployment]:
             "track-milestones",
             "Mark milestones due and overdue, remind, escalate, close ended windows (hourly).",
             cron="15 * * * *",
+        ),
+        scheduled(
+            outcomes.snapshot_outcomes,
+            "snapshot-outcomes",
+            "Pre-aggregate the dashboard's heavy indicators (daily).",
+            cron="50 1 * * *",
         ),
         scheduled(
             milestones.track_plan,

@@ -9,7 +9,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.notifications.smtp import free_port
-from workflows import deployments, flows, milestones
+from workflows import deployments, flows, milestones, outcomes
 
 
 def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() -> None:
@@ -21,6 +21,7 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
         "anonymise-closed-cases": flows.anonymise_closed_cases,
         "track-milestones": milestones.track_milestones,
         "track-plan": milestones.track_plan,
+        "snapshot-outcomes": outcomes.snapshot_outcomes,
     }
     assert set(declared) == set(expected)
     for name, flow in expected.items():
@@ -40,6 +41,8 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
     (sweep,) = declared["track-milestones"].schedules
     assert sweep.schedule.cron == "15 * * * *"
     assert declared["track-plan"].schedules == []  # on demand
+    (snapshot,) = declared["snapshot-outcomes"].schedules
+    assert snapshot.schedule.cron == "50 1 * * *"
 
 
 def test_waiting_for_a_server_that_never_answers_gives_up() -> None:

@@ -1,0 +1,993 @@
+"""Home-office monitoring: the dashboard's indicators and the outcome snapshot.
+
+Light indicators (returns, arrivals, plans by status, open milestones by office, spending,
+progress to targets) are live SQL over indexed columns, a fixed number of statements whatever
+the number of cases. Heavy ones (sustainability scores by partner, support category, country
+and grant, their distribution, days from return to plan, milestones on time, closure reasons)
+are read from ``OutcomeCell`` rows that ``snapshot_outcomes`` pre-aggregates set-based (one
+``INSERT ... SELECT ... GROUP BY`` per measure) and replaces in one transaction.
+
+``DashboardFilters`` is the one parser of the dashboard's filters: the pages, the API and the
+exports build it from the same query parameters, and it gives the case list's parameters for
+every figure's drill-down link (``cases.drill``), so a figure and its list count alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+
+from partners.models import Partner, SupportCategory, SupportOption
+from reintegration_hub.auth.models import Office
+from reintegration_hub.cases.drill import CaseDrill, _bool, _date, _enum, _int, drill_conditions
+from reintegration_hub.cases.models import CaseStatus, Returnee, VulnerabilityEntry
+from reintegration_hub.core.audit import record_audit
+from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
+from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.extensions import db
+from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
+from reintegration_hub.monitoring.models import (
+    ActivityKind,
+    Measure,
+    OutcomeCell,
+    OutcomeSnapshot,
+    ProgrammeActivity,
+)
+from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
+from reintegration_hub.programmes.models import Grant, TargetIndicator
+
+#: Roles that see the dashboard (the home office); everyone else is refused.
+MONITORING_ROLES = frozenset({Role.ADMIN, Role.PROGRAMME_MANAGER})
+FULL_SHARE_BP = 10_000
+#: Histogram of composite scores: ten buckets of 0.1.
+HISTOGRAM_BUCKETS = 10
+#: Days from return to plan approval, in these ranges (lower bound, key); "before" is < 0.
+PLAN_DAY_BUCKETS: tuple[tuple[int, str], ...] = ((0, "0-30"), (31, "31-60"), (61, "61-90"))
+PLAN_DAY_KEYS = ("before", "0-30", "31-60", "61-90", "90+")
+#: Milestones come due by the snapshot day: done by the due date, done later, still open.
+TIMELINESS = ("on_time", "late", "open")
+#: Months shown in the returns chart.
+MONTHS_SHOWN = 24
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DashboardFilters:
+    """The dashboard's filters. ``period_from``/``period_to`` select cases by return
+    (departure) date; ``partner_id``/``category``: cases whose approved plan has such a line;
+    ``vulnerable``: cases with (True) or without (False) a recorded vulnerability."""
+
+    grant_id: int | None = None
+    period_from: dt.date | None = None
+    period_to: dt.date | None = None
+    host_office_id: int | None = None
+    return_country_code: str | None = None
+    partner_id: int | None = None
+    category: SupportCategory | None = None
+    vulnerable: bool | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> DashboardFilters:
+        """From query parameters (the pages' and the API's names); what does not parse is
+        ignored, so a hand-edited address shows the unfiltered figure instead of an error."""
+        country = str(args.get("country") or "").strip().upper()
+        return cls(
+            grant_id=_int(_text(args.get("grant"))),
+            period_from=_date(_text(args.get("from"))),
+            period_to=_date(_text(args.get("to"))),
+            host_office_id=_int(_text(args.get("host_office"))),
+            return_country_code=country if len(country) == 2 and country.isalpha() else None,
+            partner_id=_int(_text(args.get("partner"))),
+            category=_enum(SupportCategory, _text(args.get("category"))),
+            vulnerable=_bool(_text(args.get("vulnerable"))),
+        )
+
+    def query_args(self) -> dict[str, str]:
+        """The query parameters that give these filters back through ``from_args``."""
+        pairs = {
+            "grant": self.grant_id,
+            "from": self.period_from.isoformat() if self.period_from else None,
+            "to": self.period_to.isoformat() if self.period_to else None,
+            "host_office": self.host_office_id,
+            "country": self.return_country_code,
+            "partner": self.partner_id,
+            "category": self.category.value if self.category else None,
+            "vulnerable": None if self.vulnerable is None else ("1" if self.vulnerable else "0"),
+        }
+        return {key: str(value) for key, value in pairs.items() if value is not None}
+
+    @property
+    def by_service(self) -> bool:
+        """A partner or category filter: case-level snapshot cells cannot answer it."""
+        return self.partner_id is not None or self.category is not None
+
+    def drill(self, **more: Any) -> CaseDrill:
+        return CaseDrill(
+            grant_id=self.grant_id,
+            returned_from=self.period_from,
+            returned_to=self.period_to,
+            partner_id=self.partner_id,
+            category=self.category,
+            vulnerable=self.vulnerable,
+            **more,
+        )
+
+    def case_args(self, status: CaseStatus | None = None, **more: Any) -> dict[str, str]:
+        """The case list's query parameters for the cases behind a figure: these filters plus
+        the figure's own (``status`` and any ``CaseDrill`` field)."""
+        args = self.drill(**more).query_args()
+        if self.host_office_id is not None:
+            args["office_id"] = str(self.host_office_id)
+        if self.return_country_code:
+            args["country"] = self.return_country_code
+        if status is not None:
+            args["status"] = status.value
+        return args
+
+    def case_conditions(self) -> list[sa.ColumnElement[bool]]:
+        """``WHERE`` conditions on ``Returnee``: the case list's, for the same cases."""
+        where = drill_conditions(self.drill())
+        if self.host_office_id is not None:
+            where.append(Returnee.host_office_id == self.host_office_id)
+        if self.return_country_code:
+            where.append(Returnee.return_country_code == self.return_country_code)
+        return where
+
+    def cell_conditions(self, *, service: bool) -> list[sa.ColumnElement[bool]]:
+        """``WHERE`` conditions on snapshot cells (the period at month precision)."""
+        where: list[sa.ColumnElement[bool]] = []
+        if self.grant_id is not None:
+            where.append(OutcomeCell.grant_id == self.grant_id)
+        if self.host_office_id is not None:
+            where.append(OutcomeCell.host_office_id == self.host_office_id)
+        if self.return_country_code:
+            where.append(OutcomeCell.return_country_code == self.return_country_code)
+        if self.vulnerable is not None:
+            where.append(OutcomeCell.vulnerable.is_(self.vulnerable))
+        if self.period_from is not None:
+            where.append(OutcomeCell.return_month >= self.period_from.replace(day=1))
+        if self.period_to is not None:
+            where.append(OutcomeCell.return_month <= self.period_to)
+        if service and self.partner_id is not None:
+            where.append(OutcomeCell.partner_id == self.partner_id)
+        if service and self.category is not None:
+            where.append(OutcomeCell.category == self.category.value)
+        return where
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if hasattr(value, "value"):
+        return str(value.value)
+    return str(value)
+
+
+def require_monitoring(actor: Actor) -> None:
+    if actor.role not in MONITORING_ROLES:
+        raise PermissionDenied(_l("Only the home office sees programme monitoring."))
+
+
+# --- the dashboard's figures -----------------------------------------------------------------
+
+
+@dataclass
+class Totals:
+    cases: int = 0
+    returns: int = 0
+    arrivals: int = 0
+    reintegration: int = 0  # cases with an approved plan
+
+
+@dataclass
+class MonthCount:
+    month: dt.date
+    returns: int
+    arrivals: int
+
+
+@dataclass
+class OfficeMilestones:
+    office_id: int
+    office: str
+    due: int
+    overdue: int
+
+
+@dataclass
+class SourceSplit:
+    name: str
+    share_bp: int
+    budget_minor: int
+    committed_minor: int
+    delivered_minor: int
+    remaining_minor: int
+
+
+@dataclass
+class TargetProgress:
+    indicator: TargetIndicator
+    target: int
+    actual: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.actual / self.target if self.target else 0.0
+
+
+@dataclass
+class GrantProgress:
+    grant_id: int
+    number: str
+    title: str
+    currency: str
+    budget_minor: int
+    committed_minor: int
+    delivered_minor: int
+    sources: list[SourceSplit]
+    targets: list[TargetProgress]
+
+    @property
+    def remaining_minor(self) -> int:
+        return self.budget_minor - self.committed_minor
+
+
+@dataclass
+class ScoreRow:
+    """Mean scores (0-1) of ``n`` surveyed cases of a group, and how many fell in each band."""
+
+    key: str
+    label: str
+    n: int
+    economic: float
+    social: float
+    psychosocial: float
+    composite: float
+    bands: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BucketCount:
+    key: str
+    n: int
+
+
+@dataclass
+class OfficeOnTime:
+    office_id: int
+    office: str
+    on_time: int
+    late: int
+    open: int
+
+    @property
+    def due(self) -> int:
+        return self.on_time + self.late + self.open
+
+    @property
+    def rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+
+@dataclass
+class Outcomes:
+    """The heavy indicators, from the snapshot."""
+
+    taken_at: dt.datetime | None = None
+    as_of: dt.date | None = None
+    by_partner: list[ScoreRow] = field(default_factory=list)
+    by_category: list[ScoreRow] = field(default_factory=list)
+    by_country: list[ScoreRow] = field(default_factory=list)
+    by_grant: list[ScoreRow] = field(default_factory=list)
+    overall: ScoreRow | None = None
+    histogram: list[BucketCount] = field(default_factory=list)
+    bands: list[BucketCount] = field(default_factory=list)
+    plan_days: list[BucketCount] = field(default_factory=list)
+    plan_days_mean: float | None = None
+    on_time: list[OfficeOnTime] = field(default_factory=list)
+    closures: list[BucketCount] = field(default_factory=list)
+    #: partner/category filters apply to scores only (the other cells have no such dimension)
+    service_filtered: bool = False
+
+    @property
+    def on_time_total(self) -> OfficeOnTime:
+        return OfficeOnTime(
+            0,
+            "",
+            sum(o.on_time for o in self.on_time),
+            sum(o.late for o in self.on_time),
+            sum(o.open for o in self.on_time),
+        )
+
+
+@dataclass
+class Dashboard:
+    filters: DashboardFilters
+    totals: Totals
+    months: list[MonthCount]
+    plans_by_status: list[BucketCount]
+    milestones: list[OfficeMilestones]
+    grants: list[GrantProgress]
+    outcomes: Outcomes
+
+
+def dashboard(filters: DashboardFilters, *, actor: Actor) -> Dashboard:
+    """Every figure of the dashboard under ``filters``: a fixed number of statements."""
+    require_monitoring(actor)
+    totals, plans_by_status, per_grant = _case_counts(filters)
+    return Dashboard(
+        filters=filters,
+        totals=totals,
+        months=_months(filters),
+        plans_by_status=plans_by_status,
+        milestones=_open_milestones(filters),
+        grants=_grant_progress(filters, per_grant),
+        outcomes=outcomes(filters, actor=actor),
+    )
+
+
+def _filtered_cases(filters: DashboardFilters) -> list[sa.ColumnElement[bool]]:
+    return filters.case_conditions()
+
+
+def _case_counts(
+    filters: DashboardFilters,
+) -> tuple[Totals, list[BucketCount], dict[int | None, Totals]]:
+    """Cases, returns, arrivals and plans by status, per grant: one statement."""
+    stmt = (
+        sa.select(
+            Returnee.grant_id,
+            Plan.status,
+            sa.func.count(Returnee.id),
+            sa.func.count(Returnee.departed_on),
+            sa.func.count(Returnee.arrived_on),
+        )
+        .select_from(Returnee)
+        .outerjoin(Plan, Plan.returnee_id == Returnee.id)
+        .where(*_filtered_cases(filters))
+        .group_by(Returnee.grant_id, Plan.status)
+    )
+    totals = Totals()
+    per_grant: dict[int | None, Totals] = defaultdict(Totals)
+    by_status: dict[str, int] = defaultdict(int)
+    for grant_id, status, cases, returns, arrivals in db.session.execute(stmt):
+        for bucket in (totals, per_grant[grant_id]):
+            bucket.cases += cases
+            bucket.returns += returns
+            bucket.arrivals += arrivals
+            if status == PlanStatus.APPROVED:
+                bucket.reintegration += cases
+        by_status[status.value if status else "none"] += cases
+    order = [s.value for s in PlanStatus] + ["none"]
+    plans = [BucketCount(key, by_status[key]) for key in order if by_status.get(key)]
+    return totals, plans, per_grant
+
+
+def _month(column: Any) -> Any:
+    """The first day of ``column``'s month. Constants are literal SQL, not parameters, so the
+    expression in a ``GROUP BY`` is the same as in the select list (psycopg binds server-side
+    and PostgreSQL would see two different parameters)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), column), sa.Date)
+    return sa.func.date(column, sa.literal_column("'start of month'"))
+
+
+def _sql_text(value: str) -> Any:
+    """A string constant as literal SQL (see ``_month``); only our own constants."""
+    assert "'" not in value
+    return sa.literal_column(f"'{value}'", sa.String)
+
+
+def _sql_number(value: float) -> Any:
+    return sa.literal_column(repr(value))
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _months(filters: DashboardFilters) -> list[MonthCount]:
+    """Returns and arrivals per calendar month (of the cases in the filters)."""
+    month = _month(Returnee.departed_on).label("month")
+    stmt = (
+        sa.select(month, sa.func.count(Returnee.id), sa.func.count(Returnee.arrived_on))
+        .where(Returnee.departed_on.is_not(None), *_filtered_cases(filters))
+        .group_by(month)
+        .order_by(month.desc())
+        .limit(MONTHS_SHOWN)
+    )
+    rows = [MonthCount(_as_date(m), r, a) for m, r, a in db.session.execute(stmt)]
+    return rows[::-1]
+
+
+def _open_milestones(filters: DashboardFilters) -> list[OfficeMilestones]:
+    """Due and overdue milestones per responsible office: one statement."""
+    stmt = (
+        sa.select(Milestone.office_id, Office.name, Milestone.status, sa.func.count(Milestone.id))
+        .join(Office, Office.id == Milestone.office_id)
+        .where(Milestone.status.in_(MILESTONE_OPEN))
+        .group_by(Milestone.office_id, Office.name, Milestone.status)
+    )
+    conditions = _filtered_cases(filters)
+    if conditions:
+        stmt = stmt.join(Returnee, Returnee.id == Milestone.returnee_id).where(*conditions)
+    offices: dict[int, OfficeMilestones] = {}
+    for office_id, name, status, count in db.session.execute(stmt):
+        row = offices.setdefault(office_id, OfficeMilestones(office_id, name, 0, 0))
+        if status == MilestoneStatus.OVERDUE:
+            row.overdue += count
+        else:
+            row.due += count
+    return sorted(offices.values(), key=lambda o: (-o.overdue, -o.due, o.office))
+
+
+MILESTONE_OPEN = (MilestoneStatus.DUE, MilestoneStatus.OVERDUE)
+
+
+def _grant_progress(
+    filters: DashboardFilters, per_grant: Mapping[int | None, Totals]
+) -> list[GrantProgress]:
+    """Budget, committed (approved plan lines), delivered, remaining and targets per grant."""
+    grants_stmt = (
+        sa.select(Grant)
+        .options(selectinload(Grant.funding_sources), selectinload(Grant.targets))
+        .order_by(Grant.start_on.desc(), Grant.number)
+    )
+    if filters.grant_id is not None:
+        grants_stmt = grants_stmt.where(Grant.id == filters.grant_id)
+    grants = db.session.scalars(grants_stmt).all()
+    if not grants:
+        return []
+    money_stmt = (
+        sa.select(
+            Returnee.grant_id,
+            sa.func.coalesce(sa.func.sum(PlanLine.total_eur_minor), 0),
+            sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0),
+        )
+        .select_from(PlanLine)
+        .join(Plan, Plan.id == PlanLine.plan_id)
+        .join(Returnee, Returnee.id == Plan.returnee_id)
+        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .where(
+            Plan.status == PlanStatus.APPROVED,
+            Returnee.grant_id.in_([g.id for g in grants]),
+            *_filtered_cases(filters),
+        )
+        .group_by(Returnee.grant_id)
+    )
+    money = {gid: (int(c), int(d)) for gid, c, d in db.session.execute(money_stmt)}
+    activity_stmt = (
+        sa.select(
+            ProgrammeActivity.grant_id,
+            ProgrammeActivity.kind,
+            sa.func.count(ProgrammeActivity.id),
+            sa.func.coalesce(sa.func.sum(ProgrammeActivity.people_count), 0),
+        )
+        .where(ProgrammeActivity.grant_id.in_([g.id for g in grants]))
+        .group_by(ProgrammeActivity.grant_id, ProgrammeActivity.kind)
+    )
+    if filters.period_from is not None:
+        activity_stmt = activity_stmt.where(ProgrammeActivity.occurred_on >= filters.period_from)
+    if filters.period_to is not None:
+        activity_stmt = activity_stmt.where(ProgrammeActivity.occurred_on <= filters.period_to)
+    activities = {
+        (gid, kind): (int(events), int(people))
+        for gid, kind, events, people in db.session.execute(activity_stmt)
+    }
+    result = []
+    for grant in grants:
+        committed, delivered = money.get(grant.id, (0, 0))
+        counts = per_grant.get(grant.id, Totals())
+        # short stays count people; capacity-building counts events
+        stays = activities.get((grant.id, ActivityKind.SHORT_STAY), (0, 0))
+        events = activities.get((grant.id, ActivityKind.CAPACITY_EVENT), (0, 0))
+        actual = {
+            TargetIndicator.RETURNS: counts.returns,
+            TargetIndicator.REINTEGRATION: counts.reintegration,
+            TargetIndicator.SHORT_STAYS: stays[1],
+            TargetIndicator.CAPACITY_EVENTS: events[0],
+        }
+        result.append(
+            GrantProgress(
+                grant_id=grant.id,
+                number=grant.number,
+                title=grant.title,
+                currency=grant.currency,
+                budget_minor=grant.total_budget_minor,
+                committed_minor=committed,
+                delivered_minor=delivered,
+                sources=[
+                    _split(s.name, s.share_bp, grant.total_budget_minor, committed, delivered)
+                    for s in grant.funding_sources
+                ],
+                targets=[
+                    TargetProgress(t.indicator, t.target_value, actual[t.indicator])
+                    for t in grant.targets
+                ],
+            )
+        )
+    return result
+
+
+def share_of(amount_minor: int, share_bp: int) -> int:
+    """``share_bp`` basis points of ``amount_minor``, rounded half up to a minor unit."""
+    return (amount_minor * share_bp + FULL_SHARE_BP // 2) // FULL_SHARE_BP
+
+
+def _split(name: str, share_bp: int, budget: int, committed: int, delivered: int) -> SourceSplit:
+    return SourceSplit(
+        name=name,
+        share_bp=share_bp,
+        budget_minor=share_of(budget, share_bp),
+        committed_minor=share_of(committed, share_bp),
+        delivered_minor=share_of(delivered, share_bp),
+        remaining_minor=share_of(budget, share_bp) - share_of(committed, share_bp),
+    )
+
+
+# --- outcomes from the snapshot --------------------------------------------------------------
+
+
+def latest_snapshot() -> OutcomeSnapshot | None:
+    return db.session.scalars(
+        sa.select(OutcomeSnapshot).order_by(OutcomeSnapshot.id.desc())
+    ).first()
+
+
+def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
+    """The heavy indicators under ``filters`` from the snapshot cells: three statements (the
+    snapshot's header, the re-aggregated cells, the names of the partners among them)."""
+    require_monitoring(actor)
+    snapshot = latest_snapshot()
+    result = Outcomes(service_filtered=filters.by_service)
+    if snapshot is None:
+        return result
+    result.taken_at, result.as_of = snapshot.taken_at, snapshot.as_of
+    score_measure = Measure.SCORE_SERVICE if filters.by_service else Measure.SCORE
+    wanted = [Measure.SCORE, Measure.SCORE_SERVICE]
+    if not filters.by_service:
+        wanted += [Measure.PLAN_DAYS, Measure.MILESTONES, Measure.CLOSURE]
+    c = OutcomeCell
+    keys = (c.measure, c.grant_id, c.return_country_code, c.partner_id, c.category, c.office_id)
+    stmt = (
+        sa.select(
+            *keys,
+            c.bucket,
+            c.band,
+            sa.func.sum(c.n),
+            sa.func.sum(c.sum_economic),
+            sa.func.sum(c.sum_social),
+            sa.func.sum(c.sum_psychosocial),
+            sa.func.sum(c.sum_composite),
+            sa.func.sum(c.sum_days),
+        )
+        .where(c.measure.in_(wanted))
+        .where(
+            sa.or_(
+                sa.and_(c.measure == Measure.SCORE_SERVICE, *filters.cell_conditions(service=True)),
+                sa.and_(
+                    c.measure != Measure.SCORE_SERVICE, *filters.cell_conditions(service=False)
+                ),
+            )
+        )
+        .group_by(*keys, c.bucket, c.band)
+    )
+    groups: dict[str, dict[str, list[float]]] = {
+        name: defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
+        for name in ("partner", "category", "country", "grant", "all")
+    }
+    bands: dict[str, dict[str, dict[str, int]]] = {name: defaultdict(dict) for name in groups}
+    histogram: dict[str, int] = defaultdict(int)
+    band_totals: dict[str, int] = defaultdict(int)
+    plan_days: dict[str, int] = defaultdict(int)
+    days_sum, days_n = 0, 0
+    on_time: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TIMELINESS, 0))
+    closures: dict[str, int] = defaultdict(int)
+    rows = db.session.execute(stmt).all()
+    for measure, grant_id, country, partner_id, category, office_id, bucket, band, *sums in rows:
+        n, economic, social, psychosocial, composite, day_total = sums
+        n = int(n or 0)
+        if measure in (Measure.SCORE, Measure.SCORE_SERVICE):
+            values = (n, economic or 0.0, social or 0.0, psychosocial or 0.0, composite or 0.0)
+            targets = []
+            if measure == Measure.SCORE_SERVICE:
+                targets += [("partner", str(partner_id)), ("category", str(category))]
+            if measure == score_measure:
+                targets += [("country", str(country)), ("grant", str(grant_id)), ("all", "all")]
+                histogram[str(bucket)] += n
+                band_totals[str(band)] += n
+            for group, key in targets:
+                acc = groups[group][key]
+                for i, value in enumerate(values):
+                    acc[i] += value
+                bands[group][key][str(band)] = bands[group][key].get(str(band), 0) + n
+        elif measure == Measure.PLAN_DAYS:
+            plan_days[str(bucket)] += n
+            days_sum += int(day_total or 0)
+            days_n += n
+        elif measure == Measure.MILESTONES and office_id is not None:
+            on_time[office_id][str(bucket)] += n
+        elif measure == Measure.CLOSURE:
+            closures[str(bucket)] += n
+    office_names = _office_names(set(on_time))
+    partner_names = _partner_names({int(k) for k in groups["partner"] if k != "None"})
+    grant_names = dict(db.session.execute(sa.select(Grant.id, Grant.number)).tuples().all())
+
+    def score_rows(group: str, label: Any) -> list[ScoreRow]:
+        made = [
+            ScoreRow(
+                key=key,
+                label=label(key),
+                n=int(acc[0]),
+                economic=acc[1] / acc[0],
+                social=acc[2] / acc[0],
+                psychosocial=acc[3] / acc[0],
+                composite=acc[4] / acc[0],
+                bands=bands[group][key],
+            )
+            for key, acc in groups[group].items()
+            if acc[0]
+        ]
+        return sorted(made, key=lambda r: (-r.composite, r.label))
+
+    result.by_partner = score_rows("partner", lambda k: partner_names.get(int(k), k))
+    result.by_category = score_rows("category", str)
+    result.by_country = score_rows("country", str)
+    result.by_grant = score_rows(
+        "grant", lambda k: grant_names.get(int(k), "") if k != "None" else ""
+    )
+    overall = score_rows("all", str)
+    result.overall = overall[0] if overall else None
+    result.histogram = [
+        BucketCount(str(b), histogram.get(str(b), 0)) for b in range(HISTOGRAM_BUCKETS)
+    ]
+    result.bands = [BucketCount(k, v) for k, v in sorted(band_totals.items())]
+    result.plan_days = [BucketCount(k, plan_days.get(k, 0)) for k in PLAN_DAY_KEYS]
+    result.plan_days_mean = days_sum / days_n if days_n else None
+    result.on_time = sorted(
+        (
+            OfficeOnTime(oid, office_names.get(oid, str(oid)), **counts)
+            for oid, counts in on_time.items()
+        ),
+        key=lambda o: o.office,
+    )
+    result.closures = sorted(
+        (BucketCount(k, v) for k, v in closures.items()), key=lambda b: (-b.n, b.key)
+    )
+    return result
+
+
+def _office_names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(Office.id, Office.name).where(Office.id.in_(ids)))
+    return dict(rows.tuples().all())
+
+
+def _partner_names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(Partner.id, Partner.name).where(Partner.id.in_(ids)))
+    return dict(rows.tuples().all())
+
+
+# --- the snapshot ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotCounts:
+    taken_at: dt.datetime
+    as_of: dt.date
+    cells: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.cells.values())
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _day(column: Any) -> Any:
+    """The UTC calendar day of a timestamp column."""
+    if _dialect() == "postgresql":
+        return sa.cast(sa.func.timezone(_sql_text("UTC"), column), sa.Date)
+    return sa.func.date(column)
+
+
+def _days_between(later: Any, earlier: Any) -> Any:
+    if _dialect() == "postgresql":
+        return later - earlier
+    return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
+
+
+def _histogram_bucket(score: Any) -> Any:
+    """0 for [0, 0.1), ... 9 for [0.9, 1], as text (portable: no floor())."""
+    whens = [
+        (score >= _sql_number(b / HISTOGRAM_BUCKETS), _sql_text(str(b)))
+        for b in range(HISTOGRAM_BUCKETS - 1, 0, -1)
+    ]
+    return sa.case(*whens, else_=_sql_text("0"))
+
+
+def _case_dimensions() -> Any:
+    """Every case with the dashboard's case dimensions (a subquery to group by)."""
+    vulnerable = sa.exists().where(VulnerabilityEntry.returnee_id == Returnee.id)
+    return (
+        sa.select(
+            Returnee.id.label("case_id"),
+            Returnee.grant_id.label("grant_id"),
+            Returnee.host_office_id.label("host_office_id"),
+            Returnee.return_country_code.label("return_country_code"),
+            vulnerable.label("vulnerable"),
+            _month(Returnee.departed_on).label("return_month"),
+            Returnee.departed_on.label("departed_on"),
+        )
+    ).subquery("cases")
+
+
+DIMENSIONS = ("grant_id", "host_office_id", "return_country_code", "vulnerable", "return_month")
+
+
+def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
+    """Replace the outcome snapshot with one computed now, as of ``as_of``.
+
+    Set-based: the previous cells and header are deleted and one ``INSERT ... SELECT ...
+    GROUP BY`` per measure writes the new ones, every row stamped with the same time, in the
+    caller's transaction: readers see the old snapshot or the new one, never a mix.
+    """
+    taken_at = now_utc()
+    db.session.execute(sa.delete(OutcomeCell))
+    db.session.execute(sa.delete(OutcomeSnapshot))
+    cases = _case_dimensions()
+    dims = [cases.c[name] for name in DIMENSIONS]
+    stamp = sa.literal(taken_at, OutcomeCell.snapshot_at.type)
+    counts: dict[str, int] = {}
+
+    def insert(measure: Measure, select: sa.Select[Any], columns: Sequence[str]) -> None:
+        target = ["snapshot_at", "measure", *DIMENSIONS, *columns]
+        defaults = {
+            "n": 0,
+            "sum_economic": 0.0,
+            "sum_social": 0.0,
+            "sum_psychosocial": 0.0,
+            "sum_composite": 0.0,
+            "sum_days": 0,
+        }
+        missing = [name for name in defaults if name not in columns]
+        select = select.add_columns(*(sa.literal(defaults[name]) for name in missing))
+        db.session.execute(sa.insert(OutcomeCell).from_select([*target, *missing], select))
+        counts[measure.value] = int(
+            db.session.scalar(
+                sa.select(sa.func.count(OutcomeCell.id)).where(OutcomeCell.measure == measure)
+            )
+            or 0
+        )
+
+    # latest survey of each case (highest taken_on, then id)
+    ranked = (
+        sa.select(
+            SustainabilitySurvey.returnee_id,
+            SustainabilitySurvey.economic,
+            SustainabilitySurvey.social,
+            SustainabilitySurvey.psychosocial,
+            SustainabilitySurvey.composite,
+            SustainabilitySurvey.band,
+            sa.func.row_number()
+            .over(
+                partition_by=SustainabilitySurvey.returnee_id,
+                order_by=(SustainabilitySurvey.taken_on.desc(), SustainabilitySurvey.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(SustainabilitySurvey.taken_on <= as_of)
+        .subquery("ranked")
+    )
+    latest = sa.select(ranked).where(ranked.c.rank == 1).subquery("latest")
+    bucket = _histogram_bucket(latest.c.composite)
+    score_sums = [
+        sa.func.count(),
+        sa.func.sum(latest.c.economic),
+        sa.func.sum(latest.c.social),
+        sa.func.sum(latest.c.psychosocial),
+        sa.func.sum(latest.c.composite),
+    ]
+    score_columns = ["bucket", "band", "n", "sum_economic", "sum_social", "sum_psychosocial"]
+    score_columns.append("sum_composite")
+    insert(
+        Measure.SCORE,
+        sa.select(stamp, sa.literal(Measure.SCORE.value), *dims, bucket, latest.c.band, *score_sums)
+        .select_from(latest.join(cases, cases.c.case_id == latest.c.returnee_id))
+        .group_by(*dims, bucket, latest.c.band),
+        score_columns,
+    )
+    # each case once per partner and category its approved plan has lines of
+    served = (
+        sa.select(
+            Plan.returnee_id.label("case_id"),
+            SupportOption.partner_id.label("partner_id"),
+            SupportOption.category.label("category"),
+        )
+        .join(PlanLine, PlanLine.plan_id == Plan.id)
+        .join(SupportOption, SupportOption.id == PlanLine.option_id)
+        .where(Plan.status == PlanStatus.APPROVED)
+        .distinct()
+        .subquery("served")
+    )
+    insert(
+        Measure.SCORE_SERVICE,
+        sa.select(
+            stamp,
+            sa.literal(Measure.SCORE_SERVICE.value),
+            *dims,
+            served.c.partner_id,
+            served.c.category,
+            bucket,
+            latest.c.band,
+            *score_sums,
+        )
+        .select_from(
+            latest.join(cases, cases.c.case_id == latest.c.returnee_id).join(
+                served, served.c.case_id == latest.c.returnee_id
+            )
+        )
+        .group_by(*dims, served.c.partner_id, served.c.category, bucket, latest.c.band),
+        ["partner_id", "category", *score_columns],
+    )
+    # days from return to plan approval
+    days = _days_between(_day(Plan.approved_at), cases.c.departed_on)
+    day_bucket = sa.case(
+        (days < _sql_number(0), _sql_text("before")),
+        *(
+            (days < _sql_number(upper + 1), _sql_text(key))
+            for (_lower, key), upper in zip(PLAN_DAY_BUCKETS, (30, 60, 90), strict=True)
+        ),
+        else_=_sql_text("90+"),
+    )
+    insert(
+        Measure.PLAN_DAYS,
+        sa.select(
+            stamp,
+            sa.literal(Measure.PLAN_DAYS.value),
+            *dims,
+            day_bucket,
+            sa.func.count(),
+            sa.func.sum(days),
+        )
+        .select_from(Plan)
+        .join(cases, cases.c.case_id == Plan.returnee_id)
+        .where(
+            Plan.status == PlanStatus.APPROVED,
+            Plan.approved_at.is_not(None),
+            cases.c.departed_on.is_not(None),
+        )
+        .group_by(*dims, day_bucket),
+        ["bucket", "n", "sum_days"],
+    )
+    # milestones due by as_of: done by their due date, done later, or still open
+    timeliness = sa.case(
+        (
+            Milestone.status == MilestoneStatus.DONE,
+            sa.case(
+                (_day(Milestone.completed_at) <= Milestone.due_on, _sql_text("on_time")),
+                else_=_sql_text("late"),
+            ),
+        ),
+        else_=_sql_text("open"),
+    )
+    insert(
+        Measure.MILESTONES,
+        sa.select(
+            stamp,
+            sa.literal(Measure.MILESTONES.value),
+            *dims,
+            Milestone.office_id,
+            timeliness,
+            sa.func.count(),
+        )
+        .select_from(Milestone)
+        .join(cases, cases.c.case_id == Milestone.returnee_id)
+        .where(Milestone.due_on <= as_of, Milestone.status != MilestoneStatus.CANCELLED)
+        .group_by(*dims, Milestone.office_id, timeliness),
+        ["office_id", "bucket", "n"],
+    )
+    reason = sa.func.coalesce(Returnee.closure_reason, _sql_text("unspecified"))
+    insert(
+        Measure.CLOSURE,
+        sa.select(stamp, sa.literal(Measure.CLOSURE.value), *dims, reason, sa.func.count())
+        .select_from(Returnee)
+        .join(cases, cases.c.case_id == Returnee.id)
+        .where(Returnee.status == CaseStatus.CLOSED)
+        .group_by(*dims, reason),
+        ["bucket", "n"],
+    )
+    header = OutcomeSnapshot(taken_at=taken_at, as_of=as_of, cell_count=sum(counts.values()))
+    record_audit(
+        "monitoring.snapshot",
+        header,
+        actor=actor,
+        changes={"as_of": [None, as_of.isoformat()], "cells": [None, counts]},
+    )
+    return SnapshotCounts(taken_at=taken_at, as_of=as_of, cells=counts)
+
+
+# --- programme activities --------------------------------------------------------------------
+
+
+def record_activity(
+    grant_id: int,
+    kind: ActivityKind,
+    occurred_on: dt.date,
+    people_count: int,
+    note: str = "",
+    *,
+    actor: Actor,
+) -> ProgrammeActivity:
+    """A short stay (people housed before departure) or a capacity-building event toward the
+    grant's targets."""
+    if actor.role not in MONITORING_ROLES:
+        raise PermissionDenied(_l("Only the home office records programme activities."))
+    if db.session.get(Grant, grant_id) is None:
+        raise NotFound(_l("Not found."))
+    errors: dict[str, list[Any]] = {}
+    if people_count < 0 or people_count > 100_000:
+        errors["people_count"] = [_l("Give a number of people from 0 to 100,000.")]
+    if occurred_on > now_utc().date():
+        errors["occurred_on"] = [_l("The date cannot be in the future.")]
+    if len(note) > 500:
+        errors["note"] = [_l("At most 500 characters.")]
+    if errors:
+        raise InvalidInput(_l("Some details are not valid."), field_errors=errors)
+    activity = ProgrammeActivity(
+        grant_id=grant_id,
+        kind=kind,
+        occurred_on=occurred_on,
+        people_count=people_count,
+        note=note.strip(),
+        recorded_by_id=actor.id,
+    )
+    record_audit("activity.record", activity, actor=actor)
+    return activity
+
+
+def list_activities(
+    *, actor: Actor, grant_id: int | None = None, limit: int = 100
+) -> Sequence[ProgrammeActivity]:
+    require_monitoring(actor)
+    stmt = sa.select(ProgrammeActivity).order_by(
+        ProgrammeActivity.occurred_on.desc(), ProgrammeActivity.id.desc()
+    )
+    if grant_id is not None:
+        stmt = stmt.where(ProgrammeActivity.grant_id == grant_id)
+    return db.session.scalars(stmt.limit(limit)).all()
+
+
+def grants() -> Sequence[Grant]:
+    return db.session.scalars(sa.select(Grant).order_by(Grant.number)).all()
+
+
+def filter_choices() -> dict[str, Any]:
+    """Offices and partners to filter by: two statements."""
+    offices = db.session.execute(
+        sa.select(Office.id, Office.name, Office.kind, Office.country_code).order_by(Office.name)
+    ).all()
+    partners = db.session.execute(
+        sa.select(Partner.id, Partner.name, Partner.country_code).order_by(Partner.name)
+    ).all()
+    return {"offices": offices, "partners": partners}

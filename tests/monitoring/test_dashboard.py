@@ -1,0 +1,261 @@
+"""The dashboard's services on the hand-made programme of ``dashboard_world`` (its docstring
+lists every case); each expected figure is worked out by hand from that table."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from partners.models import SupportCategory
+from reintegration_hub.core.errors import InvalidInput, PermissionDenied
+from reintegration_hub.core.roles import SystemActor
+from reintegration_hub.extensions import db
+from reintegration_hub.monitoring import services
+from reintegration_hub.monitoring.models import ActivityKind, OutcomeCell, OutcomeSnapshot
+from reintegration_hub.monitoring.services import DashboardFilters
+from reintegration_hub.programmes.models import TargetIndicator
+from tests.monitoring.dashboard_world import AS_OF, World, more_cases, world
+from tests.queries import counted_statements
+
+
+@pytest.fixture
+def w(app: Flask) -> World:
+    made = world()
+    db.session.commit()
+    return made
+
+
+def snapshot(as_of: dt.date = AS_OF) -> services.SnapshotCounts:
+    counts = services.snapshot_outcomes(as_of, actor=SystemActor("test"))
+    db.session.commit()
+    return counts
+
+
+def test_live_figures_without_filters(w: World) -> None:
+    board = services.dashboard(DashboardFilters(), actor=w.manager)
+    # five cases; C4 never left; C2 did not arrive; C1, C2, C5 approved
+    assert (board.totals.cases, board.totals.returns, board.totals.arrivals) == (5, 4, 3)
+    assert board.totals.reintegration == 3
+    assert {b.key: b.n for b in board.plans_by_status} == {
+        "approved": 3,
+        "submitted": 1,
+        "none": 1,
+    }
+    by_office = {o.office: (o.due, o.overdue) for o in board.milestones}
+    assert by_office == {"IOM Tbilisi": (1, 2), "IOM Yerevan": (0, 1)}
+    assert [(m.month, m.returns, m.arrivals) for m in board.months] == [
+        (dt.date(2023, 12, 1), 1, 1),
+        (dt.date(2024, 1, 1), 1, 1),
+        (dt.date(2024, 2, 1), 1, 0),
+        (dt.date(2024, 3, 1), 1, 1),
+    ]
+
+
+def test_spending_against_the_grant_with_its_co_financing_split(w: World) -> None:
+    (grant,) = services.dashboard(DashboardFilters(), actor=w.manager).grants
+    # committed 1,000 + 500 + 300; delivered 800 + 300 (euro cents below)
+    assert (grant.committed_minor, grant.delivered_minor) == (180_000, 110_000)
+    assert grant.remaining_minor == 100_000_00 - 180_000
+    amif, state = grant.sources
+    assert (amif.name, amif.budget_minor, amif.committed_minor, amif.delivered_minor) == (
+        "AMIF",
+        75_000_00,
+        135_000,
+        82_500,
+    )
+    assert (state.budget_minor, state.committed_minor, state.delivered_minor) == (
+        25_000_00,
+        45_000,
+        27_500,
+    )
+    assert amif.remaining_minor == 75_000_00 - 135_000
+
+
+def test_progress_to_each_target_counts_cases_and_programme_activities(w: World) -> None:
+    (grant,) = services.dashboard(DashboardFilters(), actor=w.manager).grants
+    progress = {t.indicator: (t.target, t.actual) for t in grant.targets}
+    assert progress == {
+        TargetIndicator.RETURNS: (4, 4),  # C1, C2, C3, C5 (C4 has no grant)
+        TargetIndicator.REINTEGRATION: (2, 3),  # approved: C1, C2, C5
+        TargetIndicator.SHORT_STAYS: (10, 7),  # 3 + 4 people
+        TargetIndicator.CAPACITY_EVENTS: (1, 1),  # one event, whatever its size
+    }
+    in_2024 = services.dashboard(
+        DashboardFilters(period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 12, 31)),
+        actor=w.manager,
+    ).grants[0]
+    progress = {t.indicator: t.actual for t in in_2024.targets}
+    # C5 returned in 2023; the 2023 short stay falls out
+    assert progress[TargetIndicator.RETURNS] == 3
+    assert progress[TargetIndicator.REINTEGRATION] == 2
+    assert progress[TargetIndicator.SHORT_STAYS] == 3
+
+
+@pytest.mark.parametrize(
+    ("filters", "cases", "returns"),
+    [
+        (lambda w: DashboardFilters(host_office_id=w.riga.id), 3, 3),  # C1, C2, C5
+        (lambda w: DashboardFilters(vulnerable=True), 1, 1),  # C1
+        (lambda w: DashboardFilters(vulnerable=False), 4, 3),
+        (lambda w: DashboardFilters(return_country_code="AM"), 3, 2),  # C3, C4, C5
+        (lambda w: DashboardFilters(partner_id=w.p1.id), 1, 1),  # C1
+        (lambda w: DashboardFilters(category=SupportCategory.BUSINESS_START_UP), 2, 2),
+        (lambda w: DashboardFilters(grant_id=w.grant.id), 4, 4),
+        (
+            lambda w: DashboardFilters(
+                period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 2, 29)
+            ),
+            2,
+            2,
+        ),
+    ],
+)
+def test_each_filter_selects_the_cases_it_names(w: World, filters, cases, returns) -> None:
+    board = services.dashboard(filters(w), actor=w.manager)
+    assert (board.totals.cases, board.totals.returns) == (cases, returns)
+
+
+def test_open_milestones_follow_the_filters(w: World) -> None:
+    board = services.dashboard(DashboardFilters(return_country_code="AM"), actor=w.manager)
+    assert {o.office: (o.due, o.overdue) for o in board.milestones} == {"IOM Yerevan": (0, 1)}
+
+
+def test_snapshot_aggregates_the_heavy_indicators(w: World) -> None:
+    counts = snapshot()
+    assert counts.cells["score"] == 2  # C1 (high) and C2 (medium): different months and bands
+    outcomes = services.outcomes(DashboardFilters(), actor=w.manager)
+    assert outcomes.taken_at == counts.taken_at
+    assert outcomes.as_of == AS_OF
+    overall = outcomes.overall
+    assert overall is not None
+    # latest surveys only: C1 0.8 (not its older 0.2) and C2 0.4
+    assert overall.n == 2
+    assert overall.composite == pytest.approx(0.6)
+    assert overall.economic == pytest.approx(0.7)
+    assert overall.social == pytest.approx(0.5)
+    assert overall.psychosocial == pytest.approx(0.6)
+    partners = {r.label: (r.n, round(r.composite, 4)) for r in outcomes.by_partner}
+    assert partners == {"Partner One": (1, 0.8), "Partner Two": (1, 0.4)}
+    assert [r.label for r in outcomes.by_partner] == ["Partner One", "Partner Two"]  # best first
+    categories = {r.key: (r.n, round(r.composite, 4)) for r in outcomes.by_category}
+    assert categories == {"business_start_up": (2, 0.6)}
+    assert {r.key: r.n for r in outcomes.by_country} == {"GE": 2}
+    assert {r.key: r.n for r in outcomes.by_grant} == {str(w.grant.id): 2}
+    assert {b.key: b.n for b in outcomes.histogram if b.n} == {"8": 1, "4": 1}
+    assert {b.key: b.n for b in outcomes.bands} == {"high": 1, "medium": 1}
+    # days from return to approval: C1 15, C2 -6, C5 121
+    assert {b.key: b.n for b in outcomes.plan_days if b.n} == {"0-30": 1, "before": 1, "90+": 1}
+    assert outcomes.plan_days_mean == pytest.approx(130 / 3)
+    # due by 2025-06-01, cancelled left out: Tbilisi m1 on time, m2 and m5 open; Riga m3 late;
+    # Yerevan m6 open (m4 is due in 2030)
+    on_time = {o.office: (o.on_time, o.late, o.open) for o in outcomes.on_time}
+    assert on_time == {"IOM Tbilisi": (1, 0, 2), "IOM Riga": (0, 1, 0), "IOM Yerevan": (0, 0, 1)}
+    tbilisi = next(o for o in outcomes.on_time if o.office == "IOM Tbilisi")
+    assert tbilisi.rate == pytest.approx(1 / 3)
+    assert outcomes.on_time_total.rate == pytest.approx(1 / 5)
+    assert {b.key: b.n for b in outcomes.closures} == {"withdrew": 1, "completed": 1}
+
+
+def test_snapshot_figures_follow_the_filters(w: World) -> None:
+    snapshot()
+    vulnerable = services.outcomes(DashboardFilters(vulnerable=True), actor=w.manager)
+    assert vulnerable.overall is not None
+    assert (vulnerable.overall.n, vulnerable.overall.composite) == (1, pytest.approx(0.8))
+    partner_two = services.outcomes(DashboardFilters(partner_id=w.p2.id), actor=w.manager)
+    assert partner_two.service_filtered
+    assert [(r.label, r.n) for r in partner_two.by_partner] == [("Partner Two", 1)]
+    assert partner_two.overall is not None
+    assert partner_two.overall.composite == pytest.approx(0.4)
+    assert partner_two.plan_days == [] or all(b.n == 0 for b in partner_two.plan_days)
+    from_february = services.outcomes(
+        DashboardFilters(period_from=dt.date(2024, 2, 1)), actor=w.manager
+    )
+    assert from_february.overall is not None
+    assert from_february.overall.n == 1  # C2 returned in February; C1 in January
+    assert {b.key: b.n for b in from_february.closures} == {}  # C4 never left; C5 in 2023
+    yerevan = services.outcomes(DashboardFilters(host_office_id=w.vilnius.id), actor=w.manager)
+    assert yerevan.overall is None
+    assert {b.key: b.n for b in yerevan.closures} == {"withdrew": 1}
+
+
+def test_a_new_snapshot_replaces_the_previous_one_whole(w: World) -> None:
+    first = snapshot()
+    before = db.session.scalar(sa.select(sa.func.count(OutcomeCell.id)))
+    second = snapshot()
+    assert db.session.scalar(sa.select(sa.func.count(OutcomeSnapshot.id))) == 1
+    assert db.session.scalar(sa.select(sa.func.count(OutcomeCell.id))) == before
+    stamps = set(db.session.scalars(sa.select(OutcomeCell.snapshot_at).distinct()))
+    assert stamps == {second.taken_at}
+    assert second.taken_at >= first.taken_at
+    # as of a day before the newest surveys, C1's older survey is its latest
+    snapshot(dt.date(2024, 12, 31))
+    overall = services.outcomes(DashboardFilters(), actor=w.manager).overall
+    assert overall is not None
+    assert (overall.n, overall.composite) == (1, pytest.approx(0.2))
+
+
+def test_without_a_snapshot_the_outcomes_are_empty(w: World) -> None:
+    outcomes = services.outcomes(DashboardFilters(), actor=w.manager)
+    assert outcomes.taken_at is None
+    assert outcomes.overall is None
+
+
+def test_counsellors_and_case_managers_get_no_dashboard(w: World) -> None:
+    for user in (w.riga_counsellor, w.tbilisi_manager):
+        with pytest.raises(PermissionDenied):
+            services.dashboard(DashboardFilters(), actor=user)
+    assert services.dashboard(DashboardFilters(), actor=w.admin).totals.cases == 5
+
+
+def test_recording_a_programme_activity_counts_toward_its_target(w: World) -> None:
+    services.record_activity(
+        w.grant.id, ActivityKind.SHORT_STAY, dt.date(2024, 7, 1), 2, actor=w.manager
+    )
+    db.session.commit()
+    (grant,) = services.dashboard(DashboardFilters(), actor=w.manager).grants
+    assert {t.indicator: t.actual for t in grant.targets}[TargetIndicator.SHORT_STAYS] == 9
+    with pytest.raises(InvalidInput):
+        services.record_activity(
+            w.grant.id, ActivityKind.SHORT_STAY, dt.date(2099, 1, 1), 2, actor=w.manager
+        )
+    with pytest.raises(PermissionDenied):
+        services.record_activity(
+            w.grant.id, ActivityKind.SHORT_STAY, dt.date(2024, 7, 1), 2, actor=w.riga_counsellor
+        )
+
+
+def test_filters_round_trip_through_query_parameters(w: World) -> None:
+    filters = DashboardFilters(
+        grant_id=w.grant.id,
+        period_from=dt.date(2024, 1, 1),
+        period_to=dt.date(2024, 6, 30),
+        host_office_id=w.riga.id,
+        return_country_code="GE",
+        partner_id=w.p1.id,
+        category=SupportCategory.BUSINESS_START_UP,
+        vulnerable=False,
+    )
+    assert DashboardFilters.from_args(filters.query_args()) == filters
+    junk = {"grant": "x", "from": "2024-13-01", "country": "Georgia", "vulnerable": "maybe"}
+    assert DashboardFilters.from_args(junk) == DashboardFilters()
+
+
+def test_the_dashboard_costs_the_same_statements_whatever_the_data_size(w: World) -> None:
+    filters = [DashboardFilters(), DashboardFilters(partner_id=w.p1.id, vulnerable=True)]
+    snapshot()
+
+    def count(f: DashboardFilters) -> int:
+        db.session.expire_all()
+        with counted_statements() as statements:
+            services.dashboard(f, actor=w.manager)
+        return len(statements)
+
+    small = [count(f) for f in filters]
+    more_cases(w, 12)
+    db.session.commit()
+    snapshot()
+    assert [count(f) for f in filters] == small
+    assert small[0] <= 14  # one per figure group, whatever the number of cases

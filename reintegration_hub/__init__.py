@@ -76,6 +76,8 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.deliveries import api as deliveries_api
     from reintegration_hub.deliveries import views as deliveries_views
     from reintegration_hub.followups import views as followups_views
+    from reintegration_hub.monitoring import api as monitoring_api
+    from reintegration_hub.monitoring import views as monitoring_views
     from reintegration_hub.home import views as home_views
     from reintegration_hub.monitoring import report_views as monitoring_report_views
     from reintegration_hub.navigation import init_navigation
@@ -94,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(plans_views.bp)
     app.register_blueprint(deliveries_views.bp)
     app.register_blueprint(followups_views.bp)
+    app.register_blueprint(monitoring_views.bp)
     app.register_blueprint(notifications_views.bp)
     app.register_blueprint(monitoring_report_views.bp)
     register_api(
@@ -104,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
         cases_api.bp,
         plans_api.bp,
         deliveries_api.bp,
+        monitoring_api.bp,
     )
     init_navigation(app)
 

@@ -16,6 +16,7 @@ MENU: list[tuple[str, Any]] = [
     ("partners.partners", _l("Partners")),
     ("partners.referral_inbox", _l("Referrals")),
     ("deliveries.index", _l("Deliveries")),
+    ("monitoring.dashboard", _l("Monitoring")),
     ("programmes.grants", _l("Grants")),
     ("auth.users", _l("Users")),
     ("auth.offices", _l("Offices")),

@@ -917,7 +917,13 @@ def _notice_entries(plan_id: int) -> list[NoticeEntry]:
         )
         .join(Milestone, Milestone.id == MilestoneNotice.milestone_id)
         .outerjoin(OutboxMessage, messages)
-        .where(Milestone.plan_id == plan_id)
+        # the plan's milestones first (SQLite would otherwise walk every notice in id order)
+        .where(
+            Milestone.plan_id == plan_id,
+            MilestoneNotice.milestone_id.in_(
+                sa.select(Milestone.id).where(Milestone.plan_id == plan_id).scalar_subquery()
+            ),
+        )
         .group_by(
             MilestoneNotice.id,
             MilestoneNotice.milestone_id,

@@ -40,6 +40,7 @@ def import_models() -> None:
     import reintegration_hub.deliveries.models
     import reintegration_hub.followups.models
     import reintegration_hub.monitoring.models
+    import reintegration_hub.operations.models
     import reintegration_hub.plans.models
     import reintegration_hub.programmes.models  # noqa: F401
 
@@ -82,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.monitoring import report_views as monitoring_report_views
     from reintegration_hub.navigation import init_navigation
     from reintegration_hub.notifications import views as notifications_views
+    from reintegration_hub.operations import views as operations_views
     from reintegration_hub.plans import api as plans_api
     from reintegration_hub.plans import views as plans_views
     from reintegration_hub.programmes import api as programmes_api
@@ -99,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(monitoring_views.bp)
     app.register_blueprint(notifications_views.bp)
     app.register_blueprint(monitoring_report_views.bp)
+    app.register_blueprint(operations_views.bp)
     register_api(
         app,
         auth_api.bp,

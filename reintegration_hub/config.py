@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     # closed cases lose their personal data this many days after closure (about five years)
     "CASE_RETENTION_DAYS": 1826,
     "CASE_RETENTION_BATCH_SIZE": 500,
+    # records of the engine's flow runs (admin page) are kept this many days
+    "FLOW_RUN_KEEP_DAYS": 90,
     # marketplace freshness: days without re-verification before an option is flagged stale,
     # then days of grace before counsellors no longer see it
     "LISTING_STALE_DAYS": 180,

@@ -22,6 +22,7 @@ MENU: list[tuple[str, Any]] = [
     ("auth.offices", _l("Offices")),
     ("audit.index", _l("Audit trail")),
     ("notifications.index", _l("E-mail delivery")),
+    ("operations.index", _l("Flow runs")),
     ("followups.templates", _l("Milestone templates")),
     ("followups.scoring", _l("Scoring versions")),
     ("api_docs", _l("API")),

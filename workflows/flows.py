@@ -4,7 +4,8 @@ Flows only orchestrate: each task opens a unit of work (``workflows.app``), call
 commits, and returns plain values. Tasks with side effects use ``cache_policy=NO_CACHE`` (Prefect
 would otherwise reuse a result for the same inputs) and retry only on errors that a later try
 can cure: the mail server or the database being unreachable. Every flow logs its counts and
-leaves a table artifact of what it changed (Prefect UI, "Artifacts").
+leaves a table artifact of what it changed (Prefect UI, "Artifacts") and a row in the
+application's ``flow_runs`` (``workflows.records``: the administrators' "Flow runs" page).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -29,6 +30,7 @@ from reintegration_hub.notifications.services import (
     deliver_outbox,
 )
 from workflows.app import get_app, unit_of_work
+from workflows.records import recorded_flow
 
 #: Waits before the retries of a task that failed on a transient error.
 RETRY_DELAYS: list[float] = [30, 120, 600]
@@ -61,7 +63,7 @@ def deliver_batch(as_of: dt.datetime, batch_size: int) -> DeliveryCounts:
         return deliver_outbox(batch_size=batch_size, now=as_of)
 
 
-@flow(name="deliver-notifications")
+@recorded_flow(name="deliver-notifications")
 def deliver_notifications(
     as_of: dt.datetime | None = None, batch_size: int | None = None
 ) -> DeliveryCounts:
@@ -118,7 +120,7 @@ def expire_due_referrals(as_of: dt.datetime) -> int:
         return referrals.expire_referrals(as_of, actor=SystemActor("expire_referrals"))
 
 
-@flow(name="expire-referrals")
+@recorded_flow(name="expire-referrals", counts=lambda expired: {"expired": expired})
 def expire_referrals(as_of: dt.datetime | None = None) -> int:
     """Expire every referral its partner did not answer in time, giving the held places back
     and queueing a notice to each case manager (sent by ``deliver_notifications``)."""
@@ -148,7 +150,7 @@ def flag_stale_options(as_of: dt.datetime) -> StaleCounts:
         return services.flag_stale_options(as_of)
 
 
-@flow(name="flag-stale-listings")
+@recorded_flow(name="flag-stale-listings")
 def flag_stale_listings(as_of: dt.datetime | None = None) -> StaleCounts:
     """Flag the marketplace options nobody re-verified within ``LISTING_STALE_DAYS``; after the
     grace period counsellors no longer see them."""
@@ -193,7 +195,7 @@ def anonymise_batch(as_of: dt.datetime, batch_size: int) -> AnonymisationCounts:
         )
 
 
-@flow(name="anonymise-closed-cases")
+@recorded_flow(name="anonymise-closed-cases")
 def anonymise_closed_cases(
     as_of: dt.datetime | None = None, batch_size: int | None = None
 ) -> AnonymisationCounts:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -18,6 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.followups.sweep import SweepCounts, plan_id_ranges, sweep_range
 from workflows.app import unit_of_work
+from workflows.records import recorded_flow
 
 BATCH_SIZE = 5000
 PARALLEL_BATCHES = 4
@@ -50,7 +51,7 @@ def _report(name: str, as_of: dt.date, counts: SweepCounts, batches: int) -> Non
     )
 
 
-@flow(
+@recorded_flow(
     name="track-milestones",
     task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_BATCHES),  # type: ignore[arg-type]
 )
@@ -67,7 +68,7 @@ def track_milestones(as_of: dt.date | None = None, batch_size: int = BATCH_SIZE)
     return total
 
 
-@flow(name="track-plan")
+@recorded_flow(name="track-plan")
 def track_plan(plan_id: int, as_of: dt.date | None = None) -> SweepCounts:
     """The same checks for one plan."""
     day = as_of or now_utc().date()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -19,6 +19,7 @@ from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.monitoring import services as monitoring
 from workflows.app import unit_of_work
 from workflows.flows import RETRY_DELAYS, is_transient
+from workflows.records import recorded_flow
 
 
 @task(
@@ -38,7 +39,7 @@ def snapshot_cells(as_of: dt.date) -> dict[str, int]:
 STEPS: list[Callable[[dt.date], dict[str, int]]] = [snapshot_cells]
 
 
-@flow(name="snapshot-outcomes")
+@recorded_flow(name="snapshot-outcomes")
 def snapshot_outcomes(as_of: dt.date | None = None) -> dict[str, int]:
     """Recompute every pre-aggregated indicator as of ``as_of`` (default: today, UTC)."""
     as_of = as_of or now_utc().date()

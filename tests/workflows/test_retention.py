@@ -10,6 +10,7 @@ from flask import Flask
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.cases.retention import AnonymisationCounts
 from reintegration_hub.extensions import db
+from reintegration_hub.operations.models import FlowRunRecord, FlowRunState
 from tests.cases.test_retention import DAYS, NOW, closed_case
 from tests.workflows.test_flows import artifact_rows
 from workflows import flows
@@ -46,6 +47,10 @@ def test_anonymise_closed_cases_runs_batches_until_none_is_left(
     assert (row["cases"], row["batches"], row["deliveries"]) == (2, 3, 2)
     assert flows.anonymise_closed_cases(as_of=NOW) == AnonymisationCounts()
     db.session.commit()
+    first, second = db.session.scalars(sa.select(FlowRunRecord).order_by(FlowRunRecord.id))
+    assert first.prefect_flow_run_id == str(state.state_details.flow_run_id)
+    assert (first.flow_name, first.state) == ("anonymise-closed-cases", FlowRunState.SUCCEEDED)
+    assert (first.counts["cases"], second.counts["cases"]) == (2, 0)
     assert (
         db.session.scalar(sa.select(sa.func.count()).where(Returnee.anonymised_at.is_(None))) == 0
     )

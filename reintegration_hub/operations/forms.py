@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms.validators import Optional
+
+
+class FlowRunFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    flow = SelectField(_l("Flow"), validators=[Optional()], choices=[])
+    state = SelectField(_l("State"), validators=[Optional()], choices=[])

@@ -1,11 +1,10 @@
 """Exports of lists and dashboard tables to CSV and XLSX, streamed in constant memory.
 
 An export is a SQLAlchemy select and its column definitions. Rows come from the database in
-batches (``yield_per``: a server-side cursor on PostgreSQL), and are written out as they come:
-CSV as a streamed response, chunk by chunk; XLSX through openpyxl's write-only workbook, which
-keeps each sheet in a temporary file on disk (never the whole sheet in memory), saved to a
-temporary file that is then streamed and deleted. A table already in memory (a dashboard
-table: a few dozen rows) goes through the same writers.
+batches (a server-side cursor on PostgreSQL), and are written out as they come: CSV chunk by
+chunk; XLSX as a zip written to the response while the rows arrive (see ``xlsx_chunks``).
+Labels are translated once per export, not per row. A table already in memory (a dashboard
+table: a few dozen rows) goes through the same writers (``rows_of``).
 
 Exports hold case data: each is audited (who, what, which filters, which format) before the
 first byte is sent, and lists of cases carry the pseudonymous case number only, never names.
@@ -17,9 +16,8 @@ import csv
 import datetime as dt
 import enum
 import io
-import os
 import re
-import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +25,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, stream_with_context
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy.orm import aliased
 
 from reintegration_hub.auth.models import Office
@@ -58,8 +53,6 @@ CONTENT_TYPES = {
 BATCH_ROWS = 2_000
 #: CSV rows per chunk of the response.
 CSV_CHUNK_ROWS = 500
-#: Bytes per chunk when streaming a saved workbook.
-FILE_CHUNK = 64 * 1024
 #: A text cell starting with one of these would be a formula in a spreadsheet.
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 
@@ -67,31 +60,55 @@ FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 @dataclass(frozen=True)
 class ExportColumn:
     """One column: the result column it reads (by label), its heading, and how its value is
-    written (``kind``: text, int, float, date, datetime, money (minor units), share (0-1))."""
+    written (``kind``: text, int, float, date, datetime, money (minor units), share (0-1));
+    ``labels`` turns stored values (enum members) into their translated labels."""
 
     key: str
     heading: Any  # str or lazy string
     kind: str = "text"
-    label: Callable[[Any], Any] | None = None  # e.g. an enum value to its translated label
+    labels: Mapping[Any, Any] | None = None
     width: int = 16
 
 
-def _cell_value(column: ExportColumn, value: Any) -> Any:
+def _text(value: Any) -> Any:
     if value is None:
         return None
-    if column.label is not None:
-        value = column.label(value)
-    if column.kind == "money":
-        return round(int(value) / 100, 2)
-    if column.kind == "datetime" and isinstance(value, dt.datetime):
-        # spreadsheets have no time zones: UTC, without the offset
-        return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, int | float | dt.date | bool):
-        return value
-    text = str(value)
+    text = value.value if isinstance(value, enum.Enum) else str(value)
     return "'" + text if FORMULA_START.match(text) else text
+
+
+def _utc_naive(value: Any) -> Any:
+    # spreadsheets have no time zones: UTC, without the offset
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+    return value
+
+
+def _money(value: Any) -> Any:
+    return None if value is None else round(int(value) / 100, 2)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def converters(columns: Sequence[ExportColumn]) -> list[Callable[[Any], Any]]:
+    """Per column, the function from a stored value to the written one. Labels are translated
+    once per export here (a lazy string per row cost more than the rest of the row)."""
+    result: list[Callable[[Any], Any]] = []
+    for column in columns:
+        if column.labels is not None:
+            table = {key: _text(str(label)) for key, label in column.labels.items()}
+            result.append(lambda v, t=table: None if v is None else t.get(v) or _text(v))
+        elif column.kind == "money":
+            result.append(_money)
+        elif column.kind == "datetime":
+            result.append(_utc_naive)
+        elif column.kind == "text":
+            result.append(_text)
+        else:
+            result.append(_same)
+    return result
 
 
 def _csv_value(value: Any) -> Any:
@@ -102,27 +119,42 @@ def _csv_value(value: Any) -> Any:
     return "" if value is None else value
 
 
-def stream_rows(stmt: sa.Select[Any], batch: int = BATCH_ROWS) -> Iterator[Mapping[str, Any]]:
-    """The rows of ``stmt`` as mappings, fetched ``batch`` at a time (server-side cursor on
-    PostgreSQL), so memory stays the same whatever the number of rows."""
-    result = db.session.execute(stmt.execution_options(yield_per=batch, stream_results=True))
+def stream_rows(
+    stmt: sa.Select[Any], columns: Sequence[ExportColumn], batch: int = BATCH_ROWS
+) -> Iterator[Sequence[Any]]:
+    """The rows of ``stmt`` as tuples in ``columns``' order, fetched ``batch`` at a time
+    through a server-side cursor on PostgreSQL (Core rows: no ORM loading per row), so memory
+    stays the same whatever the number of rows."""
+    result = db.session.connection().execute(
+        stmt.execution_options(stream_results=True, max_row_buffer=batch)
+    )
     try:
-        for partition in result.mappings().partitions():
-            yield from partition
+        keys = list(result.keys())
+        pick = [keys.index(c.key) for c in columns]
+        while chunk := result.fetchmany(batch):
+            for row in chunk:
+                yield [row[i] for i in pick]
     finally:
         result.close()
 
 
-def csv_chunks(columns: Sequence[ExportColumn], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+def rows_of(columns: Sequence[ExportColumn], items: Iterable[Mapping[str, Any]]) -> Iterator[Any]:
+    """Rows in memory (a dashboard table) as the writers take them."""
+    for item in items:
+        yield [item.get(c.key) for c in columns]
+
+
+def csv_chunks(columns: Sequence[ExportColumn], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     """The CSV text, header first, in chunks of ``CSV_CHUNK_ROWS`` rows (a BOM first, so that
     spreadsheet programs read it as UTF-8)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([str(c.heading) for c in columns])
+    convert = list(enumerate(converters(columns)))
     pending = 0
     for row in rows:
-        writer.writerow([_csv_value(_cell_value(c, row[c.key])) for c in columns])
+        writer.writerow([_csv_value(f(row[i])) for i, f in convert])
         pending += 1
         if pending == CSV_CHUNK_ROWS:
             yield buffer.getvalue()
@@ -132,80 +164,191 @@ def csv_chunks(columns: Sequence[ExportColumn], rows: Iterable[Mapping[str, Any]
     yield buffer.getvalue()
 
 
-NUMBER_FORMATS = {
-    "money": "#,##0.00",
-    "share": "0.0%",
-    "float": "0.00",
-    "date": "yyyy-mm-dd",
-    "datetime": "yyyy-mm-dd hh:mm",
-}
+# --- XLSX, written as it streams ---------------------------------------------------------
+# A workbook is a zip of XML parts. The sheet's rows are written into the zip as they come
+# from the database, and the zip's bytes go to the client as they are produced (a zip written
+# to a stream that cannot seek carries its sizes after each part), so memory holds one batch
+# of rows whatever the number of rows, and the download starts at once. openpyxl's write-only
+# mode and XlsxWriter's constant-memory mode keep memory flat as well but spend 50 to 200
+# microseconds per cell in Python: 20 s to a minute for 100,000 cases here (bench/README.md).
+
+#: Cell styles of styles.xml below, by column kind (0: the default).
+STYLE = {"date": 1, "datetime": 2, "money": 3, "share": 4, "float": 6}
+HEADER_STYLE = 5
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # noqa: DTZ001 - serial dates have no zone (cells: UTC)
+_XML_TEXT = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: None for c in range(32) if c not in (9, 10, 13)}}
+)
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<numFmts count="3"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm"/>'
+    '<numFmt numFmtId="166" formatCode="0.0%"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFDDE6F0"/></patternFill></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="7"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/>'
+    '<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+    "</cellStyles></styleSheet>"
+)
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
-def write_sheet(
-    workbook: Workbook,
-    title: str,
-    columns: Sequence[ExportColumn],
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    heading: str | None = None,
-) -> None:
-    """Append a write-only sheet: an optional title line, bold headings, then ``rows``."""
-    sheet = workbook.create_sheet(title=_sheet_title(title))
-    for index, column in enumerate(columns):
-        sheet.column_dimensions[_column_letter(index)].width = column.width
-    bold = Font(bold=True)
-    if heading:
-        cell = WriteOnlyCell(sheet, value=heading)
-        cell.font = Font(bold=True, size=13)
-        sheet.append([cell])
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(sheet, value=str(column.heading))
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    formats = [NUMBER_FORMATS.get(c.kind) for c in columns]
-    styled = any(formats)
-    for row in rows:
-        values = [_cell_value(c, row[c.key]) for c in columns]
-        if styled:
-            line: list[Any] = []
-            for value, number_format in zip(values, formats, strict=True):
-                if number_format is None or value is None:
-                    line.append(value)
-                else:
-                    cell = WriteOnlyCell(sheet, value=value)
-                    cell.number_format = number_format
-                    line.append(cell)
-            sheet.append(line)
-        else:
-            sheet.append(values)
+def _xml_text(value: str) -> str:
+    return value.translate(_XML_TEXT)
 
 
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
+def _cell_xml(value: Any, style: int) -> str:
+    """One ``<c>`` element; cells carry no reference, so each follows the one before."""
+    if value is None:
+        return "<c/>"
+    s = f' s="{style}"' if style else ""
+    if isinstance(value, bool):
+        return f'<c t="b"{s}><v>{int(value)}</v></c>'
+    if isinstance(value, int | float):
+        return f"<c{s}><v>{value!r}</v></c>"
+    if isinstance(value, dt.datetime):
+        serial = (value.replace(tzinfo=None) - EXCEL_EPOCH).total_seconds() / 86400
+        return f"<c{s}><v>{serial!r}</v></c>"
+    if isinstance(value, dt.date):
+        return f"<c{s}><v>{(value - EXCEL_EPOCH.date()).days}</v></c>"
+    text = _xml_text(str(value))
+    return f'<c t="inlineStr"{s}><is><t xml:space="preserve">{text}</t></is></c>'
 
-    return get_column_letter(index + 1)
+
+class _Sink(io.RawIOBase):
+    """A write-only stream that keeps what was written until :meth:`take` (the zip's bytes
+    between two yields of the response)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
 
 
-def _sheet_title(title: str) -> str:
-    return re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet"
+@dataclass
+class _Sheet:
+    title: str
+    columns: Sequence[ExportColumn]
+    rows: Iterable[Sequence[Any]]
+    heading: str | None = None
 
 
-def workbook_chunks(fill: Callable[[Workbook], None]) -> Iterator[bytes]:
-    """A write-only workbook filled by ``fill``, saved to a temporary file and streamed from
-    it; the file is deleted once sent (or when the client goes away)."""
-    workbook = Workbook(write_only=True)
-    fill(workbook)
-    handle, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(handle)
-    try:
-        workbook.save(path)
-        with open(path, "rb") as saved:
-            while chunk := saved.read(FILE_CHUNK):
-                yield chunk
-    finally:
-        os.unlink(path)
+def xlsx_chunks(sheets: Iterable[_Sheet], *, flush_rows: int = CSV_CHUNK_ROWS) -> Iterator[bytes]:
+    """The workbook's bytes as they are produced: each sheet's rows in turn (headings bold
+    and frozen, each column in its number format), then the parts that list the sheets."""
+    sink = _Sink()
+    titles: list[str] = []
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as zf:
+        for number, sheet in enumerate(sheets, start=1):
+            titles.append(_sheet_title(sheet.title, titles))
+            with zf.open(f"xl/worksheets/sheet{number}.xml", "w") as part:
+                frozen = 2 if sheet.heading else 1
+                cols = "".join(
+                    f'<col min="{i}" max="{i}" width="{c.width}" customWidth="1"/>'
+                    for i, c in enumerate(sheet.columns, start=1)
+                )
+                part.write(
+                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                    f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}"><sheetViews>'
+                    '<sheetView workbookViewId="0">'
+                    f'<pane ySplit="{frozen}" topLeftCell="A{frozen + 1}" activePane="bottomLeft"'
+                    ' state="frozen"/></sheetView></sheetViews>'
+                    f"<cols>{cols}</cols><sheetData>".encode()
+                )
+                if sheet.heading:
+                    part.write(f"<row>{_cell_xml(sheet.heading, HEADER_STYLE)}</row>".encode())
+                header = "".join(_cell_xml(str(c.heading), HEADER_STYLE) for c in sheet.columns)
+                part.write(f"<row>{header}</row>".encode())
+                convert = [
+                    (i, f, STYLE.get(c.kind, 0))
+                    for i, (f, c) in enumerate(
+                        zip(converters(sheet.columns), sheet.columns, strict=True)
+                    )
+                ]
+                lines: list[str] = []
+                for row in sheet.rows:
+                    cells = "".join([_cell_xml(f(row[i]), style) for i, f, style in convert])
+                    lines.append(f"<row>{cells}</row>")
+                    if len(lines) == flush_rows:
+                        part.write("".join(lines).encode())
+                        lines.clear()
+                        yield sink.take()
+                part.write(("".join(lines) + "</sheetData></worksheet>").encode())
+            yield sink.take()
+        sheet_list = "".join(
+            f'<sheet name="{_xml_text(title)}" sheetId="{n}" r:id="rId{n}"/>'
+            for n, title in enumerate(titles, start=1)
+        )
+        rels = "".join(
+            f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+            for n in range(1, len(titles) + 1)
+        )
+        overrides = "".join(
+            f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            for n in range(1, len(titles) + 1)
+        )
+        head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        zf.writestr(
+            "xl/workbook.xml",
+            f'{head}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheet_list}</sheets>'
+            "</workbook>",
+        )
+        zf.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'{head}<Relationships xmlns="{_PKG}">{rels}<Relationship Id="rId{len(titles) + 1}"'
+            f' Type="{_REL}/styles" Target="styles.xml"/></Relationships>',
+        )
+        zf.writestr("xl/styles.xml", _STYLES)
+        zf.writestr(
+            "_rels/.rels",
+            f'{head}<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
+            f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        zf.writestr(
+            "[Content_Types].xml",
+            f'{head}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+            f"{overrides}</Types>",
+        )
+    yield sink.take()
+
+
+def _sheet_title(title: str, taken: Sequence[str] = ()) -> str:
+    name = re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet"
+    while name in taken:
+        name = name[:28] + f" {len(taken) + 1}"
+    return name
 
 
 def download(fmt: str, filename: str, chunks: Iterator[Any]) -> Response:
@@ -219,18 +362,14 @@ def table_download(
     fmt: str,
     filename: str,
     columns: Sequence[ExportColumn],
-    rows: Callable[[], Iterable[Mapping[str, Any]]],
+    rows: Callable[[], Iterable[Sequence[Any]]],
     *,
     title: str,
 ) -> Response:
     """A streamed download of ``rows()`` (called when the response is sent) in ``fmt``."""
     if fmt == "csv":
         return download(fmt, filename, csv_chunks(columns, rows()))
-    return download(
-        fmt,
-        filename,
-        workbook_chunks(lambda workbook: write_sheet(workbook, title, columns, rows())),
-    )
+    return download(fmt, filename, xlsx_chunks([_Sheet(title, columns, rows())]))
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -275,7 +414,7 @@ def export_filename(what: str) -> str:
 
 CASE_COLUMNS = (
     ExportColumn("case_number", _l("Case number"), width=18),
-    ExportColumn("status", _l("Status"), label=lambda v: str(STATUS_LABELS.get(v, v))),
+    ExportColumn("status", _l("Status"), labels=STATUS_LABELS),
     ExportColumn("host_office", _l("Host office"), width=22),
     ExportColumn("origin_office", _l("Origin office"), width=22),
     ExportColumn("return_country_code", _l("Country of return"), width=10),
@@ -286,7 +425,7 @@ CASE_COLUMNS = (
     ExportColumn(
         "closure_reason",
         _l("Closure reason"),
-        label=lambda v: str(CLOSURE_LABELS.get(v, v)),
+        labels=CLOSURE_LABELS,
         width=22,
     ),
 )
@@ -344,7 +483,7 @@ def case_list_export(
         fmt,
         export_filename("cases"),
         CASE_COLUMNS,
-        lambda: stream_rows(stmt),
+        lambda: stream_rows(stmt, CASE_COLUMNS),
         title=str(_l("Cases")),
     )
 
@@ -354,13 +493,11 @@ def case_list_export(
 WORK_LIST_COLUMNS = (
     ExportColumn("case_number", _l("Case number"), width=18),
     ExportColumn("name", _l("Milestone"), width=28),
-    ExportColumn("kind", _l("Kind"), label=lambda v: str(KIND_LABELS.get(v, v)), width=22),
-    ExportColumn(
-        "responsible", _l("Responsible"), label=lambda v: str(RESPONSIBLE_LABELS.get(v, v))
-    ),
+    ExportColumn("kind", _l("Kind"), labels=KIND_LABELS, width=22),
+    ExportColumn("responsible", _l("Responsible"), labels=RESPONSIBLE_LABELS),
     ExportColumn("office", _l("Office"), width=22),
     ExportColumn("due_on", _l("Due"), kind="date", width=12),
-    ExportColumn("status", _l("Status"), label=lambda v: str(MILESTONE_STATUS_LABELS.get(v, v))),
+    ExportColumn("status", _l("Status"), labels=MILESTONE_STATUS_LABELS),
     ExportColumn("escalation_level", _l("Escalation level"), kind="int"),
 )
 
@@ -414,6 +551,6 @@ def work_list_export(fmt: str, filters: Mapping[str, Any], *, actor: Actor) -> R
         fmt,
         export_filename("work-list"),
         WORK_LIST_COLUMNS,
-        lambda: stream_rows(stmt),
+        lambda: stream_rows(stmt, WORK_LIST_COLUMNS),
         title=str(_l("Work list")),
     )

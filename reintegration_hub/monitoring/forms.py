@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from reintegration_hub.core.forms import choices
 from reintegration_hub.monitoring.models import ActivityKind
 
 ACTIVITY_LABELS: dict[Any, Any] = {
@@ -19,7 +20,7 @@ class ActivityForm(FlaskForm):
     grant_id = SelectField(_l("Grant"), coerce=int, validators=[DataRequired()])
     kind = SelectField(
         _l("Kind"),
-        choices=[(k.value, label) for k, label in ACTIVITY_LABELS.items()],
+        choices=choices((k.value, label) for k, label in ACTIVITY_LABELS.items()),
         validators=[DataRequired()],
     )
     occurred_on = DateField(_l("Date"), validators=[DataRequired()])

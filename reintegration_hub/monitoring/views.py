@@ -21,7 +21,7 @@ from reintegration_hub.cases.models import CaseStatus, ClosureReason
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import show_domain_error
+from reintegration_hub.core.forms import choices, show_domain_error
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MilestoneStatus
@@ -577,18 +577,18 @@ def dashboard() -> Any:
         table = next((t for t in tables if t.key == wanted), None)
         if table is not None:
             return _download(table, fmt, filters)
-    choices = services.filter_choices()
+    options = services.filter_choices()
     return render_template(
         "monitoring/dashboard.html",
         board=board,
         filters=filters,
         tables={t.key: t for t in tables},
         grants=services.grants(),
-        host_offices=[o for o in choices["offices"] if o.kind == OfficeKind.HOST],
+        host_offices=[o for o in options["offices"] if o.kind == OfficeKind.HOST],
         countries=sorted(
-            {o.country_code for o in choices["offices"] if o.kind == OfficeKind.ORIGIN}
+            {o.country_code for o in options["offices"] if o.kind == OfficeKind.ORIGIN}
         ),
-        partners=choices["partners"],
+        partners=options["partners"],
         categories=CATEGORY_LABELS,
         format_cell=format_cell,
         approved=PlanStatus.APPROVED,
@@ -614,7 +614,7 @@ def format_cell(value: Any, kind: str, currency: str = "EUR") -> str:
 def activities() -> Any:
     grants = services.grants()
     form = ActivityForm()
-    form.grant_id.choices = [(g.id, g.number) for g in grants]
+    form.grant_id.choices = choices((g.id, g.number) for g in grants)
     chosen = request.args.get("grant", "")
     if request.method == "GET" and chosen.isdigit():
         form.grant_id.data = int(chosen)

@@ -4,7 +4,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.demo import data
+from reintegration_hub.demo.monitoring import load_monitoring
 from reintegration_hub.extensions import db
 
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -24,7 +26,12 @@ def load_command(if_empty: bool) -> None:
         raise click.ClickException("the database is not empty; demo data goes into an empty one")
     data.load()
     db.session.commit()
-    click.echo("Demo data loaded.")
+    made = load_monitoring(actor=SystemActor("demo"))
+    db.session.commit()
+    click.echo(
+        f"Demo data loaded, with {made['returnees']} cases of programme history for the "
+        "monitoring dashboard."
+    )
     print_logins()
 
 

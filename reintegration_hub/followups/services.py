@@ -780,11 +780,11 @@ def _step_problems(
     if data.kind == MilestoneKind.WINDOW_CLOSES and any(
         step.kind == MilestoneKind.WINDOW_CLOSES for step in others.values()
     ):
-        problems["kind"] = [_l("A template has one step where the window closes.")]
+        problems["kind"] = [_l("A template has only one step where the window closes.")]
     if step_id is not None and data.kind != MilestoneKind.WINDOW_CLOSES:
         changed = template_step(template, step_id)
         if changed.kind == MilestoneKind.WINDOW_CLOSES:
-            problems["kind"] = [_l("The step where the window closes stays one.")]
+            problems["kind"] = [_l("The step where the window closes keeps its type.")]
     return problems
 
 

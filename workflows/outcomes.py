@@ -19,6 +19,7 @@ from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.monitoring import services as monitoring
 from workflows.app import unit_of_work
 from workflows.flows import RETRY_DELAYS, is_transient
+from workflows.performance import refresh_partner_figures
 from workflows.records import recorded_flow
 
 
@@ -36,7 +37,7 @@ def snapshot_cells(as_of: dt.date) -> dict[str, int]:
 
 
 #: The steps of a snapshot run, in order.
-STEPS: list[Callable[[dt.date], dict[str, int]]] = [snapshot_cells]
+STEPS: list[Callable[[dt.date], dict[str, int]]] = [snapshot_cells, refresh_partner_figures]
 
 
 @recorded_flow(name="snapshot-outcomes")

@@ -69,6 +69,7 @@ from reintegration_hub.followups.models import (
 from reintegration_hub.followups.scoring import score
 from reintegration_hub.followups.services import current_scoring_version
 from reintegration_hub.monitoring.models import ActivityKind, ProgrammeActivity
+from reintegration_hub.monitoring.performance import refresh_partner_performance
 from reintegration_hub.monitoring.services import snapshot_outcomes
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 from reintegration_hub.programmes.models import BudgetCapRule, Grant
@@ -505,6 +506,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
     _activities(grant.id, rng, actor=actor)
     db.session.flush()
     snapshot_outcomes(today, actor=actor)
+    refresh_partner_performance(today)  # the partner pages and the best-outcomes sort
     return {name: len(made) for name, made in rows.items()}
 
 

@@ -163,3 +163,12 @@ def test_a_reversed_period_is_refused(app: Flask, login: Any) -> None:
     assert response.status_code == 400
     assert 'data-testid="report-error"' in response.get_data(as_text=True)
     assert client.get("/monitoring/report").status_code == 200  # the choice of grant
+
+
+def test_the_dashboard_links_each_grant_to_its_donor_report(app: Flask, login: Any) -> None:
+    world = build_report_world()
+    client = login(world["where"].programme_manager)
+    page = client.get("/monitoring/?from=2026-01-01&to=2026-06-30").get_data(as_text=True)
+    grant_id = world["grant"].id
+    assert f'data-testid="donor-report-{grant_id}"' in page
+    assert f"/monitoring/report?grant={grant_id}&amp;from=2026-01-01&amp;to=2026-06-30" in page

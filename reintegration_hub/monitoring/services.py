@@ -550,8 +550,9 @@ def latest_snapshot() -> OutcomeSnapshot | None:
 
 
 def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
-    """The heavy indicators under ``filters`` from the snapshot cells: three statements (the
-    snapshot's header, the re-aggregated cells, the names of the partners among them)."""
+    """The heavy indicators under ``filters`` from the snapshot cells: a fixed number of
+    statements (the snapshot's header, one re-aggregation per breakdown, the names of the
+    partners, offices and grants among them)."""
     require_monitoring(actor)
     snapshot = latest_snapshot()
     result = Outcomes(service_filtered=filters.by_service)
@@ -559,71 +560,68 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
         return result
     result.taken_at, result.as_of = snapshot.taken_at, snapshot.as_of
     score_measure = Measure.SCORE_SERVICE if filters.by_service else Measure.SCORE
-    wanted = [Measure.SCORE, Measure.SCORE_SERVICE]
-    if not filters.by_service:
-        wanted += [Measure.PLAN_DAYS, Measure.MILESTONES, Measure.CLOSURE]
     c = OutcomeCell
-    keys = (c.measure, c.grant_id, c.return_country_code, c.partner_id, c.category, c.office_id)
-    stmt = (
-        sa.select(
-            *keys,
-            c.bucket,
-            c.band,
-            sa.func.sum(c.n),
-            sa.func.sum(c.sum_economic),
-            sa.func.sum(c.sum_social),
-            sa.func.sum(c.sum_psychosocial),
-            sa.func.sum(c.sum_composite),
-            sa.func.sum(c.sum_days),
-        )
-        .where(c.measure.in_(wanted))
-        .where(
-            sa.or_(
-                sa.and_(c.measure == Measure.SCORE_SERVICE, *filters.cell_conditions(service=True)),
-                sa.and_(
-                    c.measure != Measure.SCORE_SERVICE, *filters.cell_conditions(service=False)
-                ),
-            )
-        )
-        .group_by(*keys, c.bucket, c.band)
+    sums = (
+        sa.func.sum(c.n),
+        sa.func.sum(c.sum_economic),
+        sa.func.sum(c.sum_social),
+        sa.func.sum(c.sum_psychosocial),
+        sa.func.sum(c.sum_composite),
     )
+    service = [c.measure == Measure.SCORE_SERVICE, *filters.cell_conditions(service=True)]
     groups: dict[str, dict[str, list[float]]] = {
         name: defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
         for name in ("partner", "category", "country", "grant", "all")
     }
     bands: dict[str, dict[str, dict[str, int]]] = {name: defaultdict(dict) for name in groups}
+
+    def add(group: str, key: str, band: Any, values: Sequence[Any]) -> None:
+        acc = groups[group][key]
+        for i, value in enumerate(values):
+            acc[i] += value or 0
+        n = int(values[0] or 0)
+        bands[group][key][str(band)] = bands[group][key].get(str(band), 0) + n
+
+    # one statement per breakdown, each grouping only what it shows
+    for group, column in (("partner", c.partner_id), ("category", c.category)):
+        stmt = sa.select(column, c.band, *sums).where(*service).group_by(column, c.band)
+        for key, band, *values in db.session.execute(stmt):
+            add(group, str(key), band, values)
     histogram: dict[str, int] = defaultdict(int)
     band_totals: dict[str, int] = defaultdict(int)
+    scored = (
+        sa.select(c.return_country_code, c.grant_id, c.bucket, c.band, *sums)
+        .where(c.measure == score_measure)
+        .where(*filters.cell_conditions(service=filters.by_service))
+        .group_by(c.return_country_code, c.grant_id, c.bucket, c.band)
+    )
+    for country, grant_id, bucket, band, *values in db.session.execute(scored):
+        add("country", str(country), band, values)
+        add("grant", str(grant_id), band, values)
+        add("all", "all", band, values)
+        histogram[str(bucket)] += int(values[0] or 0)
+        band_totals[str(band)] += int(values[0] or 0)
     plan_days: dict[str, int] = defaultdict(int)
     days_sum, days_n = 0, 0
     on_time: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TIMELINESS, 0))
     closures: dict[str, int] = defaultdict(int)
-    rows = db.session.execute(stmt).all()
-    for measure, grant_id, country, partner_id, category, office_id, bucket, band, *sums in rows:
-        n, economic, social, psychosocial, composite, day_total = sums
-        n = int(n or 0)
-        if measure in (Measure.SCORE, Measure.SCORE_SERVICE):
-            values = (n, economic or 0.0, social or 0.0, psychosocial or 0.0, composite or 0.0)
-            targets = []
-            if measure == Measure.SCORE_SERVICE:
-                targets += [("partner", str(partner_id)), ("category", str(category))]
-            if measure == score_measure:
-                targets += [("country", str(country)), ("grant", str(grant_id)), ("all", "all")]
-                histogram[str(bucket)] += n
-                band_totals[str(band)] += n
-            for group, key in targets:
-                acc = groups[group][key]
-                for i, value in enumerate(values):
-                    acc[i] += value
-                bands[group][key][str(band)] = bands[group][key].get(str(band), 0) + n
-        elif measure == Measure.PLAN_DAYS:
-            plan_days[str(bucket)] += n
-            days_sum += int(day_total or 0)
-            days_n += n
-        elif measure == Measure.MILESTONES and office_id is not None:
-            on_time[office_id][str(bucket)] += n
-        elif measure == Measure.CLOSURE:
-            closures[str(bucket)] += n
+    if not filters.by_service:
+        others = (
+            sa.select(c.measure, c.office_id, c.bucket, sa.func.sum(c.n), sa.func.sum(c.sum_days))
+            .where(c.measure.in_([Measure.PLAN_DAYS, Measure.MILESTONES, Measure.CLOSURE]))
+            .where(*filters.cell_conditions(service=False))
+            .group_by(c.measure, c.office_id, c.bucket)
+        )
+        for measure, office_id, bucket, count, day_total in db.session.execute(others):
+            n = int(count or 0)
+            if measure == Measure.PLAN_DAYS:
+                plan_days[str(bucket)] += n
+                days_sum += int(day_total or 0)
+                days_n += n
+            elif measure == Measure.MILESTONES and office_id is not None:
+                on_time[office_id][str(bucket)] += n
+            elif measure == Measure.CLOSURE:
+                closures[str(bucket)] += n
     office_names = _office_names(set(on_time))
     partner_names = _partner_names({int(k) for k in groups["partner"] if k != "None"})
     grant_names = dict(db.session.execute(sa.select(Grant.id, Grant.number)).tuples().all())

@@ -92,14 +92,20 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _labelled(table: Mapping[Any, str]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        return None if value is None else table.get(value) or _text(value)
+
+    return convert
+
+
 def converters(columns: Sequence[ExportColumn]) -> list[Callable[[Any], Any]]:
     """Per column, the function from a stored value to the written one. Labels are translated
     once per export here (a lazy string per row cost more than the rest of the row)."""
     result: list[Callable[[Any], Any]] = []
     for column in columns:
         if column.labels is not None:
-            table = {key: _text(str(label)) for key, label in column.labels.items()}
-            result.append(lambda v, t=table: None if v is None else t.get(v) or _text(v))
+            result.append(_labelled({k: _text(str(v)) for k, v in column.labels.items()}))
         elif column.kind == "money":
             result.append(_money)
         elif column.kind == "datetime":
@@ -176,9 +182,10 @@ def csv_chunks(columns: Sequence[ExportColumn], rows: Iterable[Sequence[Any]]) -
 STYLE = {"date": 1, "datetime": 2, "money": 3, "share": 4, "float": 6}
 HEADER_STYLE = 5
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # noqa: DTZ001 - serial dates have no zone (cells: UTC)
-_XML_TEXT = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: None for c in range(32) if c not in (9, 10, 13)}}
-)
+_XML_ESCAPES: dict[int | str, str | None] = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# control characters XML 1.0 cannot carry (tab, line feed and carriage return it can)
+_XML_ESCAPES.update({c: None for c in range(32) if c not in (9, 10, 13)})
+_XML_TEXT = str.maketrans(_XML_ESCAPES)
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'

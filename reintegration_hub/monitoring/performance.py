@@ -256,7 +256,7 @@ def refresh_partner_performance(as_of: dt.date | None = None) -> int:
     """
     as_of = as_of or now_utc().date()
     dialect = db.session.get_bind().dialect.name
-    table = PartnerPerformance.__table__
+    table = sa.table(PartnerPerformance.__tablename__, *(sa.column(c) for c in COLUMNS))
     db.session.execute(sa.delete(table))
     db.session.execute(
         sa.insert(table).from_select(list(COLUMNS), performance_select(as_of, now_utc(), dialect))

@@ -45,7 +45,7 @@ def rss_mb(field: str) -> float:
     return 0.0
 
 
-def child(url: str, fmt: str) -> None:
+def child(url: str, fmt: str, query: str = "") -> None:
     """One export in this process (``--child``); prints a JSON line of its figures."""
     app = create_app(_config(url))
     with app.app_context():
@@ -58,7 +58,7 @@ def child(url: str, fmt: str) -> None:
         session["_fresh"] = True
     before = rss_mb("VmRSS")
     start = time.perf_counter()
-    response = client.get(f"/cases/?format={fmt}", buffered=False)
+    response = client.get(f"/cases/?format={fmt}{query}", buffered=False)
     assert response.status_code == 200, response.status_code
     received = 0
     lines = 0
@@ -90,10 +90,11 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--child", choices=("csv", "xlsx"))
+    parser.add_argument("--query", default="", help="(child) more of the list's parameters")
     parser.add_argument("--skip-generate", action="store_true")
     args = parser.parse_args()
     if args.child:
-        child(args.database_url, args.child)
+        child(args.database_url, args.child, args.query)
         return
     app = create_app(_config(args.database_url))
     with app.app_context():
@@ -110,15 +111,19 @@ def main() -> None:
         db.session.commit()
         total = db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("returnees")))
     print(f"exporting {total} cases as a programme manager (all offices)")
-    for fmt in ("csv", "xlsx"):
+    # the same process exporting no case at all: the memory a request needs without the rows
+    nothing = "&number=NO-SUCH-CASE"
+    runs = [("csv", ""), ("xlsx", ""), ("csv", nothing), ("xlsx", nothing)]
+    for fmt, query in runs:
         output = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "bench.export", "--database-url", args.database_url,
-             "--child", fmt],
+             "--child", fmt, "--query", query],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         figures = json.loads(output.strip().splitlines()[-1])
         print(
-            f"  {fmt}: {figures['seconds']:.1f} s (first byte {figures['first_byte']:.2f} s), "
+            f"  {fmt}{query}: {figures['seconds']:.1f} s "
+            f"(first byte {figures['first_byte']:.2f} s), "
             f"{figures['rows']} rows, "
             f"{figures['bytes'] / 1e6:.1f} MB, peak RSS {figures['rss_peak']:.0f} MB "
             f"(after imports {figures['rss_before']:.0f} MB)"

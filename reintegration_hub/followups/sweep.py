@@ -49,6 +49,8 @@ from reintegration_hub.plans.models import Plan, PlanLine
 
 #: milestone ids a statement at most (SQLite binds each one)
 _IDS_PER_SELECT = 5000
+#: outbox rows an insert at most
+_MESSAGES_PER_INSERT = 2000
 
 
 @dataclass
@@ -291,6 +293,7 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
     texts = _texts({level for _, level in new_notices})
     now = now_utc()
     values: list[dict[str, Any]] = []
+    queued = 0
     for milestone_id, level in new_notices:
         row = row_of[milestone_id]
         if level == 0:
@@ -330,13 +333,19 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
                     "next_attempt_at": now,
                 }
             )
-    if not values:
-        return 0
-    # on the connection: the rows are plain values, the ORM's bulk path costs more per row
-    db.session.connection().execute(
-        _insert_ignore(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"]),
-        values,
-    )
+            if len(values) == _MESSAGES_PER_INSERT:  # a catch-up's range holds no more at once
+                queued += _insert_messages(values)
+                values = []
+    return queued + _insert_messages(values)
+
+
+def _insert_messages(values: list[dict[str, Any]]) -> int:
+    if values:
+        # on the connection: the rows are plain values, the ORM's bulk path costs more per row
+        db.session.connection().execute(
+            _insert_ignore(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"]),
+            values,
+        )
     return len(values)
 
 

@@ -11,6 +11,7 @@ from reintegration_hub.cases import services as cases
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
+from reintegration_hub.followups import sweep as sweep_module
 from reintegration_hub.followups.models import Milestone, MilestoneNotice, MilestoneStatus
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
@@ -135,8 +136,9 @@ def test_the_tick_command_sweeps_as_of_a_day(w: World, runner) -> None:
 
 
 def test_a_milestone_passing_several_thresholds_in_one_sweep_queues_each_notice(
-    w: World,
+    w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(sweep_module, "_MESSAGES_PER_INSERT", 2)  # inserted in several parts
     supervisor = user_with_role(Role.CASE_MANAGER, office=w.tbilisi)
     w.tbilisi.supervisor_id = supervisor.id
     plan = approved(w, w.option(lead_time_days=60))

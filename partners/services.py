@@ -109,6 +109,17 @@ def partner_performance(partner_id: int) -> PartnerPerformance | None:
     return db.session.get(PartnerPerformance, partner_id)
 
 
+def partners_performance(partner_ids: Iterable[int]) -> dict[int, PartnerPerformance]:
+    """The figures of the last monitoring refresh of these partners (one statement), by id."""
+    ids = sorted(set(partner_ids))
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        sa.select(PartnerPerformance).where(PartnerPerformance.partner_id.in_(ids))
+    )
+    return {row.partner_id: row for row in rows}
+
+
 def get_option(option_id: int, *, actor: Actor) -> SupportOption:
     """The option if ``actor`` may see it; ``NotFound`` otherwise (never says which)."""
     stmt = _visible(

@@ -42,7 +42,7 @@ from partners.labels import (
     VETTING_LABELS,
 )
 from partners.models import DeclineReason, OptionStatus, Referral, ReferralStatus, VettingStatus
-from partners.search import query_from_params, search_options
+from partners.search import PERFORMANCE_SORTS, query_from_params, search_options
 from reintegration_hub.core.authz import public, roles, signed_in
 from reintegration_hub.core.errors import DomainError, InvalidInput, NotFound
 from reintegration_hub.core.forms import show_domain_error
@@ -75,12 +75,16 @@ def search() -> Any:
         params = {**form.data, "eligible_only": form.eligible_only.data == "1"}
         query = query_from_params(params, display_language=str(get_locale() or "en"))
         result = search_options(query, actor=current_user)
+    performance: dict[int, Any] = {}
+    if result is not None and result.query.sort in PERFORMANCE_SORTS:  # what the order is by
+        performance = services.partners_performance(h.option.partner_id for h in result.items)
     return render_template(
         "partners/search.html",
         form=form,
         result=result,
         search_url=_search_url,
         category_labels=CATEGORY_LABELS,
+        performance=performance,
     ), (200 if result is not None else 422)
 
 

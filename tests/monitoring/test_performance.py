@@ -188,3 +188,19 @@ def test_partner_page_shows_the_figures_and_when_they_were_computed(app: Flask, 
     assert "1 of 3 lines" in page
     assert "0.55" in page
     assert "Jun 30, 2026" in page  # as of
+
+
+def test_search_page_sorted_by_outcomes_shows_each_partners_record(app: Flask, login: Any) -> None:
+    world = build_performance_world()
+    refresh_partner_performance(AS_OF)
+    db.session.commit()
+    client = login(world["where"].riga_counsellor)
+    page = client.get(
+        "/marketplace/search?category=business_start_up&country=GE&sort=outcomes"
+    ).get_data(as_text=True)
+    cards = page[page.index("<article") :]  # the partner facet lists them by name too
+    assert cards.index("Batumi Start") < cards.index("Kutaisi Business Hub") < cards.index("Poti")
+    assert "outcome score 0.90" in page
+    assert "accepts 67% of referrals" in page
+    plain = client.get("/marketplace/search?category=business_start_up&country=GE")
+    assert 'data-testid="partner-record"' not in plain.get_data(as_text=True)

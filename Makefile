@@ -50,11 +50,12 @@ clean:
 
 # Marketplace search (SQLite always) and, when HUB_BENCH_DATABASE_URL points at a throw-away
 # PostgreSQL database, the same search, the 100,000-case list and the plan page with 300,000
-# plan lines there (see bench/README.md).
+# plan lines there, and the follow-up sweep of 100,000 plans (see bench/README.md).
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.marketplace_search
 	@if [ -n "$$HUB_BENCH_DATABASE_URL" ]; then \
 		$(BIN)/python -m bench.marketplace_search --database-url "$$HUB_BENCH_DATABASE_URL" && \
 		$(BIN)/python -m bench.cases_list --database-url "$$HUB_BENCH_DATABASE_URL" && \
-		$(BIN)/python -m bench.plan_page --database-url "$$HUB_BENCH_DATABASE_URL"; \
+		$(BIN)/python -m bench.plan_page --database-url "$$HUB_BENCH_DATABASE_URL" && \
+		$(BIN)/python -m bench.track_milestones --database-url "$$HUB_BENCH_DATABASE_URL"; \
 	else echo "HUB_BENCH_DATABASE_URL is not set: the PostgreSQL benches are skipped"; fi

@@ -85,10 +85,14 @@ def upgrade():
     with op.batch_alter_table('milestones', schema=None) as batch_op:
         batch_op.create_index('ix_milestones_case_status', ['returnee_id', 'status', 'office_id'],
                               unique=False)
+        # the dashboard's open milestones per office: an index-only count
+        batch_op.create_index('ix_milestones_status_office', ['status', 'office_id'],
+                              unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('milestones', schema=None) as batch_op:
+        batch_op.drop_index('ix_milestones_status_office')
         batch_op.drop_index('ix_milestones_case_status')
     with op.batch_alter_table('returnees', schema=None) as batch_op:
         batch_op.drop_index('ix_returnees_arrived_on')

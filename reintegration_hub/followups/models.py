@@ -119,6 +119,8 @@ class Milestone(IdMixin, Base):
         sa.Index("ix_milestones_office_due", "office_id", "status", "due_on"),
         # the case list's drill-down: cases with overdue milestones of one office
         sa.Index("ix_milestones_case_status", "returnee_id", "status", "office_id"),
+        # the dashboard's open milestones per office: an index-only count
+        sa.Index("ix_milestones_status_office", "status", "office_id"),
     )
 
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))

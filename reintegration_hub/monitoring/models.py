@@ -52,7 +52,7 @@ class ProgrammeActivity(IdMixin, Base):
 
 class Measure(enum.StrEnum):
     SCORE = "score"  # latest survey per case; bucket = histogram bucket 0-9, band
-    SCORE_SERVICE = "score_service"  # the same per partner and support category served
+    SCORE_SERVICE = "score_service"  # the same per partner and category served (no bucket)
     PLAN_DAYS = "plan_days"  # days from return to plan approval; bucket = range
     MILESTONES = "milestones"  # milestones due by the snapshot day; bucket = timeliness
     CLOSURE = "closure"  # closed cases; bucket = closure reason

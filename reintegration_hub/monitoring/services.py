@@ -329,11 +329,11 @@ class Dashboard:
 def dashboard(filters: DashboardFilters, *, actor: Actor) -> Dashboard:
     """Every figure of the dashboard under ``filters``: a fixed number of statements."""
     require_monitoring(actor)
-    totals, plans_by_status, per_grant = _case_counts(filters)
+    totals, plans_by_status, per_grant, months = _case_counts(filters)
     return Dashboard(
         filters=filters,
         totals=totals,
-        months=_months(filters),
+        months=months,
         plans_by_status=plans_by_status,
         milestones=_open_milestones(filters),
         grants=_grant_progress(filters, per_grant),
@@ -347,12 +347,15 @@ def _filtered_cases(filters: DashboardFilters) -> list[sa.ColumnElement[bool]]:
 
 def _case_counts(
     filters: DashboardFilters,
-) -> tuple[Totals, list[BucketCount], dict[int | None, Totals]]:
-    """Cases, returns, arrivals and plans by status, per grant: one statement."""
+) -> tuple[Totals, list[BucketCount], dict[int | None, Totals], list[MonthCount]]:
+    """Cases, returns, arrivals and plans by status, per grant, and returns and arrivals per
+    month of return: one statement (one pass over the cases)."""
+    month = _month(Returnee.departed_on)
     stmt = (
         sa.select(
             Returnee.grant_id,
             Plan.status,
+            month,
             sa.func.count(Returnee.id),
             sa.func.count(Returnee.departed_on),
             sa.func.count(Returnee.arrived_on),
@@ -360,12 +363,13 @@ def _case_counts(
         .select_from(Returnee)
         .outerjoin(Plan, Plan.returnee_id == Returnee.id)
         .where(*_filtered_cases(filters))
-        .group_by(Returnee.grant_id, Plan.status)
+        .group_by(Returnee.grant_id, Plan.status, month)
     )
     totals = Totals()
     per_grant: dict[int | None, Totals] = defaultdict(Totals)
     by_status: dict[str, int] = defaultdict(int)
-    for grant_id, status, cases, returns, arrivals in db.session.execute(stmt):
+    by_month: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
+    for grant_id, status, returned, cases, returns, arrivals in db.session.execute(stmt):
         for bucket in (totals, per_grant[grant_id]):
             bucket.cases += cases
             bucket.returns += returns
@@ -373,9 +377,14 @@ def _case_counts(
             if status == PlanStatus.APPROVED:
                 bucket.reintegration += cases
         by_status[status.value if status else "none"] += cases
+        if returned is not None:
+            counts = by_month[_as_date(returned)]
+            counts[0] += returns
+            counts[1] += arrivals
     order = [s.value for s in PlanStatus] + ["none"]
     plans = [BucketCount(key, by_status[key]) for key in order if by_status.get(key)]
-    return totals, plans, per_grant
+    months = [MonthCount(m, *by_month[m]) for m in sorted(by_month)[-MONTHS_SHOWN:]]
+    return totals, plans, per_grant, months
 
 
 def _month(column: Any) -> Any:
@@ -399,20 +408,6 @@ def _sql_number(value: float) -> Any:
 
 def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def _months(filters: DashboardFilters) -> list[MonthCount]:
-    """Returns and arrivals per calendar month (of the cases in the filters)."""
-    month = _month(Returnee.departed_on).label("month")
-    stmt = (
-        sa.select(month, sa.func.count(Returnee.id), sa.func.count(Returnee.arrived_on))
-        .where(Returnee.departed_on.is_not(None), *_filtered_cases(filters))
-        .group_by(month)
-        .order_by(month.desc())
-        .limit(MONTHS_SHOWN)
-    )
-    rows = [MonthCount(_as_date(m), r, a) for m, r, a in db.session.execute(stmt)]
-    return rows[::-1]
 
 
 def _open_milestones(filters: DashboardFilters) -> list[OfficeMilestones]:
@@ -453,6 +448,8 @@ def _grant_progress(
     grants = db.session.scalars(grants_stmt).all()
     if not grants:
         return []
+    ids = [g.id for g in grants]
+    # one pass over the approved plans' lines: committed, and delivered where a delivery is
     money_stmt = (
         sa.select(
             Returnee.grant_id,
@@ -463,11 +460,8 @@ def _grant_progress(
         .join(Plan, Plan.id == PlanLine.plan_id)
         .join(Returnee, Returnee.id == Plan.returnee_id)
         .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
-        .where(
-            Plan.status == PlanStatus.APPROVED,
-            Returnee.grant_id.in_([g.id for g in grants]),
-            *_filtered_cases(filters),
-        )
+        .where(Plan.status == PlanStatus.APPROVED, Returnee.grant_id.in_(ids))
+        .where(*_filtered_cases(filters))
         .group_by(Returnee.grant_id)
     )
     money = {gid: (int(c), int(d)) for gid, c, d in db.session.execute(money_stmt)}
@@ -478,7 +472,7 @@ def _grant_progress(
             sa.func.count(ProgrammeActivity.id),
             sa.func.coalesce(sa.func.sum(ProgrammeActivity.people_count), 0),
         )
-        .where(ProgrammeActivity.grant_id.in_([g.id for g in grants]))
+        .where(ProgrammeActivity.grant_id.in_(ids))
         .group_by(ProgrammeActivity.grant_id, ProgrammeActivity.kind)
     )
     if filters.period_from is not None:
@@ -599,7 +593,8 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
         add("country", str(country), band, values)
         add("grant", str(grant_id), band, values)
         add("all", "all", band, values)
-        histogram[str(bucket)] += int(values[0] or 0)
+        if bucket is not None:  # service cells have no histogram bucket
+            histogram[str(bucket)] += int(values[0] or 0)
         band_totals[str(band)] += int(values[0] or 0)
     plan_days: dict[str, int] = defaultdict(int)
     days_sum, days_n = 0, 0
@@ -651,9 +646,10 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
     )
     overall = score_rows("all", str)
     result.overall = overall[0] if overall else None
-    result.histogram = [
-        BucketCount(str(b), histogram.get(str(b), 0)) for b in range(HISTOGRAM_BUCKETS)
-    ]
+    if not filters.by_service:
+        result.histogram = [
+            BucketCount(str(b), histogram.get(str(b), 0)) for b in range(HISTOGRAM_BUCKETS)
+        ]
     result.bands = [BucketCount(k, v) for k, v in sorted(band_totals.items())]
     result.plan_days = [BucketCount(k, plan_days.get(k, 0)) for k in PLAN_DAY_KEYS]
     result.plan_days_mean = days_sum / days_n if days_n else None
@@ -836,7 +832,6 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
             *dims,
             served.c.partner_id,
             served.c.category,
-            bucket,
             latest.c.band,
             *score_sums,
         )
@@ -845,8 +840,9 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
                 served, served.c.case_id == latest.c.returnee_id
             )
         )
-        .group_by(*dims, served.c.partner_id, served.c.category, bucket, latest.c.band),
-        ["partner_id", "category", *score_columns],
+        # no histogram bucket here: a partner's or category's cells stay few (bands suffice)
+        .group_by(*dims, served.c.partner_id, served.c.category, latest.c.band),
+        ["partner_id", "category", *score_columns[1:]],
     )
     # days from return to plan approval
     days = _days_between(_day(Plan.approved_at), cases.c.departed_on)

@@ -80,6 +80,7 @@ class Table:
     currency: str = "EUR"
     note: Any = ""
     shown: int | None = None  # rows shown on the page (the rest only in the download)
+    total: int | None = None  # rows in all, when ``rows`` holds only the shown ones
 
     @property
     def visible_rows(self) -> list[dict[str, Any]]:
@@ -95,7 +96,7 @@ def _symbols() -> tuple[str, str]:
     if "monitoring_symbols" not in g:
         symbols = get_locale().number_symbols.get("latn", {})
         g.monitoring_symbols = (symbols.get("group", ","), symbols.get("decimal", "."))
-    return g.monitoring_symbols  # type: ignore[no-any-return]
+    return g.monitoring_symbols
 
 
 def _number(value: float, decimals: int) -> str:
@@ -127,8 +128,9 @@ def _month_end(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
-def dashboard_tables(board: Dashboard) -> list[Table]:
-    """Every table (and chart) of the dashboard, in page order."""
+def dashboard_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
+    """Every table (and chart) of the dashboard, in page order; with ``full`` False the long
+    tables hold only the rows the page shows (downloads need them all)."""
     f = board.filters
     tables = [
         _returns_table(board),
@@ -137,7 +139,7 @@ def dashboard_tables(board: Dashboard) -> list[Table]:
     ]
     for grant in board.grants:
         tables += [_spending_table(f, grant), _targets_table(f, grant)]
-    tables += _outcome_tables(board)
+    tables += _outcome_tables(board, full=full)
     return tables
 
 
@@ -359,12 +361,13 @@ def _score_table(
     href: Callable[[services.ScoreRow], str],
     *,
     note: Any = "",
+    full: bool = True,
 ) -> Table:
     bands = sorted({band for row in rows for band in row.bands})
     made: list[dict[str, Any]] = []
     links: list[dict[str, str]] = []
     bars: list[Bar] = []
-    for row in rows:
+    for row in rows if full else rows[:SHOWN_ROWS]:
         values = {
             first.key: row.label,
             "n": row.n,
@@ -395,6 +398,7 @@ def _score_table(
         links,
         note=note,
         shown=SHOWN_ROWS,
+        total=len(rows),
         chart=hbar_chart(
             str(title),
             _("Mean composite sustainability score (0 to 1) and the number of surveyed cases."),
@@ -405,7 +409,7 @@ def _score_table(
     )
 
 
-def _outcome_tables(board: Dashboard) -> list[Table]:
+def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
     f, o = board.filters, board.outcomes
     if o.taken_at is None:
         return []
@@ -417,6 +421,7 @@ def _outcome_tables(board: Dashboard) -> list[Table]:
             o.by_partner,
             lambda r: _cases(replace(f, partner_id=int(r.key)).case_args(surveyed=True)),
             note=_l("A case counts for each partner whose support its approved plan has."),
+            full=full,
         ),
         _score_table(
             "scores-category",
@@ -593,8 +598,8 @@ def _download(table: Table, fmt: str, filters: DashboardFilters) -> Any:
 def dashboard() -> Any:
     filters = DashboardFilters.from_args(request.args)
     board = services.dashboard(filters, actor=current_user)
-    tables = dashboard_tables(board)
     fmt, wanted = request.args.get("format"), request.args.get("table")
+    tables = dashboard_tables(board, full=fmt in exports.FORMATS)
     if fmt in exports.FORMATS and wanted:
         table = next((t for t in tables if t.key == wanted), None)
         if table is not None:

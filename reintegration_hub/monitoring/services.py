@@ -413,7 +413,8 @@ def _as_date(value: Any) -> dt.date:
 def _open_milestones(filters: DashboardFilters) -> list[OfficeMilestones]:
     """Due and overdue milestones per responsible office: one statement."""
     stmt = (
-        sa.select(Milestone.office_id, Office.name, Milestone.status, sa.func.count(Milestone.id))
+        # count(*): the index (status, office_id) answers alone, no row is read
+        sa.select(Milestone.office_id, Office.name, Milestone.status, sa.func.count())
         .join(Office, Office.id == Milestone.office_id)
         .where(Milestone.status.in_(MILESTONE_OPEN))
         .group_by(Milestone.office_id, Office.name, Milestone.status)

@@ -27,6 +27,7 @@ Medians are compared with the issue's targets.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import os
@@ -482,7 +483,7 @@ def worker_run(as_of: dt.date, batch_size: int) -> None:
     from workflows.milestones import track_milestones
 
     imported = time.perf_counter()
-    counts = track_milestones(as_of=as_of, batch_size=batch_size)
+    counts = asyncio.run(track_milestones(as_of=as_of, batch_size=batch_size))
     end = time.perf_counter()
     # not ru_maxrss: Linux carries it over from the parent the child was forked from
     print(json.dumps([end - imported, end - start, rss_mb("VmHWM"), counts.as_dict()]))
@@ -568,7 +569,7 @@ def main() -> None:
         marks = snapshot()
 
     def flow() -> dict[str, int]:
-        return track_milestones(as_of=args.as_of, batch_size=args.batch_size).as_dict()
+        return asyncio.run(track_milestones(as_of=args.as_of, batch_size=args.batch_size)).as_dict()
 
     def direct() -> dict[str, int]:
         return bare(args.as_of, args.batch_size, PARALLEL_BATCHES)
@@ -578,7 +579,7 @@ def main() -> None:
     start = time.perf_counter()
     with prefect_test_harness(server_startup_timeout=120):
         print(f"Prefect test server started in {time.perf_counter() - start:.1f} s (not timed)")
-        track_plan(plan_id=0, as_of=args.as_of)  # warm-up: the client, the app, the pool
+        asyncio.run(track_plan(plan_id=0, as_of=args.as_of))  # warm-up: client, app, pool
         print(
             f"as of {args.as_of} ("
             + (

@@ -13,13 +13,12 @@ import dataclasses
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from prefect import Flow, flow
-from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
-from prefect.task_runners import TaskRunner
 
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.operations.services import error_summary, finish_flow_run, start_flow_run
@@ -53,30 +52,35 @@ def recorded_flow(
     *,
     name: str,
     counts: Callable[[Any], Mapping[str, Any]] = counts_of,
-    task_runner: TaskRunner[PrefectFuture[Any]] | None = None,
     **options: Any,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]:
-    """``@flow(name=name, task_runner=task_runner, **options)`` whose every run is recorded in
-    ``flow_runs``; ``counts`` turns the flow's result into the counts stored."""
-    if task_runner is not None:
-        options["task_runner"] = task_runner
+    """``@flow(name=name, **options)`` whose every run is recorded in ``flow_runs``;
+    ``counts`` turns the flow's result into the counts stored. ``fn`` may be sync or async."""
 
     def decorate(fn: Callable[P, R]) -> Flow[P, R]:
-        @functools.wraps(fn)
-        def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            record_id = _start(name)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                _finish(record_id, error=error_summary(exc))
-                raise
-            _finish(record_id, counts=dict(counts(result)))
-            return result
+        run: Any
+        if inspect.iscoroutinefunction(fn):
+            # the record's two short transactions block the loop a moment, before and after
+            # the flow's own work
+
+            @functools.wraps(fn)
+            async def run(*args: P.args, **kwargs: P.kwargs) -> Any:
+                with _recording(name, counts) as outcome:
+                    outcome.append(await fn(*args, **kwargs))
+                return outcome[0]
+
+        else:
+
+            @functools.wraps(fn)
+            def run(*args: P.args, **kwargs: P.kwargs) -> R:
+                with _recording(name, counts) as outcome:
+                    outcome.append(fn(*args, **kwargs))
+                return outcome[0]
 
         # Prefect reads the parameters' types from the signature and resolves string
         # annotations in the wrapper's module: give it the flow's own, already resolved
         resolved = inspect.signature(fn, eval_str=True)
-        run.__signature__ = resolved  # type: ignore[attr-defined]
+        run.__signature__ = resolved
         run.__annotations__ = {
             key: value
             for key, value in (
@@ -85,11 +89,24 @@ def recorded_flow(
             )
             if value is not inspect.Signature.empty
         }
-        run.__recorded_as__ = name  # type: ignore[attr-defined]  # tests find recorded flows
+        run.__recorded_as__ = name  # tests find recorded flows
         made: Flow[P, R] = flow(name=name, **options)(run)
         return made
 
     return decorate
+
+
+@contextmanager
+def _recording(name: str, counts: Callable[[Any], Mapping[str, Any]]) -> Iterator[list[Any]]:
+    """Record the start, run the block (which appends the flow's result), record the end."""
+    record_id = _start(name)
+    outcome: list[Any] = []
+    try:
+        yield outcome
+    except BaseException as exc:
+        _finish(record_id, error=error_summary(exc))
+        raise
+    _finish(record_id, counts=dict(counts(outcome[0])))
 
 
 def _start(name: str) -> int:

@@ -3,6 +3,8 @@ final state as the service, nothing twice on a second run, an artifact of the co
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -34,7 +36,7 @@ def two_plans() -> World:
 def test_track_milestones_sweeps_every_range_once(app: Flask, worker_app: Flask) -> None:
     two_plans()
 
-    state = milestones.track_milestones(as_of=day(35), batch_size=1, return_state=True)
+    state = asyncio.run(milestones.track_milestones(as_of=day(35), batch_size=1, return_state=True))
 
     assert state.is_completed()
     counts = state.result()
@@ -44,7 +46,7 @@ def test_track_milestones_sweeps_every_range_once(app: Flask, worker_app: Flask)
     (row,) = artifact_rows("track-milestones", state.state_details.flow_run_id)
     assert row["batches"] == 2
     assert row["reminders"] == counts.reminders
-    again = milestones.track_milestones(as_of=day(35), batch_size=1)
+    again = asyncio.run(milestones.track_milestones(as_of=day(35), batch_size=1))
     assert again == SweepCounts()
     db.session.commit()
     keys = db.session.scalars(
@@ -56,7 +58,7 @@ def test_track_milestones_sweeps_every_range_once(app: Flask, worker_app: Flask)
 def test_track_plan_checks_one_plan(app: Flask, worker_app: Flask) -> None:
     two_plans()
 
-    counts = milestones.track_plan(plan_id=1, as_of=day(15))
+    counts = asyncio.run(milestones.track_plan(plan_id=1, as_of=day(15)))
 
     assert counts.overdue == 1  # the first plan's arrival only
     db.session.commit()

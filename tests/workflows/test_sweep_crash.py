@@ -11,6 +11,7 @@ range, four at a time, against the session's test server).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import random
@@ -53,9 +54,11 @@ KILL_WITHIN_SECONDS = 0.05  # of the first commit (a range takes ~10-30 ms, the 
 
 # the flow in a child process, with the CLI's options
 FLOW = (
-    "import datetime, sys\n"
+    "import asyncio, datetime, sys\n"
     "from workflows.milestones import track_milestones\n"
-    "track_milestones(as_of=datetime.date.fromisoformat(sys.argv[2]), batch_size=int(sys.argv[4]))"
+    "asyncio.run(track_milestones(\n"
+    "    as_of=datetime.date.fromisoformat(sys.argv[2]), batch_size=int(sys.argv[4])\n"
+    "))"
 )
 
 
@@ -238,7 +241,7 @@ def sweep_here(how: str) -> int:
     e-mails queued."""
     if how == "cli":
         return sweep(AS_OF, batch_size=BATCH_SIZE[how]).messages
-    return track_milestones(as_of=AS_OF, batch_size=BATCH_SIZE[how]).messages
+    return asyncio.run(track_milestones(as_of=AS_OF, batch_size=BATCH_SIZE[how])).messages
 
 
 def kill_half_way(how: str, database_url: str, root: Path, log: Path) -> None:

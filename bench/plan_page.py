@@ -68,7 +68,7 @@ from reintegration_hub.followups.models import (
     MilestoneTemplate,
     Responsible,
 )
-from reintegration_hub.followups.services import case_surveys, case_visits, plan_milestones
+from reintegration_hub.followups.services import milestone_dates, plan_timeline
 from reintegration_hub.plans import services
 from reintegration_hub.plans.models import Plan, PlanLine, PlanRevision, PlanStatus
 from reintegration_hub.programmes.models import BudgetCapRule
@@ -299,14 +299,7 @@ def _milestones(
                     "kind": step.kind.value,
                     "name": step.name,
                     "responsible": step.responsible.value,
-                    "due_on": due,
-                    "remind_on": due - dt.timedelta(days=step.reminder_days),
-                    "supervisor_on": None
-                    if step.supervisor_after_days is None
-                    else due + dt.timedelta(days=step.supervisor_after_days),
-                    "home_office_on": None
-                    if step.home_office_after_days is None
-                    else due + dt.timedelta(days=step.home_office_after_days),
+                    **milestone_dates(step, due),
                     "status": status.value,
                     "escalation_level": level,
                     "completed_at": None
@@ -635,8 +628,7 @@ def through_services(case_id: int, reader_id: int) -> int:
     waitlist = services.waitlist_positions(plan)
     deliveries = services.deliveries_by_line(plan)
     history = services.revisions(plan.id, actor=reader)
-    milestones = plan_milestones(plan.id)
-    visits, surveys = case_visits(case_id), case_surveys(case_id)
+    timeline = plan_timeline(plan.id, case_id)
     _ = (case.case_number, plan.status, plan.version, plan.total_eur_minor, plan.over_cap)
     _ = (cap.adults, cap.dependants, cap.rule.name, cap.rule.per_adult_minor, cap.rule.currency)
     for line in plan.lines:
@@ -649,14 +641,18 @@ def through_services(case_id: int, reader_id: int) -> int:
             _ = (line.referral.status, line.referral.expires_at, line.referral.decline_reason)
         delivery = deliveries.get(line.id)
         _ = (delivery.id, delivery.delivered_on, delivery.amount_minor) if delivery else None
-    for milestone in milestones:
-        _ = (milestone.due_on, milestone.name, milestone.responsible, milestone.status)
-        _ = (milestone.escalation_level, milestone.completed_at)
-    for visit in visits:
-        _ = (visit.visited_on, visit.mode, visit.plan_revision_needed, visit.findings)
-    for survey in surveys:
-        _ = (survey.taken_on, survey.economic, survey.social, survey.psychosocial)
-        _ = (survey.composite, survey.band, survey.flags)
+    for entry in timeline:
+        item = entry.item
+        if entry.kind == "milestone":
+            _ = (item.due_on, item.name, item.responsible, item.status)
+            _ = (item.escalation_level, item.completed_at)
+        elif entry.kind == "notice":
+            _ = (item.milestone_name, item.kind, item.level, item.messages, item.sent)
+        elif entry.kind == "visit":
+            _ = (item.visited_on, item.mode, item.plan_revision_needed, item.findings)
+        else:
+            _ = (item.taken_on, item.economic, item.social, item.psychosocial)
+            _ = (item.composite, item.band, item.flags)
     for revision in history:
         _ = (revision.version, revision.at, revision.action, revision.comment)
         _ = (revision.actor.full_name if revision.actor else None, revision.snapshot)

@@ -64,6 +64,7 @@ from reintegration_hub.followups.models import (
     MilestoneStep,
     MilestoneTemplate,
 )
+from reintegration_hub.followups.services import milestone_dates
 from reintegration_hub.followups.sweep import SweepCounts, plan_id_ranges, sweep_range
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 from workflows.app import get_app, unit_of_work
@@ -205,14 +206,7 @@ def _milestone(
         "kind": step.kind.value,
         "name": step.name,
         "responsible": step.responsible.value,
-        "due_on": due,
-        "remind_on": due - dt.timedelta(days=step.reminder_days),
-        "supervisor_on": None
-        if step.supervisor_after_days is None
-        else due + dt.timedelta(days=step.supervisor_after_days),
-        "home_office_on": None
-        if step.home_office_after_days is None
-        else due + dt.timedelta(days=step.home_office_after_days),
+        **milestone_dates(step, due),
         "status": (MilestoneStatus.DONE if done else MilestoneStatus.UPCOMING).value,
         "escalation_level": 0,
         "completed_at": dt.datetime.combine(due, dt.time(12), dt.UTC) if done else None,

@@ -67,7 +67,7 @@ from reintegration_hub.followups.models import (
     SustainabilitySurvey,
 )
 from reintegration_hub.followups.scoring import score
-from reintegration_hub.followups.services import current_scoring_version
+from reintegration_hub.followups.services import current_scoring_version, milestone_dates
 from reintegration_hub.monitoring.models import ActivityKind, ProgrammeActivity
 from reintegration_hub.monitoring.performance import refresh_partner_performance
 from reintegration_hub.monitoring.services import snapshot_outcomes
@@ -562,14 +562,7 @@ def _milestones(
                     "kind": step.kind.value,
                     "name": step.name,
                     "responsible": step.responsible.value,
-                    "due_on": due,
-                    "remind_on": due - dt.timedelta(days=step.reminder_days),
-                    "supervisor_on": None
-                    if step.supervisor_after_days is None
-                    else due + dt.timedelta(days=step.supervisor_after_days),
-                    "home_office_on": None
-                    if step.home_office_after_days is None
-                    else due + dt.timedelta(days=step.home_office_after_days),
+                    **milestone_dates(step, due),
                     "status": status.value,
                     "escalation_level": level,
                     "completed_at": completed,

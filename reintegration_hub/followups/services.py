@@ -119,7 +119,9 @@ def _due_dates(
     return planned
 
 
-def _dates(step: MilestoneStep, due: dt.date) -> dict[str, dt.date | None]:
+def milestone_dates(step: MilestoneStep, due: dt.date) -> dict[str, dt.date | None]:
+    """A milestone's dates from its step and due date: due, remind, and the two escalations."""
+
     def after(days: int | None) -> dt.date | None:
         return None if days is None else due + dt.timedelta(days=days)
 
@@ -160,7 +162,7 @@ def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
             name=step.name,
             responsible=step.responsible,
             status=MilestoneStatus.UPCOMING,
-            **_dates(step, due),
+            **milestone_dates(step, due),
         )
         if step.kind == MilestoneKind.PLAN_AGREED:  # agreeing the plan is what approval is
             milestone.status, milestone.completed_at = MilestoneStatus.DONE, now_utc()
@@ -203,7 +205,7 @@ def reschedule_case(case: Returnee, *, actor: Actor) -> int:
                 for value in [getattr(milestone, name)]
             }
         elif (found := planned.get(milestone.step_key)) is not None:
-            new_dates = _dates(*found)
+            new_dates = milestone_dates(*found)
         else:
             continue
         if new_dates["due_on"] == milestone.due_on:

@@ -92,11 +92,14 @@ def _cases(args: dict[str, str]) -> str:
 
 
 def _symbols() -> tuple[str, str]:
-    """The locale's group and decimal separators (once per request)."""
-    if "monitoring_symbols" not in g:
+    """The locale's group and decimal separators (once per request; one look-up of ``g``
+    per call, as it is called for every cell)."""
+    cached: tuple[str, str] | None = g.get("monitoring_symbols")
+    if cached is None:
         symbols = get_locale().number_symbols.get("latn", {})
-        g.monitoring_symbols = (symbols.get("group", ","), symbols.get("decimal", "."))
-    return g.monitoring_symbols
+        cached = (symbols.get("group", ","), symbols.get("decimal", "."))
+        g.monitoring_symbols = cached
+    return cached
 
 
 def _number(value: float, decimals: int) -> str:

@@ -556,7 +556,7 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
     result.taken_at, result.as_of = snapshot.taken_at, snapshot.as_of
     score_measure = Measure.SCORE_SERVICE if filters.by_service else Measure.SCORE
     c = OutcomeCell
-    sums = (
+    sums: tuple[Any, ...] = (
         sa.func.sum(c.n),
         sa.func.sum(c.sum_economic),
         sa.func.sum(c.sum_social),

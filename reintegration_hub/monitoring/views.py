@@ -340,7 +340,7 @@ def _targets_table(f: DashboardFilters, grant: services.GrantProgress) -> Table:
         links,
         chart=hbar_chart(
             _("Progress to the targets of grant %(number)s", number=grant.number),
-            _("Achieved as a share of each target (100% is the target)."),
+            _("Achieved as a share of each target (the target is 100 per cent)."),
             bars,
             maximum=150.0,
         ),

@@ -77,10 +77,10 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.deliveries import api as deliveries_api
     from reintegration_hub.deliveries import views as deliveries_views
     from reintegration_hub.followups import views as followups_views
-    from reintegration_hub.monitoring import api as monitoring_api
-    from reintegration_hub.monitoring import views as monitoring_views
     from reintegration_hub.home import views as home_views
+    from reintegration_hub.monitoring import api as monitoring_api
     from reintegration_hub.monitoring import report_views as monitoring_report_views
+    from reintegration_hub.monitoring import views as monitoring_views
     from reintegration_hub.navigation import init_navigation
     from reintegration_hub.notifications import views as notifications_views
     from reintegration_hub.operations import views as operations_views

@@ -28,8 +28,7 @@ from tests.monitoring import casework as w
 def _world() -> dict[str, Any]:
     where = w.offices()
     riga = [
-        w.case(where, where.riga, first_name="Riganame", last_name="Secretriga")
-        for _ in range(3)
+        w.case(where, where.riga, first_name="Riganame", last_name="Secretriga") for _ in range(3)
     ]
     prague = [
         w.case(where, where.prague, first_name="Praguename", last_name="Secretprague")
@@ -93,9 +92,7 @@ def test_the_export_keeps_the_lists_filters(app: Flask, login: Any) -> None:
     assert sorted(r["Case number"] for r in riga) == sorted(c.case_number for c in world["riga"])
 
 
-def test_xlsx_parses_back_with_every_case_of_the_programme_manager(
-    app: Flask, login: Any
-) -> None:
+def test_xlsx_parses_back_with_every_case_of_the_programme_manager(app: Flask, login: Any) -> None:
     world = _world()
     client = login(world["where"].programme_manager)
 
@@ -122,9 +119,7 @@ def test_every_export_is_audited_with_its_filters(app: Flask, login: Any) -> Non
     client = login(pm)
     client.get("/cases/?status=closed&format=xlsx").get_data()
 
-    entry = db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.action == "export")
-    ).one()
+    entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "export")).one()
     assert entry.actor_id == pm.id
     assert entry.object_type == "case_list"
     assert entry.changes["format"] == "xlsx"

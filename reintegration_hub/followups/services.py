@@ -13,6 +13,7 @@ import enum
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -281,32 +282,43 @@ class WorkListPage:
         return max(1, -(-self.total // self.page_size))
 
 
-def work_list(
-    filters: WorkListFilters, *, actor: Actor, page: int = 1, page_size: int = 50
-) -> WorkListPage:
-    """The due and overdue milestones ``actor`` answers for or oversees: overdue first, then
-    by due date; two statements whatever the page size."""
-    page = max(page, 1)
-    open_now = (
-        [MilestoneStatus.OVERDUE]
-        if filters.overdue_only
-        else [
-            MilestoneStatus.OVERDUE,
-            MilestoneStatus.DUE,
-        ]
-    )
-    stmt = scoped(sa.select(Milestone).where(Milestone.status.in_(open_now)), Milestone, actor)
+#: The work list's order: overdue first, then by due date.
+WORK_LIST_ORDER = (
+    sa.case((Milestone.status == MilestoneStatus.OVERDUE, 0), else_=1),
+    Milestone.due_on,
+    Milestone.id,
+)
+
+
+def work_list_where(
+    stmt: sa.Select[Any], filters: WorkListFilters, *, actor: Actor
+) -> sa.Select[Any]:
+    """``stmt`` (selecting from ``milestones``) narrowed to the work list: the due and overdue
+    milestones ``actor`` sees, under ``filters``. The page and its export both use it."""
+    states = [MilestoneStatus.OVERDUE]
+    if not filters.overdue_only:
+        states.append(MilestoneStatus.DUE)
+    stmt = scoped(stmt.where(Milestone.status.in_(states)), Milestone, actor)
     if filters.office_id is not None:
         stmt = stmt.where(Milestone.office_id == filters.office_id)
     if filters.responsible is not None:
         stmt = stmt.where(Milestone.responsible == filters.responsible)
     if filters.kind is not None:
         stmt = stmt.where(Milestone.kind == filters.kind)
+    return stmt
+
+
+def work_list(
+    filters: WorkListFilters, *, actor: Actor, page: int = 1, page_size: int = 50
+) -> WorkListPage:
+    """The due and overdue milestones ``actor`` answers for or oversees: overdue first, then
+    by due date; two statements whatever the page size."""
+    page = max(page, 1)
+    stmt = work_list_where(sa.select(Milestone), filters, actor=actor)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
-    overdue_first = sa.case((Milestone.status == MilestoneStatus.OVERDUE, 0), else_=1)
     items = db.session.scalars(
         stmt.options(joinedload(Milestone.returnee))
-        .order_by(overdue_first, Milestone.due_on, Milestone.id)
+        .order_by(*WORK_LIST_ORDER)
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()

@@ -32,7 +32,6 @@ from reintegration_hub.cases import services as cases
 from reintegration_hub.cases.labels import CLOSURE_LABELS, STATUS_LABELS
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.audit import AuditEntry
-from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
@@ -41,7 +40,8 @@ from reintegration_hub.followups.labels import (
     MILESTONE_STATUS_LABELS,
     RESPONSIBLE_LABELS,
 )
-from reintegration_hub.followups.models import Milestone, MilestoneStatus
+from reintegration_hub.followups.models import Milestone
+from reintegration_hub.followups.services import WORK_LIST_ORDER, WorkListFilters, work_list_where
 from reintegration_hub.programmes.models import Grant
 
 FORMATS = ("csv", "xlsx")
@@ -509,20 +509,10 @@ WORK_LIST_COLUMNS = (
 )
 
 
-def work_list_rows(
-    *,
-    actor: Actor,
-    office_id: int | None = None,
-    responsible: Any = None,
-    kind: Any = None,
-    overdue_only: bool = False,
-) -> sa.Select[Any]:
-    """The work list's milestones (due and overdue, overdue first, then by due date) that
-    ``actor`` sees, as the columns of :data:`WORK_LIST_COLUMNS`."""
-    states = [MilestoneStatus.OVERDUE]
-    if not overdue_only:
-        states.append(MilestoneStatus.DUE)
-    stmt = scoped(
+def work_list_rows(filters: WorkListFilters, *, actor: Actor) -> sa.Select[Any]:
+    """The work list's milestones that ``actor`` sees, in its order, as the columns of
+    :data:`WORK_LIST_COLUMNS`."""
+    stmt = (
         sa.select(
             Returnee.case_number,
             Milestone.name,
@@ -536,24 +526,14 @@ def work_list_rows(
         .select_from(Milestone)
         .join(Returnee, Returnee.id == Milestone.returnee_id)
         .join(Office, Office.id == Milestone.office_id)
-        .where(Milestone.status.in_(states)),
-        Milestone,
-        actor,
     )
-    if office_id is not None:
-        stmt = stmt.where(Milestone.office_id == office_id)
-    if responsible is not None:
-        stmt = stmt.where(Milestone.responsible == responsible)
-    if kind is not None:
-        stmt = stmt.where(Milestone.kind == kind)
-    overdue_first = sa.case((Milestone.status == MilestoneStatus.OVERDUE, 0), else_=1)
-    return stmt.order_by(overdue_first, Milestone.due_on, Milestone.id)
+    return work_list_where(stmt, filters, actor=actor).order_by(*WORK_LIST_ORDER)
 
 
 def work_list_export(fmt: str, filters: Mapping[str, Any], *, actor: Actor) -> Response:
     record_export("work_list", fmt, filters, actor=actor)
     db.session.commit()
-    stmt = work_list_rows(actor=actor, **filters)
+    stmt = work_list_rows(WorkListFilters(**filters), actor=actor)
     return table_download(
         fmt,
         export_filename("work-list"),

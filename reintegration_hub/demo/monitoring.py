@@ -4,7 +4,8 @@ deliveries, milestones, surveys and programme activities.
 ``flask demo load`` adds it after the demo world (``data.load``); the tests of the plan path
 and the marketplace load the world alone. Generated deterministically (seeded) with bulk
 inserts in a second or two: 290 returns to seven countries from the three host offices in the
-grant's period, about half with an approved plan of local options, most delivered, the
+grant's period, about half with an approved plan of local options, most delivered (each
+delivery's certificate a small PDF in ``CERTIFICATE_DIR``, stored as uploads are), the
 follow-up milestones in the state the sweep leaves them (IOM Yerevan has the most overdue),
 sustainability surveys a year after return (scored under the version in force) in which the
 business start-up partners in Georgia differ, closures with their reasons, 30 recent cases
@@ -49,6 +50,7 @@ from reintegration_hub.core.money import to_eur_minor
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.core.vocabulary import VulnerabilityCategory
 from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.demo.certificates import stored_certificate
 from reintegration_hub.demo.marketplace import (
     RATES_FROM,
     DemoCountry,
@@ -391,11 +393,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                                 "amount_eur_minor": line_total,
                                 "invoice_number": f"INV-{delivered_on.year}-{line_id:04d}",
                                 "note": "",
-                                "certificate_key": f"demo-{uuid.uuid4().hex}",
-                                "certificate_name": "handover.pdf",
-                                "certificate_type": "application/pdf",
-                                "certificate_size": 0,
-                                "certificate_sha256": "0" * 64,
+                                **stored_certificate(),
                                 "recorded_by_id": manager_of.get(origin.id),
                                 "recorded_at": dt.datetime.combine(
                                     delivered_on, dt.time(15), dt.UTC

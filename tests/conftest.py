@@ -85,12 +85,19 @@ def empty_database() -> None:
 
 
 @pytest.fixture
-def make_app(database_url: str, _migrated: None) -> Iterator[Callable[..., Flask]]:
-    """Build an app with extra configuration; the database is emptied afterwards."""
+def make_app(
+    database_url: str, _migrated: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Flask]]:
+    """Build an app with extra configuration; the database is emptied afterwards.
+
+    Certificates (uploaded, or written by the demo) go to a temporary directory of the test's
+    own unless the test names one, never into the instance folder.
+    """
     built: list[Flask] = []
+    certificates = str(tmp_path_factory.mktemp("certificates"))
 
     def make(**extra: Any) -> Flask:
-        app = create_app(test_config(database_url, **extra))
+        app = create_app(test_config(database_url, **{"CERTIFICATE_DIR": certificates, **extra}))
         built.append(app)
         return app
 

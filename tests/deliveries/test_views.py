@@ -214,7 +214,7 @@ def test_the_list_shows_only_what_the_reader_may_see(client, login) -> None:
 
 
 def test_the_stored_file_is_outside_the_static_folder_by_default(make_app, tmp_path: Path) -> None:
-    app = make_app()
+    app = make_app(CERTIFICATE_DIR=None)
     with app.app_context():
         default = services.certificate_dir()
     assert default == (Path(app.instance_path) / "certificates").resolve()

@@ -20,9 +20,8 @@ from reintegration_hub.extensions import db
 from reintegration_hub.plans.models import Plan, PlanLine
 
 
-def test_seeded_deliveries_have_their_certificates(
-    app: Flask, login, certificate_dir: Path
-) -> None:
+def test_seeded_deliveries_have_their_certificates(app: Flask, login) -> None:
+    certificate_dir = Path(app.config["CERTIFICATE_DIR"])
     data.load()
     load_monitoring(actor=SystemActor("demo"))
     db.session.commit()

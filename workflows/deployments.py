@@ -70,8 +70,8 @@ def deployments() -> list[RunnerDeployment]:
         scheduled(
             outcomes.snapshot_outcomes,
             "snapshot-outcomes",
-            "Pre-aggregate the dashboard's heavy indicators (daily).",
-            cron="50 1 * * *",
+            "Pre-aggregate the dashboard's case counts, spending and outcomes (hourly).",
+            cron="50 * * * *",
         ),
         scheduled(
             milestones.track_plan,

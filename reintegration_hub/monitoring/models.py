@@ -4,9 +4,9 @@
 dashboard's case dimensions (grant, host office, country of return, vulnerable or not, month of
 return) and, per measure, partner and support category, the responsible office, or a bucket
 (score histogram bucket, band, days from return to plan, milestone timeliness, closure
-reason). Each holds a count and sums, so the dashboard re-aggregates a few thousand rows under
-any filter instead of scanning every case. ``snapshot_outcomes`` replaces them all, with the
-``OutcomeSnapshot`` header, in one transaction.
+reason, plan status). Each holds a count and sums, so the dashboard re-aggregates a few
+thousand rows under any filter instead of scanning every case. ``snapshot_outcomes`` replaces
+them all, with the ``OutcomeSnapshot`` header, in one transaction.
 """
 
 from __future__ import annotations
@@ -52,10 +52,14 @@ class ProgrammeActivity(IdMixin, Base):
 
 class Measure(enum.StrEnum):
     SCORE = "score"  # latest survey per case; bucket = histogram bucket 0-9, band
-    SCORE_SERVICE = "score_service"  # the same per partner and category served (no bucket)
+    SCORE_PARTNER = "score_partner"  # the same per partner served (band, no bucket)
+    SCORE_CATEGORY = "score_category"  # the same per support category served
+    SCORE_SERVICE = "score_service"  # the same per partner and category served
     PLAN_DAYS = "plan_days"  # days from return to plan approval; bucket = range
     MILESTONES = "milestones"  # milestones due by the snapshot day; bucket = timeliness
     CLOSURE = "closure"  # closed cases; bucket = closure reason
+    CASES = "cases"  # every case; bucket = plan status ("none": no plan); returns, spending
+    CASES_CATEGORY = "cases_category"  # cases served in a category (approved plans), as CASES
 
 
 class OutcomeSnapshot(IdMixin, Base):
@@ -90,3 +94,9 @@ class OutcomeCell(IdMixin, Base):
     sum_psychosocial: Mapped[float] = mapped_column(default=0.0)
     sum_composite: Mapped[float] = mapped_column(default=0.0)
     sum_days: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # CASES and CASES_CATEGORY: n cases, of which returned and arrived, and the approved
+    # plans' lines committed and delivered (EUR minor units)
+    returns: Mapped[int] = mapped_column(default=0)
+    arrivals: Mapped[int] = mapped_column(default=0)
+    committed_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    delivered_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)

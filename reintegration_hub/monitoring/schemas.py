@@ -144,6 +144,14 @@ class DashboardSchema(ma.Schema):
     milestones = fields.List(fields.Nested(OfficeMilestonesSchema))
     grants = fields.List(fields.Nested(GrantProgressSchema))
     outcomes = fields.Nested(OutcomesSchema)
+    counted_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "the snapshot time when case counts and spending come from the "
+            "snapshot; null when they were counted live (a partner filter, or a period that "
+            "does not run from the first of a month to the last of a month)"
+        },
+    )
 
 
 class ActivitySchema(ma.Schema):

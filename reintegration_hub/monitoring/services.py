@@ -1,11 +1,19 @@
 """Home-office monitoring: the dashboard's indicators and the outcome snapshot.
 
-Light indicators (returns, arrivals, plans by status, open milestones by office, spending,
-progress to targets) are live SQL over indexed columns, a fixed number of statements whatever
-the number of cases. Heavy ones (sustainability scores by partner, support category, country
-and grant, their distribution, days from return to plan, milestones on time, closure reasons)
-are read from ``OutcomeCell`` rows that ``snapshot_outcomes`` pre-aggregates set-based (one
-``INSERT ... SELECT ... GROUP BY`` per measure) and replaces in one transaction.
+Heavy indicators are read from ``OutcomeCell`` rows that ``snapshot_outcomes`` pre-aggregates
+set-based (one ``INSERT ... SELECT ... GROUP BY`` per measure) and replaces in one
+transaction: cases, returns, arrivals and plans by status, spending committed and delivered
+(each a pass over every case or plan line), sustainability scores by partner, support
+category, country and grant, their distribution, days from return to plan, milestones on time
+and closure reasons. Light ones are live SQL over indexed columns: open milestones by office
+(the overdue work of the day), budgets, targets and programme activities. A fixed number of
+statements either way, whatever the number of cases.
+
+The cells hold the case dimensions (grant, host office, country, vulnerability, month of
+return) and the support category, so every filter but a partner is answered from them exactly
+(periods are whole months; see ``DashboardFilters.from_cells``). A partner filter, a period
+that is not whole months or a database without a snapshot yet count cases live instead, with
+the same figures (``tests/monitoring`` checks the two agree).
 
 ``DashboardFilters`` is the one parser of the dashboard's filters: the pages, the API and the
 exports build it from the same query parameters, and it gives the case list's parameters for
@@ -80,12 +88,14 @@ class DashboardFilters:
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> DashboardFilters:
         """From query parameters (the pages' and the API's names); what does not parse is
-        ignored, so a hand-edited address shows the unfiltered figure instead of an error."""
+        ignored, so a hand-edited address shows the unfiltered figure instead of an error.
+        ``from``/``to`` are days (YYYY-MM-DD) or months (YYYY-MM: from its first day, until
+        its last)."""
         country = str(args.get("country") or "").strip().upper()
         return cls(
             grant_id=_int(_text(args.get("grant"))),
-            period_from=_date(_text(args.get("from"))),
-            period_to=_date(_text(args.get("to"))),
+            period_from=_period_day(_text(args.get("from")), end=False),
+            period_to=_period_day(_text(args.get("to")), end=True),
             host_office_id=_int(_text(args.get("host_office"))),
             return_country_code=country if len(country) == 2 and country.isalpha() else None,
             partner_id=_int(_text(args.get("partner"))),
@@ -111,6 +121,17 @@ class DashboardFilters:
     def by_service(self) -> bool:
         """A partner or category filter: case-level snapshot cells cannot answer it."""
         return self.partner_id is not None or self.category is not None
+
+    @property
+    def from_cells(self) -> bool:
+        """Whether the snapshot's case cells answer these filters exactly: any filter but a
+        partner (a case served by a partner in two categories would count twice), with a
+        period of whole months (the cells' precision)."""
+        return (
+            self.partner_id is None
+            and (self.period_from is None or self.period_from.day == 1)
+            and (self.period_to is None or self.period_to == month_end(self.period_to))
+        )
 
     def drill(self, **more: Any) -> CaseDrill:
         return CaseDrill(
@@ -166,6 +187,20 @@ class DashboardFilters:
         return where
 
 
+def month_end(day: dt.date) -> dt.date:
+    """The last day of ``day``'s month."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def _period_day(raw: str | None, *, end: bool) -> dt.date | None:
+    """A day, or a month (YYYY-MM) as its first day or, with ``end``, its last."""
+    day = _date(raw)
+    if day is not None or raw is None:
+        return day
+    month = _date(f"{raw.strip()}-01") if len(raw.strip()) == 7 else None
+    return month_end(month) if month is not None and end else month
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -192,6 +227,8 @@ class Totals:
     returns: int = 0
     arrivals: int = 0
     reintegration: int = 0  # cases with an approved plan
+    committed_minor: int = 0  # the approved plans' lines (EUR minor units)
+    delivered_minor: int = 0  # of which delivered
 
 
 @dataclass
@@ -324,20 +361,71 @@ class Dashboard:
     milestones: list[OfficeMilestones]
     grants: list[GrantProgress]
     outcomes: Outcomes
+    #: when the case counts and spending are the snapshot's, its time; None when live
+    counted_at: dt.datetime | None = None
+
+
+@dataclass
+class CaseCounts:
+    """Cases, returns, arrivals, plans by status and spending: in all, per grant, per month."""
+
+    totals: Totals = field(default_factory=Totals)
+    per_grant: dict[int | None, Totals] = field(default_factory=lambda: defaultdict(Totals))
+    by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_month: dict[dt.date, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def add(
+        self,
+        grant_id: int | None,
+        status: str,
+        month: Any,
+        counts: Sequence[Any],
+    ) -> None:
+        """One group of cases: ``counts`` are cases, returns, arrivals, committed, delivered."""
+        cases, returns, arrivals, committed, delivered = (int(v or 0) for v in counts)
+        for totals in (self.totals, self.per_grant[grant_id]):
+            totals.cases += cases
+            totals.returns += returns
+            totals.arrivals += arrivals
+            totals.committed_minor += committed
+            totals.delivered_minor += delivered
+            if status == PlanStatus.APPROVED.value:
+                totals.reintegration += cases
+        self.by_status[status] += cases
+        if month is not None:
+            counted = self.by_month[_as_date(month)]
+            counted[0] += returns
+            counted[1] += arrivals
+
+    def plans(self) -> list[BucketCount]:
+        order = [s.value for s in PlanStatus] + [NO_PLAN]
+        return [BucketCount(key, self.by_status[key]) for key in order if self.by_status.get(key)]
+
+    def months(self) -> list[MonthCount]:
+        return [MonthCount(m, *self.by_month[m]) for m in sorted(self.by_month)[-MONTHS_SHOWN:]]
+
+
+#: The plan-status bucket of a case without a plan.
+NO_PLAN = "none"
 
 
 def dashboard(filters: DashboardFilters, *, actor: Actor) -> Dashboard:
     """Every figure of the dashboard under ``filters``: a fixed number of statements."""
     require_monitoring(actor)
-    totals, plans_by_status, per_grant, months = _case_counts(filters)
+    snapshot = latest_snapshot()
+    if snapshot is not None and filters.from_cells:
+        counts, counted_at = cell_case_counts(filters), snapshot.taken_at
+    else:
+        counts, counted_at = case_counts(filters), None
     return Dashboard(
         filters=filters,
-        totals=totals,
-        months=months,
-        plans_by_status=plans_by_status,
+        totals=counts.totals,
+        months=counts.months(),
+        plans_by_status=counts.plans(),
         milestones=_open_milestones(filters),
-        grants=_grant_progress(filters, per_grant),
-        outcomes=outcomes(filters, actor=actor),
+        grants=_grant_progress(filters, counts.per_grant),
+        outcomes=_outcomes(filters, snapshot),
+        counted_at=counted_at,
     )
 
 
@@ -345,11 +433,9 @@ def _filtered_cases(filters: DashboardFilters) -> list[sa.ColumnElement[bool]]:
     return filters.case_conditions()
 
 
-def _case_counts(
-    filters: DashboardFilters,
-) -> tuple[Totals, list[BucketCount], dict[int | None, Totals], list[MonthCount]]:
-    """Cases, returns, arrivals and plans by status, per grant, and returns and arrivals per
-    month of return: one statement (one pass over the cases)."""
+def case_counts(filters: DashboardFilters) -> CaseCounts:
+    """The case counts and spending live: a pass over the cases, one over the approved plans'
+    lines (committed, and delivered where a delivery is)."""
     month = _month(Returnee.departed_on)
     stmt = (
         sa.select(
@@ -365,26 +451,50 @@ def _case_counts(
         .where(*_filtered_cases(filters))
         .group_by(Returnee.grant_id, Plan.status, month)
     )
-    totals = Totals()
-    per_grant: dict[int | None, Totals] = defaultdict(Totals)
-    by_status: dict[str, int] = defaultdict(int)
-    by_month: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
-    for grant_id, status, returned, cases, returns, arrivals in db.session.execute(stmt):
-        for bucket in (totals, per_grant[grant_id]):
-            bucket.cases += cases
-            bucket.returns += returns
-            bucket.arrivals += arrivals
-            if status == PlanStatus.APPROVED:
-                bucket.reintegration += cases
-        by_status[status.value if status else "none"] += cases
-        if returned is not None:
-            counts = by_month[_as_date(returned)]
-            counts[0] += returns
-            counts[1] += arrivals
-    order = [s.value for s in PlanStatus] + ["none"]
-    plans = [BucketCount(key, by_status[key]) for key in order if by_status.get(key)]
-    months = [MonthCount(m, *by_month[m]) for m in sorted(by_month)[-MONTHS_SHOWN:]]
-    return totals, plans, per_grant, months
+    counts = CaseCounts()
+    for grant_id, status, returned, *figures in db.session.execute(stmt):
+        counts.add(grant_id, status.value if status else NO_PLAN, returned, [*figures, 0, 0])
+    money_stmt = (
+        sa.select(
+            Returnee.grant_id,
+            sa.func.coalesce(sa.func.sum(PlanLine.total_eur_minor), 0),
+            sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0),
+        )
+        .select_from(PlanLine)
+        .join(Plan, Plan.id == PlanLine.plan_id)
+        .join(Returnee, Returnee.id == Plan.returnee_id)
+        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .where(Plan.status == PlanStatus.APPROVED, *_filtered_cases(filters))
+        .group_by(Returnee.grant_id)
+    )
+    for grant_id, committed, delivered in db.session.execute(money_stmt):
+        counts.add(grant_id, PlanStatus.APPROVED.value, None, [0, 0, 0, committed, delivered])
+    return counts
+
+
+def cell_case_counts(filters: DashboardFilters) -> CaseCounts:
+    """The case counts and spending from the snapshot's cells (``from_cells`` filters): one
+    statement over a few thousand rows."""
+    c = OutcomeCell
+    measure = Measure.CASES_CATEGORY if filters.category is not None else Measure.CASES
+    stmt = (
+        sa.select(
+            c.grant_id,
+            c.bucket,
+            c.return_month,
+            sa.func.sum(c.n),
+            sa.func.sum(c.returns),
+            sa.func.sum(c.arrivals),
+            sa.func.sum(c.committed_minor),
+            sa.func.sum(c.delivered_minor),
+        )
+        .where(c.measure == measure, *filters.cell_conditions(service=True))
+        .group_by(c.grant_id, c.bucket, c.return_month)
+    )
+    counts = CaseCounts()
+    for grant_id, status, month, *figures in db.session.execute(stmt):
+        counts.add(grant_id, str(status), month, figures)
+    return counts
 
 
 def _month(column: Any) -> Any:
@@ -450,22 +560,6 @@ def _grant_progress(
     if not grants:
         return []
     ids = [g.id for g in grants]
-    # one pass over the approved plans' lines: committed, and delivered where a delivery is
-    money_stmt = (
-        sa.select(
-            Returnee.grant_id,
-            sa.func.coalesce(sa.func.sum(PlanLine.total_eur_minor), 0),
-            sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0),
-        )
-        .select_from(PlanLine)
-        .join(Plan, Plan.id == PlanLine.plan_id)
-        .join(Returnee, Returnee.id == Plan.returnee_id)
-        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
-        .where(Plan.status == PlanStatus.APPROVED, Returnee.grant_id.in_(ids))
-        .where(*_filtered_cases(filters))
-        .group_by(Returnee.grant_id)
-    )
-    money = {gid: (int(c), int(d)) for gid, c, d in db.session.execute(money_stmt)}
     activity_stmt = (
         sa.select(
             ProgrammeActivity.grant_id,
@@ -486,8 +580,8 @@ def _grant_progress(
     }
     result = []
     for grant in grants:
-        committed, delivered = money.get(grant.id, (0, 0))
         counts = per_grant.get(grant.id, Totals())
+        committed, delivered = counts.committed_minor, counts.delivered_minor
         # short stays count people; capacity-building counts events
         stays = activities.get((grant.id, ActivityKind.SHORT_STAY), (0, 0))
         events = activities.get((grant.id, ActivityKind.CAPACITY_EVENT), (0, 0))
@@ -545,16 +639,28 @@ def latest_snapshot() -> OutcomeSnapshot | None:
 
 
 def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
-    """The heavy indicators under ``filters`` from the snapshot cells: a fixed number of
-    statements (the snapshot's header, one re-aggregation per breakdown, the names of the
-    partners, offices and grants among them)."""
+    """The heavy indicators under ``filters`` from the latest snapshot's cells."""
     require_monitoring(actor)
-    snapshot = latest_snapshot()
+    return _outcomes(filters, latest_snapshot())
+
+
+def _outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -> Outcomes:
+    """A fixed number of statements: one re-aggregation per breakdown, the names of the
+    partners, offices and grants among them."""
     result = Outcomes(service_filtered=filters.by_service)
     if snapshot is None:
         return result
     result.taken_at, result.as_of = snapshot.taken_at, snapshot.as_of
-    score_measure = Measure.SCORE_SERVICE if filters.by_service else Measure.SCORE
+    partner_filter, category_filter = filters.partner_id is not None, filters.category is not None
+    # the cells that count each case once under these filters, per breakdown
+    score_measure = {
+        (False, False): Measure.SCORE,
+        (True, False): Measure.SCORE_PARTNER,
+        (False, True): Measure.SCORE_CATEGORY,
+        (True, True): Measure.SCORE_SERVICE,
+    }[(partner_filter, category_filter)]
+    partner_measure = Measure.SCORE_SERVICE if category_filter else Measure.SCORE_PARTNER
+    category_measure = Measure.SCORE_SERVICE if partner_filter else Measure.SCORE_CATEGORY
     c = OutcomeCell
     sums: tuple[Any, ...] = (
         sa.func.sum(c.n),
@@ -563,7 +669,7 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
         sa.func.sum(c.sum_psychosocial),
         sa.func.sum(c.sum_composite),
     )
-    service = [c.measure == Measure.SCORE_SERVICE, *filters.cell_conditions(service=True)]
+    service = filters.cell_conditions(service=True)
     groups: dict[str, dict[str, list[float]]] = {
         name: defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
         for name in ("partner", "category", "country", "grant", "all")
@@ -582,7 +688,7 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
     partner_names: dict[int, str] = {}
     per_partner = (
         sa.select(c.partner_id, c.band, *(s.label(f"s{i}") for i, s in enumerate(sums)))
-        .where(*service)
+        .where(c.measure == partner_measure, *service)
         .group_by(c.partner_id, c.band)
         .subquery("per_partner")
     )
@@ -596,7 +702,11 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
         add("partner", str(partner_id), band, values)
         if partner_id is not None and name is not None:
             partner_names[int(partner_id)] = name
-    by_category = sa.select(c.category, c.band, *sums).where(*service).group_by(c.category, c.band)
+    by_category = (
+        sa.select(c.category, c.band, *sums)
+        .where(c.measure == category_measure, *service)
+        .group_by(c.category, c.band)
+    )
     for key, band, *values in db.session.execute(by_category):
         add("category", str(key), band, values)
     histogram: dict[str, int] = defaultdict(int)
@@ -742,11 +852,32 @@ def _case_dimensions() -> Any:
             vulnerable.label("vulnerable"),
             _month(Returnee.departed_on).label("return_month"),
             Returnee.departed_on.label("departed_on"),
+            Returnee.arrived_on.label("arrived_on"),
         )
     ).subquery("cases")
 
 
 DIMENSIONS = ("grant_id", "host_office_id", "return_country_code", "vulnerable", "return_month")
+#: The score measures per service, and what each is broken down by.
+SERVICE_SCORES = {
+    Measure.SCORE_PARTNER: ("partner_id",),
+    Measure.SCORE_CATEGORY: ("category",),
+    Measure.SCORE_SERVICE: ("partner_id", "category"),
+}
+
+
+def _served(by: Sequence[str]) -> Any:
+    """Each case once per ``by`` (``partner_id``, ``category``) its approved plan has lines
+    of: ``case_id`` then the ``by`` columns."""
+    columns = {"partner_id": SupportOption.partner_id, "category": SupportOption.category}
+    return (
+        sa.select(Plan.returnee_id.label("case_id"), *(columns[name].label(name) for name in by))
+        .join(PlanLine, PlanLine.plan_id == Plan.id)
+        .join(SupportOption, SupportOption.id == PlanLine.option_id)
+        .where(Plan.status == PlanStatus.APPROVED)
+        .distinct()
+        .subquery("served")
+    )
 
 
 def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
@@ -773,6 +904,10 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
             "sum_psychosocial": 0.0,
             "sum_composite": 0.0,
             "sum_days": 0,
+            "returns": 0,
+            "arrivals": 0,
+            "committed_minor": 0,
+            "delivered_minor": 0,
         }
         missing = [name for name in defaults if name not in columns]
         select = select.add_columns(*(sa.literal(defaults[name]) for name in missing))
@@ -784,6 +919,61 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
             or 0
         )
 
+    # every case by plan status, with the approved plans' money
+    money = (
+        sa.select(
+            PlanLine.plan_id.label("plan_id"),
+            sa.func.sum(PlanLine.total_eur_minor).label("committed"),
+            sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0).label("delivered"),
+        )
+        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .group_by(PlanLine.plan_id)
+        .subquery("money")
+    )
+    approved = Plan.status == PlanStatus.APPROVED
+
+    def approved_sum(column: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((approved, column), else_=0)), 0)
+
+    case_figures = [
+        sa.func.count(),
+        sa.func.count(cases.c.departed_on),
+        sa.func.count(cases.c.arrived_on),
+        approved_sum(money.c.committed),
+        approved_sum(money.c.delivered),
+    ]
+    case_columns = ["n", "returns", "arrivals", "committed_minor", "delivered_minor"]
+    status = sa.func.coalesce(Plan.status, _sql_text(NO_PLAN))
+    insert(
+        Measure.CASES,
+        sa.select(stamp, sa.literal(Measure.CASES.value), *dims, status, *case_figures)
+        .select_from(
+            cases.outerjoin(Plan, Plan.returnee_id == cases.c.case_id).outerjoin(
+                money, money.c.plan_id == Plan.id
+            )
+        )
+        .group_by(*dims, status),
+        ["bucket", *case_columns],
+    )
+    categories = _served(("category",))
+    insert(
+        Measure.CASES_CATEGORY,
+        sa.select(
+            stamp,
+            sa.literal(Measure.CASES_CATEGORY.value),
+            *dims,
+            categories.c.category,
+            _sql_text(PlanStatus.APPROVED.value),
+            *case_figures,
+        )
+        .select_from(
+            categories.join(cases, cases.c.case_id == categories.c.case_id)
+            .join(Plan, Plan.returnee_id == categories.c.case_id)
+            .join(money, money.c.plan_id == Plan.id)
+        )
+        .group_by(*dims, categories.c.category),
+        ["category", "bucket", *case_columns],
+    )
     # latest survey of each case (highest taken_on, then id)
     ranked = (
         sa.select(
@@ -821,39 +1011,22 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
         .group_by(*dims, bucket, latest.c.band),
         score_columns,
     )
-    # each case once per partner and category its approved plan has lines of
-    served = (
-        sa.select(
-            Plan.returnee_id.label("case_id"),
-            SupportOption.partner_id.label("partner_id"),
-            SupportOption.category.label("category"),
-        )
-        .join(PlanLine, PlanLine.plan_id == Plan.id)
-        .join(SupportOption, SupportOption.id == PlanLine.option_id)
-        .where(Plan.status == PlanStatus.APPROVED)
-        .distinct()
-        .subquery("served")
-    )
-    insert(
-        Measure.SCORE_SERVICE,
-        sa.select(
-            stamp,
-            sa.literal(Measure.SCORE_SERVICE.value),
-            *dims,
-            served.c.partner_id,
-            served.c.category,
-            latest.c.band,
-            *score_sums,
-        )
-        .select_from(
-            latest.join(cases, cases.c.case_id == latest.c.returnee_id).join(
-                served, served.c.case_id == latest.c.returnee_id
+    # each case once per partner, per category, per partner and category served; no
+    # histogram bucket here: a partner's or category's cells stay few (bands suffice)
+    for measure, by in SERVICE_SCORES.items():
+        served = _served(by)
+        keys = [served.c[name] for name in by]
+        insert(
+            measure,
+            sa.select(stamp, sa.literal(measure.value), *dims, *keys, latest.c.band, *score_sums)
+            .select_from(
+                latest.join(cases, cases.c.case_id == latest.c.returnee_id).join(
+                    served, served.c.case_id == latest.c.returnee_id
+                )
             )
+            .group_by(*dims, *keys, latest.c.band),
+            [*by, *score_columns[1:]],
         )
-        # no histogram bucket here: a partner's or category's cells stay few (bands suffice)
-        .group_by(*dims, served.c.partner_id, served.c.category, latest.c.band),
-        ["partner_id", "category", *score_columns[1:]],
-    )
     # days from return to plan approval
     days = _days_between(_day(Plan.approved_at), cases.c.departed_on)
     day_bucket = sa.case(

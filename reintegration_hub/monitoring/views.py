@@ -127,10 +127,6 @@ def _month_label(day: dt.date) -> str:
     return day.strftime("%Y-%m")
 
 
-def _month_end(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-
-
 def dashboard_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
     """Every table (and chart) of the dashboard, in page order; with ``full`` False the long
     tables hold only the rows the page shows (downloads need them all)."""
@@ -153,7 +149,7 @@ def _returns_table(board: Dashboard) -> Table:
         month = replace(
             f,
             period_from=max(m.month, f.period_from or m.month),
-            period_to=min(_month_end(m.month), f.period_to or _month_end(m.month)),
+            period_to=min(services.month_end(m.month), f.period_to or services.month_end(m.month)),
         )
         href = _cases(month.case_args())
         rows.append({"month": _month_label(m.month), "returns": m.returns, "arrivals": m.arrivals})

@@ -16,7 +16,9 @@ from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import services
 from reintegration_hub.monitoring.models import ActivityKind, OutcomeCell, OutcomeSnapshot
 from reintegration_hub.monitoring.services import DashboardFilters
+from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes.models import TargetIndicator
+from tests.factories import SupportOptionFactory
 from tests.monitoring.dashboard_world import AS_OF, World, more_cases, world
 from tests.queries import counted_statements
 
@@ -34,8 +36,24 @@ def snapshot(as_of: dt.date = AS_OF) -> services.SnapshotCounts:
     return counts
 
 
-def test_live_figures_without_filters(w: World) -> None:
-    board = services.dashboard(DashboardFilters(), actor=w.manager)
+@pytest.fixture(params=["live", "snapshot"])
+def counted(request: pytest.FixtureRequest, w: World) -> str:
+    """The case counts and spending counted live, or read from a snapshot's cells: the same
+    hand-worked figures either way."""
+    if request.param == "snapshot":
+        snapshot()
+    return str(request.param)
+
+
+def board_of(w: World, filters: DashboardFilters, counted: str) -> services.Dashboard:
+    board = services.dashboard(filters, actor=w.manager)
+    from_cells = counted == "snapshot" and filters.from_cells
+    assert (board.counted_at is not None) == from_cells
+    return board
+
+
+def test_case_figures_without_filters(w: World, counted: str) -> None:
+    board = board_of(w, DashboardFilters(), counted)
     # five cases; C4 never left; C2 did not arrive; C1, C2, C5 approved
     assert (board.totals.cases, board.totals.returns, board.totals.arrivals) == (5, 4, 3)
     assert board.totals.reintegration == 3
@@ -54,8 +72,8 @@ def test_live_figures_without_filters(w: World) -> None:
     ]
 
 
-def test_spending_against_the_grant_with_its_co_financing_split(w: World) -> None:
-    (grant,) = services.dashboard(DashboardFilters(), actor=w.manager).grants
+def test_spending_against_the_grant_with_its_co_financing_split(w: World, counted: str) -> None:
+    (grant,) = board_of(w, DashboardFilters(), counted).grants
     # committed 1,000 + 500 + 300; delivered 800 + 300 (euro cents below)
     assert (grant.committed_minor, grant.delivered_minor) == (180_000, 110_000)
     assert grant.remaining_minor == 100_000_00 - 180_000
@@ -74,8 +92,10 @@ def test_spending_against_the_grant_with_its_co_financing_split(w: World) -> Non
     assert amif.remaining_minor == 75_000_00 - 135_000
 
 
-def test_progress_to_each_target_counts_cases_and_programme_activities(w: World) -> None:
-    (grant,) = services.dashboard(DashboardFilters(), actor=w.manager).grants
+def test_progress_to_each_target_counts_cases_and_programme_activities(
+    w: World, counted: str
+) -> None:
+    (grant,) = board_of(w, DashboardFilters(), counted).grants
     progress = {t.indicator: (t.target, t.actual) for t in grant.targets}
     assert progress == {
         TargetIndicator.RETURNS: (4, 4),  # C1, C2, C3, C5 (C4 has no grant)
@@ -83,9 +103,10 @@ def test_progress_to_each_target_counts_cases_and_programme_activities(w: World)
         TargetIndicator.SHORT_STAYS: (10, 7),  # 3 + 4 people
         TargetIndicator.CAPACITY_EVENTS: (1, 1),  # one event, whatever its size
     }
-    in_2024 = services.dashboard(
+    in_2024 = board_of(
+        w,
         DashboardFilters(period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 12, 31)),
-        actor=w.manager,
+        counted,
     ).grants[0]
     progress = {t.indicator: t.actual for t in in_2024.targets}
     # C5 returned in 2023; the 2023 short stay falls out
@@ -111,11 +132,53 @@ def test_progress_to_each_target_counts_cases_and_programme_activities(w: World)
             2,
             2,
         ),
+        (  # not whole months, counted live even with a snapshot: C2, C3 (C1 on the 10th)
+            lambda w: DashboardFilters(period_from=dt.date(2024, 1, 20)),
+            2,
+            2,
+        ),
     ],
 )
-def test_each_filter_selects_the_cases_it_names(w: World, filters, cases, returns) -> None:
-    board = services.dashboard(filters(w), actor=w.manager)
+def test_each_filter_selects_the_cases_it_names(
+    w: World, counted: str, filters, cases, returns
+) -> None:
+    board = board_of(w, filters(w), counted)
     assert (board.totals.cases, board.totals.returns) == (cases, returns)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        lambda w: DashboardFilters(),
+        lambda w: DashboardFilters(grant_id=w.grant.id, vulnerable=False),
+        lambda w: DashboardFilters(host_office_id=w.riga.id, return_country_code="GE"),
+        lambda w: DashboardFilters(category=SupportCategory.BUSINESS_START_UP),
+        lambda w: DashboardFilters(category=SupportCategory.HOUSING, vulnerable=True),
+        lambda w: DashboardFilters(
+            period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 3, 31), grant_id=w.grant.id
+        ),
+    ],
+)
+def test_the_snapshot_cells_count_as_the_live_sql_does(w: World, filters) -> None:
+    more_cases(w, 12)
+    db.session.commit()
+    snapshot()
+    f = filters(w)
+    assert f.from_cells
+    cells, live = services.cell_case_counts(f), services.case_counts(f)
+    assert cells.totals == live.totals
+    assert dict(cells.per_grant) == {k: v for k, v in live.per_grant.items() if v.cases}
+    assert cells.plans() == live.plans()
+    assert cells.months() == live.months()
+
+
+def test_a_period_in_months_runs_from_the_first_day_to_the_last() -> None:
+    f = DashboardFilters.from_args({"from": "2024-02", "to": "2024-02"})
+    assert (f.period_from, f.period_to) == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    assert f.from_cells
+    assert not DashboardFilters(period_to=dt.date(2024, 2, 28)).from_cells
+    assert not DashboardFilters(partner_id=1).from_cells
+    assert DashboardFilters.from_args({"from": "2024-2"}).period_from is None
 
 
 def test_open_milestones_follow_the_filters(w: World) -> None:
@@ -179,6 +242,46 @@ def test_snapshot_figures_follow_the_filters(w: World) -> None:
     yerevan = services.outcomes(DashboardFilters(host_office_id=w.vilnius.id), actor=w.manager)
     assert yerevan.overall is None
     assert {b.key: b.n for b in yerevan.closures} == {"withdrew": 1}
+
+
+def test_a_case_counts_once_per_partner_and_once_per_category(w: World) -> None:
+    # C1's plan gets a second line of Partner One, in another category
+    training = SupportOptionFactory(partner=w.p1, category=SupportCategory.VOCATIONAL_TRAINING)
+    plan = db.session.scalars(sa.select(Plan).where(Plan.returnee_id == w.cases["C1"].id)).one()
+    line = db.session.scalars(sa.select(PlanLine).where(PlanLine.plan_id == plan.id)).one()
+    db.session.add(
+        PlanLine(
+            plan_id=plan.id,
+            option_id=training.id,
+            unit_cost_minor=1,
+            currency="EUR",
+            eur_rate=line.eur_rate,
+            rate_on=line.rate_on,
+            total_eur_minor=1,
+        )
+    )
+    db.session.commit()
+    snapshot()
+    outcomes = services.outcomes(DashboardFilters(), actor=w.manager)
+    assert {r.label: r.n for r in outcomes.by_partner} == {"Partner One": 1, "Partner Two": 1}
+    assert {r.key: r.n for r in outcomes.by_category} == {
+        "business_start_up": 2,
+        "vocational_training": 1,
+    }
+    partner_one = services.outcomes(DashboardFilters(partner_id=w.p1.id), actor=w.manager)
+    assert partner_one.overall is not None
+    assert partner_one.overall.n == 1
+    assert {r.key: r.n for r in partner_one.by_category} == {
+        "business_start_up": 1,
+        "vocational_training": 1,
+    }
+    both = DashboardFilters(partner_id=w.p1.id, category=SupportCategory.VOCATIONAL_TRAINING)
+    assert services.dashboard(both, actor=w.manager).totals.cases == 1
+    training_cases = DashboardFilters(category=SupportCategory.VOCATIONAL_TRAINING)
+    board = services.dashboard(training_cases, actor=w.manager)
+    assert board.counted_at is not None
+    # C1 whole: both lines of its plan
+    assert (board.totals.cases, board.totals.committed_minor) == (1, 100_001)
 
 
 def test_a_new_snapshot_replaces_the_previous_one_whole(w: World) -> None:

@@ -42,7 +42,7 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
     assert sweep.schedule.cron == "15 * * * *"
     assert declared["track-plan"].schedules == []  # on demand
     (snapshot,) = declared["snapshot-outcomes"].schedules
-    assert snapshot.schedule.cron == "50 1 * * *"
+    assert snapshot.schedule.cron == "50 * * * *"
 
 
 def test_waiting_for_a_server_that_never_answers_gives_up() -> None:

@@ -12,18 +12,31 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from partners.models import SupportCategory, SupportOption
 from reintegration_hub.cases.models import ClosureReason, Returnee, VulnerabilityEntry
+from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.sql import days_between, utc_day
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 
 #: Milestone states a figure can point at.
 MILESTONE_STATES = (MilestoneStatus.DUE, MilestoneStatus.OVERDUE)
+#: Ranges of days from return to plan approval (the dashboard's buckets): key and last day,
+#: each from the day after the previous one's last; "before": approved before the return.
+PLAN_DAY_RANGES: tuple[tuple[str, int | None], ...] = (
+    ("before", -1),
+    ("0-30", 30),
+    ("31-60", 60),
+    ("61-90", 90),
+    ("90+", None),
+)
+#: How a milestone that came due was done: by its due date, or after it.
+DONE_TIMELINESS = ("on_time", "late")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +45,9 @@ class CaseDrill:
 
     ``partner_id``/``category``: an approved plan has a line of that partner / category.
     ``returned_from``/``returned_to``: the departure (return) date lies in the period.
-    ``milestone``: the case has a milestone in that state, of ``milestone_office_id`` if given.
+    ``milestone``: the case has a milestone in that state, of ``milestone_office_id`` if given;
+    ``timeliness``: one done on time or late (``DONE_TIMELINESS``), of that office if given.
+    ``plan_days``: its plan was approved that many days after the return (``PLAN_DAY_RANGES``).
     ``band``: the band of the case's latest sustainability survey; ``surveyed``: has a survey.
     """
 
@@ -46,6 +61,8 @@ class CaseDrill:
     plan_status: PlanStatus | None = None
     milestone: MilestoneStatus | None = None
     milestone_office_id: int | None = None
+    timeliness: str | None = None
+    plan_days: str | None = None
     closure_reason: ClosureReason | None = None
     surveyed: bool | None = None
     band: str | None = None
@@ -85,6 +102,8 @@ class CaseDrill:
             if (m := _enum(MilestoneStatus, args.get("milestone"))) in MILESTONE_STATES
             else None,
             milestone_office_id=_int(args.get("milestone_office")),
+            timeliness=t if (t := args.get("timeliness")) in DONE_TIMELINESS else None,
+            plan_days=d if (d := args.get("plan_days")) in dict(PLAN_DAY_RANGES) else None,
             closure_reason=_enum(ClosureReason, args.get("closure")),
             surveyed=_bool(args.get("surveyed")),
             band=(args.get("band") or "").strip()[:40] or None,
@@ -102,6 +121,8 @@ ARG_NAMES = {
     "plan_status": "plan_status",
     "milestone": "milestone",
     "milestone_office_id": "milestone_office",
+    "timeliness": "timeliness",
+    "plan_days": "plan_days",
     "closure_reason": "closure",
     "surveyed": "surveyed",
     "band": "band",
@@ -178,6 +199,31 @@ def latest_band_is(band: str) -> sa.ColumnElement[bool]:
     )
 
 
+def days_to_plan(departed_on: Any = Returnee.departed_on) -> sa.ColumnElement[int]:
+    """Days from the return (``departed_on``) to the day ``Plan`` was approved."""
+    return days_between(utc_day(Plan.approved_at), departed_on)
+
+
+def plan_days_in(key: str, days: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+    """``days`` lies in the range ``key`` of ``PLAN_DAY_RANGES``."""
+    first: int | None = None
+    for name, last in PLAN_DAY_RANGES:
+        if name == key:
+            bounds = [days >= first] if first is not None else []
+            return sa.and_(*bounds, *([days <= last] if last is not None else []))
+        first = None if last is None else last + 1
+    raise ValueError(f"no such range: {key}")
+
+
+def milestone_done(timeliness: str) -> sa.ColumnElement[bool]:
+    """``Milestone`` was done by its due date (``on_time``) or after it (``late``)."""
+    done_on = utc_day(Milestone.completed_at)
+    return sa.and_(
+        Milestone.status == MilestoneStatus.DONE,
+        done_on <= Milestone.due_on if timeliness == "on_time" else done_on > Milestone.due_on,
+    )
+
+
 def drill_conditions(drill: CaseDrill) -> list[sa.ColumnElement[bool]]:
     """``WHERE`` conditions on ``Returnee`` for ``drill`` (each backed by an index)."""
     where: list[sa.ColumnElement[bool]] = []
@@ -204,6 +250,23 @@ def drill_conditions(drill: CaseDrill) -> list[sa.ColumnElement[bool]]:
         if drill.milestone_office_id is not None:
             milestones = milestones.where(Milestone.office_id == drill.milestone_office_id)
         where.append(milestones.exists())
+    if drill.timeliness is not None:
+        done = sa.select(Milestone.id).where(
+            Milestone.returnee_id == Returnee.id,
+            Milestone.due_on <= now_utc().date(),  # came due, as the snapshot counts them
+            milestone_done(drill.timeliness),
+        )
+        if drill.milestone_office_id is not None:
+            done = done.where(Milestone.office_id == drill.milestone_office_id)
+        where.append(done.exists())
+    if drill.plan_days is not None:
+        where.append(
+            sa.exists().where(
+                Plan.returnee_id == Returnee.id,
+                Plan.status == PlanStatus.APPROVED,
+                plan_days_in(drill.plan_days, days_to_plan()),
+            )
+        )
     if drill.closure_reason is not None:
         where.append(Returnee.closure_reason == drill.closure_reason)
     if drill.surveyed is not None:

@@ -4,7 +4,7 @@ returnees it served fare, pre-aggregated into ``partner_performance``.
 The refresh is one DELETE and one INSERT ... SELECT: every figure is a GROUP BY over the
 referrals, deliveries and surveys, never a loop per partner. Medians are computed with window
 functions (row number and count per partner, then the mean of the one or two middle rows), the
-same SQL on PostgreSQL and SQLite; only date arithmetic differs between the two.
+same SQL on PostgreSQL and SQLite; only date arithmetic differs between the two (``core.sql``).
 
 Definitions (as of a day, counting what had happened by its end):
 
@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from partners.models import Partner, PartnerPerformance, Referral
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.sql import days_between, hours_between, utc_day
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import SustainabilitySurvey
@@ -37,26 +38,6 @@ from reintegration_hub.plans.models import Plan, PlanLine
 
 #: A line counts as delivered within 12 months when delivered at most this long after return.
 YEAR_DAYS = 365
-
-
-def _day_of(value: Any, dialect: str) -> sa.ColumnElement[Any]:
-    """The date of a timestamp column."""
-    if dialect == "postgresql":
-        return sa.cast(value, sa.Date)
-    return sa.func.date(value)
-
-
-def _days_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement[Any]:
-    """Whole days from date ``earlier`` to date ``later``."""
-    if dialect == "postgresql":
-        return later - earlier  # date - date is an integer
-    return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
-
-
-def _hours_between(later: Any, earlier: Any, dialect: str) -> sa.ColumnElement[Any]:
-    if dialect == "postgresql":
-        return sa.extract("epoch", later - earlier) / 3600.0
-    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
 
 
 def _median_by_partner(values: sa.Select[Any], name: str) -> sa.Subquery:
@@ -84,7 +65,7 @@ def _ratio(part: Any, whole: Any) -> sa.ColumnElement[Any]:
     return sa.case((whole > 0, sa.cast(part, sa.Float) / whole), else_=sa.null())
 
 
-def performance_select(as_of: dt.date, refreshed_at: dt.datetime, dialect: str) -> sa.Select[Any]:
+def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[Any]:
     """One row per partner, in ``PartnerPerformance``'s column order of :data:`COLUMNS`."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     as_of_value = sa.bindparam("as_of_day", as_of, type_=sa.Date)
@@ -110,15 +91,15 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime, dialect: str) 
     to_accept = _median_by_partner(
         sa.select(
             Referral.partner_id,
-            _hours_between(Referral.answered_at, Referral.sent_at, dialect).label("value"),
+            hours_between(Referral.answered_at, Referral.sent_at).label("value"),
         ).where(Referral.sent_at < end, accepted),
         "hours_to_accept",
     )
 
     delivered = sa.and_(Delivery.id.is_not(None), Delivery.delivered_on <= as_of_value)
-    return_day = sa.func.coalesce(Returnee.departed_on, _day_of(Plan.approved_at, dialect))
-    days_after_return = _days_between(Delivery.delivered_on, return_day, dialect)
-    year_over = _days_between(as_of_value, return_day, dialect) >= YEAR_DAYS
+    return_day = sa.func.coalesce(Returnee.departed_on, utc_day(Plan.approved_at))
+    days_after_return = days_between(Delivery.delivered_on, return_day)
+    year_over = days_between(as_of_value, return_day) >= YEAR_DAYS
     lines = (
         sa.select(
             Referral.partner_id,
@@ -138,9 +119,7 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime, dialect: str) 
     to_deliver = _median_by_partner(
         sa.select(
             Referral.partner_id,
-            _days_between(Delivery.delivered_on, _day_of(Referral.sent_at, dialect), dialect).label(
-                "value"
-            ),
+            days_between(Delivery.delivered_on, utc_day(Referral.sent_at)).label("value"),
         )
         .select_from(Delivery)
         .join(PlanLine, PlanLine.id == Delivery.plan_line_id)
@@ -255,11 +234,10 @@ def refresh_partner_performance(as_of: dt.date | None = None) -> int:
     time and keeps when and as of which day it was.
     """
     as_of = as_of or now_utc().date()
-    dialect = db.session.get_bind().dialect.name
     table = sa.table(PartnerPerformance.__tablename__, *(sa.column(c) for c in COLUMNS))
     db.session.execute(sa.delete(table))
     db.session.execute(
-        sa.insert(table).from_select(list(COLUMNS), performance_select(as_of, now_utc(), dialect))
+        sa.insert(table).from_select(list(COLUMNS), performance_select(as_of, now_utc()))
     )
     db.session.flush()
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)

@@ -34,12 +34,24 @@ from sqlalchemy.orm import selectinload
 
 from partners.models import Partner, SupportCategory, SupportOption
 from reintegration_hub.auth.models import Office
-from reintegration_hub.cases.drill import CaseDrill, _bool, _date, _enum, _int, drill_conditions
+from reintegration_hub.cases.drill import (
+    DONE_TIMELINESS,
+    PLAN_DAY_RANGES,
+    CaseDrill,
+    _bool,
+    _date,
+    _enum,
+    _int,
+    days_to_plan,
+    drill_conditions,
+    milestone_done,
+)
 from reintegration_hub.cases.models import CaseStatus, Returnee, VulnerabilityEntry
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.sql import month_start
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
@@ -58,11 +70,8 @@ MONITORING_ROLES = frozenset({Role.ADMIN, Role.PROGRAMME_MANAGER})
 FULL_SHARE_BP = 10_000
 #: Histogram of composite scores: ten buckets of 0.1.
 HISTOGRAM_BUCKETS = 10
-#: Days from return to plan approval, in these ranges (lower bound, key); "before" is < 0.
-PLAN_DAY_BUCKETS: tuple[tuple[int, str], ...] = ((0, "0-30"), (31, "31-60"), (61, "61-90"))
-PLAN_DAY_KEYS = ("before", "0-30", "31-60", "61-90", "90+")
 #: Milestones come due by the snapshot day: done by the due date, done later, still open.
-TIMELINESS = ("on_time", "late", "open")
+TIMELINESS = (*DONE_TIMELINESS, "open")
 #: Months shown in the returns chart.
 MONTHS_SHOWN = 24
 
@@ -436,7 +445,7 @@ def _filtered_cases(filters: DashboardFilters) -> list[sa.ColumnElement[bool]]:
 def case_counts(filters: DashboardFilters) -> CaseCounts:
     """The case counts and spending live: a pass over the cases, one over the approved plans'
     lines (committed, and delivered where a delivery is)."""
-    month = _month(Returnee.departed_on)
+    month = month_start(Returnee.departed_on)
     stmt = (
         sa.select(
             Returnee.grant_id,
@@ -497,17 +506,9 @@ def cell_case_counts(filters: DashboardFilters) -> CaseCounts:
     return counts
 
 
-def _month(column: Any) -> Any:
-    """The first day of ``column``'s month. Constants are literal SQL, not parameters, so the
-    expression in a ``GROUP BY`` is the same as in the select list (psycopg binds server-side
-    and PostgreSQL would see two different parameters)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), column), sa.Date)
-    return sa.func.date(column, sa.literal_column("'start of month'"))
-
-
 def _sql_text(value: str) -> Any:
-    """A string constant as literal SQL (see ``_month``); only our own constants."""
+    """A string constant as literal SQL, so the expression in a ``GROUP BY`` is the same as in
+    the select list (see ``core.sql``); only our own constants."""
     assert "'" not in value
     return sa.literal_column(f"'{value}'", sa.String)
 
@@ -778,7 +779,7 @@ def _outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -> Ou
             BucketCount(str(b), histogram.get(str(b), 0)) for b in range(HISTOGRAM_BUCKETS)
         ]
     result.bands = [BucketCount(k, v) for k, v in sorted(band_totals.items())]
-    result.plan_days = [BucketCount(k, plan_days.get(k, 0)) for k in PLAN_DAY_KEYS]
+    result.plan_days = [BucketCount(k, plan_days.get(k, 0)) for k, _last in PLAN_DAY_RANGES]
     result.plan_days_mean = days_sum / days_n if days_n else None
     result.on_time = sorted(
         (
@@ -814,23 +815,6 @@ class SnapshotCounts:
         return sum(self.cells.values())
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def _day(column: Any) -> Any:
-    """The UTC calendar day of a timestamp column."""
-    if _dialect() == "postgresql":
-        return sa.cast(sa.func.timezone(_sql_text("UTC"), column), sa.Date)
-    return sa.func.date(column)
-
-
-def _days_between(later: Any, earlier: Any) -> Any:
-    if _dialect() == "postgresql":
-        return later - earlier
-    return sa.cast(sa.func.julianday(later) - sa.func.julianday(earlier), sa.Integer)
-
-
 def _histogram_bucket(score: Any) -> Any:
     """0 for [0, 0.1), ... 9 for [0.9, 1], as text (portable: no floor())."""
     whens = [
@@ -850,7 +834,7 @@ def _case_dimensions() -> Any:
             Returnee.host_office_id.label("host_office_id"),
             Returnee.return_country_code.label("return_country_code"),
             vulnerable.label("vulnerable"),
-            _month(Returnee.departed_on).label("return_month"),
+            month_start(Returnee.departed_on).label("return_month"),
             Returnee.departed_on.label("departed_on"),
             Returnee.arrived_on.label("arrived_on"),
         )
@@ -1028,14 +1012,14 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
             [*by, *score_columns[1:]],
         )
     # days from return to plan approval
-    days = _days_between(_day(Plan.approved_at), cases.c.departed_on)
+    days = days_to_plan(cases.c.departed_on)
     day_bucket = sa.case(
-        (days < _sql_number(0), _sql_text("before")),
         *(
-            (days < _sql_number(upper + 1), _sql_text(key))
-            for (_lower, key), upper in zip(PLAN_DAY_BUCKETS, (30, 60, 90), strict=True)
+            (days <= _sql_number(last), _sql_text(key))
+            for key, last in PLAN_DAY_RANGES
+            if last is not None
         ),
-        else_=_sql_text("90+"),
+        else_=_sql_text(PLAN_DAY_RANGES[-1][0]),
     )
     insert(
         Measure.PLAN_DAYS,
@@ -1059,13 +1043,7 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
     )
     # milestones due by as_of: done by their due date, done later, or still open
     timeliness = sa.case(
-        (
-            Milestone.status == MilestoneStatus.DONE,
-            sa.case(
-                (_day(Milestone.completed_at) <= Milestone.due_on, _sql_text("on_time")),
-                else_=_sql_text("late"),
-            ),
-        ),
+        *((milestone_done(key), _sql_text(key)) for key in DONE_TIMELINESS),
         else_=_sql_text("open"),
     )
     insert(

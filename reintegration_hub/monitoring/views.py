@@ -487,14 +487,14 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
     )
     if o.service_filtered:
         return tables
-    approved = _cases(f.case_args(plan_status=PlanStatus.APPROVED))
+    in_range = {b.key: _cases(f.case_args(plan_days=b.key)) for b in o.plan_days}
     tables.append(
         Table(
             "plan-days",
             _l("Time from return to plan approval"),
             [Column("range", _l("Days")), Column("plans", _l("Approved plans"), "int")],
             [{"range": str(PLAN_DAY_LABELS[b.key]), "plans": b.n} for b in o.plan_days],
-            [{"plans": approved} for _ in o.plan_days],
+            [{"plans": in_range[b.key]} for b in o.plan_days],
             note=_l("Mean: %(days)s days.", days=_score(o.plan_days_mean))
             if o.plan_days_mean is not None
             else "",
@@ -502,7 +502,7 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
                 _("Time from return to plan approval"),
                 _("Approved plans per number of days from return to approval."),
                 [
-                    Bar(str(PLAN_DAY_LABELS[b.key]), [b.n], [_int(b.n)], href=approved)
+                    Bar(str(PLAN_DAY_LABELS[b.key]), [b.n], [_int(b.n)], href=in_range[b.key])
                     for b in o.plan_days
                 ],
             ),
@@ -510,10 +510,9 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
     )
     rows, links, bars = [], [], []
     for office in [*o.on_time, replace(o.on_time_total, office=_("All offices"))]:
+        of_office = office.office_id or None  # None: all offices
         overdue = _cases(
-            f.case_args(milestone=MilestoneStatus.OVERDUE, milestone_office_id=office.office_id)
-            if office.office_id
-            else f.case_args(milestone=MilestoneStatus.OVERDUE)
+            f.case_args(milestone=MilestoneStatus.OVERDUE, milestone_office_id=of_office)
         )
         rows.append(
             {
@@ -525,7 +524,13 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
                 "rate": office.rate,
             }
         )
-        links.append({"open": overdue})
+        links.append(
+            {
+                "on_time": _cases(f.case_args(timeliness="on_time", milestone_office_id=of_office)),
+                "late": _cases(f.case_args(timeliness="late", milestone_office_id=of_office)),
+                "open": overdue,
+            }
+        )
         bars.append(
             Bar(office.office, [100 * (office.rate or 0)], [_share(office.rate)], href=overdue)
         )

@@ -144,6 +144,45 @@ def test_the_home_office_records_a_short_stay(w: World, login: Login) -> None:
     assert client.post("/monitoring/activities", data={"grant_id": w.grant.id}).status_code == 422
 
 
+def test_each_time_to_plan_range_and_timeliness_leads_to_its_cases(w: World, login: Login) -> None:
+    client = login(w.manager)
+    html = client.get("/monitoring/").get_data(as_text=True)
+    by_range = {
+        parse_qs(urlsplit(h).query)["plan_days"][0]: case_numbers(client, h)
+        for h in links(html, "drill-plan-days-plans")
+    }
+    # approved 15 days after the return (C1), 6 days before it (C2), 121 days after (C5)
+    assert by_range == {
+        "before": numbers(w, "C2"),
+        "0-30": numbers(w, "C1"),
+        "31-60": set(),
+        "61-90": set(),
+        "90+": numbers(w, "C5"),
+    }
+
+    def by_office(testid: str) -> dict[str, set[str]]:
+        found = {}
+        for href in links(html, testid):
+            office = parse_qs(urlsplit(href).query).get("milestone_office", ["all"])[0]
+            found[office] = case_numbers(client, href)
+        return found
+
+    # Tbilisi did C1's m1 on time; Riga did C1's m3 late
+    tbilisi, yerevan, riga = str(w.tbilisi.id), str(w.yerevan.id), str(w.riga.id)
+    assert by_office("drill-on-time-on_time") == {
+        tbilisi: numbers(w, "C1"),
+        riga: set(),
+        yerevan: set(),
+        "all": numbers(w, "C1"),
+    }
+    assert by_office("drill-on-time-late") == {
+        tbilisi: set(),
+        riga: numbers(w, "C1"),
+        yerevan: set(),
+        "all": numbers(w, "C1"),
+    }
+
+
 def test_the_api_answers_the_same_figures(w: World, login: Login) -> None:
     client = login(w.manager)
     body = client.get(f"/api/v1/monitoring/dashboard?host_office={w.riga.id}").get_json()

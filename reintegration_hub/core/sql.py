@@ -1,0 +1,103 @@
+"""Date arithmetic in SQL that PostgreSQL and SQLite spell differently, compiled per dialect.
+
+Each is a SQL construct (``sqlalchemy.ext.compiler``), so one expression serves both databases
+and the statement needs no dialect at build time. Their constants are written into the SQL
+text, not bound: the same expression in a select list and its ``GROUP BY`` then compiles to the
+same text (psycopg binds server-side, and PostgreSQL would see two different parameters).
+Timestamps are stored in UTC (``core.db.UTCDateTime``), so a day is the UTC calendar day
+whatever the database session's time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class utc_day(FunctionElement[dt.date]):
+    """The UTC calendar day of a timestamp: ``utc_day(Plan.approved_at)``."""
+
+    type = sa.Date()
+    name = "utc_day"
+    inherit_cache = True
+
+
+class month_start(FunctionElement[dt.date]):
+    """The first day of a date's month."""
+
+    type = sa.Date()
+    name = "month_start"
+    inherit_cache = True
+
+
+class days_between(FunctionElement[int]):
+    """Whole days from date ``earlier`` to date ``later``: ``days_between(later, earlier)``."""
+
+    type = sa.Integer()
+    name = "days_between"
+    inherit_cache = True
+
+
+class hours_between(FunctionElement[float]):
+    """Hours, with their fraction, from timestamp ``earlier`` to timestamp ``later``."""
+
+    type = sa.Float()
+    name = "hours_between"
+    inherit_cache = True
+
+
+def _args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
+    return [compiler.process(arg, **kw) for arg in element.clauses]
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_pg(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = _args(element, compiler, **kw)
+    return f"CAST(timezone('UTC', {value}) AS DATE)"
+
+
+@compiles(utc_day)
+def _utc_day(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = _args(element, compiler, **kw)  # SQLite keeps the UTC time as ISO text
+    return f"date({value})"
+
+
+@compiles(month_start, "postgresql")
+def _month_start_pg(element: month_start, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = _args(element, compiler, **kw)
+    return f"CAST(date_trunc('month', {value}) AS DATE)"
+
+
+@compiles(month_start)
+def _month_start(element: month_start, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = _args(element, compiler, **kw)
+    return f"date({value}, 'start of month')"
+
+
+@compiles(days_between, "postgresql")
+def _days_between_pg(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = _args(element, compiler, **kw)
+    return f"({later} - {earlier})"  # date - date is an integer
+
+
+@compiles(days_between)
+def _days_between(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = _args(element, compiler, **kw)
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+@compiles(hours_between, "postgresql")
+def _hours_between_pg(element: hours_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = _args(element, compiler, **kw)
+    return f"(EXTRACT(EPOCH FROM {later} - {earlier}) / 3600.0)"
+
+
+@compiles(hours_between)
+def _hours_between(element: hours_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = _args(element, compiler, **kw)
+    return f"((julianday({later}) - julianday({earlier})) * 24.0)"

@@ -1,0 +1,49 @@
+"""The per-dialect date arithmetic gives the same answers on SQLite and PostgreSQL, whatever the
+database session's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from reintegration_hub.core.db import UTCDateTime
+from reintegration_hub.core.sql import days_between, hours_between, month_start, utc_day
+from reintegration_hub.extensions import db
+
+
+def value(expression: sa.ColumnElement[object]) -> object:
+    return db.session.execute(sa.select(expression)).scalar_one()
+
+
+def at(text: str) -> sa.BindParameter[dt.datetime]:
+    return sa.bindparam(None, dt.datetime.fromisoformat(text), type_=UTCDateTime())
+
+
+def day(text: str) -> sa.BindParameter[dt.date]:
+    return sa.bindparam(None, dt.date.fromisoformat(text), type_=sa.Date())
+
+
+def as_date(result: object) -> dt.date:
+    return result if isinstance(result, dt.date) else dt.date.fromisoformat(str(result))
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "America/Adak"])
+def test_a_timestamp_falls_on_its_utc_day(app: Flask, zone: str) -> None:
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text(f"SET TIME ZONE '{zone}'"))  # UTC+14, UTC-10
+    elif zone != "UTC":
+        pytest.skip("SQLite has no session time zone")
+    assert as_date(value(utc_day(at("2024-01-31T23:30:00+00:00")))) == dt.date(2024, 1, 31)
+    assert as_date(value(utc_day(at("2024-02-01T00:30:00+00:00")))) == dt.date(2024, 2, 1)
+    assert as_date(value(month_start(day("2024-02-29")))) == dt.date(2024, 2, 1)
+
+
+def test_days_and_hours_between(app: Flask) -> None:
+    assert value(days_between(day("2024-03-01"), day("2024-02-01"))) == 29
+    assert value(days_between(day("2024-01-25"), day("2024-02-05"))) == -11
+    assert value(days_between(utc_day(at("2024-01-25T23:59:00+00:00")), day("2024-01-10"))) == 15
+    hours = value(hours_between(at("2024-01-02T06:30:00+00:00"), at("2024-01-01T00:00:00+00:00")))
+    assert float(hours) == pytest.approx(30.5)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""monitoring: case counts, spending and scores per partner and per category join the snapshot
+"""monitoring: case counts, spending and figures per partner and per category join the snapshot
 
 Revision ID: 0011
 Revises: 0010
@@ -20,7 +20,8 @@ depends_on = None
 
 OLD_MEASURES = ('score', 'score_service', 'plan_days', 'milestones', 'closure')
 NEW_MEASURES = (*OLD_MEASURES, 'score_partner', 'score_category', 'cases',
-                'cases_category')
+                'cases_category', 'plan_days_category', 'milestones_category',
+                'closure_category')
 
 
 def _create(measures, case_columns):

@@ -37,6 +37,8 @@ PLAN_DAY_RANGES: tuple[tuple[str, int | None], ...] = (
 )
 #: How a milestone that came due was done: by its due date, or after it.
 DONE_TIMELINESS = ("on_time", "late")
+#: The histogram of composite scores: ten buckets of 0.1 (``score_bucket``).
+HISTOGRAM_BUCKETS = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +50,8 @@ class CaseDrill:
     ``milestone``: the case has a milestone in that state, of ``milestone_office_id`` if given;
     ``timeliness``: one done on time or late (``DONE_TIMELINESS``), of that office if given.
     ``plan_days``: its plan was approved that many days after the return (``PLAN_DAY_RANGES``).
-    ``band``: the band of the case's latest sustainability survey; ``surveyed``: has a survey.
+    ``band``: the band of the case's latest sustainability survey, ``score_bucket`` the tenth
+    its composite score falls in (``score_bucket``); ``surveyed``: has a survey.
     """
 
     grant_id: int | None = None
@@ -66,6 +69,7 @@ class CaseDrill:
     closure_reason: ClosureReason | None = None
     surveyed: bool | None = None
     band: str | None = None
+    score_bucket: int | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -107,6 +111,7 @@ class CaseDrill:
             closure_reason=_enum(ClosureReason, args.get("closure")),
             surveyed=_bool(args.get("surveyed")),
             band=(args.get("band") or "").strip()[:40] or None,
+            score_bucket=_below(args.get("score_bucket"), HISTOGRAM_BUCKETS),
         )
 
 
@@ -126,6 +131,7 @@ ARG_NAMES = {
     "closure_reason": "closure",
     "surveyed": "surveyed",
     "band": "band",
+    "score_bucket": "score_bucket",
 }
 
 MAX_ID = 2**31 - 1
@@ -145,6 +151,12 @@ def _date(raw: str | None) -> dt.date | None:
         return dt.date.fromisoformat(raw or "")
     except ValueError:
         return None
+
+
+def _below(raw: str | None, limit: int) -> int | None:
+    """A whole number from 0 to ``limit`` - 1."""
+    text = (raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and int(text) < limit else None
 
 
 def _bool(raw: str | None) -> bool | None:
@@ -177,13 +189,30 @@ def is_vulnerable() -> sa.ColumnElement[bool]:
     return sa.exists().where(VulnerabilityEntry.returnee_id == Returnee.id)
 
 
+def score_bucket(score: Any) -> sa.ColumnElement[str]:
+    """The histogram bucket of a composite score, as text: "0" for [0, 0.1) ... "9" for
+    [0.9, 1] (portable: no floor()). Constants are literal SQL, so the snapshot can group by
+    it (see ``core.sql``)."""
+    whens: list[tuple[Any, Any]] = [
+        (score >= sa.literal_column(repr(b / HISTOGRAM_BUCKETS)), sa.literal_column(f"'{b}'"))
+        for b in range(HISTOGRAM_BUCKETS - 1, 0, -1)
+    ]
+    return sa.case(*whens, else_=sa.literal_column("'0'", sa.String))
+
+
 def latest_band_is(band: str) -> sa.ColumnElement[bool]:
+    return latest_survey_where(SustainabilitySurvey.band == band)
+
+
+def latest_survey_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """The case's latest sustainability survey (the newest, then the highest id) meets
+    ``condition``."""
     later = aliased(SustainabilitySurvey)
     return (
         sa.select(SustainabilitySurvey.id)
         .where(
             SustainabilitySurvey.returnee_id == Returnee.id,
-            SustainabilitySurvey.band == band,
+            condition,
             ~sa.exists().where(
                 later.returnee_id == SustainabilitySurvey.returnee_id,
                 sa.or_(
@@ -274,4 +303,7 @@ def drill_conditions(drill: CaseDrill) -> list[sa.ColumnElement[bool]]:
         where.append(surveyed if drill.surveyed else ~surveyed)
     if drill.band is not None:
         where.append(latest_band_is(drill.band))
+    if drill.score_bucket is not None:
+        bucket = score_bucket(SustainabilitySurvey.composite)
+        where.append(latest_survey_where(bucket == str(drill.score_bucket)))
     return where

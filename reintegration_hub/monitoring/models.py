@@ -58,6 +58,9 @@ class Measure(enum.StrEnum):
     PLAN_DAYS = "plan_days"  # days from return to plan approval; bucket = range
     MILESTONES = "milestones"  # milestones due by the snapshot day; bucket = timeliness
     CLOSURE = "closure"  # closed cases; bucket = closure reason
+    PLAN_DAYS_CATEGORY = "plan_days_category"  # the three above per category served
+    MILESTONES_CATEGORY = "milestones_category"
+    CLOSURE_CATEGORY = "closure_category"
     CASES = "cases"  # every case; bucket = plan status ("none": no plan); returns, spending
     CASES_CATEGORY = "cases_category"  # cases served in a category (approved plans), as CASES
 

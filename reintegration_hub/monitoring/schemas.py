@@ -131,7 +131,13 @@ class OutcomesSchema(ma.Schema):
     on_time = fields.List(fields.Nested(OfficeOnTimeSchema))
     closures = fields.List(fields.Nested(BucketSchema))
     service_filtered = fields.Boolean(
-        metadata={"description": "a partner/category filter: only scores are filtered by it"}
+        metadata={"description": "a partner or category filter: no histogram is given"}
+    )
+    follow_up_live = fields.Boolean(
+        metadata={
+            "description": "a partner filter: time to plan, milestones on time and closures "
+            "are counted live rather than read from the snapshot"
+        }
     )
 
 

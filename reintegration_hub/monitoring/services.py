@@ -13,7 +13,9 @@ The cells hold the case dimensions (grant, host office, country, vulnerability, 
 return) and the support category, so every filter but a partner is answered from them exactly
 (periods are whole months; see ``DashboardFilters.from_cells``). A partner filter, a period
 that is not whole months or a database without a snapshot yet count cases live instead, with
-the same figures (``tests/monitoring`` checks the two agree).
+the same figures (``tests/monitoring`` checks the two agree); a partner filter also counts the
+time to plan, milestones on time and closures live (``_follow_up_figures`` is both the
+snapshot's statement for them and the live one). Scores have cells per partner as well.
 
 ``DashboardFilters`` is the one parser of the dashboard's filters: the pages, the API and the
 exports build it from the same query parameters, and it gives the case list's parameters for
@@ -36,6 +38,7 @@ from partners.models import Partner, SupportCategory, SupportOption
 from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.drill import (
     DONE_TIMELINESS,
+    HISTOGRAM_BUCKETS,
     PLAN_DAY_RANGES,
     CaseDrill,
     _bool,
@@ -45,6 +48,7 @@ from reintegration_hub.cases.drill import (
     days_to_plan,
     drill_conditions,
     milestone_done,
+    score_bucket,
 )
 from reintegration_hub.cases.models import CaseStatus, Returnee, VulnerabilityEntry
 from reintegration_hub.core.audit import record_audit
@@ -68,8 +72,6 @@ from reintegration_hub.programmes.models import Grant, TargetIndicator
 #: Roles that see the dashboard (the home office); everyone else is refused.
 MONITORING_ROLES = frozenset({Role.ADMIN, Role.PROGRAMME_MANAGER})
 FULL_SHARE_BP = 10_000
-#: Histogram of composite scores: ten buckets of 0.1.
-HISTOGRAM_BUCKETS = 10
 #: Milestones come due by the snapshot day: done by the due date, done later, still open.
 TIMELINESS = (*DONE_TIMELINESS, "open")
 #: Months shown in the returns chart.
@@ -347,8 +349,10 @@ class Outcomes:
     plan_days_mean: float | None = None
     on_time: list[OfficeOnTime] = field(default_factory=list)
     closures: list[BucketCount] = field(default_factory=list)
-    #: partner/category filters apply to scores only (the other cells have no such dimension)
+    #: a partner or category filter: no histogram (its cells have no such dimension)
     service_filtered: bool = False
+    #: a partner filter: time to plan, milestones on time and closures counted live
+    follow_up_live: bool = False
 
     @property
     def on_time_total(self) -> OfficeOnTime:
@@ -648,7 +652,9 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
 def _outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -> Outcomes:
     """A fixed number of statements: one re-aggregation per breakdown, the names of the
     partners, offices and grants among them."""
-    result = Outcomes(service_filtered=filters.by_service)
+    result = Outcomes(
+        service_filtered=filters.by_service, follow_up_live=filters.partner_id is not None
+    )
     if snapshot is None:
         return result
     result.taken_at, result.as_of = snapshot.taken_at, snapshot.as_of
@@ -729,23 +735,19 @@ def _outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -> Ou
     days_sum, days_n = 0, 0
     on_time: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TIMELINESS, 0))
     closures: dict[str, int] = defaultdict(int)
-    if not filters.by_service:
-        others = (
-            sa.select(c.measure, c.office_id, c.bucket, sa.func.sum(c.n), sa.func.sum(c.sum_days))
-            .where(c.measure.in_([Measure.PLAN_DAYS, Measure.MILESTONES, Measure.CLOSURE]))
-            .where(*filters.cell_conditions(service=False))
-            .group_by(c.measure, c.office_id, c.bucket)
-        )
-        for measure, office_id, bucket, count, day_total in db.session.execute(others):
-            n = int(count or 0)
-            if measure == Measure.PLAN_DAYS:
-                plan_days[str(bucket)] += n
-                days_sum += int(day_total or 0)
-                days_n += n
-            elif measure == Measure.MILESTONES and office_id is not None:
-                on_time[office_id][str(bucket)] += n
-            elif measure == Measure.CLOSURE:
-                closures[str(bucket)] += n
+    for measure, office_id, bucket, count, day_total in db.session.execute(
+        _follow_up_statement(filters)
+    ):
+        n = int(count or 0)
+        measure = FOLLOW_UP_BASE.get(Measure(measure), Measure(measure))
+        if measure == Measure.PLAN_DAYS:
+            plan_days[str(bucket)] += n
+            days_sum += int(day_total or 0)
+            days_n += n
+        elif measure == Measure.MILESTONES and office_id is not None:
+            on_time[office_id][str(bucket)] += n
+        elif measure == Measure.CLOSURE:
+            closures[str(bucket)] += n
     office_names = _office_names(set(on_time))
     grant_names = dict(db.session.execute(sa.select(Grant.id, Grant.number)).tuples().all())
 
@@ -794,6 +796,33 @@ def _outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -> Ou
     return result
 
 
+def _follow_up_statement(filters: DashboardFilters) -> sa.Select[Any] | sa.CompoundSelect:
+    """Time to plan, milestones come due and closures under ``filters``: rows of measure,
+    office, bucket, count and days. From the snapshot's cells (per category served under a
+    category filter), or counted live under a partner filter (a partner's cases are few; the
+    cells have no partner dimension for these)."""
+    c = OutcomeCell
+    if filters.partner_id is None:
+        measures = list(FOLLOW_UP_CATEGORY)
+        if filters.category is not None:
+            measures = [FOLLOW_UP_CATEGORY[m] for m in measures]
+        return (
+            sa.select(c.measure, c.office_id, c.bucket, sa.func.sum(c.n), sa.func.sum(c.sum_days))
+            .where(c.measure.in_(measures), *filters.cell_conditions(service=True))
+            .group_by(c.measure, c.office_id, c.bucket)
+        )
+    cases = _case_dimensions(*filters.case_conditions())
+    parts = []
+    for measure, figures in _follow_up_figures(cases, [], now_utc().date()):
+        live = figures.subquery()
+        parts.append(
+            sa.select(
+                _sql_text(measure.value), live.c.office_id, live.c.bucket, live.c.n, live.c.sum_days
+            )
+        )
+    return sa.union_all(*parts)
+
+
 def _office_names(ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -815,17 +844,9 @@ class SnapshotCounts:
         return sum(self.cells.values())
 
 
-def _histogram_bucket(score: Any) -> Any:
-    """0 for [0, 0.1), ... 9 for [0.9, 1], as text (portable: no floor())."""
-    whens = [
-        (score >= _sql_number(b / HISTOGRAM_BUCKETS), _sql_text(str(b)))
-        for b in range(HISTOGRAM_BUCKETS - 1, 0, -1)
-    ]
-    return sa.case(*whens, else_=_sql_text("0"))
-
-
-def _case_dimensions() -> Any:
-    """Every case with the dashboard's case dimensions (a subquery to group by)."""
+def _case_dimensions(*where: sa.ColumnElement[bool]) -> Any:
+    """Every case (or those ``where`` selects) with the dashboard's case dimensions (a subquery
+    to group by)."""
     vulnerable = sa.exists().where(VulnerabilityEntry.returnee_id == Returnee.id)
     return (
         sa.select(
@@ -837,7 +858,7 @@ def _case_dimensions() -> Any:
             month_start(Returnee.departed_on).label("return_month"),
             Returnee.departed_on.label("departed_on"),
             Returnee.arrived_on.label("arrived_on"),
-        )
+        ).where(*where)
     ).subquery("cases")
 
 
@@ -862,6 +883,84 @@ def _served(by: Sequence[str]) -> Any:
         .distinct()
         .subquery("served")
     )
+
+
+#: The follow-up figures' measures per category served (``_follow_up_figures``).
+FOLLOW_UP_CATEGORY = {
+    Measure.PLAN_DAYS: Measure.PLAN_DAYS_CATEGORY,
+    Measure.MILESTONES: Measure.MILESTONES_CATEGORY,
+    Measure.CLOSURE: Measure.CLOSURE_CATEGORY,
+}
+FOLLOW_UP_BASE = {by_category: base for base, by_category in FOLLOW_UP_CATEGORY.items()}
+
+
+def _follow_up_figures(
+    cases: Any, group: Sequence[Any], as_of: dt.date
+) -> list[tuple[Measure, sa.Select[Any]]]:
+    """Days from return to plan approval, milestones come due by ``as_of`` (done on time,
+    done late, still open) and closed cases by reason, over ``cases`` (``_case_dimensions``)
+    grouped by ``group``. Each select gives the ``group`` columns, then ``office_id`` (the
+    milestones' responsible office, else NULL), ``bucket``, ``n`` and ``sum_days``: the snapshot
+    writes them into cells, a partner-filtered dashboard reads them live."""
+    no_office = sa.cast(sa.null(), sa.Integer).label("office_id")
+    no_days = sa.cast(sa.literal_column("0"), sa.BigInteger).label("sum_days")
+    count = sa.func.count().label("n")
+    days = days_to_plan(cases.c.departed_on)
+    day_bucket = sa.case(
+        *(
+            (days <= _sql_number(last), _sql_text(key))
+            for key, last in PLAN_DAY_RANGES
+            if last is not None
+        ),
+        else_=_sql_text(PLAN_DAY_RANGES[-1][0]),
+    )
+    plan_days = (
+        sa.select(
+            *group,
+            no_office,
+            day_bucket.label("bucket"),
+            count,
+            sa.cast(sa.func.sum(days), sa.BigInteger).label("sum_days"),
+        )
+        .select_from(Plan)
+        .join(cases, cases.c.case_id == Plan.returnee_id)
+        .where(
+            Plan.status == PlanStatus.APPROVED,
+            Plan.approved_at.is_not(None),
+            cases.c.departed_on.is_not(None),
+        )
+        .group_by(*group, day_bucket)
+    )
+    timeliness = sa.case(
+        *((milestone_done(key), _sql_text(key)) for key in DONE_TIMELINESS),
+        else_=_sql_text("open"),
+    )
+    milestones = (
+        sa.select(
+            *group,
+            Milestone.office_id.label("office_id"),
+            timeliness.label("bucket"),
+            count,
+            no_days,
+        )
+        .select_from(Milestone)
+        .join(cases, cases.c.case_id == Milestone.returnee_id)
+        .where(Milestone.due_on <= as_of, Milestone.status != MilestoneStatus.CANCELLED)
+        .group_by(*group, Milestone.office_id, timeliness)
+    )
+    reason = sa.func.coalesce(Returnee.closure_reason, _sql_text("unspecified"))
+    closures = (
+        sa.select(*group, no_office, reason.label("bucket"), count, no_days)
+        .select_from(Returnee)
+        .join(cases, cases.c.case_id == Returnee.id)
+        .where(Returnee.status == CaseStatus.CLOSED)
+        .group_by(*group, reason)
+    )
+    return [
+        (Measure.PLAN_DAYS, plan_days),
+        (Measure.MILESTONES, milestones),
+        (Measure.CLOSURE, closures),
+    ]
 
 
 def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
@@ -978,7 +1077,7 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
         .subquery("ranked")
     )
     latest = sa.select(ranked).where(ranked.c.rank == 1).subquery("latest")
-    bucket = _histogram_bucket(latest.c.composite)
+    bucket = score_bucket(latest.c.composite)
     score_sums = [
         sa.func.count(),
         sa.func.sum(latest.c.economic),
@@ -1011,67 +1110,22 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
             .group_by(*dims, *keys, latest.c.band),
             [*by, *score_columns[1:]],
         )
-    # days from return to plan approval
-    days = days_to_plan(cases.c.departed_on)
-    day_bucket = sa.case(
-        *(
-            (days <= _sql_number(last), _sql_text(key))
-            for key, last in PLAN_DAY_RANGES
-            if last is not None
-        ),
-        else_=_sql_text(PLAN_DAY_RANGES[-1][0]),
+    # time to plan, milestones come due and closures: per case, and per category served
+    by_category = (
+        sa.select(*cases.c, categories.c.category)
+        .join(categories, categories.c.case_id == cases.c.case_id)
+        .subquery("cases_by_category")
     )
-    insert(
-        Measure.PLAN_DAYS,
-        sa.select(
-            stamp,
-            sa.literal(Measure.PLAN_DAYS.value),
-            *dims,
-            day_bucket,
-            sa.func.count(),
-            sa.func.sum(days),
-        )
-        .select_from(Plan)
-        .join(cases, cases.c.case_id == Plan.returnee_id)
-        .where(
-            Plan.status == PlanStatus.APPROVED,
-            Plan.approved_at.is_not(None),
-            cases.c.departed_on.is_not(None),
-        )
-        .group_by(*dims, day_bucket),
-        ["bucket", "n", "sum_days"],
-    )
-    # milestones due by as_of: done by their due date, done later, or still open
-    timeliness = sa.case(
-        *((milestone_done(key), _sql_text(key)) for key in DONE_TIMELINESS),
-        else_=_sql_text("open"),
-    )
-    insert(
-        Measure.MILESTONES,
-        sa.select(
-            stamp,
-            sa.literal(Measure.MILESTONES.value),
-            *dims,
-            Milestone.office_id,
-            timeliness,
-            sa.func.count(),
-        )
-        .select_from(Milestone)
-        .join(cases, cases.c.case_id == Milestone.returnee_id)
-        .where(Milestone.due_on <= as_of, Milestone.status != MilestoneStatus.CANCELLED)
-        .group_by(*dims, Milestone.office_id, timeliness),
-        ["office_id", "bucket", "n"],
-    )
-    reason = sa.func.coalesce(Returnee.closure_reason, _sql_text("unspecified"))
-    insert(
-        Measure.CLOSURE,
-        sa.select(stamp, sa.literal(Measure.CLOSURE.value), *dims, reason, sa.func.count())
-        .select_from(Returnee)
-        .join(cases, cases.c.case_id == Returnee.id)
-        .where(Returnee.status == CaseStatus.CLOSED)
-        .group_by(*dims, reason),
-        ["bucket", "n"],
-    )
+    for source, extra in ((cases, []), (by_category, ["category"])):
+        group = [source.c[name] for name in (*DIMENSIONS, *extra)]
+        for measure, figures in _follow_up_figures(source, group, as_of):
+            measure = FOLLOW_UP_CATEGORY[measure] if extra else measure
+            cells = figures.subquery()
+            insert(
+                measure,
+                sa.select(stamp, sa.literal(measure.value), *cells.c),
+                [*extra, "office_id", "bucket", "n", "sum_days"],
+            )
     header = OutcomeSnapshot(taken_at=taken_at, as_of=as_of, cell_count=sum(counts.values()))
     record_audit(
         "monitoring.snapshot",

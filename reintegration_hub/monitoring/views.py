@@ -451,23 +451,32 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
             ),
         ),
     ]
-    buckets = [
-        (b.key, f"{int(b.key) / 10:.1f}-{(int(b.key) + 1) / 10:.1f}", b.n) for b in o.histogram
-    ]
-    tables.append(
-        Table(
-            "score-distribution",
-            _l("Distribution of composite scores"),
-            [Column("range", _l("Composite score")), Column("cases", _l("Surveyed cases"), "int")],
-            [{"range": label, "cases": n} for _k, label, n in buckets],
-            [{} for _ in buckets],
-            chart=column_chart(
-                _("Distribution of composite scores"),
-                _("Surveyed cases per tenth of the composite score, from 0 to 1."),
-                [Bar(label, [n], [_int(n)]) for _k, label, n in buckets],
-            ),
+    if not o.service_filtered:  # the histogram's cells have no partner or category
+        buckets = [
+            (
+                f"{int(b.key) / 10:.1f}-{(int(b.key) + 1) / 10:.1f}",
+                b.n,
+                _cases(f.case_args(score_bucket=int(b.key))),
+            )
+            for b in o.histogram
+        ]
+        tables.append(
+            Table(
+                "score-distribution",
+                _l("Distribution of composite scores"),
+                [
+                    Column("range", _l("Composite score")),
+                    Column("cases", _l("Surveyed cases"), "int"),
+                ],
+                [{"range": label, "cases": n} for label, n, _href in buckets],
+                [{"cases": href} for _label, _n, href in buckets],
+                chart=column_chart(
+                    _("Distribution of composite scores"),
+                    _("Surveyed cases per tenth of the composite score, from 0 to 1."),
+                    [Bar(label, [n], [_int(n)], href=href) for label, n, href in buckets],
+                ),
+            )
         )
-    )
     tables.append(
         Table(
             "score-bands",
@@ -485,8 +494,6 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
             ),
         )
     )
-    if o.service_filtered:
-        return tables
     in_range = {b.key: _cases(f.case_args(plan_days=b.key)) for b in o.plan_days}
     tables.append(
         Table(

@@ -232,7 +232,7 @@ def test_snapshot_figures_follow_the_filters(w: World) -> None:
     assert [(r.label, r.n) for r in partner_two.by_partner] == [("Partner Two", 1)]
     assert partner_two.overall is not None
     assert partner_two.overall.composite == pytest.approx(0.4)
-    assert partner_two.plan_days == [] or all(b.n == 0 for b in partner_two.plan_days)
+    assert not partner_two.histogram
     from_february = services.outcomes(
         DashboardFilters(period_from=dt.date(2024, 2, 1)), actor=w.manager
     )
@@ -242,6 +242,55 @@ def test_snapshot_figures_follow_the_filters(w: World) -> None:
     yerevan = services.outcomes(DashboardFilters(host_office_id=w.vilnius.id), actor=w.manager)
     assert yerevan.overall is None
     assert {b.key: b.n for b in yerevan.closures} == {"withdrew": 1}
+
+
+@pytest.mark.parametrize(
+    ("filters", "plan_days", "on_time", "closures"),
+    [
+        (  # cells per category: C1 (Partner One) and C2 (Partner Two)
+            lambda w: DashboardFilters(category=SupportCategory.BUSINESS_START_UP),
+            {"0-30": 1, "before": 1},
+            {"IOM Tbilisi": (1, 0, 2), "IOM Riga": (0, 1, 0)},
+            {},
+        ),
+        (  # C5 (Partner Three)
+            lambda w: DashboardFilters(category=SupportCategory.HOUSING),
+            {"90+": 1},
+            {"IOM Yerevan": (0, 0, 1)},
+            {"completed": 1},
+        ),
+        (  # live: C1 only
+            lambda w: DashboardFilters(partner_id=w.p1.id),
+            {"0-30": 1},
+            {"IOM Tbilisi": (1, 0, 1), "IOM Riga": (0, 1, 0)},
+            {},
+        ),
+        (  # live: C2 only; its m4 is not due yet
+            lambda w: DashboardFilters(partner_id=w.p2.id, vulnerable=False),
+            {"before": 1},
+            {"IOM Tbilisi": (0, 0, 1)},
+            {},
+        ),
+        (
+            lambda w: DashboardFilters(
+                partner_id=w.p3.id, category=SupportCategory.BUSINESS_START_UP
+            ),
+            {},
+            {},
+            {},
+        ),
+    ],
+)
+def test_time_to_plan_timeliness_and_closures_follow_a_partner_or_category_filter(
+    w: World, filters, plan_days, on_time, closures
+) -> None:
+    snapshot()
+    f = filters(w)
+    outcomes = services.outcomes(f, actor=w.manager)
+    assert outcomes.follow_up_live == (f.partner_id is not None)
+    assert {b.key: b.n for b in outcomes.plan_days if b.n} == plan_days
+    assert {o.office: (o.on_time, o.late, o.open) for o in outcomes.on_time} == on_time
+    assert {b.key: b.n for b in outcomes.closures} == closures
 
 
 def test_a_case_counts_once_per_partner_and_once_per_category(w: World) -> None:

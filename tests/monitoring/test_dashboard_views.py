@@ -144,9 +144,19 @@ def test_the_home_office_records_a_short_stay(w: World, login: Login) -> None:
     assert client.post("/monitoring/activities", data={"grant_id": w.grant.id}).status_code == 422
 
 
-def test_each_time_to_plan_range_and_timeliness_leads_to_its_cases(w: World, login: Login) -> None:
+def test_each_score_bucket_time_to_plan_range_and_timeliness_leads_to_its_cases(
+    w: World, login: Login
+) -> None:
     client = login(w.manager)
     html = client.get("/monitoring/").get_data(as_text=True)
+    by_bucket = {
+        parse_qs(urlsplit(h).query)["score_bucket"][0]: case_numbers(client, h)
+        for h in links(html, "drill-score-distribution-cases")
+    }
+    # latest composites: C1 0.8 (its older 0.2 left out), C2 0.4
+    assert by_bucket == {
+        str(b): {"4": numbers(w, "C2"), "8": numbers(w, "C1")}.get(str(b), set()) for b in range(10)
+    }
     by_range = {
         parse_qs(urlsplit(h).query)["plan_days"][0]: case_numbers(client, h)
         for h in links(html, "drill-plan-days-plans")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from partners.models import SupportCategory, SupportOption
 from reintegration_hub.cases.models import ClosureReason, Returnee, VulnerabilityEntry
 from reintegration_hub.core.db import now_utc
-from reintegration_hub.core.sql import days_between, utc_day
+from reintegration_hub.core.sql import constant_number, constant_text, days_between, utc_day
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 
@@ -194,10 +194,10 @@ def score_bucket(score: Any) -> sa.ColumnElement[str]:
     [0.9, 1] (portable: no floor()). Constants are literal SQL, so the snapshot can group by
     it (see ``core.sql``)."""
     whens: list[tuple[Any, Any]] = [
-        (score >= sa.literal_column(repr(b / HISTOGRAM_BUCKETS)), sa.literal_column(f"'{b}'"))
+        (score >= constant_number(b / HISTOGRAM_BUCKETS), constant_text(str(b)))
         for b in range(HISTOGRAM_BUCKETS - 1, 0, -1)
     ]
-    return sa.case(*whens, else_=sa.literal_column("'0'", sa.String))
+    return sa.case(*whens, else_=constant_text("0"))
 
 
 def latest_band_is(band: str) -> sa.ColumnElement[bool]:

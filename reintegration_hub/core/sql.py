@@ -51,6 +51,18 @@ class hours_between(FunctionElement[float]):
     inherit_cache = True
 
 
+def constant_text(value: str) -> sa.ColumnElement[str]:
+    """A string constant of our own as literal SQL, not a bound parameter (see above)."""
+    if "'" in value:
+        raise ValueError("a quote in a literal SQL constant")
+    return sa.literal_column(f"'{value}'", sa.String)
+
+
+def constant_number(value: float) -> sa.ColumnElement[Any]:
+    """A number as literal SQL, not a bound parameter (see above)."""
+    return sa.literal_column(repr(value))
+
+
 def _args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
     return [compiler.process(arg, **kw) for arg in element.clauses]
 

@@ -55,7 +55,7 @@ from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
-from reintegration_hub.core.sql import month_start
+from reintegration_hub.core.sql import constant_number, constant_text, month_start
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
@@ -510,17 +510,6 @@ def cell_case_counts(filters: DashboardFilters) -> CaseCounts:
     return counts
 
 
-def _sql_text(value: str) -> Any:
-    """A string constant as literal SQL, so the expression in a ``GROUP BY`` is the same as in
-    the select list (see ``core.sql``); only our own constants."""
-    assert "'" not in value
-    return sa.literal_column(f"'{value}'", sa.String)
-
-
-def _sql_number(value: float) -> Any:
-    return sa.literal_column(repr(value))
-
-
 def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
@@ -817,7 +806,11 @@ def _follow_up_statement(filters: DashboardFilters) -> sa.Select[Any] | sa.Compo
         live = figures.subquery()
         parts.append(
             sa.select(
-                _sql_text(measure.value), live.c.office_id, live.c.bucket, live.c.n, live.c.sum_days
+                constant_text(measure.value),
+                live.c.office_id,
+                live.c.bucket,
+                live.c.n,
+                live.c.sum_days,
             )
         )
     return sa.union_all(*parts)
@@ -908,11 +901,11 @@ def _follow_up_figures(
     days = days_to_plan(cases.c.departed_on)
     day_bucket = sa.case(
         *(
-            (days <= _sql_number(last), _sql_text(key))
+            (days <= constant_number(last), constant_text(key))
             for key, last in PLAN_DAY_RANGES
             if last is not None
         ),
-        else_=_sql_text(PLAN_DAY_RANGES[-1][0]),
+        else_=constant_text(PLAN_DAY_RANGES[-1][0]),
     )
     plan_days = (
         sa.select(
@@ -932,8 +925,8 @@ def _follow_up_figures(
         .group_by(*group, day_bucket)
     )
     timeliness = sa.case(
-        *((milestone_done(key), _sql_text(key)) for key in DONE_TIMELINESS),
-        else_=_sql_text("open"),
+        *((milestone_done(key), constant_text(key)) for key in DONE_TIMELINESS),
+        else_=constant_text("open"),
     )
     milestones = (
         sa.select(
@@ -948,7 +941,7 @@ def _follow_up_figures(
         .where(Milestone.due_on <= as_of, Milestone.status != MilestoneStatus.CANCELLED)
         .group_by(*group, Milestone.office_id, timeliness)
     )
-    reason = sa.func.coalesce(Returnee.closure_reason, _sql_text("unspecified"))
+    reason = sa.func.coalesce(Returnee.closure_reason, constant_text("unspecified"))
     closures = (
         sa.select(*group, no_office, reason.label("bucket"), count, no_days)
         .select_from(Returnee)
@@ -1026,7 +1019,7 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
         approved_sum(money.c.delivered),
     ]
     case_columns = ["n", "returns", "arrivals", "committed_minor", "delivered_minor"]
-    status = sa.func.coalesce(Plan.status, _sql_text(NO_PLAN))
+    status = sa.func.coalesce(Plan.status, constant_text(NO_PLAN))
     insert(
         Measure.CASES,
         sa.select(stamp, sa.literal(Measure.CASES.value), *dims, status, *case_figures)
@@ -1046,7 +1039,7 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
             sa.literal(Measure.CASES_CATEGORY.value),
             *dims,
             categories.c.category,
-            _sql_text(PlanStatus.APPROVED.value),
+            constant_text(PlanStatus.APPROVED.value),
             *case_figures,
         )
         .select_from(

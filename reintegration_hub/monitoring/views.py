@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from partners.labels import CATEGORY_LABELS
 from partners.models import SupportCategory
+from reintegration_hub.cases.drill import DONE_TIMELINESS
 from reintegration_hub.cases.labels import CLOSURE_LABELS
 from reintegration_hub.cases.models import CaseStatus, ClosureReason
 from reintegration_hub.core import i18n
@@ -531,13 +532,11 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
                 "rate": office.rate,
             }
         )
-        links.append(
-            {
-                "on_time": _cases(f.case_args(timeliness="on_time", milestone_office_id=of_office)),
-                "late": _cases(f.case_args(timeliness="late", milestone_office_id=of_office)),
-                "open": overdue,
-            }
-        )
+        done = {
+            key: _cases(f.case_args(timeliness=key, milestone_office_id=of_office))
+            for key in DONE_TIMELINESS
+        }
+        links.append({**done, "open": overdue})
         bars.append(
             Bar(office.office, [100 * (office.rate or 0)], [_share(office.rate)], href=overdue)
         )

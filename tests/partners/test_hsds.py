@@ -1,9 +1,8 @@
-"""The HSDS 3.0 export: every record validates against the official compiled schemas."""
+"""The HSDS 3.0 export: every record validates against the official schemas (kept in hsds/)."""
 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from partners import services
 from partners.models import OptionStatus, VettingStatus
@@ -49,26 +50,36 @@ PAGE_ENVELOPE = {
 }
 
 
-def hsds_directory(repo_root: Path) -> Path:
-    directory = repo_root.parent / "shared" / "hsds-3.0" / "compiled"
-    if not directory.is_dir():
-        message = f"the HSDS 3.0 compiled schemas are missing (looked in {directory})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return directory
+#: The official HSDS 3.0 schemas of a service and an organization, with the schemas they refer
+#: to (see hsds/README.md)
+HSDS = Path(__file__).parent / "hsds"
 
 
-def validator(schema: dict[str, Any]) -> Draft202012Validator:
+def hsds_registry() -> Registry:
+    """Every schema of ``HSDS`` by its file name, the way the schemas refer to one another."""
+    return Registry().with_resources(
+        (
+            path.name,
+            Resource.from_contents(
+                json.loads(path.read_text(encoding="utf-8")), default_specification=DRAFT202012
+            ),
+        )
+        for path in sorted(HSDS.glob("*.json"))
+    )
+
+
+def validator(schema: dict[str, Any], registry: Registry | None = None) -> Draft202012Validator:
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    return Draft202012Validator(
+        schema, format_checker=FormatChecker(), registry=registry or Registry()
+    )
 
 
 @pytest.fixture(scope="module")
-def hsds_validators(repo_root: Path) -> dict[str, Draft202012Validator]:
-    directory = hsds_directory(repo_root)
+def hsds_validators() -> dict[str, Draft202012Validator]:
+    registry = hsds_registry()
     return {
-        name: validator(json.loads((directory / f"{name}.json").read_text(encoding="utf-8")))
+        name: validator(registry.contents(f"{name}.json"), registry)
         for name in ("service", "organization")
     }
 
@@ -87,6 +98,20 @@ def test_the_envelope_schema_can_fail(hsds_validators):
         hsds_validators["service"],
         {"id": str(uuid.uuid4()), "name": "x", "status": "active", "assurer_email": "nobody"},
     )
+
+
+def test_the_schemas_follow_their_references_to_the_other_tables(hsds_validators):
+    service = {"id": str(uuid.uuid4()), "name": "x", "status": "active"}
+    assert errors(hsds_validators["service"], service) == []
+    nested = {
+        **service,
+        "organization": {"id": "not-a-uuid", "name": "y", "description": "z"},
+        "phones": [{"id": str(uuid.uuid4()), "number": 42}],
+    }
+    assert {error.split(":")[0] for error in errors(hsds_validators["service"], nested)} == {
+        "organization/id",
+        "phones/0/number",
+    }
 
 
 @pytest.fixture

@@ -1,21 +1,104 @@
 """Fixtures: one migrated database per session (SQLite, or PostgreSQL when
-``HUB_TEST_DATABASE_URL`` is set), emptied after every test."""
+``HUB_TEST_DATABASE_URL`` is set), one application per configuration, one transaction per test.
+
+``app``
+    The application, with an app context open for the test. Built once per configuration for the
+    whole session (building one costs about a second, most of it flask-smorest writing the
+    OpenAPI document) and handed to each test as new: its configuration, the rate limiter's
+    counts and the state the shared extensions keep of the last app built are reset first.
+``make_app(**extra)``
+    The application with extra configuration, cached the same way (by the configuration given,
+    and the ``HUB_*`` environment). ``CERTIFICATE_DIR`` (a temporary directory of the test's own
+    unless given) and ``SMTP_*`` are read when used, so they are set on the cached app instead
+    of building another.
+``make_fresh_app(**extra)``
+    A new application every call, never cached: for a test that changes the app itself (adds a
+    route, a hook, a Sentry transport).
+``client``, ``login(user)``, ``runner``, ``database_url``
+    The test client (see ``IsolatedClient``), signing a user in on it, the CLI runner, the URL of
+    the test database.
+
+Passwords are hashed and verified with argon2id at its lowest cost for the whole session
+(``tests.factories.FAST_HASHER``): the production cost would be most of the suite's time.
+
+**Each test runs in one transaction, rolled back at its end** (as indico's ``db`` fixture and
+SQLAlchemy's "joining a session into an external transaction" recipe do): every session of
+every app the test uses is bound to one connection with an outer transaction, and works in a
+savepoint of it (``join_transaction_mode="create_savepoint"``): ``db.session.commit()``, in the
+test or in the code under test, releases the savepoint, ``rollback()`` returns to it, and
+nothing reaches the database. Ids come from sequences that a rollback does not rewind: never
+hard-code one, take it from the row. The test's clock starts at ``tests.clock.NOW`` (it ticks
+on from there): "today" is the same on every run.
+
+**A test that needs real commits** (other connections or threads that must see its rows, a
+worker app, a child process, a live server) is marked ``@pytest.mark.commits``: its apps use
+their own engines and commit for real, the database is emptied afterwards (the migrations'
+seeded rows restored), and its clock is the real one. Tests marked ``e2e`` or ``orchestrated``
+and tests using ``worker_app`` or ``live_server`` are marked so by
+``pytest_collection_modifyitems`` below.
+"""
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask import Flask, g
 from flask.testing import FlaskClient
+from flask_sqlalchemy.session import Session
 
-from reintegration_hub import create_app
+from reintegration_hub import create_app, extensions
 from reintegration_hub.auth.models import User
+from reintegration_hub.config import database_uri
 from reintegration_hub.extensions import db
+from tests.clock import NOW
+from tests.database import SEEDED, empty_database
+from tests.factories import FAST_HASHER
+
+#: Markers and fixtures that mean the test needs real commits.
+COMMITTING_MARKERS = ("commits", "e2e", "orchestrated")
+COMMITTING_FIXTURES = ("worker_app", "live_server")
+
+#: Configuration read when it is used, never while the app is built: set on a cached app
+#: rather than building another one for each value.
+READ_WHEN_USED = ("CERTIFICATE_DIR", "SMTP_HOST", "SMTP_PORT", "SMTP_TIMEOUT_SECONDS")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if any(item.get_closest_marker(name) for name in COMMITTING_MARKERS) or any(
+            name in fixtures for name in COMMITTING_FIXTURES
+        ):
+            item.add_marker(pytest.mark.commits)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    """Passwords are hashed and verified with argon2id at its lowest cost (see FAST_HASHER)."""
+    from reintegration_hub.auth import services
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "_hasher", FAST_HASHER)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The clock of a rolled-back test starts at ``tests.clock.NOW`` and ticks on from there;
+    a committing test keeps the real one (see tests/clock.py)."""
+    if request.node.get_closest_marker("commits"):
+        yield
+        return
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -58,55 +141,157 @@ def _migrated(database_url: str) -> None:
         db.engine.dispose()
 
 
-#: Rows the migrations seed (reference data such as the default budget cap rule), restored
-#: after each test empties the database.
-SEEDED: dict[str, list[dict[str, Any]]] = {}
+@pytest.fixture(scope="session")
+def _engine(database_url: str, _migrated: None) -> Iterator[sa.Engine]:
+    """The engine of the fixtures themselves: each rolled-back test's connection, emptying."""
+    engine = sa.create_engine(database_uri(database_url, Path()), pool_pre_ping=True)
+    yield engine
+    engine.dispose()
 
 
-def empty_database() -> None:
-    tables = [t for t in reversed(db.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
-        for table in db.metadata.sorted_tables:
-            if table.name in SEEDED:
-                conn.execute(table.insert(), SEEDED[table.name])
-                if conn.dialect.name == "postgresql":  # the next id follows the seeded ones
-                    conn.execute(
-                        sa.text(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                            f'(SELECT max(id) FROM "{table.name}"))'
-                        )
-                    )
+class TransactionSession(Session):
+    """A session on the test's connection, whatever app or bind key it serves."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        return self.bind
+
+
+@pytest.fixture
+def _database(request: pytest.FixtureRequest, _engine: sa.Engine) -> Iterator[list[Flask]]:
+    """The test's database: one rolled-back transaction, or real commits for a test marked
+    ``commits``. Yields the list the apps the test uses are added to (disposed afterwards)."""
+    used: list[Flask] = []
+    if request.node.get_closest_marker("commits"):
+        yield used
+        for app in used:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+        empty_database(_engine)
+        return
+    factory = db.session.session_factory
+    class_, kw = factory.class_, factory.kw
+    connection = _engine.connect()
+    outer = connection.begin()
+    factory.class_ = TransactionSession
+    factory.kw = {**kw, "bind": connection, "join_transaction_mode": "create_savepoint"}
+    try:
+        yield used
+    finally:
+        factory.class_, factory.kw = class_, kw
+        outer.rollback()
+        connection.close()
+
+
+def freeze(value: Any) -> Hashable:
+    """A hashable form of a configuration value (mappings and sequences included)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return tuple(sorted(repr(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+@dataclass
+class Built:
+    """A cached app, with what it had just after it was built."""
+
+    app: Flask
+    config: dict[str, Any]
+    extensions: dict[str, dict[str, Any]]
+
+
+def extension_objects() -> dict[str, Any]:
+    """The shared extension objects, each keeping the state of the last app it was bound to
+    (Talisman's HSTS, the rate limiter's storage and switch, flask-smorest's spec), except
+    ``db``, which keeps its state per app."""
+    return {
+        name: value
+        for name, value in vars(extensions).items()
+        if hasattr(value, "init_app") and not isinstance(value, type) and value is not db
+    }
+
+
+def build(config: Mapping[str, Any]) -> Built:
+    app = create_app(config)
+    return Built(
+        app=app,
+        config=copy.deepcopy(dict(app.config)),
+        extensions={name: dict(vars(ext)) for name, ext in extension_objects().items()},
+    )
+
+
+def check_out(built: Built, per_test: Mapping[str, Any]) -> Flask:
+    """Hand a cached app to a test as it was built: its configuration and test-client classes,
+    the extensions bound to it again, the rate limiter's counts cleared."""
+    app = built.app
+    app.config.clear()
+    app.config.update(copy.deepcopy(built.config))
+    app.config.update(per_test)
+    app.test_client_class = None
+    app.test_cli_runner_class = None
+    for name, ext in extension_objects().items():
+        vars(ext).update(built.extensions[name])
+    if extensions.limiter.enabled:
+        extensions.limiter.storage.reset()
+    return app
+
+
+@pytest.fixture(scope="session")
+def _apps() -> dict[Hashable, Built]:
+    """The apps built so far, by configuration and ``HUB_*`` environment."""
+    return {}
 
 
 @pytest.fixture
 def make_app(
-    database_url: str, _migrated: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[..., Flask]]:
-    """Build an app with extra configuration; the database is emptied afterwards.
+    database_url: str,
+    _database: list[Flask],
+    _apps: dict[Hashable, Built],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., Flask]:
+    """The app with extra configuration, built once per configuration for the session.
 
     Certificates (uploaded, or written by the demo) go to a temporary directory of the test's
     own unless the test names one, never into the instance folder.
     """
-    built: list[Flask] = []
+    certificates = str(tmp_path_factory.mktemp("certificates"))
+
+    def make(**extra: Any) -> Flask:
+        per_test = {"CERTIFICATE_DIR": certificates} | {
+            name: extra.pop(name) for name in READ_WHEN_USED if name in extra
+        }
+        config = test_config(database_url, **extra)
+        environment = sorted((k, v) for k, v in os.environ.items() if k.startswith("HUB_"))
+        key = (freeze(config), tuple(environment))
+        if key not in _apps:
+            _apps[key] = build(config)
+        app = check_out(_apps[key], per_test)
+        _database.append(app)
+        return app
+
+    return make
+
+
+@pytest.fixture
+def make_fresh_app(
+    database_url: str, _database: list[Flask], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., Flask]:
+    """A new app every call, for a test that changes the app itself (a route, a hook)."""
     certificates = str(tmp_path_factory.mktemp("certificates"))
 
     def make(**extra: Any) -> Flask:
         app = create_app(test_config(database_url, **{"CERTIFICATE_DIR": certificates, **extra}))
-        built.append(app)
+        _database.append(app)
         return app
 
-    yield make
-    for app in built:
-        with app.app_context():
-            db.session.remove()
-            empty_database()
-            db.engine.dispose()
+    return make
 
 
 @pytest.fixture

@@ -23,8 +23,11 @@ from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 
 PASSWORD = "correct horse battery"
-# hashed once: argon2 is slow on purpose, and tests create many users
-PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
+#: argon2id at its lowest cost: the application's hasher in tests (tests/conftest.py), whose
+#: production cost (about a tenth of a second a hash, on purpose) would dominate the suite
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+# hashed once all the same: tests create many users
+PASSWORD_HASH = FAST_HASHER.hash(PASSWORD)
 
 
 class BaseFactory(factory.alchemy.SQLAlchemyModelFactory):
@@ -71,6 +74,15 @@ def user_with_role(role: Role, **kwargs: object) -> User:
             kind=kind, country_code="GE" if kind == OfficeKind.ORIGIN else "LV"
         )
     return UserFactory(role=role, **kwargs)
+
+
+def bearer(user: User) -> dict[str, str]:
+    """The ``Authorization`` header of a new API token of ``user`` (committed)."""
+    from reintegration_hub.auth import services
+
+    _, raw = services.issue_api_token(name="test", actor=user)
+    db.session.commit()
+    return {"Authorization": f"Bearer {raw}"}
 
 
 # --- marketplace (partners) -------------------------------------------------------------------

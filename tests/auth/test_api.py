@@ -1,15 +1,7 @@
 from __future__ import annotations
 
-from reintegration_hub.auth import services
 from reintegration_hub.core.roles import OfficeKind, Role
-from reintegration_hub.extensions import db
-from tests.factories import OfficeFactory, user_with_role
-
-
-def bearer(user) -> dict[str, str]:
-    _, raw = services.issue_api_token(name="test", actor=user)
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
+from tests.factories import OfficeFactory, bearer, user_with_role
 
 
 def test_me_answers_with_a_bearer_token(client) -> None:

@@ -8,6 +8,7 @@ from reintegration_hub.auth import services
 from reintegration_hub.core.errors import Conflict, InvalidInput, PermissionDenied
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
+from tests.clock import NOW
 from tests.factories import PASSWORD, OfficeFactory, user_with_role
 
 
@@ -129,7 +130,7 @@ def test_api_tokens_are_stored_hashed_and_can_be_revoked(app) -> None:
 def test_expired_tokens_do_not_work(app) -> None:
     user = user_with_role(Role.COUNSELLOR)
     token, raw = services.issue_api_token(name="old", actor=user)
-    token.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    token.expires_at = NOW - dt.timedelta(seconds=1)
     db.session.flush()
     assert services.user_for_token(raw) is None
 

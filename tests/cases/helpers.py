@@ -10,6 +10,7 @@ from reintegration_hub.cases import services
 from reintegration_hub.cases.models import LegalStatus, Returnee
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.core.vocabulary import Sex
+from tests.clock import TODAY
 from tests.factories import OfficeFactory, UserFactory
 
 
@@ -51,7 +52,7 @@ def register(actor: User, *, consent_origin: bool = False, **overrides: Any) -> 
     consent = services.ConsentInput(
         share_with_origin_office=consent_origin,
         share_with_partners=False,
-        given_on=dt.date.today(),  # noqa: DTZ011
+        given_on=TODAY,
     )
     return services.register_case(
         details(**overrides), consent=consent, confirm_duplicate=True, actor=actor

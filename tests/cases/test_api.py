@@ -5,18 +5,11 @@ import json
 
 import sqlalchemy as sa
 
-from reintegration_hub.auth import services as auth_services
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.extensions import db
 from tests.cases.helpers import case_manager, counsellor, host_office, register
-
-
-def bearer(user) -> dict[str, str]:
-    _, raw = auth_services.issue_api_token(name="test", actor=user)
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
-
+from tests.factories import bearer
 
 PAYLOAD = {
     "first_name": "Aram",

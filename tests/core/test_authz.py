@@ -22,8 +22,8 @@ def test_every_endpoint_declares_who_may_use_it(app: Flask) -> None:
     assert undeclared == []
 
 
-def test_an_endpoint_without_a_rule_is_refused(make_app) -> None:
-    app = make_app()
+def test_an_endpoint_without_a_rule_is_refused(make_fresh_app) -> None:
+    app = make_fresh_app()
     app.add_url_rule("/forgotten", "forgotten", lambda: "secret")
     with app.app_context():
         response = app.test_client().get("/forgotten")

@@ -31,8 +31,8 @@ class CapturingTransport(Transport):
 
 
 @pytest.fixture
-def sentry_app(make_app) -> Iterator[tuple[object, CapturingTransport]]:
-    app = make_app(SENTRY_DSN="https://public@sentry.invalid/1", PROPAGATE_EXCEPTIONS=False)
+def sentry_app(make_fresh_app) -> Iterator[tuple[object, CapturingTransport]]:
+    app = make_fresh_app(SENTRY_DSN="https://public@sentry.invalid/1", PROPAGATE_EXCEPTIONS=False)
     transport = CapturingTransport()
     init_sentry(app, transport=transport)
 

@@ -7,20 +7,13 @@ import json
 
 import sqlalchemy as sa
 
-from reintegration_hub.auth import services as auth_services
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from tests.deliveries.helpers import JPEG, PNG, build_world, case_manager_in, partner_user_of
-from tests.factories import PartnerFactory
+from tests.factories import PartnerFactory, bearer
 
 URL = "/api/v1/deliveries"
-
-
-def bearer(user) -> dict[str, str]:
-    _, raw = auth_services.issue_api_token(name="test", actor=user)
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def fields(line_id: int, content: bytes = JPEG, filename: str = "receipt.jpg", **changes) -> dict:

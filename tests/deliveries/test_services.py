@@ -377,6 +377,7 @@ def test_the_list_takes_the_same_queries_for_one_or_many(app: Flask) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.commits  # threads on connections of their own race for the same rows
 def test_a_racing_second_delivery_is_a_conflict_and_leaves_no_file(
     app: Flask, make_app: Callable[..., Flask], certificate_dir: Path
 ) -> None:

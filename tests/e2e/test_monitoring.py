@@ -15,7 +15,7 @@ from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.demo import data
 from reintegration_hub.demo.monitoring import load_monitoring
 from reintegration_hub.extensions import db
-from tests.e2e.test_roles import sign_in
+from tests.e2e.helpers import sign_in
 
 pytestmark = pytest.mark.e2e
 

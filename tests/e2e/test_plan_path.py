@@ -19,7 +19,7 @@ from partners.models import Referral
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.extensions import db
-from tests.e2e.test_roles import sign_in
+from tests.e2e.helpers import sign_in
 
 pytestmark = pytest.mark.e2e
 

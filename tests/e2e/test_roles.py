@@ -5,6 +5,7 @@ from babel.support import Translations
 
 from reintegration_hub import PROJECT_ROOT
 from reintegration_hub.demo import data
+from tests.e2e.helpers import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -20,13 +21,6 @@ HOME_HEADINGS = {
 def translated(text: str, language: str) -> str:
     catalogues = PROJECT_ROOT / "reintegration_hub" / "translations"
     return str(Translations.load(str(catalogues), [language]).gettext(text))
-
-
-def sign_in(page, base_url: str, email: str, password: str = data.DEMO_PASSWORD) -> None:
-    page.goto(f"{base_url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.mark.parametrize("user", data.USERS, ids=lambda u: u.email.split("@")[0])

@@ -10,12 +10,10 @@ from reintegration_hub.core.errors import InvalidInput, PermissionDenied
 from reintegration_hub.core.roles import Role
 from reintegration_hub.followups import services
 from reintegration_hub.followups.models import MilestoneStatus, VisitMode
+from tests.clock import TODAY
 from tests.factories import user_with_role
-from tests.followups.test_services import approved, by_key
-from tests.followups.test_sweep import day
+from tests.followups.helpers import answers, approved, by_key, day
 from tests.plans.helpers import World, world
-
-TODAY = dt.date.today()  # noqa: DTZ011
 
 
 @pytest.fixture
@@ -23,12 +21,6 @@ def w(app: object) -> World:
     w = world()
     w.case.departed_on = day(0)
     return w
-
-
-def answers(economic: int, social: int, psychosocial: int) -> dict[str, int]:
-    version = services.current_scoring_version()
-    value = {"economic": economic, "social": social, "psychosocial": psychosocial}
-    return {key: value[dimension] for key, (dimension, _weight) in version.indicators.items()}
 
 
 def test_a_visit_answers_the_earliest_open_visit_milestone(w: World) -> None:

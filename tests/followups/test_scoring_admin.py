@@ -14,9 +14,9 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, PermissionDeni
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import services
+from tests.clock import TODAY
 from tests.factories import user_with_role
-from tests.followups.test_scoring import TODAY, answers
-from tests.followups.test_sweep import day
+from tests.followups.helpers import answers, day
 from tests.plans.helpers import World, world
 
 

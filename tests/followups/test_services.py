@@ -11,12 +11,9 @@ from reintegration_hub.cases import services as cases
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import services
 from reintegration_hub.followups.models import Milestone, MilestoneKind, MilestoneStatus
-from reintegration_hub.plans import services as plans
-from reintegration_hub.plans.models import Plan
 from tests.cases.helpers import details
-from tests.plans.helpers import World, submitted_plan, world
-
-DEPARTURE = dt.date(2026, 12, 1)
+from tests.followups.helpers import DEPARTURE, approved, by_key
+from tests.plans.helpers import World, world
 
 
 @pytest.fixture
@@ -24,17 +21,6 @@ def w(app: object) -> World:
     w = world()
     w.case.departed_on = DEPARTURE
     return w
-
-
-def approved(w: World, *options: object) -> Plan:
-    plan = submitted_plan(w, *options)
-    plans.confirm_feasibility(plan.id, actor=w.case_manager)
-    plans.approve_plan(plan.id, actor=w.programme_manager)
-    return plan
-
-
-def by_key(plan: Plan) -> dict[str, Milestone]:
-    return {m.step_key: m for m in services.plan_milestones(plan.id)}
 
 
 def test_approval_schedules_the_default_template_from_the_return_date(w: World) -> None:

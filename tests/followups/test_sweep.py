@@ -17,7 +17,7 @@ from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
 from tests.cases.helpers import details
 from tests.factories import user_with_role
-from tests.followups.test_services import DEPARTURE, approved, by_key
+from tests.followups.helpers import DEPARTURE, approved, by_key, day
 from tests.plans.helpers import World, world
 
 
@@ -27,10 +27,6 @@ def w(app: object) -> World:
     w.case.departed_on = DEPARTURE
     w.tbilisi.supervisor_id = w.case_manager.id  # the manager supervises the office too
     return w
-
-
-def day(offset: int) -> dt.date:
-    return DEPARTURE + dt.timedelta(days=offset)
 
 
 def state(plan: Plan) -> dict[str, tuple[str, int]]:

@@ -25,7 +25,7 @@ from reintegration_hub.followups.models import (
 from reintegration_hub.programmes.models import Grant
 from tests.cases.helpers import details
 from tests.factories import user_with_role
-from tests.followups.test_services import DEPARTURE, approved, by_key
+from tests.followups.helpers import DEPARTURE, approved, by_key
 from tests.plans.helpers import World, world
 
 

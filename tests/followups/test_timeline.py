@@ -18,14 +18,14 @@ from reintegration_hub.followups import services
 from reintegration_hub.followups.models import MilestoneStatus, VisitMode
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
+from tests.clock import NOW, TODAY
 from tests.factories import user_with_role
-from tests.followups.test_scoring import answers
-from tests.followups.test_services import approved, by_key
+from tests.followups.helpers import answers, approved, by_key
 from tests.plans.helpers import World, other_counsellor, single_mother, submitted_plan, world
 from tests.queries import counted_statements
 
-#: Two months ago: visits and surveys of the first days are in the past whatever the date.
-DEPARTURE = dt.date.today() - dt.timedelta(days=60)  # noqa: DTZ011
+#: Two months ago: visits and surveys of the first days are in the past.
+DEPARTURE = TODAY - dt.timedelta(days=60)
 
 
 def day(offset: int) -> dt.date:
@@ -50,7 +50,7 @@ def followed(w: World, plan: Plan) -> None:
     db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.key.like(reminder))
-        .values(status=OutboxStatus.SENT, sent_at=dt.datetime.now(dt.UTC))
+        .values(status=OutboxStatus.SENT, sent_at=NOW)
     )
     db.session.execute(
         sa.update(OutboxMessage)

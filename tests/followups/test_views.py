@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from partners.models import PartnerMember
@@ -11,12 +9,10 @@ from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import services
 from reintegration_hub.followups.sweep import sweep
+from tests.clock import TODAY
 from tests.factories import UserFactory
-from tests.followups.test_services import approved
-from tests.followups.test_sweep import day
+from tests.followups.helpers import approved, day
 from tests.plans.helpers import World, other_counsellor, world
-
-TODAY = dt.date.today().isoformat()  # noqa: DTZ011
 
 
 @pytest.fixture
@@ -75,14 +71,14 @@ def test_the_case_manager_records_a_visit_and_a_survey_from_the_plan(w: World, l
     assert missing.status_code == 422
     visit = client.post(
         f"/follow-up/cases/{w.case.id}/visit",
-        data={"visited_on": TODAY, "mode": "in_person", "findings": "Shop opened"},
+        data={"visited_on": TODAY.isoformat(), "mode": "in_person", "findings": "Shop opened"},
     )
     assert visit.status_code == 302
     form = client.get(f"/follow-up/cases/{w.case.id}/survey")
     assert form.status_code == 200
     assert b"Sources of income" in form.data
     version = services.current_scoring_version()
-    data = {f"answer_{key}": 3 for key in version.indicators} | {"taken_on": TODAY}
+    data = {f"answer_{key}": 3 for key in version.indicators} | {"taken_on": TODAY.isoformat()}
     assert client.post(f"/follow-up/cases/{w.case.id}/survey", data=data).status_code == 302
 
     page = client.get(f"/cases/{w.case.id}/plan").get_data(as_text=True)

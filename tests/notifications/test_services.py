@@ -274,6 +274,7 @@ MESSAGES = 40
 
 
 @pytest.mark.postgres
+@pytest.mark.commits  # threads on connections of their own race for the same rows
 def test_two_deliverers_at_once_send_every_message_exactly_once(
     app: Flask, make_app: Callable[..., Flask], smtp: Sink
 ) -> None:

@@ -138,6 +138,7 @@ ATTEMPTS, PLACES, WORKERS, ROUNDS = 200, 10, 40, 3
 
 
 @pytest.mark.postgres
+@pytest.mark.commits  # threads on connections of their own race for the same rows
 def test_concurrent_holds_from_separate_connections_never_overbook(
     app: Flask, make_app: Callable[..., Flask]
 ) -> None:

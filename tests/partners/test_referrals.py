@@ -473,6 +473,7 @@ RACERS = 12
 
 
 @pytest.mark.postgres
+@pytest.mark.commits  # threads on connections of their own race for the same rows
 def test_withdrawals_racing_the_expiry_release_each_place_once(
     app: Flask, make_app: Callable[..., Flask]
 ) -> None:

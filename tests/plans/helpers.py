@@ -18,6 +18,7 @@ from reintegration_hub.extensions import db
 from reintegration_hub.plans import services
 from reintegration_hub.plans.models import Plan
 from tests.cases.helpers import case_manager, counsellor, details, host_office, origin_office
+from tests.clock import TODAY
 from tests.factories import SupportOptionFactory, UserFactory, user_with_role
 
 
@@ -37,7 +38,7 @@ class World:
 
 def single_mother(actor: User, tbilisi: Office, **overrides: Any) -> Returnee:
     """A single mother of two children returning to Kutaisi; consent shares with both."""
-    today = dt.date.today()  # noqa: DTZ011
+    today = TODAY
     return cases.register_case(
         details(origin_office_id=tbilisi.id, **overrides),
         dependants=[

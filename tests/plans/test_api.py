@@ -7,7 +7,7 @@ import json
 import pytest
 from flask.testing import FlaskClient
 
-from tests.cases.test_api import bearer
+from tests.factories import bearer
 from tests.plans.helpers import World, other_counsellor, world
 
 

@@ -18,6 +18,7 @@ from reintegration_hub.extensions import db
 from reintegration_hub.plans import services
 from reintegration_hub.plans.models import PlanRevision, PlanStatus
 from reintegration_hub.programmes.models import BudgetCapRule, Grant
+from tests.clock import TODAY
 from tests.plans.helpers import World, other_counsellor, submitted_plan, world
 
 
@@ -186,7 +187,7 @@ def test_the_case_manager_returns_with_comments_then_confirms_and_the_pm_approve
     assert (referral.case_number, referral.first_name) == (w.case.case_number, "Nino")
     assert referral.contact_email == w.case_manager.email
     assert referral.hold_id == plan.lines[0].hold_id
-    assert referral.starts_on == dt.date.today() + dt.timedelta(days=10)  # noqa: DTZ011
+    assert referral.starts_on == TODAY + dt.timedelta(days=10)
     assert "Single parent" in referral.vulnerability_note  # consent shares with partners
     actions = db.session.scalars(
         sa.select(PlanRevision.action)

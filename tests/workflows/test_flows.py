@@ -4,13 +4,10 @@ once for the session), task runs through the engine, artifacts stored on the ser
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from prefect.artifacts import Artifact
 
 from partners.models import Referral, ReferralStatus
 from partners.services import StaleCounts
@@ -20,19 +17,10 @@ from reintegration_hub.notifications.services import DeliveryCounts
 from tests.factories import SupportOptionFactory
 from tests.notifications.helpers import NOW, queue
 from tests.notifications.smtp import Sink
-from tests.workflows.test_tasks import refer
+from tests.workflows.helpers import artifact_rows, refer
 from workflows import flows
 
 pytestmark = [pytest.mark.orchestrated, pytest.mark.usefixtures("prefect_server")]
-
-
-def artifact_rows(key: str, flow_run_id: Any) -> list[dict[str, Any]]:
-    artifact = Artifact.get(key)
-    assert artifact is not None
-    assert artifact.flow_run_id == flow_run_id
-    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-    assert isinstance(rows, list)
-    return rows
 
 
 def test_deliver_notifications_sends_every_due_message_once_in_batches(

@@ -7,7 +7,7 @@ from flask import Flask
 
 from partners.models import PartnerPerformance
 from reintegration_hub.extensions import db
-from tests.monitoring.test_performance import AS_OF, build_performance_world
+from tests.monitoring.performance_world import AS_OF, build_performance_world
 from workflows import outcomes, performance
 
 

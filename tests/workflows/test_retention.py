@@ -11,8 +11,8 @@ from reintegration_hub.cases.models import Returnee
 from reintegration_hub.cases.retention import AnonymisationCounts
 from reintegration_hub.extensions import db
 from reintegration_hub.operations.models import FlowRunRecord, FlowRunState
-from tests.cases.test_retention import DAYS, NOW, closed_case
-from tests.workflows.test_flows import artifact_rows
+from tests.cases.closed_cases import DAYS, NOW, closed_case
+from tests.workflows.helpers import artifact_rows
 from workflows import flows
 
 

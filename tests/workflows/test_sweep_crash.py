@@ -40,7 +40,7 @@ from reintegration_hub.followups.models import (
 )
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan, PlanStatus
-from tests.followups.test_services import approved
+from tests.followups.helpers import approved
 from tests.plans.helpers import World, world
 from workflows.milestones import track_milestones
 
@@ -246,7 +246,8 @@ def sweep_here(how: str) -> int:
 
 def kill_half_way(how: str, database_url: str, root: Path, log: Path) -> None:
     """Start the sweep in a child process (``flask followups tick`` or the flow) and SIGKILL it
-    once it has committed its first notices, a moment later."""
+    once it has committed its first notices, a moment later (drawn from a generator seeded by
+    ``how``: the same moment on every run)."""
     env = os.environ | {
         "HUB_ENV": "testing",
         "HUB_DATABASE_URL": database_url,
@@ -267,7 +268,7 @@ def kill_half_way(how: str, database_url: str, root: Path, log: Path) -> None:
             while counts()[0] == 0 and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
             # then at some point of the ranges that follow, not always right after a commit
-            time.sleep(random.uniform(0, KILL_WITHIN_SECONDS))
+            time.sleep(random.Random(f"kill-{how}").uniform(0, KILL_WITHIN_SECONDS))
         finally:
             process.kill()
             process.wait()
@@ -278,6 +279,7 @@ def kill_half_way(how: str, database_url: str, root: Path, log: Path) -> None:
     assert counts()[0] > 0, "the sweep wrote nothing in time:\n" + log.read_text()
 
 
+@pytest.mark.commits  # a child process sweeps the same rows
 @pytest.mark.parametrize(
     "how", ["cli", pytest.param("flow", marks=pytest.mark.orchestrated)], ids=str
 )

@@ -10,44 +10,17 @@ import sqlalchemy as sa
 from flask import Flask
 from prefect.states import Failed
 
-from partners.models import Referral, ReferralStatus, SupportOption
-from partners.referrals import ReferralRequest, send_referral
-from partners.services import StaleCounts, hold_place
+from partners.models import Referral, ReferralStatus
+from partners.services import StaleCounts
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
-from reintegration_hub.core.roles import OfficeKind, SystemActor
 from reintegration_hub.extensions import db
 from reintegration_hub.notifications.services import DeliveryCounts, MailServerUnavailable
-from tests.factories import OfficeFactory, SupportOptionFactory
+from tests.factories import SupportOptionFactory
 from tests.notifications.helpers import NOW, queue, stored
 from tests.notifications.smtp import Sink
+from tests.workflows.helpers import refer
 from workflows import flows
 from workflows.app import get_app, unit_of_work
-
-ACTOR = SystemActor("test")
-
-
-def refer(option: SupportOption) -> int:
-    """A referral sent now; its partner has REFERRAL_EXPIRY_DAYS to answer."""
-    office = OfficeFactory(kind=OfficeKind.ORIGIN, country_code="GE")
-    referral = send_referral(
-        ReferralRequest(
-            option_id=option.id,
-            reference="plan-line:1",
-            hold_id=hold_place(option.id, "plan-line:1", actor=ACTOR).hold_id,
-            office_id=office.id,
-            case_number="LV-2026-00042",
-            first_name="Nino",
-            quantity=1,
-            starts_on=dt.date(2026, 5, 4),
-            note_for_partner="",
-            vulnerability_note="",
-            contact_name="Tamar Case",
-            contact_email="tamar.case@iom.example.org",
-            contact_phone="+995 555 010 203",
-        ),
-        actor=ACTOR,
-    )
-    return referral.id
 
 
 def test_the_worker_app_comes_from_the_environment_once(worker_app: Flask, smtp: Sink) -> None:

@@ -1,0 +1,35 @@
+"""The test database itself: emptying it after a test that commits for real."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from reintegration_hub.extensions import db
+
+#: Rows the migrations seed (reference data such as the default budget cap rule), restored
+#: after a committing test empties the database.
+SEEDED: dict[str, list[dict[str, Any]]] = {}
+
+
+def empty_database(engine: sa.Engine) -> None:
+    """Delete every row, then put back the rows the migrations seed (committing tests)."""
+    tables = list(reversed(db.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+        for table in db.metadata.sorted_tables:
+            if table.name in SEEDED:
+                conn.execute(table.insert(), SEEDED[table.name])
+                if conn.dialect.name == "postgresql":  # the next id follows the seeded ones
+                    conn.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f'(SELECT max(id) FROM "{table.name}"))'
+                        )
+                    )

@@ -20,14 +20,20 @@ def test_session_cookie_is_httponly_and_samesite(make_app) -> None:
     app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
         cookie = app.test_client().get("/login").headers["Set-Cookie"]
+    assert cookie.startswith("session=")
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # development over plain http
 
 
 def test_production_cookies_are_secure(make_app) -> None:
-    app = make_app(ENV="production", SECRET_KEY="x" * 40)
-    assert app.config["SESSION_COOKIE_SECURE"] is True
+    app = make_app(ENV="production", SECRET_KEY="x" * 40, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        cookie = app.test_client().get("/login").headers["Set-Cookie"]
+    assert cookie.startswith("session=")
+    assert "; Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
 
 
 def test_forms_refuse_a_post_without_csrf_token(make_app) -> None:

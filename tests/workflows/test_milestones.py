@@ -11,26 +11,26 @@ from flask import Flask
 
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.models import MilestoneNotice
+from reintegration_hub.followups.models import MilestoneNotice, MilestoneStatus, NoticeKind
 from reintegration_hub.followups.sweep import SweepCounts
-from tests.followups.test_services import DEPARTURE, approved
-from tests.followups.test_sweep import day
-from tests.plans.helpers import World, single_mother, world
-from tests.workflows.test_flows import artifact_rows
+from reintegration_hub.plans.models import Plan
+from tests.followups.helpers import DEPARTURE, approved, by_key, day
+from tests.plans.helpers import single_mother, world
+from tests.workflows.helpers import artifact_rows
 from workflows import milestones
 
 pytestmark = [pytest.mark.orchestrated, pytest.mark.usefixtures("prefect_server")]
 
 
-def two_plans() -> World:
+def two_plans() -> tuple[Plan, Plan]:
     w = world()
     w.case.departed_on = DEPARTURE
-    approved(w, w.option(lead_time_days=60))
+    first = approved(w, w.option(lead_time_days=60))
     w.case = single_mother(w.counsellor, w.tbilisi, first_name="Eka", departed_on=DEPARTURE)
     w.case.case_manager_id = w.case_manager.id
-    approved(w, w.option(lead_time_days=60))
+    second = approved(w, w.option(lead_time_days=60))
     db.session.commit()
-    return w
+    return first, second
 
 
 def test_track_milestones_sweeps_every_range_once(app: Flask, worker_app: Flask) -> None:
@@ -56,11 +56,17 @@ def test_track_milestones_sweeps_every_range_once(app: Flask, worker_app: Flask)
 
 
 def test_track_plan_checks_one_plan(app: Flask, worker_app: Flask) -> None:
-    two_plans()
+    first, second = two_plans()
 
-    counts = asyncio.run(milestones.track_plan(plan_id=1, as_of=day(15)))
+    counts = asyncio.run(milestones.track_plan(plan_id=first.id, as_of=day(15)))
 
-    assert counts.overdue == 1  # the first plan's arrival only
-    db.session.commit()
-    swept = db.session.scalars(sa.select(MilestoneNotice.milestone_id)).all()
-    assert swept
+    # arrival is due on day 14 (reminder from day 11): on day 15 it is overdue and reminded;
+    # first contact (day 30) is not due yet, and the second plan is not looked at
+    assert counts.overdue == 1
+    db.session.commit()  # read what the worker committed
+    db.session.expire_all()
+    arrival = by_key(first)["arrival"]
+    assert arrival.status == MilestoneStatus.OVERDUE
+    assert [m.status for m in by_key(second).values() if m.status == MilestoneStatus.OVERDUE] == []
+    notices = db.session.execute(sa.select(MilestoneNotice.milestone_id, MilestoneNotice.kind))
+    assert [tuple(row) for row in notices] == [(arrival.id, NoticeKind.REMINDER)]

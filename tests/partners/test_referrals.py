@@ -24,7 +24,6 @@ from partners.models import (
     PlaceHold,
     Referral,
     ReferralStatus,
-    SupportOption,
 )
 from partners.referrals import (
     ReferralRequest,
@@ -38,60 +37,23 @@ from partners.referrals import (
     send_referral,
     withdraw_referral,
 )
-from reintegration_hub.auth.models import Office, User
+from reintegration_hub.auth.models import User
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.outbox import OutboxMessage
-from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
+from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from tests.factories import (
-    OfficeFactory,
     PartnerFactory,
     SupportOptionFactory,
     SupportOptionTextFactory,
     user_with_role,
 )
+from tests.partners.helpers import ACTOR, CONTACT, origin_office, refer
 from tests.queries import counted_statements
 
-ACTOR = SystemActor("test")
-CONTACT = "tamar.case@iom.example.org"
 LINK = re.compile(r"http://127\.0\.0\.1:5000(/marketplace/referrals/answer/\S+)")
-
-
-def origin_office() -> Office:
-    return OfficeFactory(kind=OfficeKind.ORIGIN, country_code="GE")
-
-
-def refer(
-    option: SupportOption | None = None,
-    *,
-    office: Office | None = None,
-    reference: str = "plan-line:1",
-    hold: bool = True,
-    vulnerability_note: str = "",
-) -> Referral:
-    option = option or SupportOptionFactory(capacity_places=2)
-    office = office or origin_office()
-    hold_id = services.hold_place(option.id, reference, actor=ACTOR).hold_id if hold else None
-    return send_referral(
-        ReferralRequest(
-            option_id=option.id,
-            reference=reference,
-            hold_id=hold_id,
-            office_id=office.id,
-            case_number="LV-2026-00042",
-            first_name="Nino",
-            quantity=1,
-            starts_on=dt.date(2026, 5, 4),
-            note_for_partner="Prefers morning classes.",
-            vulnerability_note=vulnerability_note,
-            contact_name="Tamar Case",
-            contact_email=CONTACT,
-            contact_phone="+995 555 010 203",
-        ),
-        actor=ACTOR,
-    )
 
 
 def member_of(partner_id: int) -> User:

@@ -17,7 +17,8 @@ from reintegration_hub.notifications.services import DeliveryCounts
 from tests.factories import SupportOptionFactory
 from tests.notifications.helpers import NOW, queue
 from tests.notifications.smtp import Sink
-from tests.workflows.helpers import artifact_rows, refer
+from tests.partners.helpers import refer
+from tests.workflows.helpers import artifact_rows
 from workflows import flows
 
 pytestmark = [pytest.mark.orchestrated, pytest.mark.usefixtures("prefect_server")]
@@ -49,7 +50,7 @@ def test_deliver_notifications_sends_every_due_message_once_in_batches(
 
 
 def test_expire_referrals_expires_the_unanswered_ones(app: Flask, worker_app: Flask) -> None:
-    referral_id = refer(SupportOptionFactory(capacity_places=1))
+    referral_id = refer(SupportOptionFactory(capacity_places=1)).id
     db.session.commit()
     expires_at = db.session.get_one(Referral, referral_id).expires_at
     db.session.commit()

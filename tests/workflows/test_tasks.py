@@ -18,7 +18,7 @@ from reintegration_hub.notifications.services import DeliveryCounts, MailServerU
 from tests.factories import SupportOptionFactory
 from tests.notifications.helpers import NOW, queue, stored
 from tests.notifications.smtp import Sink
-from tests.workflows.helpers import refer
+from tests.partners.helpers import refer
 from workflows import flows
 from workflows.app import get_app, unit_of_work
 
@@ -61,7 +61,7 @@ def test_deliver_batch_sends_one_batch_and_commits(
 def test_expire_due_referrals_expires_those_unanswered_at_the_time_given(
     app: Flask, worker_app: Flask
 ) -> None:
-    referral_id = refer(SupportOptionFactory(capacity_places=1))
+    referral_id = refer(SupportOptionFactory(capacity_places=1)).id
     db.session.commit()
     expires_at = db.session.get_one(Referral, referral_id).expires_at
     db.session.commit()  # SQLite: no transaction (and write lock) of ours during the task

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from reintegration_hub import create_app
 from reintegration_hub.auth.models import User
+from reintegration_hub.auth.services import start_session
 from reintegration_hub.extensions import db
 
 
@@ -145,6 +146,7 @@ def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
     """Sign ``user`` in on the test client (the log-in form itself is tested in test_views)."""
 
     def sign_in(user: User) -> FlaskClient:
+        start_session(user)
         db.session.commit()
         with client.session_transaction() as session:
             session["_user_id"] = user.get_id()

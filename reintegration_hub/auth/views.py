@@ -46,6 +46,17 @@ def _login_email() -> str:
     return "login:" + services.normalise_email(request.form.get("email", ""))
 
 
+def _sign_in(user: User) -> None:
+    """Open a server-side session for ``user`` and give this browser a fresh cookie for it,
+    never the one it came with (no fixation across the sign-in); the caller commits."""
+    services.start_session(
+        user, user_agent=request.user_agent.string, address=request.remote_addr or ""
+    )
+    session.clear()
+    login_user(user)
+    session.permanent = True
+
+
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never an open redirect to another host."""
     if target and target.startswith("/") and not target.startswith("//"):
@@ -67,10 +78,8 @@ def login() -> Any:
         except DomainError as error:
             show_domain_error(form, error)
         else:
+            _sign_in(user)
             db.session.commit()
-            session.clear()  # a fresh session: no fixation across the sign-in
-            login_user(user)
-            session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
@@ -78,6 +87,9 @@ def login() -> Any:
 @bp.post("/logout")
 @public
 def logout() -> Any:
+    if current_user.is_authenticated and current_user.session_key:
+        services.end_session(current_user.session_key, actor=current_user)
+        db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -109,6 +121,8 @@ def _account_page(
         new_token=new_token,
         tokens=services.list_api_tokens(actor=current_user),
         revoke_form=ActiveForm(formdata=None),
+        sessions=services.list_sessions(actor=current_user),
+        this_session=services.session_key_digest(current_user.session_key),
     )
 
 
@@ -124,7 +138,7 @@ def change_password() -> Any:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(
+            user = services.change_password(
                 current_user.id,
                 current_password=form.current_password.data or "",
                 new_password=form.password.data or "",
@@ -133,11 +147,31 @@ def change_password() -> Any:
         except DomainError as error:
             show_domain_error(form, error)
         else:
+            _sign_in(user)  # every session ended; this browser goes on in a new one
             db.session.commit()
-            login_user(current_user)  # this session carries the new session version
             flash(_("Your password is changed. Other sessions are signed out."), "success")
             return redirect(url_for("auth.account"))
     return _account_page(password_form=form), 422
+
+
+@bp.post("/account/sessions/end-others")
+@signed_in
+def end_other_sessions() -> Any:
+    if ActiveForm().validate_on_submit():
+        services.end_other_sessions(keep_key=current_user.session_key, actor=current_user)
+        db.session.commit()
+        flash(_("Your other sessions are signed out."), "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@signed_in
+def end_session(session_id: int) -> Any:
+    if ActiveForm().validate_on_submit():
+        services.end_other_session(session_id, actor=current_user)
+        db.session.commit()
+        flash(_("That session is signed out."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/account/tokens")

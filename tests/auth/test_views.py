@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from reintegration_hub.auth.models import Office, User, UserSession
+from reintegration_hub.config import ConfigError
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
@@ -300,3 +302,82 @@ def test_a_session_idle_for_longer_than_its_lifetime_ends_and_is_cleaned_up(
     left = db.session.scalars(sa.select(UserSession.id).order_by(UserSession.id)).all()
     assert ended_id not in left
     assert len(left) == 2  # the active one and the administrator's
+
+
+# --- sign-in limits: per account and address, per address, per account ----------------------
+
+LIMITS = {
+    "TRUSTED_PROXIES": 1,
+    "LOGIN_RATE_LIMIT": "3 per minute",  # per account and address
+    "LOGIN_ADDRESS_RATE_LIMIT": "6 per minute",
+    "LOGIN_ACCOUNT_RATE_LIMIT": "10 per minute",
+}
+PROXY = {"REMOTE_ADDR": "10.0.0.2"}  # the reverse proxy in front of the application
+
+
+def _attempt(app: Flask, email: str, password: str, address: str) -> int:
+    """One sign-in from a browser of its own at ``address``, as the proxy forwards it."""
+    response = app.test_client().post(
+        "/login",
+        data={"email": email, "password": password},
+        headers={"X-Forwarded-For": address},
+        environ_base=PROXY,
+    )
+    return response.status_code
+
+
+def test_an_attacker_cannot_lock_a_named_user_out_from_another_address(make_app) -> None:
+    app = make_app(**LIMITS)
+    with app.app_context():
+        victim = user_with_role(Role.COUNSELLOR)
+        db.session.commit()
+        guesses = [_attempt(app, victim.email, "guess", "203.0.113.9") for _ in range(5)]
+        assert guesses == [200, 200, 200, 429, 429]
+        assert _attempt(app, victim.email, PASSWORD, "198.51.100.7") == 302
+
+
+def test_one_address_trying_many_accounts_is_stopped_but_not_the_others(make_app) -> None:
+    app = make_app(**LIMITS)
+    with app.app_context():
+        user = user_with_role(Role.COUNSELLOR)
+        db.session.commit()
+        sprayed = [
+            _attempt(app, f"person{i}@example.org", "guess", "203.0.113.9") for i in range(7)
+        ]
+        assert sprayed == [200] * 6 + [429]
+        assert _attempt(app, user.email, PASSWORD, "203.0.113.9") == 429  # that address waits
+        assert _attempt(app, user.email, PASSWORD, "198.51.100.7") == 302
+
+
+def test_guesses_at_one_account_from_many_addresses_meet_a_looser_ceiling(make_app) -> None:
+    app = make_app(**LIMITS)
+    with app.app_context():
+        user = user_with_role(Role.COUNSELLOR)
+        db.session.commit()
+        spread = [_attempt(app, user.email, "guess", f"203.0.113.{i // 2}") for i in range(11)]
+        assert spread == [200] * 10 + [429]
+
+
+def test_successful_sign_ins_use_no_budget(make_app) -> None:
+    """A whole office behind one address signs in every morning."""
+    app = make_app(**LIMITS)
+    with app.app_context():
+        user = user_with_role(Role.COUNSELLOR)
+        db.session.commit()
+        assert [_attempt(app, user.email, PASSWORD, "198.51.100.7") for _ in range(8)] == [302] * 8
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_not_believed(make_app) -> None:
+    app = make_app(**{**LIMITS, "TRUSTED_PROXIES": 0})
+    with app.app_context():
+        user = user_with_role(Role.COUNSELLOR)
+        db.session.commit()
+        forged = [_attempt(app, user.email, "guess", f"203.0.113.{i}") for i in range(4)]
+        assert forged == [200, 200, 200, 429]  # every attempt comes from the proxy's address
+
+
+def test_a_limit_that_cannot_be_read_stops_the_start(make_app) -> None:
+    with pytest.raises(ConfigError, match="HUB_LOGIN_ACCOUNT_RATE_LIMIT"):
+        make_app(LOGIN_ACCOUNT_RATE_LIMIT="lots")
+    with pytest.raises(ConfigError, match="HUB_TRUSTED_PROXIES"):
+        make_app(TRUSTED_PROXIES=-1)

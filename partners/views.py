@@ -365,6 +365,7 @@ def _referral_page(
         service=referrals.service_title(found.option),
         overdue=referrals.is_overdue(found),
         can_answer=referrals.can_answer(found, actor),
+        shows_person=referrals.shows_person(found, actor),
         accept_form=forms[0],
         decline_form=forms[1],
     )

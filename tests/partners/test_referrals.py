@@ -89,6 +89,8 @@ def refer(
             contact_name="Tamar Case",
             contact_email=CONTACT,
             contact_phone="+995 555 010 203",
+            shared_with_office=True,
+            shared_with_partner=True,
         ),
         actor=ACTOR,
     )
@@ -203,6 +205,8 @@ def test_a_referral_needs_its_packet_and_a_hold_of_its_option(app: Flask) -> Non
         contact_name="",
         contact_email="not an address",
         contact_phone="",
+        shared_with_office=True,
+        shared_with_partner=True,
     )
     with pytest.raises(InvalidInput) as refused:
         send_referral(request, actor=ACTOR)

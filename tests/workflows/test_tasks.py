@@ -44,6 +44,8 @@ def refer(option: SupportOption) -> int:
             contact_name="Tamar Case",
             contact_email="tamar.case@iom.example.org",
             contact_phone="+995 555 010 203",
+            shared_with_office=True,
+            shared_with_partner=True,
         ),
         actor=ACTOR,
     )

@@ -11,6 +11,7 @@ of withdrawals. ``sent -> accepted | declined | expired | withdrawn``,
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -144,6 +145,34 @@ def shows_person(referral: Referral, actor: Actor) -> bool:
     return sees_all_offices(actor)
 
 
+class LinkState(enum.StrEnum):
+    """What the e-mailed link shows (``link_state``)."""
+
+    PACKET = "packet"  # the referral's packet, and the answer forms while it waits
+    STATUS = "status"  # how the referral ended; nothing of the person
+    GONE = "gone"  # nothing at all
+
+
+#: Referrals in play for the partner: their link shows the packet during the answer window.
+PACKET_STATUSES = frozenset(
+    {ReferralStatus.SENT, ReferralStatus.ACCEPTED, ReferralStatus.DELIVERED}
+)
+
+
+def link_state(referral: Referral, now: dt.datetime | None = None) -> LinkState:
+    """What the link shows of ``referral`` now. The packet while the answer window is open
+    (until ``expires_at``) and the referral is in play; then, and at once when it was declined,
+    withdrawn or expired, only how it ended, for ``REFERRAL_LINK_STATUS_DAYS`` after the window;
+    after that nothing, ever: a forwarded or leaked link stops telling anything of the person."""
+    now = now or now_utc()
+    status_days = dt.timedelta(days=int(current_app.config["REFERRAL_LINK_STATUS_DAYS"]))
+    if now >= referral.expires_at + status_days:
+        return LinkState.GONE
+    if now < referral.expires_at and referral.status in PACKET_STATUSES:
+        return LinkState.PACKET
+    return LinkState.STATUS
+
+
 def _with_packet(stmt: sa.Select[Any]) -> sa.Select[Any]:
     return stmt.options(
         joinedload(Referral.partner),
@@ -195,7 +224,8 @@ def _serializer() -> URLSafeSerializer:
 
 def referral_token(referral: Referral) -> str:
     """The signed token of the referral's link. It never expires by itself: the referral's
-    ``expires_at`` decides whether the link can still answer."""
+    ``expires_at`` decides whether the link can still answer, and ``link_state`` what it
+    shows."""
     return str(_serializer().dumps(str(referral.public_id)))
 
 

@@ -68,7 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "LISTING_STALE_DAYS": 180,
     "LISTING_STALE_GRACE_DAYS": 30,
     # referrals: days a partner has to answer before the referral expires and its place is freed
+    # (the e-mailed link's answer window); then days the link still says how the referral ended,
+    # without personal data, before it shows nothing at all
     "REFERRAL_EXPIRY_DAYS": 7,
+    "REFERRAL_LINK_STATUS_DAYS": 30,
     # handover certificates: kept outside the web root; None = instance/certificates
     "CERTIFICATE_DIR": None,
     "CERTIFICATE_MAX_BYTES": 5 * 1024 * 1024,

@@ -107,6 +107,11 @@ def _session_lifetime() -> dt.timedelta:
     return current_app.permanent_session_lifetime
 
 
+def _printable(header: str) -> str:
+    """A request header as text a column takes (no NUL or other control characters)."""
+    return "".join(char for char in header if char.isprintable())
+
+
 def start_session(user: User, *, user_agent: str = "", address: str = "") -> UserSession:
     """A new server-side session for ``user``, who has just proved who they are; its key is
     set on ``user`` (``user.session_key``, what the cookie carries). Sessions of anyone that
@@ -121,8 +126,8 @@ def start_session(user: User, *, user_agent: str = "", address: str = "") -> Use
         key_hash=_digest(key),
         created_at=now,
         last_seen_at=now,
-        user_agent=user_agent[:200],
-        address=address[:45],
+        user_agent=_printable(user_agent)[:200],
+        address=_printable(address)[:45],
     )
     db.session.add(row)
     db.session.flush()

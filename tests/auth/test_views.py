@@ -381,3 +381,17 @@ def test_a_limit_that_cannot_be_read_stops_the_start(make_app) -> None:
         make_app(LOGIN_ACCOUNT_RATE_LIMIT="lots")
     with pytest.raises(ConfigError, match="HUB_TRUSTED_PROXIES"):
         make_app(TRUSTED_PROXIES=-1)
+
+
+def test_a_hostile_user_agent_is_stored_as_plain_text(app: Flask, client: FlaskClient) -> None:
+    user = user_with_role(Role.COUNSELLOR)
+    db.session.commit()
+    response = client.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD},
+        headers={"User-Agent": "Evil\x00\x1b[31m" + "x" * 500},
+    )
+    assert response.status_code == 302
+    stored = db.session.scalars(sa.select(UserSession.user_agent)).one()
+    assert stored.startswith("Evil[31mxxx")
+    assert len(stored) == 200

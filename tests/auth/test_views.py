@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -326,45 +327,47 @@ def _attempt(app: Flask, email: str, password: str, address: str) -> int:
     return response.status_code
 
 
-def test_an_attacker_cannot_lock_a_named_user_out_from_another_address(make_app) -> None:
-    app = make_app(**LIMITS)
-    with app.app_context():
-        victim = user_with_role(Role.COUNSELLOR)
-        db.session.commit()
-        guesses = [_attempt(app, victim.email, "guess", "203.0.113.9") for _ in range(5)]
-        assert guesses == [200, 200, 200, 429, 429]
-        assert _attempt(app, victim.email, PASSWORD, "198.51.100.7") == 302
-
-
-def test_one_address_trying_many_accounts_is_stopped_but_not_the_others(make_app) -> None:
+@pytest.fixture
+def limited(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, User]]:
+    """An app behind one trusted proxy with small limits, and a user of it."""
     app = make_app(**LIMITS)
     with app.app_context():
         user = user_with_role(Role.COUNSELLOR)
         db.session.commit()
-        sprayed = [
-            _attempt(app, f"person{i}@example.org", "guess", "203.0.113.9") for i in range(7)
-        ]
-        assert sprayed == [200] * 6 + [429]
-        assert _attempt(app, user.email, PASSWORD, "203.0.113.9") == 429  # that address waits
-        assert _attempt(app, user.email, PASSWORD, "198.51.100.7") == 302
+        yield app, user
 
 
-def test_guesses_at_one_account_from_many_addresses_meet_a_looser_ceiling(make_app) -> None:
-    app = make_app(**LIMITS)
-    with app.app_context():
-        user = user_with_role(Role.COUNSELLOR)
-        db.session.commit()
-        spread = [_attempt(app, user.email, "guess", f"203.0.113.{i // 2}") for i in range(11)]
-        assert spread == [200] * 10 + [429]
+def test_an_attacker_cannot_lock_a_named_user_out_from_another_address(
+    limited: tuple[Flask, User],
+) -> None:
+    app, victim = limited
+    guesses = [_attempt(app, victim.email, "guess", "203.0.113.9") for _ in range(5)]
+    assert guesses == [200, 200, 200, 429, 429]
+    assert _attempt(app, victim.email, PASSWORD, "198.51.100.7") == 302
 
 
-def test_successful_sign_ins_use_no_budget(make_app) -> None:
+def test_one_address_trying_many_accounts_is_stopped_but_not_the_others(
+    limited: tuple[Flask, User],
+) -> None:
+    app, user = limited
+    sprayed = [_attempt(app, f"person{i}@example.org", "guess", "203.0.113.9") for i in range(7)]
+    assert sprayed == [200] * 6 + [429]
+    assert _attempt(app, user.email, PASSWORD, "203.0.113.9") == 429  # that address waits
+    assert _attempt(app, user.email, PASSWORD, "198.51.100.7") == 302
+
+
+def test_guesses_at_one_account_from_many_addresses_meet_a_looser_ceiling(
+    limited: tuple[Flask, User],
+) -> None:
+    app, user = limited
+    spread = [_attempt(app, user.email, "guess", f"203.0.113.{i // 2}") for i in range(11)]
+    assert spread == [200] * 10 + [429]
+
+
+def test_successful_sign_ins_use_no_budget(limited: tuple[Flask, User]) -> None:
     """A whole office behind one address signs in every morning."""
-    app = make_app(**LIMITS)
-    with app.app_context():
-        user = user_with_role(Role.COUNSELLOR)
-        db.session.commit()
-        assert [_attempt(app, user.email, PASSWORD, "198.51.100.7") for _ in range(8)] == [302] * 8
+    app, user = limited
+    assert [_attempt(app, user.email, PASSWORD, "198.51.100.7") for _ in range(8)] == [302] * 8
 
 
 def test_without_trusted_proxies_a_forwarded_address_is_not_believed(make_app) -> None:

@@ -6,10 +6,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from partners.models import Referral, SupportOption, SupportOptionLocation
+from partners.models import Referral
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.extensions import db
 from reintegration_hub.plans import services as plans
+from tests.demo.helpers import kutaisi_course
 from tests.plans.helpers import single_mother
 
 
@@ -30,15 +31,7 @@ def test_after_the_demo_a_new_case_plan_line_and_referral_get_ids_of_their_own(
     tbilisi = db.session.scalars(sa.select(Office).where(Office.name == "IOM Tbilisi")).one()
     counsellor = _user("counsellor.riga@demo.example")
     manager = _user("casemanager.tbilisi@demo.example")
-    course = db.session.scalars(
-        sa.select(SupportOption)
-        .join(SupportOptionLocation)
-        .where(
-            SupportOptionLocation.city == "Kutaisi",
-            SupportOption.category == "vocational_training",
-        )
-        .order_by(SupportOption.id)
-    ).first()
+    course = kutaisi_course()
     assert course is not None
 
     case = single_mother(counsellor, tbilisi, first_name="Tamar", last_name="Newcase")

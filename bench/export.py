@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from bench.cases_list import _user, generate
 from reintegration_hub import create_app
 from reintegration_hub.auth.models import Office, User
+from reintegration_hub.auth.services import start_session
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 
@@ -50,6 +51,8 @@ def child(url: str, fmt: str, query: str = "") -> None:
     app = create_app(_config(url))
     with app.app_context():
         manager = db.session.scalars(sa.select(User).where(User.email == PM_EMAIL)).one()
+        start_session(manager)
+        db.session.commit()
         user_id = manager.get_id()
         db.session.remove()
     client = app.test_client()

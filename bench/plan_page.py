@@ -55,6 +55,7 @@ from partners.models import (
 )
 from reintegration_hub import create_app
 from reintegration_hub.auth.models import Office, User
+from reintegration_hub.auth.services import start_session
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.money import to_eur_minor
@@ -663,11 +664,12 @@ def signed_in(app: Flask, user_id: int) -> FlaskClient:
     """A test client with ``user_id`` signed in, as Flask-Login keeps it in the session."""
     user = db.session.get(User, user_id)
     assert user is not None
+    start_session(user)
+    db.session.commit()  # SQLite: the request's BEGIN IMMEDIATE would wait for this one
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
-    db.session.rollback()  # SQLite: the request's BEGIN IMMEDIATE would wait for this one
     return client
 
 

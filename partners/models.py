@@ -379,6 +379,9 @@ class Referral(IdMixin, Base):
     number, first name, the service, dates, the origin case manager's contact, and vulnerability
     notes only when the consent in force shares them with partners). ``reference`` names what
     it was made for (``plan-line:<id>``); the marketplace knows nothing else of the case.
+    ``shared_with_office`` and ``shared_with_partner`` copy the returnee's consent in force
+    (kept by the case's consent service): without it, that reader sees the referral by its
+    case number only (``partners.referrals.shows_person``).
     """
 
     __tablename__ = "referrals"
@@ -420,6 +423,9 @@ class Referral(IdMixin, Base):
     contact_name: Mapped[str] = mapped_column(sa.String(160), default="")
     contact_email: Mapped[str] = mapped_column(sa.String(254), default="")
     contact_phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    # the consent in force: whether the origin office / the partner may read the personal fields
+    shared_with_office: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    shared_with_partner: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     option: Mapped[SupportOption] = relationship()
     partner: Mapped[Partner] = relationship()

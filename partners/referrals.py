@@ -11,8 +11,9 @@ of withdrawals. ``sent -> accepted | declined | expired | withdrawn``,
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,7 @@ from partners.models import (
 )
 from partners.services import OPEN_HOLD_STATUSES, release_hold
 from reintegration_hub.core.audit import AuditEntry, record_audit
-from reintegration_hub.core.authz import get_scoped, scoped
+from reintegration_hub.core.authz import get_scoped, scoped, sees_all_offices
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.outbox import queue_message
@@ -65,6 +66,9 @@ _LIMITS = {
     "contact_phone": 40,
 }
 ANSWER_NOTE_MAX = 1000
+#: What a referral tells of the person (beyond its pseudonymous case number): shown only to
+#: readers the returnee's consent covers (``shows_person``), blanked by retention.
+PERSONAL_FIELDS = ("first_name", "note_for_partner", "vulnerability_note", "answer_note")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +88,9 @@ class ReferralRequest:
     contact_name: str
     contact_email: str  # origin case manager: shown to the partner, told of declines/expiry
     contact_phone: str
+    # the consent in force: may the origin office, the partner read the personal fields?
+    shared_with_office: bool
+    shared_with_partner: bool
 
 
 @dataclass
@@ -124,6 +131,46 @@ def can_answer(referral: Referral, actor: Actor, now: dt.datetime | None = None)
         and not is_overdue(referral, now)
         and actor.role in {None, Role.PARTNER}
     )
+
+
+def shows_person(referral: Referral, actor: Actor) -> bool:
+    """Whether ``actor`` may read the referral's ``PERSONAL_FIELDS`` under the returnee's
+    consent in force: the partner's users and the e-mailed link need consent to share with
+    partners, the origin office's case managers consent to share with that office; the home
+    office and administrators see every case, and so every referral in full."""
+    if actor.role in {None, Role.PARTNER}:
+        return referral.shared_with_partner
+    if actor.role == Role.CASE_MANAGER:
+        return referral.shared_with_office
+    return sees_all_offices(actor)
+
+
+class LinkState(enum.StrEnum):
+    """What the e-mailed link shows (``link_state``)."""
+
+    PACKET = "packet"  # the referral's packet, and the answer forms while it waits
+    STATUS = "status"  # how the referral ended; nothing of the person
+    GONE = "gone"  # nothing at all
+
+
+#: Referrals in play for the partner: their link shows the packet during the answer window.
+PACKET_STATUSES = frozenset(
+    {ReferralStatus.SENT, ReferralStatus.ACCEPTED, ReferralStatus.DELIVERED}
+)
+
+
+def link_state(referral: Referral, now: dt.datetime | None = None) -> LinkState:
+    """What the link shows of ``referral`` now. The packet while the answer window is open
+    (until ``expires_at``) and the referral is in play; then, and at once when it was declined,
+    withdrawn or expired, only how it ended, for ``REFERRAL_LINK_STATUS_DAYS`` after the window;
+    after that nothing, ever: a forwarded or leaked link stops telling anything of the person."""
+    now = now or now_utc()
+    status_days = dt.timedelta(days=int(current_app.config["REFERRAL_LINK_STATUS_DAYS"]))
+    if now >= referral.expires_at + status_days:
+        return LinkState.GONE
+    if now < referral.expires_at and referral.status in PACKET_STATUSES:
+        return LinkState.PACKET
+    return LinkState.STATUS
 
 
 def _with_packet(stmt: sa.Select[Any]) -> sa.Select[Any]:
@@ -177,7 +224,8 @@ def _serializer() -> URLSafeSerializer:
 
 def referral_token(referral: Referral) -> str:
     """The signed token of the referral's link. It never expires by itself: the referral's
-    ``expires_at`` decides whether the link can still answer."""
+    ``expires_at`` decides whether the link can still answer, and ``link_state`` what it
+    shows."""
     return str(_serializer().dumps(str(referral.public_id)))
 
 
@@ -266,6 +314,8 @@ def send_referral(request: ReferralRequest, *, actor: Actor) -> Referral:
         office_id=request.office_id,
         quantity=request.quantity,
         starts_on=request.starts_on,
+        shared_with_office=request.shared_with_office,
+        shared_with_partner=request.shared_with_partner,
         status=ReferralStatus.SENT,
         sent_at=now,
         expires_at=now + dt.timedelta(days=int(current_app.config["REFERRAL_EXPIRY_DAYS"])),
@@ -388,6 +438,45 @@ def withdraw_referral(referral_id: int, *, actor: Actor) -> Referral:
     return referral
 
 
+def record_consent(references: Iterable[str], *, office: bool, partner: bool, actor: Actor) -> int:
+    """The returnee's new consent in force, on every referral made for ``references`` (the
+    lines of their plan, whatever the referral's state): whether the origin office and the
+    partner may read the personal fields from now on. The referrals stay, and their work. One
+    UPDATE, an audit row per referral that changed; how many changed.
+
+    No scope check: the case's consent service that calls it has checked the case's scope.
+    """
+    changing = db.session.execute(
+        sa.select(
+            Referral.id,
+            Referral.office_id,
+            Referral.shared_with_office,
+            Referral.shared_with_partner,
+        ).where(
+            Referral.reference.in_(sorted(set(references))),
+            sa.or_(Referral.shared_with_office != office, Referral.shared_with_partner != partner),
+        )
+    ).all()
+    if not changing:
+        return 0
+    db.session.execute(
+        sa.update(Referral)
+        .where(Referral.id.in_([row.id for row in changing]))
+        .values(shared_with_office=office, shared_with_partner=partner)
+        .execution_options(synchronize_session="fetch")
+    )
+    before: dict[tuple[bool, bool], list[tuple[int, int]]] = defaultdict(list)
+    for row in changing:
+        before[row.shared_with_office, row.shared_with_partner].append((row.id, row.office_id))
+    for (was_office, was_partner), referrals in sorted(before.items()):
+        changes = {
+            "shared_with_office": [was_office, office],
+            "shared_with_partner": [was_partner, partner],
+        }
+        _audit_rows("referral.consent", "Referral", referrals, changes, actor)
+    return len(changing)
+
+
 def mark_referral_delivered(referral_id: int, *, actor: Actor) -> Referral:
     """The accepted referral's support was delivered: accepted -> delivered.
 
@@ -430,6 +519,8 @@ def _notify_case_manager(referral: Referral, event: str) -> None:
         reason=DECLINE_REASON_LABELS.get(referral.decline_reason)
         if referral.decline_reason
         else "",
+        # the partner's note may name the person: only with consent to share with the office
+        note=referral.answer_note if referral.shared_with_office else "",
     )
 
 

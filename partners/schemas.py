@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from flask_login import current_user
+from marshmallow import fields, post_dump, validate
 
 from partners.models import (
     CapacityPeriod,
@@ -18,7 +19,7 @@ from partners.models import (
     SupportCategory,
     VettingStatus,
 )
-from partners.referrals import ANSWER_NOTE_MAX, service_title
+from partners.referrals import ANSWER_NOTE_MAX, PERSONAL_FIELDS, service_title, shows_person
 from partners.search import SortOrder
 from partners.services import LocationInput, OptionInput, PartnerInput, TextInput
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
@@ -340,7 +341,8 @@ class HoldSchema(ma.Schema):
 
 
 class ReferralSchema(ma.Schema):
-    """A referral as its partner sees it: the copied packet, never more of the case."""
+    """A referral as its partner sees it: the copied packet, never more of the case; its
+    personal fields empty for a caller the returnee's consent does not cover."""
 
     id = fields.Integer()
     reference = fields.String(metadata={"description": "what it was made for: plan-line:<id>"})
@@ -374,6 +376,19 @@ class ReferralSchema(ma.Schema):
     contact_name = fields.String()
     contact_email = fields.String()
     contact_phone = fields.String()
+    personal_data_withheld = fields.Function(
+        lambda referral: not shows_person(referral, current_user),
+        metadata={
+            "description": "true when the returnee's consent does not let the caller read "
+            "first_name, note_for_partner, vulnerability_note and answer_note (all empty then)"
+        },
+    )
+
+    @post_dump
+    def withhold_personal_fields(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if data.get("personal_data_withheld"):
+            data.update({name: "" for name in PERSONAL_FIELDS if name in data})
+        return data
 
 
 class ReferralQuerySchema(ma.Schema):

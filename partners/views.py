@@ -358,13 +358,16 @@ def _referral_page(
     found: Referral,
     actor: Actor,
     forms: tuple[AcceptReferralForm, DeclineReferralForm],
+    packet: bool = True,
 ) -> str:
     return render_template(
         template,
         referral=found,
+        packet=packet,
         service=referrals.service_title(found.option),
         overdue=referrals.is_overdue(found),
         can_answer=referrals.can_answer(found, actor),
+        shows_person=packet and referrals.shows_person(found, actor),
         accept_form=forms[0],
         decline_form=forms[1],
     )
@@ -374,20 +377,33 @@ def _referral_page(
 @public
 @limiter.limit(ANSWER_RATE_LIMIT)
 def answer_referral(token: str) -> Any:
-    """The page the partner's e-mail links to: the referral, and its answer forms while open."""
+    """The page the partner's e-mail links to: the referral, and its answer forms while open;
+    what it shows as time passes is ``referrals.link_state``'s."""
     try:
         found = referrals.referral_for_token(token)
     except NotFound:
         page = render_template("partners/referral_answer.html", referral=None)
         return page, 404, LINK_PAGE_HEADERS
+    state = referrals.link_state(found)
+    if state == referrals.LinkState.GONE:
+        page = render_template("partners/referral_answer.html", referral=None, gone=True)
+        return page, 410, LINK_PAGE_HEADERS
     forms = referral_answer_forms()
     status = 200
     if request.method == "POST":
-        result = _submit_answer(found.id, *forms, actor=referrals.LINK_ACTOR)
-        if result is None:
+        if state != referrals.LinkState.PACKET:
+            status = 409  # over: nothing to answer, and no packet to show again
+        elif (result := _submit_answer(found.id, *forms, actor=referrals.LINK_ACTOR)) is None:
             return redirect(url_for("partners.answer_referral", token=token))
-        status = result
-    page = _referral_page("partners/referral_answer.html", found, referrals.LINK_ACTOR, forms=forms)
+        else:
+            status = result
+    page = _referral_page(
+        "partners/referral_answer.html",
+        found,
+        referrals.LINK_ACTOR,
+        forms=forms,
+        packet=state == referrals.LinkState.PACKET,
+    )
     return page, status, LINK_PAGE_HEADERS
 
 

@@ -22,11 +22,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from reintegration_hub.config import load_config
 
     load_config(app, config)
+    trust_proxies(app)
     import_models()
     init_extensions(app)
     register_blueprints(app)
     register_cli(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, the client's address (sign-in limits, the
+    sessions list) and scheme are what they forward; nothing forwarded is believed without."""
+    if hops := app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def import_models() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from limits import parse_many
 
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused outside development, see validate()
 
@@ -27,7 +28,14 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": ["en", "lt", "lv", "cs", "ru"],
     "BABEL_DEFAULT_LOCALE": "en",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
+    # failed sign-ins allowed (auth.views says why three): per account and address, per
+    # address, and a much looser ceiling per account
     "LOGIN_RATE_LIMIT": "5 per minute;20 per hour",
+    "LOGIN_ADDRESS_RATE_LIMIT": "20 per minute;100 per hour",
+    "LOGIN_ACCOUNT_RATE_LIMIT": "100 per hour",
+    # reverse proxies in front of the app: their X-Forwarded-For and X-Forwarded-Proto are
+    # believed for that many hops (0: the connecting address is the client's)
+    "TRUSTED_PROXIES": 0,
     "RATELIMIT_ENABLED": True,  # set on every app: Flask-Limiter would carry it over otherwise
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
@@ -60,7 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "LISTING_STALE_DAYS": 180,
     "LISTING_STALE_GRACE_DAYS": 30,
     # referrals: days a partner has to answer before the referral expires and its place is freed
+    # (the e-mailed link's answer window); then days the link still says how the referral ended,
+    # without personal data, before it shows nothing at all
     "REFERRAL_EXPIRY_DAYS": 7,
+    "REFERRAL_LINK_STATUS_DAYS": 30,
     # handover certificates: kept outside the web root; None = instance/certificates
     "CERTIFICATE_DIR": None,
     "CERTIFICATE_MAX_BYTES": 5 * 1024 * 1024,
@@ -118,10 +129,27 @@ def database_uri(url: str | None, instance_path: Path) -> str:
     return url
 
 
+LIMIT_KEYS = ("LOGIN_RATE_LIMIT", "LOGIN_ADDRESS_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT")
+
+
 def validate(config: Mapping[str, Any]) -> None:
     if config["ENV"] not in {"development", "production", "testing"}:
         raise ConfigError(
             f"HUB_ENV must be development, production or testing, not {config['ENV']!r}"
+        )
+    for key in LIMIT_KEYS:
+        try:
+            parse_many(str(config[key]))
+        except ValueError:
+            raise ConfigError(
+                f'HUB_{key} must be rate limits such as "5 per minute;20 per hour", '
+                f"not {config[key]!r}"
+            ) from None
+    proxies = config["TRUSTED_PROXIES"]
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
+        raise ConfigError(
+            "HUB_TRUSTED_PROXIES must be the number of reverse proxies in front of the "
+            f"application (0 or more), not {proxies!r}"
         )
     if config["ENV"] == "production":
         if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:

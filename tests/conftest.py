@@ -56,6 +56,7 @@ from flask_sqlalchemy.session import Session
 
 from reintegration_hub import create_app, extensions
 from reintegration_hub.auth.models import User
+from reintegration_hub.auth.services import start_session
 from reintegration_hub.config import database_uri
 from reintegration_hub.extensions import db
 from tests.clock import NOW
@@ -330,6 +331,7 @@ def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
     """Sign ``user`` in on the test client (the log-in form itself is tested in test_views)."""
 
     def sign_in(user: User) -> FlaskClient:
+        start_session(user)
         db.session.commit()
         with client.session_transaction() as session:
             session["_user_id"] = user.get_id()

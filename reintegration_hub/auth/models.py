@@ -53,8 +53,6 @@ class User(IdMixin, TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     is_active: Mapped[bool] = mapped_column(default=True, index=True)
     last_login_at: Mapped[dt.datetime | None]
-    # bumped on password change: sessions signed with an older value stop working
-    session_version: Mapped[int] = mapped_column(default=1)
 
     office: Mapped[Office] = relationship(
         back_populates="users", lazy="joined", foreign_keys=[office_id]
@@ -69,8 +67,22 @@ class User(IdMixin, TimestampMixin, Base):
     def is_anonymous(self) -> bool:
         return False
 
+    @property
+    def session_key(self) -> str | None:
+        """The key of the server-side session (:class:`UserSession`) this object was signed in
+        or loaded with in this request; kept beside the object, never stored."""
+        key: str | None = sa.inspect(self).info.get("session_key")
+        return key
+
+    @session_key.setter
+    def session_key(self, key: str) -> None:
+        sa.inspect(self).info["session_key"] = key
+
     def get_id(self) -> str:
-        return f"{self.id}.{self.session_version}"
+        """What Flask-Login keeps in the session cookie: the server-side session's key."""
+        if self.session_key is None:
+            raise RuntimeError("no session: start one with auth.services.start_session")
+        return self.session_key
 
     # Actor
     @property
@@ -91,6 +103,24 @@ class User(IdMixin, TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+class UserSession(IdMixin, Base):
+    """A signed-in browser. The session cookie carries a random key, of which only the SHA-256
+    digest is stored; a cookie opens nothing once its row is gone. Signing out deletes the row,
+    a password change or a deactivation every row of the user; a row not seen for the session
+    lifetime (``PERMANENT_SESSION_LIFETIME``) is ended, and deleted at the next sign-in."""
+
+    __tablename__ = "user_sessions"
+    __audit_redact__ = ("key_hash",)
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime] = mapped_column(index=True)
+    # what lets the user recognise it on the account page
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    address: Mapped[str] = mapped_column(sa.String(45), default="")
 
 
 class ApiToken(IdMixin, Base):

@@ -15,10 +15,10 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from partners.models import Partner, PartnerMember
-from reintegration_hub.auth.models import ApiToken, Office, User
+from reintegration_hub.auth.models import ApiToken, Office, User, UserSession
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
-from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.db import has_unsaved_work, now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.i18n import country_codes, language_codes
 from reintegration_hub.core.labels import OFFICE_KIND_LABELS, ROLE_LABELS
@@ -26,6 +26,10 @@ from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.extensions import db
 
 MIN_PASSWORD_LENGTH = 10
+#: A session's ``last_seen_at`` is written at most this often (not on every request).
+SESSION_TOUCH_INTERVAL = dt.timedelta(minutes=5)
+#: Longer values in a session cookie are not keys this application made.
+SESSION_KEY_MAX_LENGTH = 64
 TOKEN_PREFIX = "rh_"  # noqa: S105 - a marker, not a secret
 
 #: The office kinds each role may belong to.
@@ -96,21 +100,134 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
-def load_session_user(session_id: str) -> User | None:
-    """The user behind a Flask-Login session id ``"<id>.<session_version>"``, if still valid."""
-    user_id, _, version = session_id.partition(".")
-    if not user_id.isdigit() or not version.isdigit():
+# --- sessions (auth.models.UserSession) -----------------------------------------------------
+
+
+def _session_lifetime() -> dt.timedelta:
+    return current_app.permanent_session_lifetime
+
+
+def _printable(header: str) -> str:
+    """A request header as text a column takes (no NUL or other control characters)."""
+    return "".join(char for char in header if char.isprintable())
+
+
+def start_session(user: User, *, user_agent: str = "", address: str = "") -> UserSession:
+    """A new server-side session for ``user``, who has just proved who they are; its key is
+    set on ``user`` (``user.session_key``, what the cookie carries). Sessions of anyone that
+    ended by idling past the lifetime are deleted on the way (one indexed DELETE)."""
+    now = now_utc()
+    db.session.execute(
+        sa.delete(UserSession).where(UserSession.last_seen_at <= now - _session_lifetime())
+    )
+    key = secrets.token_urlsafe(32)
+    row = UserSession(
+        user_id=user.id,
+        key_hash=_digest(key),
+        created_at=now,
+        last_seen_at=now,
+        user_agent=_printable(user_agent)[:200],
+        address=_printable(address)[:45],
+    )
+    db.session.add(row)
+    db.session.flush()
+    user.session_key = key
+    return row
+
+
+def load_session_user(session_key: str) -> User | None:
+    """The active user whose live session has this key (Flask-Login's user loader), else None.
+
+    A session lives while it is used: ``last_seen_at`` within the lifetime, refreshed at most
+    every ``SESSION_TOUCH_INTERVAL``. The loader normally runs first in a request (the access
+    check asks for the user), before the request has changed anything: the refresh is then
+    committed at once, with nothing else in its transaction. Should the request have unsaved
+    changes already, the refresh waits for a later request rather than commit them early.
+    """
+    if len(session_key) > SESSION_KEY_MAX_LENGTH:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or user.session_version != int(version):
+    now = now_utc()
+    this_session = UserSession.key_hash == _digest(session_key)
+    live = db.session.execute(
+        sa.select(UserSession.user_id, UserSession.last_seen_at).where(
+            this_session, UserSession.last_seen_at > now - _session_lifetime()
+        )
+    ).first()
+    due = live is not None and now - live.last_seen_at > SESSION_TOUCH_INTERVAL
+    if due and not has_unsaved_work(db.session()):
+        db.session.execute(sa.update(UserSession).where(this_session).values(last_seen_at=now))
+        db.session.commit()
+    if live is None:
         return None
+    user = db.session.get(User, live.user_id)
+    if user is None or not user.is_active or not user.office.is_active:
+        return None
+    user.session_key = session_key
     return user
+
+
+def session_key_digest(session_key: str | None) -> str | None:
+    """What ``UserSession.key_hash`` holds for this key (to recognise the current session)."""
+    return _digest(session_key) if session_key else None
+
+
+def list_sessions(*, actor: Actor) -> Sequence[UserSession]:
+    """The actor's live sessions, the most recently used first."""
+    return db.session.scalars(
+        sa.select(UserSession)
+        .where(
+            UserSession.user_id == actor.id,
+            UserSession.last_seen_at > now_utc() - _session_lifetime(),
+        )
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+    ).all()
+
+
+def _end_sessions(user: User, *where: sa.ColumnElement[bool]) -> int:
+    ended = db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id, *where))
+    return int(getattr(ended, "rowcount", 0) or 0)
+
+
+def _own_user(actor: Actor) -> User:
+    user = db.session.get(User, actor.id) if actor.id is not None else None
+    if user is None:
+        raise PermissionDenied(_l("Only users have sessions."))
+    return user
+
+
+def end_session(session_key: str, *, actor: Actor) -> None:
+    """Sign out: the actor's session with this key is deleted (its cookie, and any copy of
+    it, opens nothing any more)."""
+    user = _own_user(actor)
+    _end_sessions(user, UserSession.key_hash == _digest(session_key))
+    record_audit("user.logout", user, actor=actor, changes={})
+
+
+def end_other_session(session_id: int, *, actor: Actor) -> None:
+    """Sign out one of the actor's sessions from another browser; NotFound if it is not theirs
+    (or already over)."""
+    user = _own_user(actor)
+    if not _end_sessions(user, UserSession.id == session_id):
+        raise NotFound(_l("Session not found."))
+    record_audit("user.sessions_end", user, actor=actor, changes={"sessions": [1, 0]})
+
+
+def end_other_sessions(*, keep_key: str | None, actor: Actor) -> int:
+    """Sign out every session of the actor but the one with ``keep_key``; how many ended."""
+    user = _own_user(actor)
+    kept = [UserSession.key_hash != _digest(keep_key)] if keep_key else []
+    ended = _end_sessions(user, *kept)
+    if ended:
+        record_audit("user.sessions_end", user, actor=actor, changes={"sessions": [ended, 0]})
+    return ended
 
 
 def change_password(
     user_id: int, *, current_password: str, new_password: str, actor: Actor
 ) -> User:
-    """Set a new password; every other session of the user stops working."""
+    """Set a new password and end every session of the user, the current one too (a copy of
+    its cookie may be why the password changes): the caller signs the browser in afresh
+    with ``start_session``."""
     if actor.id != user_id:
         raise PermissionDenied(_l("You can only change your own password."))
     user = db.session.get(User, user_id)
@@ -122,8 +239,8 @@ def change_password(
             field_errors={"current_password": [_l("The current password is not correct.")]},
         )
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
     record_audit("user.password_changed", user, actor=actor)
+    _end_sessions(user)
     return user
 
 
@@ -340,9 +457,9 @@ def set_user_active(user_id: int, active: bool, *, actor: Actor) -> User:
     if user.id == actor.id and not active:
         raise Conflict(_l("You cannot deactivate your own account."))
     user.is_active = active
-    if not active:
-        user.session_version += 1
     record_audit("user.activate" if active else "user.deactivate", user, actor=actor)
+    if not active:
+        _end_sessions(user)
     return user
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +18,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
 
 from reintegration_hub.auth import services
 from reintegration_hub.auth.forms import (
@@ -38,12 +42,54 @@ from reintegration_hub.extensions import db, limiter
 bp = Blueprint("auth", __name__)
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
+# Sign-in limits. Only failed attempts count (a successful sign-in uses no budget: a whole
+# office behind one address signs in at nine), and there are three, so that guessing stays
+# bounded while nobody can lock a named user out from somewhere else:
+# - per account and address (LOGIN_RATE_LIMIT, strict): guessing one password from one place.
+#   The user elsewhere has a budget of their own, so an attacker exhausts only theirs;
+# - per address (LOGIN_ADDRESS_RATE_LIMIT): one place trying many accounts;
+# - per account (LOGIN_ACCOUNT_RATE_LIMIT, much looser): one password guessed from many places.
+#   It must stay well above what one address may send at one account (twice the strict limit
+#   per window, as fixed windows need not line up), or one address could lock the user out.
+# The address is the client's as the trusted proxies forward it (TRUSTED_PROXIES, ProxyFix);
+# without them, everyone behind a proxy would share one budget.
 
 
-def _login_email() -> str:
-    return "login:" + services.normalise_email(request.form.get("email", ""))
+def _limit(key: str) -> Callable[[], str]:
+    return lambda: str(current_app.config[key])
+
+
+def _account() -> str:
+    """The account an attempt names, as a digest: the limiter's storage keeps no e-mails."""
+    email = services.normalise_email(request.form.get("email", ""))
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def _account_and_address() -> str:
+    return f"login-account-address:{_account()}:{get_remote_address()}"
+
+
+def _account_anywhere() -> str:
+    return f"login-account:{_account()}"
+
+
+def _address() -> str:
+    return f"login-address:{get_remote_address()}"
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code != 302  # a sign-in that worked redirects
+
+
+def _sign_in(user: User) -> None:
+    """Open a server-side session for ``user`` and give this browser a fresh cookie for it,
+    never the one it came with (no fixation across the sign-in); the caller commits."""
+    services.start_session(
+        user, user_agent=request.user_agent.string, address=request.remote_addr or ""
+    )
+    session.clear()
+    login_user(user)
+    session.permanent = True
 
 
 def _safe_next(target: str | None) -> str:
@@ -55,8 +101,21 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email)
+@limiter.limit(
+    _limit("LOGIN_RATE_LIMIT"),
+    methods=["POST"],
+    key_func=_account_and_address,
+    deduct_when=_failed,
+)
+@limiter.limit(
+    _limit("LOGIN_ADDRESS_RATE_LIMIT"), methods=["POST"], key_func=_address, deduct_when=_failed
+)
+@limiter.limit(
+    _limit("LOGIN_ACCOUNT_RATE_LIMIT"),
+    methods=["POST"],
+    key_func=_account_anywhere,
+    deduct_when=_failed,
+)
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -67,10 +126,8 @@ def login() -> Any:
         except DomainError as error:
             show_domain_error(form, error)
         else:
+            _sign_in(user)
             db.session.commit()
-            session.clear()  # a fresh session: no fixation across the sign-in
-            login_user(user)
-            session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
@@ -78,6 +135,9 @@ def login() -> Any:
 @bp.post("/logout")
 @public
 def logout() -> Any:
+    if current_user.is_authenticated and current_user.session_key:
+        services.end_session(current_user.session_key, actor=current_user)
+        db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -109,6 +169,8 @@ def _account_page(
         new_token=new_token,
         tokens=services.list_api_tokens(actor=current_user),
         revoke_form=ActiveForm(formdata=None),
+        sessions=services.list_sessions(actor=current_user),
+        this_session=services.session_key_digest(current_user.session_key),
     )
 
 
@@ -124,7 +186,7 @@ def change_password() -> Any:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(
+            user = services.change_password(
                 current_user.id,
                 current_password=form.current_password.data or "",
                 new_password=form.password.data or "",
@@ -133,11 +195,31 @@ def change_password() -> Any:
         except DomainError as error:
             show_domain_error(form, error)
         else:
+            _sign_in(user)  # every session ended; this browser goes on in a new one
             db.session.commit()
-            login_user(current_user)  # this session carries the new session version
             flash(_("Your password is changed. Other sessions are signed out."), "success")
             return redirect(url_for("auth.account"))
     return _account_page(password_form=form), 422
+
+
+@bp.post("/account/sessions/end-others")
+@signed_in
+def end_other_sessions() -> Any:
+    if ActiveForm().validate_on_submit():
+        services.end_other_sessions(keep_key=current_user.session_key, actor=current_user)
+        db.session.commit()
+        flash(_("Your other sessions are signed out."), "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@signed_in
+def end_session(session_id: int) -> Any:
+    if ActiveForm().validate_on_submit():
+        services.end_other_session(session_id, actor=current_user)
+        db.session.commit()
+        flash(_("That session is signed out."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/account/tokens")

@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from partners.models import Referral
+from partners.referrals import PERSONAL_FIELDS
 from reintegration_hub.cases.models import Dependant, Returnee, VulnerabilityEntry
 from reintegration_hub.core.audit import REDACTED, AuditEntry
 from reintegration_hub.core.db import now_utc
@@ -57,7 +58,7 @@ BLANKED: Mapping[type[Any], tuple[str, ...]] = {
     Plan: ("over_cap_justification", "review_comment"),
     PlanLine: ("notes",),
     PlanRevision: ("comment",),
-    Referral: ("first_name", "note_for_partner", "vulnerability_note", "answer_note"),
+    Referral: PERSONAL_FIELDS,
     Delivery: ("note",),
     MonitoringVisit: ("findings", "next_steps"),
 }

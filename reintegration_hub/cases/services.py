@@ -21,6 +21,7 @@ from rapidfuzz import fuzz
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
+from partners import referrals
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.drill import CaseDrill, drill_conditions
 from reintegration_hub.cases.labels import STATUS_LABELS
@@ -45,6 +46,7 @@ from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MilestoneKind
 from reintegration_hub.followups.services import complete_milestones, reschedule_case
+from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes.models import Grant
 
 #: The voluntary departure period after a return decision, in days (inclusive).
@@ -463,7 +465,9 @@ def update_case(
 
 
 def record_consent(case_id: int, consent: ConsentInput, *, actor: Actor) -> Consent:
-    """A new consent row (the previous ones stay as history); it is in force from now on."""
+    """A new consent row (the previous ones stay as history); it is in force from now on, on
+    the case's referrals too: a reader it no longer covers (the origin office, the partners)
+    sees them by case number only."""
     _require_role(actor, EDITOR_ROLES)
     case: Returnee = get_scoped(Returnee, case_id, actor)
     _refuse_anonymised(case)
@@ -496,6 +500,16 @@ def _add_consent(case: Returnee, consent: ConsentInput, *, actor: Actor) -> Cons
             "given_on": [None, consent.given_on.isoformat()],
         },
     )
+    lines = db.session.scalars(
+        sa.select(PlanLine).join(Plan).where(Plan.returnee_id == case.id)
+    ).all()
+    if lines:
+        referrals.record_consent(
+            [line.reference for line in lines],
+            office=consent.share_with_origin_office,
+            partner=consent.share_with_partners,
+            actor=actor,
+        )
     return row
 
 

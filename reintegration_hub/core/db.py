@@ -93,3 +93,23 @@ def _sqlite_begin(connection: Any) -> None:
     and only the entry point's commit commits (SQLAlchemy's documented pysqlite recipe)."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN")
+
+
+_WROTE = "hub_wrote"
+
+
+@event.listens_for(sa.orm.Session, "after_flush")
+def _mark_written(session: sa.orm.Session, _flush_context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(sa.orm.Session, "after_transaction_end")
+def _forget_written(session: sa.orm.Session, transaction: sa.orm.SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
+
+
+def has_unsaved_work(session: sa.orm.Session) -> bool:
+    """Whether committing ``session`` now would commit somebody's changes: objects waiting to be
+    flushed, or rows flushed in its current transaction. Reads alone are not work."""
+    return bool(session.new or session.dirty or session.deleted or session.info.get(_WROTE))

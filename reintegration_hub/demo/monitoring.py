@@ -181,13 +181,23 @@ def _add_georgian_business_partners(tbilisi_id: int, *, actor: Actor) -> None:
             )
 
 
-def _insert(model: Any, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        db.session.execute(sa.insert(model.__table__), list(rows))
+def _insert(model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in one statement; their new ids, in the rows' order. The database gives
+    every id: explicit ids would leave PostgreSQL's sequences behind, and the next row made by
+    hand would collide with a demo row."""
+    if not rows:
+        return []
+    table = model.__table__
+    stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(db.session.scalars(stmt, list(rows)))
 
 
-def _next_id(model: Any) -> int:
-    return int(db.session.scalar(sa.select(sa.func.max(model.id))) or 0) + 1
+def _resolve(rows: Sequence[dict[str, Any]], column: str, ids: Sequence[int]) -> None:
+    """Replace the position each row names in ``column`` (see ``load_monitoring``) by the id
+    of the row at that position."""
+    for row in rows:
+        if row[column] is not None:
+            row[column] = ids[row[column]]
 
 
 def _answers(rng: random.Random, indicators: Sequence[str], mean: float) -> dict[str, int]:
@@ -233,13 +243,14 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
     version = current_scoring_version()
     indicators = list(version.indicators)
 
-    case_id, plan_id, line_id = _next_id(Returnee), _next_id(Plan), _next_id(PlanLine)
-    referral_id = _next_id_of("referrals")
+    # rows name their parents by position in ``rows`` (case_id 0 is the first returnee row...)
+    # until _store_history inserts them and swaps the positions for the ids they got
+    plan_id = line_id = referral_id = 0
     numbers: dict[tuple[str, int], int] = defaultdict(int)
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     grant_days = (dt.date(2022, 9, 30) - dt.date(2019, 3, 1)).days
-    for i in range(GRANT_CASES + RECENT_CASES):
-        on_grant = i < GRANT_CASES
+    for case_id in range(GRANT_CASES + RECENT_CASES):
+        on_grant = case_id < GRANT_CASES
         host = offices[_weighted(rng, HOSTS)]
         origin = offices[_weighted(rng, ORIGINS)]
         country = origin.country_code
@@ -292,7 +303,6 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
         )
         rows["returnees"].append(
             {
-                "id": case_id,
                 "case_number": f"{host.country_code}-{registered.year}-{number:05d}",
                 "first_name": rng.choice(FIRST_NAMES),
                 "last_name": rng.choice(LAST_NAMES),
@@ -354,9 +364,8 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                     referral_id += 1
                     rows["referrals"].append(
                         {
-                            "id": referral,
                             "public_id": uuid.uuid4(),
-                            "reference": f"plan-line:{line_id}",
+                            "reference": line_id,  # a position, see above
                             "option_id": option_id,
                             "partner_id": partner_id,
                             "hold_id": None,
@@ -391,7 +400,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                                 "currency": currency,
                                 "eur_rate": rate,
                                 "amount_eur_minor": line_total,
-                                "invoice_number": f"INV-{delivered_on.year}-{line_id:04d}",
+                                "invoice_number": f"INV-{delivered_on.year}-{line_id + 1:04d}",
                                 "note": "",
                                 **stored_certificate(),
                                 "recorded_by_id": manager_of.get(origin.id),
@@ -402,7 +411,6 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                         )
                 rows["plan_lines"].append(
                     {
-                        "id": line_id,
                         "plan_id": plan_id,
                         "option_id": option_id,
                         "quantity": 1,
@@ -421,7 +429,6 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
             approved = plan_status == PlanStatus.APPROVED
             rows["plans"].append(
                 {
-                    "id": plan_id,
                     "returnee_id": case_id,
                     "status": plan_status.value,
                     "version": 3 if approved else 1,
@@ -471,7 +478,6 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                         }
                     )
             plan_id += 1
-        case_id += 1
     # scored as record_survey scores them
     for survey in rows["sustainability_surveys"]:
         scored = score(version, survey["answers"])
@@ -483,18 +489,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
             band=scored.band,
             flags=scored.flags,
         )
-    for model in (
-        Returnee,
-        Consent,
-        VulnerabilityEntry,
-        Plan,
-        Referral,
-        PlanLine,
-        Delivery,
-        Milestone,
-        SustainabilitySurvey,
-    ):
-        _insert(model, rows[model.__tablename__])
+    _store_history(rows)
     for (country, year), last in numbers.items():
         counter = db.session.get(CaseNumberCounter, (country, year))
         if counter is None:
@@ -508,9 +503,39 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
     return {name: len(made) for name, made in rows.items()}
 
 
-def _next_id_of(table: str) -> int:
-    value = db.session.scalar(sa.text(f"SELECT max(id) FROM {table}"))  # noqa: S608 - constant
-    return int(value or 0) + 1
+def _store_history(rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Insert the generated rows, a statement per table, parents first, resolving the positions
+    they name (see ``load_monitoring``) into the ids their parents got."""
+    cases = _insert(Returnee, rows["returnees"])
+    for name in ("consents", "vulnerability_entries", "plans", "milestones"):
+        _resolve(rows[name], "returnee_id", cases)
+    _resolve(rows["sustainability_surveys"], "returnee_id", cases)
+    _insert(Consent, rows["consents"])
+    _insert(VulnerabilityEntry, rows["vulnerability_entries"])
+    _insert(SustainabilitySurvey, rows["sustainability_surveys"])
+    plans = _insert(Plan, rows["plans"])
+    _resolve(rows["plan_lines"], "plan_id", plans)
+    _resolve(rows["milestones"], "plan_id", plans)
+    referral_of_line = [line.pop("referral_id") for line in rows["plan_lines"]]
+    lines = _insert(PlanLine, rows["plan_lines"])
+    for referral in rows["referrals"]:
+        referral["reference"] = f"plan-line:{lines[referral['reference']]}"
+    referrals = _insert(Referral, rows["referrals"])
+    db.session.execute(
+        sa.update(PlanLine),
+        [
+            {"id": line, "referral_id": referrals[referral]}
+            for line, referral in zip(lines, referral_of_line, strict=True)
+            if referral is not None
+        ],
+    )
+    _resolve(rows["deliveries"], "plan_line_id", lines)
+    _insert(Delivery, rows["deliveries"])
+    _resolve(rows["milestones"], "plan_line_id", lines)
+    for milestone in rows["milestones"]:
+        if milestone["plan_line_id"] is not None:
+            milestone["step_key"] += f":{milestone['plan_line_id']}"
+    _insert(Milestone, rows["milestones"])
 
 
 def _milestones(
@@ -556,7 +581,7 @@ def _milestones(
                     "returnee_id": case_id,
                     "plan_line_id": line,
                     "office_id": office,
-                    "step_key": step.key if line is None else f"{step.key}:{line}",
+                    "step_key": step.key,  # a line's own milestone gets ":<line id>"
                     "kind": step.kind.value,
                     "name": step.name,
                     "responsible": step.responsible.value,

@@ -164,10 +164,12 @@ class Milestone(IdMixin, Base):
                 sa.select(Returnee.id).where(Returnee.host_office_id == actor.office_id)
             )
         if actor.role == Role.CASE_MANAGER and actor.office_id is not None:
-            return sa.and_(
-                cls.office_id == actor.office_id,
-                sa.exists().where(Returnee.id == cls.returnee_id, Returnee.visible_to(actor)),
+            # correlated to the milestone only: a statement that joins the case itself (the
+            # work list's export) must not correlate the case away from the EXISTS too
+            case_shared = sa.exists().where(
+                Returnee.id == cls.returnee_id, Returnee.visible_to(actor)
             )
+            return sa.and_(cls.office_id == actor.office_id, case_shared.correlate(cls))
         if actor.role == Role.PARTNER and actor.id is not None:
             return cls.plan_line_id.in_(
                 sa.select(PlanLine.id)

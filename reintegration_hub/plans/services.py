@@ -508,6 +508,8 @@ def approve_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
                 contact_name=manager.full_name,
                 contact_email=manager.email,
                 contact_phone="",
+                shared_with_office=case.shares_with_origin,
+                shared_with_partner=bool(case.consent and case.consent.share_with_partners),
             ),
             actor=actor,
         )

@@ -39,7 +39,9 @@ def test_wrong_password_and_unknown_email_fail_alike(app) -> None:
 def test_deactivated_users_cannot_sign_in(app) -> None:
     admin = user_with_role(Role.ADMIN)
     user = user_with_role(Role.COUNSELLOR)
+    services.start_session(user)
     services.set_user_active(user.id, False, actor=admin)
+    db.session.commit()
     with pytest.raises(services.InvalidCredentials):
         services.authenticate(user.email, PASSWORD)
     assert services.load_session_user(user.get_id()) is None
@@ -83,14 +85,37 @@ def test_short_passwords_are_refused(app) -> None:
         )
 
 
-def test_changing_the_password_ends_other_sessions(app) -> None:
+def test_changing_the_password_ends_every_session(app) -> None:
     user = user_with_role(Role.COUNSELLOR)
-    old_session = user.get_id()
+    keys = [services.start_session(user) and user.get_id() for _browser in range(2)]
+    db.session.commit()
+    assert [services.load_session_user(key) for key in keys] == [user, user]
     services.change_password(
         user.id, current_password=PASSWORD, new_password="another long secret", actor=user
     )
-    assert services.load_session_user(old_session) is None
-    assert services.load_session_user(user.get_id()) is user
+    db.session.commit()
+    assert [services.load_session_user(key) for key in keys] == [None, None]
+
+
+def test_a_session_key_opens_only_its_own_live_session(app) -> None:
+    user = user_with_role(Role.COUNSELLOR)
+    services.start_session(user)
+    key = user.get_id()
+    db.session.commit()
+    assert services.load_session_user(key) is user
+    assert services.load_session_user(key[:-1]) is None
+    assert services.load_session_user("x" * 10_000) is None
+    services.end_session(key, actor=user)
+    db.session.commit()
+    assert services.load_session_user(key) is None
+
+
+def test_sessions_of_a_deactivated_office_stop_working(app) -> None:
+    admin, user = user_with_role(Role.ADMIN), user_with_role(Role.COUNSELLOR)
+    services.start_session(user)
+    services.set_office_active(user.office_id, False, actor=admin)
+    db.session.commit()
+    assert services.load_session_user(user.get_id()) is None
 
 
 def test_nobody_changes_someone_elses_password(app) -> None:

@@ -55,6 +55,7 @@ def test_api_with_a_session_cookie_needs_csrf_but_a_bearer_token_does_not(make_a
     with app.app_context():
         user = user_with_role(Role.COUNSELLOR)
         _, raw = services.issue_api_token(name="ci", actor=user)
+        services.start_session(user)
         db.session.commit()
         client = app.test_client()
         with client.session_transaction() as session:

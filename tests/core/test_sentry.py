@@ -54,8 +54,10 @@ def test_a_failing_request_is_reported_without_personal_data(sentry_app, login) 
             Role.COUNSELLOR, full_name="Jana Kowalska", email="jana.kowalska@example.org"
         )
         client = app.test_client()
+        from reintegration_hub.auth.services import start_session
         from reintegration_hub.extensions import db
 
+        start_session(user)
         db.session.commit()
         with client.session_transaction() as session:
             session["_user_id"] = user.get_id()

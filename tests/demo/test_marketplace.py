@@ -6,10 +6,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from partners import services
-from partners.models import OptionStatus, Partner, SupportOption, SupportOptionLocation
+from partners.models import OptionStatus, Partner
 from reintegration_hub.auth.models import User
 from reintegration_hub.demo import data
 from reintegration_hub.extensions import db
+from tests.demo.helpers import kutaisi_course
 
 
 def user(email: str) -> User:
@@ -19,15 +20,7 @@ def user(email: str) -> User:
 def test_demo_marketplace_has_the_kutaisi_course_for_a_single_mother(app: Flask) -> None:
     data.load()
     db.session.commit()
-    course = db.session.scalars(
-        sa.select(SupportOption)
-        .join(SupportOptionLocation)
-        .where(
-            SupportOptionLocation.city == "Kutaisi",
-            SupportOption.category == "vocational_training",
-        )
-        .order_by(SupportOption.id)
-    ).first()
+    course = kutaisi_course()
     assert course is not None
     assert course.status == OptionStatus.PUBLISHED
     assert course.delivery_languages == ["ka"]

@@ -9,11 +9,14 @@ import io
 from typing import Any
 
 import openpyxl
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from partners.models import PartnerMember
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core.audit import AuditEntry
+from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
     Milestone,
@@ -22,6 +25,8 @@ from reintegration_hub.followups.models import (
     Responsible,
 )
 from reintegration_hub.monitoring import exports
+from reintegration_hub.plans.models import Plan
+from tests.factories import UserFactory
 from tests.monitoring import casework as w
 
 
@@ -185,3 +190,59 @@ def test_list_pages_link_to_their_exports(app: Flask, login: Any) -> None:
     assert "status=closed" in page
     work = client.get("/follow-up/").get_data(as_text=True)
     assert 'data-testid="export-work-list-xlsx"' in work
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_every_role_that_sees_the_work_list_downloads_its_own_part(
+    app: Flask, login: Any, fmt: str
+) -> None:
+    """The case manager's scope is a correlated EXISTS on the case, which the export's own join
+    to the case once correlated away entirely (500: "no FROM clauses")."""
+    world = _world()
+    where = world["where"]
+    shared = world["prague"][0]
+    shared.shares_with_origin = True  # the Tbilisi office may follow it
+    case_manager = UserFactory(role=Role.CASE_MANAGER, office=where.tbilisi)
+    partner, option = w.partner_with_option(where, "Kutaisi Business Incubator")
+    member = UserFactory(role=Role.PARTNER, office=where.tbilisi)
+    db.session.add(PartnerMember(partner_id=partner.id, user_id=member.id))
+    contact = _milestone(shared, where.tbilisi.id, MilestoneStatus.OVERDUE, dt.date(2026, 2, 1))
+    line = w.referred_line(
+        db.session.get(Plan, contact.plan_id), option, sent=w.at(dt.date(2026, 1, 5))
+    )
+    db.session.add(
+        Milestone(
+            plan_id=contact.plan_id,
+            returnee_id=shared.id,
+            plan_line_id=line.id,
+            office_id=where.tbilisi.id,
+            step_key=f"line_delivered:{line.id}",
+            kind=MilestoneKind.LINE_DELIVERED,
+            name="Support delivered",
+            responsible=Responsible.CASE_MANAGER,
+            due_on=dt.date(2026, 3, 1),
+            remind_on=dt.date(2026, 2, 20),
+            status=MilestoneStatus.DUE,
+        )
+    )
+    _milestone(world["riga"][0], where.riga.id, MilestoneStatus.OVERDUE, dt.date(2026, 1, 10))
+    db.session.commit()
+    ours = [shared.case_number, shared.case_number]
+    everyone = [world["riga"][0].case_number, *ours]  # overdue first, then by due date
+    readers = {
+        "counsellor": (where.prague_counsellor, ours),
+        "case manager": (case_manager, ours),
+        "partner": (member, [shared.case_number]),
+        "programme manager": (where.programme_manager, everyone),
+        "administrator": (UserFactory(role=Role.ADMIN, office=where.home), everyone),
+    }
+    for role, (user, expected) in readers.items():
+        response = login(user).get(f"/follow-up/?format={fmt}")
+        assert response.status_code == 200, role
+        body = response.get_data()
+        numbers = (
+            [r["Case number"] for r in _csv(body)]
+            if fmt == "csv"
+            else [r[0] for r in _xlsx(body)[1:]]
+        )
+        assert numbers == expected, role

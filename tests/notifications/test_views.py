@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from reintegration_hub.auth.models import User
+from reintegration_hub.auth.services import start_session
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
@@ -61,6 +62,7 @@ def test_the_retry_button_needs_its_csrf_token(make_app: Callable[..., Flask]) -
     with app.app_context():
         admin = user_with_role(Role.ADMIN)
         failed = queue("referral:1:sent", status=OutboxStatus.FAILED)
+        start_session(admin)
         db.session.commit()
         client = app.test_client()
         with client.session_transaction() as session:

@@ -45,6 +45,8 @@ def refer(
             contact_name="Tamar Case",
             contact_email=CONTACT,
             contact_phone="+995 555 010 203",
+            shared_with_office=True,
+            shared_with_partner=True,
         ),
         actor=ACTOR,
     )

@@ -165,6 +165,8 @@ def test_a_referral_needs_its_packet_and_a_hold_of_its_option(app: Flask) -> Non
         contact_name="",
         contact_email="not an address",
         contact_phone="",
+        shared_with_office=True,
+        shared_with_partner=True,
     )
     with pytest.raises(InvalidInput) as refused:
         send_referral(request, actor=ACTOR)

@@ -99,29 +99,18 @@ def line_delivered() -> sa.ColumnElement[int]:
     return sa.func.coalesce(Delivery.amount_eur_minor, 0)
 
 
-def share_of(amount_minor: int, share_bp: int) -> int:
-    """``share_bp`` basis points of ``amount_minor``, rounded half up to a minor unit."""
-    return (amount_minor * share_bp + FULL_SHARE_BP // 2) // FULL_SHARE_BP
-
-
 def split(amount_minor: int, shares_bp: Sequence[int]) -> list[int]:
     """``amount_minor`` split by ``shares_bp`` (basis points, in order) in whole minor units
-    that add up to the amount when the shares make 100 %: each share rounded down, then the
-    units left over go one each to the largest remainders (the first share on a tie)."""
+    that add up to the amount's covered share rounded half up (the amount itself when the
+    shares make 100 %): each part rounded down, then the units left over go one each to the
+    largest remainders (the first share on a tie)."""
     exact = [amount_minor * share for share in shares_bp]
     parts = [value // FULL_SHARE_BP for value in exact]
-    if sum(shares_bp) != FULL_SHARE_BP:
-        return [share_of(amount_minor, share) for share in shares_bp]
-    left = amount_minor - sum(parts)
+    whole = (amount_minor * sum(shares_bp) + FULL_SHARE_BP // 2) // FULL_SHARE_BP
     by_remainder = sorted(range(len(parts)), key=lambda i: (-(exact[i] % FULL_SHARE_BP), i))
-    for i in by_remainder[:left]:
+    for i in by_remainder[: whole - sum(parts)]:
         parts[i] += 1
     return parts
-
-
-def vulnerable_share(vulnerable_returns: int, returns: int) -> float | None:
-    """The vulnerable returns' share of the returns (None without returns)."""
-    return vulnerable_returns / returns if returns else None
 
 
 # --- the statements that count them ----------------------------------------------------------
@@ -142,7 +131,7 @@ def case_rows(*where: sa.ColumnElement[bool], with_vulnerable: bool = True) -> A
         Returnee.closed_at.label("closed_at"),
     ]
     if with_vulnerable:
-        columns.insert(4, vulnerable().label("vulnerable"))
+        columns.append(vulnerable().label("vulnerable"))
     return sa.select(*columns).where(*where).subquery("cases")
 
 
@@ -296,7 +285,8 @@ class ReturnsRow:
 
     @property
     def vulnerable_share(self) -> float | None:
-        return vulnerable_share(self.vulnerable, self.returns)
+        """The vulnerable returns' share of the returns (None without returns)."""
+        return self.vulnerable / self.returns if self.returns else None
 
 
 @dataclass

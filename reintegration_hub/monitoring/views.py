@@ -241,33 +241,21 @@ def _spending_table(f: DashboardFilters, grant: services.GrantProgress) -> Table
     scoped = replace(f, grant_id=grant.grant_id)
     committed = _cases(scoped.case_args(plan_status=PlanStatus.APPROVED))
     rows, links, bars = [], [], []
-    lines: list[tuple[Any, float, int, int, int, int]] = [
-        (
-            s.name,
-            s.share_bp / 10_000,
-            s.budget_minor,
-            s.committed_minor,
-            s.delivered_minor,
-            s.remaining_minor,
-        )
-        for s in grant.sources
+    lines: list[tuple[Any, float, services.SourceSplit | services.GrantProgress]] = [
+        (s.name, s.share_bp / 10_000, s) for s in grant.sources
     ]
-    lines.append(
-        (
-            _("Total"),
-            1.0,
-            grant.budget_minor,
-            grant.committed_minor,
-            grant.delivered_minor,
-            grant.remaining_minor,
+    lines.append((_("Total"), 1.0, grant))
+    for name, share, money_of in lines:
+        spent, delivered, remaining = (
+            money_of.committed_minor,
+            money_of.delivered_minor,
+            money_of.remaining_minor,
         )
-    )
-    for name, share, budget, spent, delivered, remaining in lines:
         rows.append(
             {
                 "source": str(name),
                 "share": share,
-                "budget": budget,
+                "budget": money_of.budget_minor,
                 "committed": spent,
                 "delivered": delivered,
                 "remaining": remaining,

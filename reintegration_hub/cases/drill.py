@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from partners.models import SupportCategory, SupportOption
-from reintegration_hub.cases.models import ClosureReason, Returnee, VulnerabilityEntry
+from reintegration_hub.cases.models import ClosureReason, Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.sql import constant_number, constant_text, days_between, utc_day
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
+from reintegration_hub.monitoring.figures import returned, vulnerable
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 
 #: Milestone states a figure can point at.
@@ -47,6 +48,7 @@ class CaseDrill:
 
     ``partner_id``/``category``: an approved plan has a line of that partner / category.
     ``returned_from``/``returned_to``: the departure (return) date lies in the period.
+    ``returned``: the case counts as a return today (``monitoring.figures.returned``), or not.
     ``milestone``: the case has a milestone in that state, of ``milestone_office_id`` if given;
     ``timeliness``: one done on time or late (``DONE_TIMELINESS``), of that office if given.
     ``plan_days``: its plan was approved that many days after the return (``PLAN_DAY_RANGES``).
@@ -57,6 +59,7 @@ class CaseDrill:
     grant_id: int | None = None
     returned_from: dt.date | None = None
     returned_to: dt.date | None = None
+    returned: bool | None = None
     origin_office_id: int | None = None
     partner_id: int | None = None
     category: SupportCategory | None = None
@@ -97,6 +100,7 @@ class CaseDrill:
             grant_id=_int(args.get("grant")),
             returned_from=_date(args.get("returned_from")),
             returned_to=_date(args.get("returned_to")),
+            returned=_bool(args.get("returned")),
             origin_office_id=_int(args.get("origin_office")),
             partner_id=_int(args.get("partner")),
             category=_enum(SupportCategory, args.get("category")),
@@ -119,6 +123,7 @@ ARG_NAMES = {
     "grant_id": "grant",
     "returned_from": "returned_from",
     "returned_to": "returned_to",
+    "returned": "returned",
     "origin_office_id": "origin_office",
     "partner_id": "partner",
     "category": "category",
@@ -183,10 +188,6 @@ def served_by(partner_id: int | None, category: SupportCategory | None) -> sa.Co
     if category is not None:
         stmt = stmt.where(SupportOption.category == category)
     return stmt.exists()
-
-
-def is_vulnerable() -> sa.ColumnElement[bool]:
-    return sa.exists().where(VulnerabilityEntry.returnee_id == Returnee.id)
 
 
 def score_bucket(score: Any) -> sa.ColumnElement[str]:
@@ -262,12 +263,19 @@ def drill_conditions(drill: CaseDrill) -> list[sa.ColumnElement[bool]]:
         where.append(Returnee.departed_on >= drill.returned_from)
     if drill.returned_to is not None:
         where.append(Returnee.departed_on <= drill.returned_to)
+    if drill.returned is not None:
+        has_returned = returned(now_utc().date())
+        where.append(
+            has_returned
+            if drill.returned
+            else sa.or_(Returnee.departed_on.is_(None), ~has_returned)
+        )
     if drill.origin_office_id is not None:
         where.append(Returnee.origin_office_id == drill.origin_office_id)
     if drill.partner_id is not None or drill.category is not None:
         where.append(served_by(drill.partner_id, drill.category))
     if drill.vulnerable is not None:
-        where.append(is_vulnerable() if drill.vulnerable else ~is_vulnerable())
+        where.append(vulnerable() if drill.vulnerable else ~vulnerable())
     if drill.plan_status is not None:
         where.append(
             sa.exists().where(Plan.returnee_id == Returnee.id, Plan.status == drill.plan_status)

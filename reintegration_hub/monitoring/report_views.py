@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import format_date
 from flask_login import current_user
 
 from reintegration_hub.core.authz import roles
@@ -33,10 +34,16 @@ def report() -> Any:
     found = reports.donor_report(grant_id, period_from, period_to, actor=current_user)
     db.session.commit()
     if request.args.get("format") == "xlsx":
-        name = f"donor-report-{found.grant.number}-{period_from}-{period_to}.xlsx"
+        parts = [found.grant.number, *(str(day) for day in (period_from, period_to) if day)]
+        name = f"donor-report-{'-'.join(parts)}.xlsx"
         response = Response(
             reports.donor_report_workbook(found, TARGET_LABELS), mimetype=CONTENT_TYPES["xlsx"]
         )
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-    return render_template("monitoring/report.html", report=found, target_labels=TARGET_LABELS)
+    return render_template(
+        "monitoring/report.html",
+        report=found,
+        period=found.period_text(lambda day: format_date(day, "medium")),
+        target_labels=TARGET_LABELS,
+    )

@@ -1,68 +1,64 @@
 """The donor report of a grant over a period: returns by country of return, reintegration
 beneficiaries, the vulnerable share, spending by co-financing source, targets against actual.
 
-The cases are those of the grant that returned (departed) in the period, selected by the
-dashboard's own filters (``DashboardFilters``), so the report and the dashboard count alike;
-spending and targets are the dashboard's grant progress under the same filters. One more
-statement counts the cases per country of return. The XLSX is built here from the same
-figures as the printable page.
+Every figure is the dashboard's (``figures`` defines them): the cases are those of the grant
+whose return date lies in the period, selected by the dashboard's own filters
+(``DashboardFilters``) and counted by the dashboard's own ``count_cases``, from the same
+snapshot cells or live SQL the dashboard would use for that grant and period, in one
+statement grouped by country of return and vulnerability (and one over the plan lines when
+counted live); spending and targets are the dashboard's grant progress from those counts.
+The XLSX is built here from the same figures as the printable page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from reintegration_hub.cases.models import Returnee, VulnerabilityEntry
 from reintegration_hub.core import i18n
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
+from reintegration_hub.monitoring.figures import ReturnsRow
 from reintegration_hub.monitoring.services import (
     DashboardFilters,
     GrantProgress,
-    dashboard,
+    count_cases,
+    grant_progress,
+    latest_snapshot,
     require_monitoring,
 )
-from reintegration_hub.plans.models import Plan, PlanStatus
 from reintegration_hub.programmes.models import Grant
 
-
-@dataclass
-class CountryRow:
-    country_code: str
-    returns: int
-    reintegration: int  # cases with an approved reintegration plan
-    vulnerable: int
-
-    @property
-    def vulnerable_share(self) -> float | None:
-        return self.vulnerable / self.returns if self.returns else None
+#: The case dimensions the report's counts are grouped by.
+REPORT_KEYS = ("grant_id", "return_country_code", "vulnerable")
 
 
 @dataclass
 class DonorReport:
     grant: Grant
-    period_from: dt.date
-    period_to: dt.date
+    period_from: dt.date | None  # None: no bound on that side
+    period_to: dt.date | None
     generated_at: dt.datetime
-    countries: list[CountryRow]
+    countries: list[ReturnsRow]
     progress: GrantProgress | None
-    totals: CountryRow = field(init=False)
+    #: the day returns count up to; the snapshot's time when read from its cells, else None
+    as_of: dt.date
+    counted_at: dt.datetime | None = None
+    totals: ReturnsRow = field(init=False)
 
     def __post_init__(self) -> None:
-        self.totals = CountryRow(
+        self.totals = ReturnsRow(
             "",
             sum(c.returns for c in self.countries),
             sum(c.reintegration for c in self.countries),
@@ -75,6 +71,17 @@ class DonorReport:
             grant_id=self.grant.id, period_from=self.period_from, period_to=self.period_to
         )
 
+    def period_text(self, day: Callable[[dt.date], str] = dt.date.isoformat) -> str:
+        """The period in words, its days written by ``day``."""
+        start, end = self.period_from, self.period_to
+        if start is not None and end is not None:
+            return str(_l("Returns from %(start)s to %(end)s", start=day(start), end=day(end)))
+        if start is not None:
+            return str(_l("Returns from %(start)s", start=day(start)))
+        if end is not None:
+            return str(_l("Returns until %(end)s", end=day(end)))
+        return str(_l("Every case of the grant, whatever its return date"))
+
 
 def _day(raw: str | None) -> dt.date | None:
     try:
@@ -83,10 +90,11 @@ def _day(raw: str | None) -> dt.date | None:
         return None
 
 
-def report_period(args: Mapping[str, Any]) -> tuple[int, dt.date, dt.date]:
+def report_period(args: Mapping[str, Any]) -> tuple[int, dt.date | None, dt.date | None]:
     """The grant id and the period from query parameters ``grant``, ``from`` and ``to``;
-    ``InvalidInput`` when the grant is missing or the dates do not parse or are reversed. A
-    missing date is the grant's own start or end."""
+    ``InvalidInput`` when the grant is missing or a date does not parse or the two are
+    reversed. A missing date leaves that side open: without dates the report counts every
+    case of the grant, as the dashboard filtered by that grant alone does."""
     try:
         grant_id = int(str(args.get("grant") or ""))
     except ValueError:
@@ -95,9 +103,14 @@ def report_period(args: Mapping[str, Any]) -> tuple[int, dt.date, dt.date]:
     grant = db.session.get(Grant, grant_id)
     if grant is None:
         raise NotFound(_l("Grant not found."))
-    period_from = _day(args.get("from")) if args.get("from") else grant.start_on
-    period_to = _day(args.get("to")) if args.get("to") else grant.end_on
-    if period_from is None or period_to is None or period_to < period_from:
+    raw_from, raw_to = args.get("from"), args.get("to")
+    period_from = _day(raw_from) if raw_from else None
+    period_to = _day(raw_to) if raw_to else None
+    if (
+        (raw_from and period_from is None)
+        or (raw_to and period_to is None)
+        or (period_from and period_to and period_to < period_from)
+    ):
         raise InvalidInput(
             _l("The period must be two dates, the first not after the second."),
             field_errors={"from": [_l("Give the period as YYYY-MM-DD dates.")]},
@@ -106,36 +119,23 @@ def report_period(args: Mapping[str, Any]) -> tuple[int, dt.date, dt.date]:
 
 
 def donor_report(
-    grant_id: int, period_from: dt.date, period_to: dt.date, *, actor: Actor
+    grant_id: int,
+    period_from: dt.date | None,
+    period_to: dt.date | None,
+    *,
+    actor: Actor,
+    as_of: dt.date | None = None,
 ) -> DonorReport:
     """The report's figures; home office only (``PermissionDenied``). Audited as a read of
-    programme data (who produced which grant's report for which period)."""
+    programme data (who produced which grant's report for which period). ``as_of``: the day
+    returns count up to when counted live (default today)."""
     require_monitoring(actor)
     grant = db.session.get(Grant, grant_id)
     if grant is None:
         raise NotFound(_l("Grant not found."))
     filters = DashboardFilters(grant_id=grant.id, period_from=period_from, period_to=period_to)
-    vulnerable = sa.exists().where(VulnerabilityEntry.returnee_id == Returnee.id)
-    approved = sa.exists().where(
-        Plan.returnee_id == Returnee.id, Plan.status == PlanStatus.APPROVED
-    )
-    stmt = (
-        sa.select(
-            Returnee.return_country_code,
-            sa.func.count(Returnee.id),
-            sa.func.coalesce(sa.func.sum(sa.case((approved, 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((vulnerable, 1), else_=0)), 0),
-        )
-        .where(Returnee.departed_on.is_not(None), *filters.case_conditions())
-        .group_by(Returnee.return_country_code)
-        .order_by(sa.func.count(Returnee.id).desc(), Returnee.return_country_code)
-    )
-    countries = [
-        CountryRow(code, int(n), int(r), int(v)) for code, n, r, v in db.session.execute(stmt)
-    ]
-    progress = next(
-        (g for g in dashboard(filters, actor=actor).grants if g.grant_id == grant.id), None
-    )
+    counts = count_cases(filters, REPORT_KEYS, snapshot=latest_snapshot(), as_of=as_of)
+    progress = next(iter(grant_progress(filters, counts.per_grant)), None)
     db.session.add(
         AuditEntry(
             actor_id=actor.id,
@@ -144,11 +144,22 @@ def donor_report(
             object_type="Grant",
             object_id=str(grant.id),
             office_id=actor.office_id,
-            changes={"period": [period_from.isoformat(), period_to.isoformat()]},
+            changes={
+                "period": [day.isoformat() if day else None for day in (period_from, period_to)]
+            },
         )
     )
     db.session.flush()
-    return DonorReport(grant, period_from, period_to, now_utc(), countries, progress)
+    return DonorReport(
+        grant,
+        period_from,
+        period_to,
+        now_utc(),
+        counts.countries(),
+        progress,
+        as_of=counts.as_of,
+        counted_at=counts.counted_at,
+    )
 
 
 # --- XLSX ------------------------------------------------------------------------------------
@@ -188,10 +199,14 @@ def donor_report_workbook(report: DonorReport, target_labels: Mapping[Any, Any])
     summary["A1"].font = TITLE
     facts = [
         (_l("Grant"), f"{grant.number} - {grant.title}"),
-        (_l("Period"), f"{report.period_from.isoformat()} - {report.period_to.isoformat()}"),
+        (_l("Period"), report.period_text()),
         (_l("Currency"), grant.currency),
         (_l("Generated"), report.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
+        (_l("Returns counted up to"), report.as_of.isoformat()),
     ]
+    if report.counted_at is not None:
+        taken = report.counted_at.strftime("%Y-%m-%d %H:%M UTC")
+        facts.append((_l("Counted from the snapshot of"), taken))
     for row, (label, value) in enumerate(facts, start=3):
         summary.cell(row=row, column=1, value=str(label)).font = BOLD
         summary.cell(row=row, column=2, value=value)

@@ -41,10 +41,17 @@ class DashboardQuerySchema(ma.Schema):
 
 
 class TotalsSchema(ma.Schema):
-    cases = fields.Integer()
-    returns = fields.Integer()
-    arrivals = fields.Integer()
-    reintegration = fields.Integer(metadata={"description": "cases with an approved plan"})
+    cases = fields.Integer(metadata={"description": "cases selected, departed or not"})
+    returns = fields.Integer(
+        metadata={
+            "description": "cases whose departure happened by as_of and that were not closed "
+            "before it"
+        }
+    )
+    arrivals = fields.Integer(metadata={"description": "returns that arrived by as_of"})
+    reintegration = fields.Integer(
+        metadata={"description": "reintegration beneficiaries: returns with an approved plan"}
+    )
 
 
 class MonthSchema(ma.Schema):
@@ -87,7 +94,9 @@ class GrantProgressSchema(ma.Schema):
     title = fields.String()
     currency = fields.String()
     budget_minor = fields.Integer(metadata={"description": "minor units of currency"})
-    committed_minor = fields.Integer(metadata={"description": "approved plan lines"})
+    committed_minor = fields.Integer(
+        metadata={"description": "approved plan lines (of a closed case, what was delivered), EUR"}
+    )
     delivered_minor = fields.Integer(metadata={"description": "recorded deliveries"})
     remaining_minor = fields.Integer(metadata={"description": "budget - committed"})
     sources = fields.List(fields.Nested(SourceSplitSchema))
@@ -158,6 +167,7 @@ class DashboardSchema(ma.Schema):
             "does not run from the first of a month to the last of a month)"
         },
     )
+    as_of = fields.Date(metadata={"description": "the day returns and arrivals are counted up to"})
 
 
 class ActivitySchema(ma.Schema):

@@ -17,6 +17,10 @@ the same figures (``tests/monitoring`` checks the two agree); a partner filter a
 time to plan, milestones on time and closures live (``_follow_up_figures`` is both the
 snapshot's statement for them and the live one). Scores have cells per partner as well.
 
+What a return, a beneficiary, committed and delivered spending are is defined once, in
+``figures``, with the statements that count them live and into the cells; ``count_cases``
+picks cells or live SQL for the dashboard and the donor report alike.
+
 ``DashboardFilters`` is the one parser of the dashboard's filters: the pages, the API and the
 exports build it from the same query parameters, and it gives the case list's parameters for
 every figure's drill-down link (``cases.drill``), so a figure and its list count alike.
@@ -24,6 +28,7 @@ every figure's drill-down link (``cases.drill``), so a figure and its list count
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -50,15 +55,21 @@ from reintegration_hub.cases.drill import (
     milestone_done,
     score_bucket,
 )
-from reintegration_hub.cases.models import CaseStatus, Returnee, VulnerabilityEntry
+from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
-from reintegration_hub.core.sql import constant_number, constant_text, month_start
-from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.core.sql import constant_number, constant_text
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
+from reintegration_hub.monitoring import figures
+from reintegration_hub.monitoring.figures import (
+    BucketCount,
+    CaseCounts,
+    MonthCount,
+    Totals,
+)
 from reintegration_hub.monitoring.models import (
     ActivityKind,
     Measure,
@@ -71,11 +82,8 @@ from reintegration_hub.programmes.models import Grant, TargetIndicator
 
 #: Roles that see the dashboard (the home office); everyone else is refused.
 MONITORING_ROLES = frozenset({Role.ADMIN, Role.PROGRAMME_MANAGER})
-FULL_SHARE_BP = 10_000
 #: Milestones come due by the snapshot day: done by the due date, done later, still open.
 TIMELINESS = (*DONE_TIMELINESS, "open")
-#: Months shown in the returns chart.
-MONTHS_SHOWN = 24
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -199,8 +207,8 @@ class DashboardFilters:
 
 
 def month_end(day: dt.date) -> dt.date:
-    """The last day of ``day``'s month."""
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    """The last day of ``day``'s month (December 9999 too)."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def _period_day(raw: str | None, *, end: bool) -> dt.date | None:
@@ -230,23 +238,6 @@ def require_monitoring(actor: Actor) -> None:
 
 
 # --- the dashboard's figures -----------------------------------------------------------------
-
-
-@dataclass
-class Totals:
-    cases: int = 0
-    returns: int = 0
-    arrivals: int = 0
-    reintegration: int = 0  # cases with an approved plan
-    committed_minor: int = 0  # the approved plans' lines (EUR minor units)
-    delivered_minor: int = 0  # of which delivered
-
-
-@dataclass
-class MonthCount:
-    month: dt.date
-    returns: int
-    arrivals: int
 
 
 @dataclass
@@ -310,12 +301,6 @@ class ScoreRow:
 
 
 @dataclass
-class BucketCount:
-    key: str
-    n: int
-
-
-@dataclass
 class OfficeOnTime:
     office_id: int
     office: str
@@ -376,142 +361,81 @@ class Dashboard:
     outcomes: Outcomes
     #: when the case counts and spending are the snapshot's, its time; None when live
     counted_at: dt.datetime | None = None
+    #: the day returns and arrivals are counted up to (the snapshot's, or today's when live)
+    as_of: dt.date | None = None
 
 
-@dataclass
-class CaseCounts:
-    """Cases, returns, arrivals, plans by status and spending: in all, per grant, per month."""
-
-    totals: Totals = field(default_factory=Totals)
-    per_grant: dict[int | None, Totals] = field(default_factory=lambda: defaultdict(Totals))
-    by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    by_month: dict[dt.date, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
-
-    def add(
-        self,
-        grant_id: int | None,
-        status: str,
-        month: Any,
-        counts: Sequence[Any],
-    ) -> None:
-        """One group of cases: ``counts`` are cases, returns, arrivals, committed, delivered."""
-        cases, returns, arrivals, committed, delivered = (int(v or 0) for v in counts)
-        for totals in (self.totals, self.per_grant[grant_id]):
-            totals.cases += cases
-            totals.returns += returns
-            totals.arrivals += arrivals
-            totals.committed_minor += committed
-            totals.delivered_minor += delivered
-            if status == PlanStatus.APPROVED.value:
-                totals.reintegration += cases
-        self.by_status[status] += cases
-        if month is not None:
-            counted = self.by_month[_as_date(month)]
-            counted[0] += returns
-            counted[1] += arrivals
-
-    def plans(self) -> list[BucketCount]:
-        order = [s.value for s in PlanStatus] + [NO_PLAN]
-        return [BucketCount(key, self.by_status[key]) for key in order if self.by_status.get(key)]
-
-    def months(self) -> list[MonthCount]:
-        return [MonthCount(m, *self.by_month[m]) for m in sorted(self.by_month)[-MONTHS_SHOWN:]]
+#: The case dimensions the dashboard's case counts are grouped by (``count_cases``).
+DASHBOARD_KEYS = ("grant_id", "return_month")
 
 
-#: The plan-status bucket of a case without a plan.
-NO_PLAN = "none"
-
-
-def dashboard(filters: DashboardFilters, *, actor: Actor) -> Dashboard:
-    """Every figure of the dashboard under ``filters``: a fixed number of statements."""
+def dashboard(
+    filters: DashboardFilters, *, actor: Actor, as_of: dt.date | None = None
+) -> Dashboard:
+    """Every figure of the dashboard under ``filters``: a fixed number of statements.
+    ``as_of``: the day returns count up to when counted live (default today)."""
     require_monitoring(actor)
     snapshot = latest_snapshot()
-    if snapshot is not None and filters.from_cells:
-        counts, counted_at = cell_case_counts(filters), snapshot.taken_at
-    else:
-        counts, counted_at = case_counts(filters), None
+    counts = count_cases(filters, DASHBOARD_KEYS, snapshot=snapshot, as_of=as_of)
     return Dashboard(
         filters=filters,
         totals=counts.totals,
         months=counts.months(),
         plans_by_status=counts.plans(),
         milestones=_open_milestones(filters),
-        grants=_grant_progress(filters, counts.per_grant),
+        grants=grant_progress(filters, counts.per_grant),
         outcomes=_outcomes(filters, snapshot),
-        counted_at=counted_at,
+        counted_at=counts.counted_at,
+        as_of=counts.as_of,
     )
 
 
-def _filtered_cases(filters: DashboardFilters) -> list[sa.ColumnElement[bool]]:
-    return filters.case_conditions()
+def count_cases(
+    filters: DashboardFilters,
+    by: Sequence[str],
+    *,
+    snapshot: OutcomeSnapshot | None,
+    as_of: dt.date | None = None,
+) -> CaseCounts:
+    """Cases, returns, arrivals, beneficiaries and spending under ``filters``, grouped by the
+    case dimensions ``by`` (``grant_id``, ``return_month``, ``return_country_code``,
+    ``vulnerable``) and plan status: from ``snapshot``'s cells when they answer the filters
+    exactly (``DashboardFilters.from_cells``; as of the snapshot's day), else live (as of
+    ``as_of``, default today). The dashboard and the donor report both count through here."""
+    if snapshot is not None and filters.from_cells:
+        return cell_case_counts(filters, by, snapshot)
+    return case_counts(filters, by, as_of or now_utc().date())
 
 
-def case_counts(filters: DashboardFilters) -> CaseCounts:
+def case_counts(filters: DashboardFilters, by: Sequence[str], as_of: dt.date) -> CaseCounts:
     """The case counts and spending live: a pass over the cases, one over the approved plans'
     lines (committed, and delivered where a delivery is)."""
-    month = month_start(Returnee.departed_on)
-    stmt = (
-        sa.select(
-            Returnee.grant_id,
-            Plan.status,
-            month,
-            sa.func.count(Returnee.id),
-            sa.func.count(Returnee.departed_on),
-            sa.func.count(Returnee.arrived_on),
-        )
-        .select_from(Returnee)
-        .outerjoin(Plan, Plan.returnee_id == Returnee.id)
-        .where(*_filtered_cases(filters))
-        .group_by(Returnee.grant_id, Plan.status, month)
-    )
-    counts = CaseCounts()
-    for grant_id, status, returned, *figures in db.session.execute(stmt):
-        counts.add(grant_id, status.value if status else NO_PLAN, returned, [*figures, 0, 0])
-    money_stmt = (
-        sa.select(
-            Returnee.grant_id,
-            sa.func.coalesce(sa.func.sum(PlanLine.total_eur_minor), 0),
-            sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0),
-        )
-        .select_from(PlanLine)
-        .join(Plan, Plan.id == PlanLine.plan_id)
-        .join(Returnee, Returnee.id == Plan.returnee_id)
-        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
-        .where(Plan.status == PlanStatus.APPROVED, *_filtered_cases(filters))
-        .group_by(Returnee.grant_id)
-    )
-    for grant_id, committed, delivered in db.session.execute(money_stmt):
-        counts.add(grant_id, PlanStatus.APPROVED.value, None, [0, 0, 0, committed, delivered])
+    counts = CaseCounts(as_of=as_of)
+    where = filters.case_conditions()
+    for *keys, status, cases, returns, arrivals in db.session.execute(
+        figures.live_case_statement(as_of, where, by)
+    ):
+        counts.add(dict(zip(by, keys, strict=True)), status, [cases, returns, arrivals, 0, 0])
+    for grant_id, committed, delivered in db.session.execute(figures.live_money_statement(where)):
+        counts.add({"grant_id": grant_id}, PlanStatus.APPROVED, [0, 0, 0, committed, delivered])
     return counts
 
 
-def cell_case_counts(filters: DashboardFilters) -> CaseCounts:
+def cell_case_counts(
+    filters: DashboardFilters, by: Sequence[str], snapshot: OutcomeSnapshot
+) -> CaseCounts:
     """The case counts and spending from the snapshot's cells (``from_cells`` filters): one
     statement over a few thousand rows."""
-    c = OutcomeCell
     measure = Measure.CASES_CATEGORY if filters.category is not None else Measure.CASES
-    stmt = (
-        sa.select(
-            c.grant_id,
-            c.bucket,
-            c.return_month,
-            sa.func.sum(c.n),
-            sa.func.sum(c.returns),
-            sa.func.sum(c.arrivals),
-            sa.func.sum(c.committed_minor),
-            sa.func.sum(c.delivered_minor),
+    stmt = figures.cell_statement(measure, filters.cell_conditions(service=True), by)
+    counts = CaseCounts(as_of=snapshot.as_of, counted_at=snapshot.taken_at)
+    for *keys, status, cases, returns, arrivals, committed, delivered in db.session.execute(stmt):
+        counts.add(
+            dict(zip(by, keys, strict=True)),
+            status,
+            [cases, returns, arrivals, committed, delivered],
         )
-        .where(c.measure == measure, *filters.cell_conditions(service=True))
-        .group_by(c.grant_id, c.bucket, c.return_month)
-    )
-    counts = CaseCounts()
-    for grant_id, status, month, *figures in db.session.execute(stmt):
-        counts.add(grant_id, str(status), month, figures)
     return counts
-
-
-def _as_date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _open_milestones(filters: DashboardFilters) -> list[OfficeMilestones]:
@@ -523,7 +447,7 @@ def _open_milestones(filters: DashboardFilters) -> list[OfficeMilestones]:
         .where(Milestone.status.in_(MILESTONE_OPEN))
         .group_by(Milestone.office_id, Office.name, Milestone.status)
     )
-    conditions = _filtered_cases(filters)
+    conditions = filters.case_conditions()
     if conditions:
         stmt = stmt.join(Returnee, Returnee.id == Milestone.returnee_id).where(*conditions)
     offices: dict[int, OfficeMilestones] = {}
@@ -539,10 +463,12 @@ def _open_milestones(filters: DashboardFilters) -> list[OfficeMilestones]:
 MILESTONE_OPEN = (MilestoneStatus.DUE, MilestoneStatus.OVERDUE)
 
 
-def _grant_progress(
+def grant_progress(
     filters: DashboardFilters, per_grant: Mapping[int | None, Totals]
 ) -> list[GrantProgress]:
-    """Budget, committed (approved plan lines), delivered, remaining and targets per grant."""
+    """Budget, committed, delivered, remaining (``figures``), each split by co-financing
+    source, and progress to the targets per grant (the grant filter's only), from the case
+    counts ``per_grant`` and the programme activities in the period."""
     grants_stmt = (
         sa.select(Grant)
         .options(selectinload(Grant.funding_sources), selectinload(Grant.targets))
@@ -594,10 +520,7 @@ def _grant_progress(
                 budget_minor=grant.total_budget_minor,
                 committed_minor=committed,
                 delivered_minor=delivered,
-                sources=[
-                    _split(s.name, s.share_bp, grant.total_budget_minor, committed, delivered)
-                    for s in grant.funding_sources
-                ],
+                sources=_sources(grant, committed, delivered),
                 targets=[
                     TargetProgress(t.indicator, t.target_value, actual[t.indicator])
                     for t in grant.targets
@@ -607,20 +530,21 @@ def _grant_progress(
     return result
 
 
-def share_of(amount_minor: int, share_bp: int) -> int:
-    """``share_bp`` basis points of ``amount_minor``, rounded half up to a minor unit."""
-    return (amount_minor * share_bp + FULL_SHARE_BP // 2) // FULL_SHARE_BP
-
-
-def _split(name: str, share_bp: int, budget: int, committed: int, delivered: int) -> SourceSplit:
-    return SourceSplit(
-        name=name,
-        share_bp=share_bp,
-        budget_minor=share_of(budget, share_bp),
-        committed_minor=share_of(committed, share_bp),
-        delivered_minor=share_of(delivered, share_bp),
-        remaining_minor=share_of(budget, share_bp) - share_of(committed, share_bp),
+def _sources(grant: Grant, committed: int, delivered: int) -> list[SourceSplit]:
+    """Budget, committed, delivered and remaining per co-financing source: each amount split
+    by the sources' shares (``figures.split``: the parts add up to the whole)."""
+    shares = [source.share_bp for source in grant.funding_sources]
+    parts = zip(
+        grant.funding_sources,
+        figures.split(grant.total_budget_minor, shares),
+        figures.split(committed, shares),
+        figures.split(delivered, shares),
+        strict=True,
     )
+    return [
+        SourceSplit(source.name, source.share_bp, budget, spent, given, budget - spent)
+        for source, budget, spent, given in parts
+    ]
 
 
 # --- outcomes from the snapshot --------------------------------------------------------------
@@ -800,10 +724,10 @@ def _follow_up_statement(filters: DashboardFilters) -> sa.Select[Any] | sa.Compo
             .where(c.measure.in_(measures), *filters.cell_conditions(service=True))
             .group_by(c.measure, c.office_id, c.bucket)
         )
-    cases = _case_dimensions(*filters.case_conditions())
+    cases = figures.case_rows(*filters.case_conditions())
     parts = []
-    for measure, figures in _follow_up_figures(cases, [], now_utc().date()):
-        live = figures.subquery()
+    for measure, stmt in _follow_up_figures(cases, [], now_utc().date()):
+        live = stmt.subquery()
         parts.append(
             sa.select(
                 constant_text(measure.value),
@@ -835,24 +759,6 @@ class SnapshotCounts:
     @property
     def total(self) -> int:
         return sum(self.cells.values())
-
-
-def _case_dimensions(*where: sa.ColumnElement[bool]) -> Any:
-    """Every case (or those ``where`` selects) with the dashboard's case dimensions (a subquery
-    to group by)."""
-    vulnerable = sa.exists().where(VulnerabilityEntry.returnee_id == Returnee.id)
-    return (
-        sa.select(
-            Returnee.id.label("case_id"),
-            Returnee.grant_id.label("grant_id"),
-            Returnee.host_office_id.label("host_office_id"),
-            Returnee.return_country_code.label("return_country_code"),
-            vulnerable.label("vulnerable"),
-            month_start(Returnee.departed_on).label("return_month"),
-            Returnee.departed_on.label("departed_on"),
-            Returnee.arrived_on.label("arrived_on"),
-        ).where(*where)
-    ).subquery("cases")
 
 
 DIMENSIONS = ("grant_id", "host_office_id", "return_country_code", "vulnerable", "return_month")
@@ -891,7 +797,7 @@ def _follow_up_figures(
     cases: Any, group: Sequence[Any], as_of: dt.date
 ) -> list[tuple[Measure, sa.Select[Any]]]:
     """Days from return to plan approval, milestones come due by ``as_of`` (done on time,
-    done late, still open) and closed cases by reason, over ``cases`` (``_case_dimensions``)
+    done late, still open) and closed cases by reason, over ``cases`` (``figures.case_rows``)
     grouped by ``group``. Each select gives the ``group`` columns, then ``office_id`` (the
     milestones' responsible office, else NULL), ``bucket``, ``n`` and ``sum_days``: the snapshot
     writes them into cells, a partner-filtered dashboard reads them live."""
@@ -966,7 +872,7 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
     taken_at = now_utc()
     db.session.execute(sa.delete(OutcomeCell))
     db.session.execute(sa.delete(OutcomeSnapshot))
-    cases = _case_dimensions()
+    cases = figures.case_rows()
     dims = [cases.c[name] for name in DIMENSIONS]
     stamp = sa.literal(taken_at, OutcomeCell.snapshot_at.type)
     counts: dict[str, int] = {}
@@ -995,61 +901,23 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
             or 0
         )
 
-    # every case by plan status, with the approved plans' money
-    money = (
-        sa.select(
-            PlanLine.plan_id.label("plan_id"),
-            sa.func.sum(PlanLine.total_eur_minor).label("committed"),
-            sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0).label("delivered"),
-        )
-        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
-        .group_by(PlanLine.plan_id)
-        .subquery("money")
-    )
-    approved = Plan.status == PlanStatus.APPROVED
-
-    def approved_sum(column: Any) -> Any:
-        return sa.func.coalesce(sa.func.sum(sa.case((approved, column), else_=0)), 0)
-
-    case_figures = [
-        sa.func.count(),
-        sa.func.count(cases.c.departed_on),
-        sa.func.count(cases.c.arrived_on),
-        approved_sum(money.c.committed),
-        approved_sum(money.c.delivered),
-    ]
-    case_columns = ["n", "returns", "arrivals", "committed_minor", "delivered_minor"]
-    status = sa.func.coalesce(Plan.status, constant_text(NO_PLAN))
-    insert(
-        Measure.CASES,
-        sa.select(stamp, sa.literal(Measure.CASES.value), *dims, status, *case_figures)
-        .select_from(
-            cases.outerjoin(Plan, Plan.returnee_id == cases.c.case_id).outerjoin(
-                money, money.c.plan_id == Plan.id
-            )
-        )
-        .group_by(*dims, status),
-        ["bucket", *case_columns],
-    )
+    # every case by plan status, and each case once per category its approved plan serves:
+    # cases, returns, arrivals, committed and delivered (``figures``)
     categories = _served(("category",))
-    insert(
-        Measure.CASES_CATEGORY,
-        sa.select(
-            stamp,
-            sa.literal(Measure.CASES_CATEGORY.value),
-            *dims,
-            categories.c.category,
-            constant_text(PlanStatus.APPROVED.value),
-            *case_figures,
+    for measure, stmt, columns in (
+        (Measure.CASES, figures.snapshot_case_cells(as_of, cases, dims), ["bucket"]),
+        (
+            Measure.CASES_CATEGORY,
+            figures.snapshot_category_cells(as_of, cases, categories, dims),
+            ["category", "bucket"],
+        ),
+    ):
+        cells = stmt.subquery()
+        insert(
+            measure,
+            sa.select(stamp, sa.literal(measure.value), *cells.c),
+            [*columns, *figures.CELL_FIGURES],
         )
-        .select_from(
-            categories.join(cases, cases.c.case_id == categories.c.case_id)
-            .join(Plan, Plan.returnee_id == categories.c.case_id)
-            .join(money, money.c.plan_id == Plan.id)
-        )
-        .group_by(*dims, categories.c.category),
-        ["category", "bucket", *case_columns],
-    )
     # latest survey of each case (highest taken_on, then id)
     ranked = (
         sa.select(
@@ -1111,9 +979,9 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
     )
     for source, extra in ((cases, []), (by_category, ["category"])):
         group = [source.c[name] for name in (*DIMENSIONS, *extra)]
-        for measure, figures in _follow_up_figures(source, group, as_of):
+        for measure, stmt in _follow_up_figures(source, group, as_of):
             measure = FOLLOW_UP_CATEGORY[measure] if extra else measure
-            cells = figures.subquery()
+            cells = stmt.subquery()
             insert(
                 measure,
                 sa.select(stamp, sa.literal(measure.value), *cells.c),

@@ -41,7 +41,6 @@ bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 HOME_OFFICE = (Role.PROGRAMME_MANAGER, Role.ADMIN)
 #: Rows of a score table shown on the page (all of them are in its download).
 SHOWN_ROWS = 20
-EPOCH = dt.date(1900, 1, 1)  # "returned at any time": departed on or after this day
 
 TIMELINESS_LABELS = {
     "on_time": _l("Done on time"),
@@ -152,7 +151,7 @@ def _returns_table(board: Dashboard) -> Table:
             period_from=max(m.month, f.period_from or m.month),
             period_to=min(services.month_end(m.month), f.period_to or services.month_end(m.month)),
         )
-        href = _cases(month.case_args())
+        href = _cases(month.case_args(returned=True))
         rows.append({"month": _month_label(m.month), "returns": m.returns, "arrivals": m.arrivals})
         links.append({"returns": href})
         bars.append(
@@ -242,26 +241,28 @@ def _spending_table(f: DashboardFilters, grant: services.GrantProgress) -> Table
     scoped = replace(f, grant_id=grant.grant_id)
     committed = _cases(scoped.case_args(plan_status=PlanStatus.APPROVED))
     rows, links, bars = [], [], []
-    lines = [
-        (s.name, s.share_bp / 10_000, s.budget_minor, s.committed_minor, s.delivered_minor)
-        for s in grant.sources
+    lines: list[tuple[Any, float, services.SourceSplit | services.GrantProgress]] = [
+        (s.name, s.share_bp / 10_000, s) for s in grant.sources
     ]
-    lines.append(
-        (_("Total"), 1.0, grant.budget_minor, grant.committed_minor, grant.delivered_minor)
-    )
-    for name, share, budget, spent, delivered in lines:
+    lines.append((_("Total"), 1.0, grant))
+    for name, share, money_of in lines:
+        spent, delivered, remaining = (
+            money_of.committed_minor,
+            money_of.delivered_minor,
+            money_of.remaining_minor,
+        )
         rows.append(
             {
                 "source": str(name),
                 "share": share,
-                "budget": budget,
+                "budget": money_of.budget_minor,
                 "committed": spent,
                 "delivered": delivered,
-                "remaining": budget - spent,
+                "remaining": remaining,
             }
         )
         links.append({"committed": committed, "delivered": committed})
-        money = [delivered, spent - delivered, budget - spent]
+        money = [delivered, spent - delivered, remaining]
         bars.append(
             Bar(
                 str(name),
@@ -299,11 +300,9 @@ def _targets_table(f: DashboardFilters, grant: services.GrantProgress) -> Table:
     rows, links, bars = [], [], []
     for t in grant.targets:
         href = {
-            TargetIndicator.RETURNS: _cases(
-                replace(scoped, period_from=f.period_from or EPOCH).case_args()
-            ),
+            TargetIndicator.RETURNS: _cases(scoped.case_args(returned=True)),
             TargetIndicator.REINTEGRATION: _cases(
-                scoped.case_args(plan_status=PlanStatus.APPROVED)
+                scoped.case_args(returned=True, plan_status=PlanStatus.APPROVED)
             ),
         }.get(t.indicator, url_for("monitoring.activities", grant=grant.grant_id))
         label = str(TARGET_LABELS[t.indicator])

@@ -15,6 +15,7 @@ from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import services
 from reintegration_hub.monitoring.models import ActivityKind, OutcomeCell, OutcomeSnapshot
+from reintegration_hub.monitoring.reports import REPORT_KEYS
 from reintegration_hub.monitoring.services import DashboardFilters
 from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes.models import TargetIndicator
@@ -165,11 +166,15 @@ def test_the_snapshot_cells_count_as_the_live_sql_does(w: World, filters) -> Non
     snapshot()
     f = filters(w)
     assert f.from_cells
-    cells, live = services.cell_case_counts(f), services.case_counts(f)
-    assert cells.totals == live.totals
-    assert dict(cells.per_grant) == {k: v for k, v in live.per_grant.items() if v.cases}
-    assert cells.plans() == live.plans()
-    assert cells.months() == live.months()
+    taken = services.latest_snapshot()
+    assert taken is not None
+    for by in (services.DASHBOARD_KEYS, REPORT_KEYS):  # the dashboard's and the report's
+        cells, live = services.cell_case_counts(f, by, taken), services.case_counts(f, by, AS_OF)
+        assert cells.totals == live.totals
+        assert dict(cells.per_grant) == {k: v for k, v in live.per_grant.items() if v.cases}
+        assert cells.plans() == live.plans()
+        assert cells.months() == live.months()
+        assert cells.countries() == live.countries()
 
 
 def test_a_period_in_months_runs_from_the_first_day_to_the_last() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -25,7 +26,12 @@ MONEY = validate.Range(min=0, max=MAX_BUDGET_MINOR)
 DAYS = validate.Range(min=0, max=caps.MAX_DEPARTURE_DAYS)
 COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$")
 CURRENCY = validate.Regexp(r"^[A-Za-z]{3}$")
-RATE = validate.Range(min=rates.MIN_RATE, max=rates.MAX_RATE)
+RATE_DOC = {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$"}
+
+
+def _plausible_rate(value: Decimal) -> None:
+    if not rates.MIN_RATE <= value <= rates.MAX_RATE:
+        raise ma.ValidationError(f"Give a rate from {rates.MIN_RATE} to {rates.MAX_RATE}.")
 
 
 class FundingSourceSchema(ma.Schema):
@@ -180,11 +186,13 @@ class ExchangeRateSchema(ma.Schema):
     valid_on = fields.Date(required=True)
     eur_per_unit = fields.Decimal(
         as_string=True,
-        validate=RATE,
-        metadata={"description": "euros per unit; or give units_per_eur"},
+        validate=_plausible_rate,
+        metadata={**RATE_DOC, "description": "euros per unit; or give units_per_eur"},
     )
     units_per_eur = fields.Decimal(
-        load_only=True, validate=RATE, metadata={"description": "units of the currency per euro"}
+        load_only=True,
+        validate=_plausible_rate,
+        metadata={**RATE_DOC, "description": "units of the currency per euro (1 EUR = 2.93 GEL)"},
     )
     source = fields.String(load_default="", validate=validate.Length(max=120))
 

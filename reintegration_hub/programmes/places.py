@@ -20,6 +20,7 @@ from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import CaseStatus, Returnee, VulnerabilityEntry
 from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.errors import Conflict, PermissionDenied
+from reintegration_hub.core.paging import Page, page_number
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.core.vocabulary import VulnerabilityCategory
 from reintegration_hub.extensions import db
@@ -159,14 +160,7 @@ class PriorityRow:
 class PriorityList:
     grant: Grant
     places: Places
-    rows: list[PriorityRow]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+    rows: Page[PriorityRow]
 
 
 def _waiting(grant_id: int, actor: Actor) -> sa.Select[tuple[int]]:
@@ -193,7 +187,7 @@ def priority_list(
     then the earliest return (departure, else deadline, else registration), then the case
     number. Three statements whatever the page size."""
     grant = managed_grant(grant_id, actor=actor)
-    page = max(1, min(page, 10**6))
+    page = page_number(page)
     weight = sa.case(SEVERITY, value=VulnerabilityEntry.category, else_=1)
     needs = (
         sa.select(
@@ -240,30 +234,22 @@ def priority_list(
         categories.setdefault(returnee_id, []).append(category)
     places = places_of([grant])[grant.id]
     first = (page - 1) * page_size + 1
-    return PriorityList(
-        grant=grant,
-        places=places,
-        rows=[
-            PriorityRow(
-                rank=first + n,
-                case_id=case_id,
-                case_number=number,
-                host_office=office,
-                categories=sorted(
-                    categories.get(case_id, []), key=lambda c: (-SEVERITY[c], c.value)
-                ),
-                score=int(points),
-                return_on=_as_date(day),
-                status=status,
-                plan_status=plan_status,
-                within_places=places.left is None or first + n <= places.left,
-            )
-            for n, (case_id, number, office, points, day, status, plan_status) in enumerate(rows)
-        ],
-        total=int(total),
-        page=page,
-        page_size=page_size,
-    )
+    ranked = [
+        PriorityRow(
+            rank=first + n,
+            case_id=case_id,
+            case_number=number,
+            host_office=office,
+            categories=sorted(categories.get(case_id, []), key=lambda c: (-SEVERITY[c], c.value)),
+            score=int(points),
+            return_on=_as_date(day),
+            status=status,
+            plan_status=plan_status,
+            within_places=places.left is None or first + n <= places.left,
+        )
+        for n, (case_id, number, office, points, day, status, plan_status) in enumerate(rows)
+    ]
+    return PriorityList(grant, places, Page(ranked, int(total), page, page_size))
 
 
 def _as_date(value: object) -> dt.date:

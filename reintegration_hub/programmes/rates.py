@@ -24,6 +24,7 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound
 from reintegration_hub.core.i18n import currency_codes
 from reintegration_hub.core.money import BASE_CURRENCY, ExchangeRate
+from reintegration_hub.core.paging import Page, page_number
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
 from reintegration_hub.programmes.services import Errors, clean_text, require_manager
@@ -171,29 +172,17 @@ def rate_list_statement(*, actor: Actor, currency: str | None = None) -> sa.Sele
     return stmt.order_by(ExchangeRate.valid_on.desc(), ExchangeRate.currency)
 
 
-@dataclass(frozen=True)
-class RatePage:
-    items: list[ExchangeRate]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-
 def list_rates(
     *, actor: Actor, currency: str | None = None, page: int = 1, page_size: int = 50
-) -> RatePage:
+) -> Page[ExchangeRate]:
     """One page of rates and their number: two statements."""
     stmt = rate_list_statement(actor=actor, currency=currency)
-    page = max(1, min(page, 10**6))
+    page = page_number(page)
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
     )
     items = db.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).all()
-    return RatePage(list(items), int(total or 0), page, page_size)
+    return Page(list(items), int(total or 0), page, page_size)
 
 
 def rate_currencies() -> list[str]:

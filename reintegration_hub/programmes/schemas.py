@@ -130,10 +130,10 @@ class PriorityRowSchema(ma.Schema):
 
 class PriorityListSchema(ma.Schema):
     places = fields.Nested(PlacesSchema)
-    total = fields.Integer()
-    page = fields.Integer()
-    pages = fields.Integer()
-    rows = fields.List(fields.Nested(PriorityRowSchema))
+    total = fields.Integer(attribute="rows.total")
+    page = fields.Integer(attribute="rows.page")
+    pages = fields.Integer(attribute="rows.pages")
+    rows = fields.List(fields.Nested(PriorityRowSchema), attribute="rows.items")
 
 
 class PageQuerySchema(ma.Schema):

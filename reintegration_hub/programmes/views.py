@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
@@ -42,6 +43,22 @@ def _status(form: FlaskForm) -> int:
     return 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
 
 
+def _saved(form: Any, save: Callable[[], object], done: str, target: str) -> Any | None:
+    """Validate ``form``, ``save()`` it and commit: a redirect to ``target`` with ``done``
+    flashed. None when the form is to be shown again, the refusals at its fields."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        save()
+    except DomainError as error:
+        db.session.rollback()
+        form.show_error(error)
+        return None
+    db.session.commit()
+    flash(done, "success")
+    return redirect(target)
+
+
 # --- grants ---------------------------------------------------------------------------------
 
 
@@ -69,20 +86,17 @@ def edit_grant(grant_id: int) -> Any:
 def _grant_form(grant: Grant | None) -> Any:
     offices = [(o.id, o.name) for o in services.holding_offices(actor=current_user)]
     form = GrantForm.for_grant(grant, offices=offices)
-    if form.validate_on_submit():
-        try:
-            if grant is None:
-                services.create_grant(**form.terms().__dict__, actor=current_user)
-            else:
-                services.update_grant(grant.id, form.terms(), actor=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            form.show_error(error)
-        else:
-            db.session.commit()
-            flash(_("The grant is saved."), "success")
-            return redirect(url_for("programmes.grants"))
-    return render_template("programmes/grant_form.html", form=form, grant=grant), _status(form)
+
+    def save() -> object:
+        if grant is None:
+            return services.create_grant(**form.terms().__dict__, actor=current_user)
+        return services.update_grant(grant.id, form.terms(), actor=current_user)
+
+    done = _saved(form, save, _("The grant is saved."), url_for("programmes.grants"))
+    return done or (
+        render_template("programmes/grant_form.html", form=form, grant=grant),
+        _status(form),
+    )
 
 
 @bp.get("/grants/<int:grant_id>/priority")
@@ -122,20 +136,17 @@ def edit_cap_rule(rule_id: int) -> Any:
 def _cap_rule_form(rule: BudgetCapRule | None) -> Any:
     grants = [(g.id, f"{g.number} {g.title}") for g in services.list_grants(actor=current_user)]
     form = CapRuleForm.for_rule(rule, grants=grants)
-    if form.validate_on_submit():
-        try:
-            if rule is None:
-                caps.create_cap_rule(form.terms(), actor=current_user)
-            else:
-                caps.update_cap_rule(rule.id, form.terms(), actor=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            form.show_error(error)
-        else:
-            db.session.commit()
-            flash(_("The budget cap rule is saved."), "success")
-            return redirect(url_for("programmes.cap_rules"))
-    return render_template("programmes/cap_rule_form.html", form=form, rule=rule), _status(form)
+
+    def save() -> object:
+        if rule is None:
+            return caps.create_cap_rule(form.terms(), actor=current_user)
+        return caps.update_cap_rule(rule.id, form.terms(), actor=current_user)
+
+    done = _saved(form, save, _("The budget cap rule is saved."), url_for("programmes.cap_rules"))
+    return done or (
+        render_template("programmes/cap_rule_form.html", form=form, rule=rule),
+        _status(form),
+    )
 
 
 @bp.post("/cap-rules/<int:rule_id>/delete")
@@ -179,24 +190,20 @@ def rates() -> Any:
 @roles(*MANAGERS)
 def add_rate() -> Any:
     form = RateForm()
-    if form.validate_on_submit():
-        try:
-            exchange.record_rate(
-                form.currency.data or "",
-                form.valid_on.data,  # type: ignore[arg-type]  # DataRequired
-                form.rate.data,  # type: ignore[arg-type]  # DataRequired
-                units_per_eur=form.units_per_eur,
-                source=form.source.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.show_error(error)
-        else:
-            db.session.commit()
-            flash(_("The rate is recorded."), "success")
-            return redirect(url_for("programmes.rates", currency=form.currency.data))
-    return _rates_page(form, 422)
+    done = _saved(
+        form,
+        lambda: exchange.record_rate(
+            form.currency.data or "",
+            form.valid_on.data,  # type: ignore[arg-type]  # DataRequired
+            form.rate.data,  # type: ignore[arg-type]  # InputRequired
+            units_per_eur=form.units_per_eur,
+            source=form.source.data or "",
+            actor=current_user,
+        ),
+        _("The rate is recorded."),
+        url_for("programmes.rates", currency=form.currency.data),
+    )
+    return done or _rates_page(form, 422)
 
 
 @bp.route("/rates/<int:rate_id>", methods=["GET", "POST"])
@@ -206,23 +213,22 @@ def edit_rate(rate_id: int) -> Any:
     form = RateChangeForm(
         data={"rate": row.eur_per_unit, "quoted_as": "eur_per_unit", "source": row.source}
     )
-    if form.validate_on_submit():
-        try:
-            exchange.update_rate(
-                row.id,
-                form.rate.data,  # type: ignore[arg-type]  # DataRequired
-                units_per_eur=form.units_per_eur,
-                source=form.source.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.show_error(error)
-        else:
-            db.session.commit()
-            flash(_("The rate is saved."), "success")
-            return redirect(url_for("programmes.rates", currency=row.currency))
-    return render_template("programmes/rate_form.html", form=form, rate=row), _status(form)
+    done = _saved(
+        form,
+        lambda: exchange.update_rate(
+            row.id,
+            form.rate.data,  # type: ignore[arg-type]  # InputRequired
+            units_per_eur=form.units_per_eur,
+            source=form.source.data or "",
+            actor=current_user,
+        ),
+        _("The rate is saved."),
+        url_for("programmes.rates", currency=row.currency),
+    )
+    return done or (
+        render_template("programmes/rate_form.html", form=form, rate=row),
+        _status(form),
+    )
 
 
 @bp.post("/rates/<int:rate_id>/delete")

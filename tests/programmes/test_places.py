@@ -171,18 +171,18 @@ def test_the_priority_list_puts_the_most_vulnerable_first(app) -> None:
     found = places.priority_list(funded.id, actor=user_with_role(Role.PROGRAMME_MANAGER))
 
     # 4 points (2 categories), 3 points in 2 categories, 3 in 1, then 0 by return date
-    assert [r.case_id for r in found.rows] == [
+    assert [r.case_id for r in found.rows.items] == [
         elderly_ill.id,
         parent.id,
         trafficked.id,
         none_early.id,
         none_late.id,
     ]
-    assert [r.rank for r in found.rows] == [1, 2, 3, 4, 5]
-    assert [r.score for r in found.rows] == [4, 3, 3, 0, 0]
-    assert [r.within_places for r in found.rows] == [True, True, False, False, False]
-    assert found.rows[0].categories == [V.SERIOUS_ILLNESS, V.ELDERLY]
-    assert found.rows[3].return_on == early
+    assert [r.rank for r in found.rows.items] == [1, 2, 3, 4, 5]
+    assert [r.score for r in found.rows.items] == [4, 3, 3, 0, 0]
+    assert [r.within_places for r in found.rows.items] == [True, True, False, False, False]
+    assert found.rows.items[0].categories == [V.SERIOUS_ILLNESS, V.ELDERLY]
+    assert found.rows.items[3].return_on == early
     assert (found.places.funded, found.places.used, found.places.left) == (2, 0, 2)
 
 
@@ -193,7 +193,7 @@ def test_the_priority_list_is_the_grants_managers_only(app) -> None:
         places.priority_list(held.id, actor=host_manager(host_office("LT", "Vilnius")))
     with pytest.raises(PermissionDenied):
         places.priority_list(held.id, actor=counsellor(riga))
-    assert places.priority_list(held.id, actor=host_manager(riga)).total == 0
+    assert places.priority_list(held.id, actor=host_manager(riga)).rows.total == 0
 
 
 def test_the_priority_list_reads_in_a_fixed_number_of_statements(app) -> None:
@@ -205,7 +205,7 @@ def test_the_priority_list_reads_in_a_fixed_number_of_statements(app) -> None:
     db.session.flush()
     with counted_statements() as statements:
         found = places.priority_list(funded.id, actor=manager)
-    assert found.total == 6
+    assert found.rows.total == 6
     # the grant, the count, the page, the categories, the places used
     assert len(statements) <= 5
     assert db.session.scalar(sa.select(sa.func.count(Returnee.id))) == 6

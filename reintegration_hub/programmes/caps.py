@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -142,7 +142,7 @@ def _validate(terms: CapRuleTerms, actor: Actor) -> CapRuleTerms:
         managed_grant(terms.grant_id, actor=actor)
     if errors:
         raise InvalidInput(_l("Some details of the rule are not valid."), field_errors=errors)
-    return CapRuleTerms(**{**terms.__dict__, "name": name, "return_country_code": country})
+    return replace(terms, name=name, return_country_code=country)
 
 
 def _check_unique(terms: CapRuleTerms, rule_id: int | None = None) -> None:

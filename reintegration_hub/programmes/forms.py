@@ -297,7 +297,14 @@ class RateForm(FlaskForm):
     rate = NumberField(
         _l("Rate"),
         places=None,
-        validators=[InputRequired(), NumberRange(min=rates.MIN_RATE, max=rates.MAX_RATE)],
+        validators=[
+            InputRequired(),
+            NumberRange(
+                min=rates.MIN_RATE,
+                max=rates.MAX_RATE,
+                message=_l("Give a positive rate from %(min)s to %(max)s.", **rates.RATE_RANGE),
+            ),
+        ],
     )
     source = StringField(
         _l("Source"),

@@ -29,10 +29,12 @@ from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
 from reintegration_hub.programmes.services import Errors, clean_text, require_manager
 
-#: The stored precision (``Numeric(18, 10)``) and the plausible range of a rate either way.
+#: The stored precision (``Numeric(18, 10)``: below 10^8) and the plausible range of a rate,
+#: quoted either way: a currency worth from a ten-millionth of a euro to ten million euros.
 RATE_PLACES = Decimal("1e-10")
-MAX_RATE = Decimal(100_000_000)
-MIN_RATE = Decimal("1e-8")
+MIN_RATE = Decimal("0.0000001")
+MAX_RATE = Decimal(10_000_000)
+RATE_RANGE = {"min": f"{MIN_RATE:f}", "max": f"{MAX_RATE:f}"}
 #: The first day of the euro.
 EARLIEST_DAY = dt.date(1999, 1, 1)
 #: Rates may be entered this many days ahead (a rate fixed for the coming month).
@@ -73,7 +75,7 @@ def _check(currency: str, valid_on: dt.date, source: str, errors: Errors) -> tup
 
 def _rate_error(errors: Errors) -> None:
     errors.setdefault("eur_per_unit", []).append(
-        _l("Give a positive rate from %(min)s to %(max)s.", min=MIN_RATE, max=MAX_RATE)
+        _l("Give a positive rate from %(min)s to %(max)s.", **RATE_RANGE)
     )
 
 
@@ -262,9 +264,7 @@ def _parse(
             Decimal(_cell_text(values, rate_column)), units_per_eur=rate_column == "units_per_eur"
         )
     except (ValueError, InvalidOperation):
-        errors[rate_column] = [
-            _l("Give a positive rate from %(min)s to %(max)s.", min=MIN_RATE, max=MAX_RATE)
-        ]
+        errors[rate_column] = [_l("Give a positive rate from %(min)s to %(max)s.", **RATE_RANGE)]
     for column, messages in errors.items():
         problems.extend(RowError(line, column, str(m)) for m in messages)
     return None if errors else (currency, day, rate, source)

@@ -31,7 +31,7 @@ RATE_DOC = {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$"}
 
 def _plausible_rate(value: Decimal) -> None:
     if not rates.MIN_RATE <= value <= rates.MAX_RATE:
-        raise ma.ValidationError(f"Give a rate from {rates.MIN_RATE} to {rates.MAX_RATE}.")
+        raise ma.ValidationError("Give a rate from {min} to {max}.".format(**rates.RATE_RANGE))
 
 
 class FundingSourceSchema(ma.Schema):

@@ -180,7 +180,7 @@ def test_an_import_through_the_api_is_all_or_nothing(client) -> None:
     )
     assert refused.status_code == 422
     assert refused.json["errors"]["lines"] == [
-        "3 eur_per_unit: Give a positive rate from 1E-8 to 100000000."
+        "3 eur_per_unit: Give a positive rate from 0.0000001 to 10000000."
     ]
     assert db.session.scalar(sa.select(sa.func.count(ExchangeRate.id))) == 0
     imported = client.post(

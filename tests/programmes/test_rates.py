@@ -181,3 +181,12 @@ def test_a_nul_byte_in_a_cell_is_refused_not_stored(app) -> None:
     with pytest.raises(rates.RatesRejected) as refused:
         rates.import_rates("rates.csv", content, actor=SystemActor("test"))
     assert [(e.line, e.column) for e in refused.value.rows] == [(2, "source")]
+
+
+def test_the_extreme_plausible_rates_fit_the_column(app) -> None:
+    admin = user_with_role(Role.ADMIN)
+    dear = rates.record_rate("KWD", DAY, rates.MAX_RATE, actor=admin)
+    cheap = rates.record_rate("IRR", DAY, rates.MAX_RATE, units_per_eur=True, actor=admin)
+    db.session.flush()
+    db.session.expire_all()
+    assert (dear.eur_per_unit, cheap.eur_per_unit) == (rates.MAX_RATE, rates.MIN_RATE)

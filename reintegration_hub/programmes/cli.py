@@ -26,30 +26,16 @@ def _refuse(error: DomainError) -> click.ClickException:
 
 @click.command("setup")
 @with_appcontext
+@click.option("--office", "office_name", envvar="HUB_SETUP_OFFICE", help="The home office.")
 @click.option(
-    "--office",
-    "office_name",
-    envvar="HUB_SETUP_OFFICE",
-    prompt="Home office name",
-    default="Home office",
-    show_default=True,
-    help="The home office, created if new.",
+    "--country", envvar="HUB_SETUP_COUNTRY", help="ISO 3166-1 alpha-2 code of its country."
 )
-@click.option(
-    "--country",
-    envvar="HUB_SETUP_COUNTRY",
-    prompt="Home office country (ISO 3166, e.g. CH)",
-    help="ISO 3166-1 alpha-2 code of the home office's country.",
-)
-@click.option("--email", envvar="HUB_SETUP_EMAIL", prompt="Administrator's e-mail")
-@click.option("--name", "full_name", envvar="HUB_SETUP_NAME", prompt="Administrator's full name")
+@click.option("--email", envvar="HUB_SETUP_EMAIL", help="The administrator's e-mail.")
+@click.option("--name", "full_name", envvar="HUB_SETUP_NAME", help="The administrator's name.")
 @click.option(
     "--password",
     envvar="HUB_SETUP_PASSWORD",
-    prompt="Password (10 characters or more)",
-    hide_input=True,
-    confirmation_prompt=True,
-    help="Better given by the prompt or HUB_SETUP_PASSWORD than on the command line.",
+    help="Better given at the prompt or as HUB_SETUP_PASSWORD than on the command line.",
 )
 @click.option(
     "--language",
@@ -59,20 +45,32 @@ def _refuse(error: DomainError) -> click.ClickException:
     type=click.Choice(["en", "lt", "lv", "cs", "ru"]),
 )
 def setup_command(
-    office_name: str, country: str, email: str, full_name: str, password: str, language: str
+    office_name: str | None,
+    country: str | None,
+    email: str | None,
+    full_name: str | None,
+    password: str | None,
+    language: str,
 ) -> None:
     """Create the first administrator (and the home office) of a fresh installation.
 
     Asks for what is not given as an option or an environment variable; refuses once any
     administrator exists. Then sign in and set up offices, users, grants, budget cap rules
     and exchange rates in the pages."""
+    if setup.has_administrator():
+        raise click.ClickException(
+            "An administrator exists already: sign in and add users in the pages."
+        )
     try:
         admin = setup.create_first_administrator(
-            office_name=office_name,
-            country_code=country.strip().upper(),
-            email=email,
-            full_name=full_name,
-            password=password,
+            office_name=office_name or click.prompt("Home office name", default="Home office"),
+            country_code=(country or click.prompt("Its country (ISO 3166, e.g. CH)")).upper(),
+            email=email or click.prompt("Administrator's e-mail"),
+            full_name=full_name or click.prompt("Administrator's full name"),
+            password=password
+            or click.prompt(
+                "Password (10 characters or more)", hide_input=True, confirmation_prompt=True
+            ),
             preferred_language=language,
         )
     except DomainError as error:

@@ -170,7 +170,8 @@ def rate_list_statement(*, actor: Actor, currency: str | None = None) -> sa.Sele
     require_manager(actor)
     stmt = sa.select(ExchangeRate)
     if currency:
-        stmt = stmt.where(ExchangeRate.currency == currency.strip().upper()[:3])
+        code = currency.strip().upper()
+        stmt = stmt.where(ExchangeRate.currency == code if code in currency_codes() else sa.false())
     return stmt.order_by(ExchangeRate.valid_on.desc(), ExchangeRate.currency)
 
 

@@ -163,7 +163,7 @@ def delete_cap_rule(rule_id: int) -> Any:
 
 
 def _rates_page(form: RateForm, status: int = 200) -> Any:
-    currency = (request.args.get("currency") or "").strip().upper()[:3] or None
+    currency = (request.args.get("currency") or "").strip().upper() or None
     listed = exchange.list_rates(
         actor=current_user,
         currency=currency,

@@ -198,6 +198,10 @@ def test_a_rate_is_added_by_hand_and_a_bad_one_refused_at_the_field(client, logi
     assert db.session.scalars(sa.select(ExchangeRate.eur_per_unit)).one() == Decimal("0.4")
     listing = client.get("/programmes/rates?currency=GEL").get_data(as_text=True)
     assert "2.5000" in listing
+    for hostile in ("%00", "GE%00L", "%ED%A0%80", "X" * 5000):
+        response = client.get(f"/programmes/rates?currency={hostile}&page=99999999999999999999")
+        assert response.status_code == 200
+        assert "2.5000" not in response.get_data(as_text=True)
     for rate in ("0", "NaN", "-3", "1e999"):
         refused = client.post(
             "/programmes/rates",

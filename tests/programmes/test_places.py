@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 import sqlalchemy as sa
 
+from reintegration_hub.auth.models import User
 from reintegration_hub.cases import services as cases
 from reintegration_hub.cases.models import ClosureReason, Returnee
 from reintegration_hub.core.errors import Conflict, NotFound, PermissionDenied
@@ -209,3 +211,44 @@ def test_the_priority_list_reads_in_a_fixed_number_of_statements(app) -> None:
     # the grant, the count, the page, the categories, the places used
     assert len(statements) <= 5
     assert db.session.scalar(sa.select(sa.func.count(Returnee.id))) == 6
+
+
+@pytest.mark.postgres
+def test_two_approvals_at_once_never_take_the_last_place_twice(
+    w: World, make_app, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL: SQLite lets one writer in at a time, nothing can race")
+    funded = grant(reintegration_places=1)
+    plan_ids = [
+        _feasible(w, _on(w.case, funded)).id,
+        _feasible(w, _on(_another_case(w, "Eka"), funded)).id,
+    ]
+    manager_id = w.programme_manager.id
+    db.session.commit()
+    racing = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": 0})
+    outcomes: list[str] = []
+    start = threading.Barrier(2, timeout=60)
+
+    def approve(plan_id: int) -> None:
+        with racing.app_context():  # its own session, on its own connection
+            db.session.execute(sa.text("SELECT 1"))
+            manager = db.session.get(User, manager_id)
+            start.wait()
+            try:
+                plans.approve_plan(plan_id, actor=manager)
+                db.session.commit()
+                outcomes.append("approved")
+            except Conflict:
+                db.session.rollback()
+                outcomes.append("refused")
+            db.session.remove()
+
+    threads = [threading.Thread(target=approve, args=(plan_id,)) for plan_id in plan_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["approved", "refused"]
+    db.session.expire_all()
+    assert services.places_of([funded])[funded.id] == services.Places(1, 1)

@@ -256,3 +256,10 @@ def test_the_plan_approval_refusal_is_shown_on_the_plan_page(client, login) -> N
     response = client.post(f"/plans/{plan.id}/approve", data={"comment": ""})
     assert response.status_code == 422
     assert f"/programmes/grants/{funded.id}/priority" in response.get_data(as_text=True)
+
+
+def test_a_host_office_manager_sees_no_other_offices_monitoring(client, login) -> None:
+    login(host_manager(host_office()))
+    assert client.get("/monitoring/").status_code == 403
+    login(user_with_role(Role.PROGRAMME_MANAGER))
+    assert client.get("/monitoring/").status_code == 200

@@ -195,6 +195,8 @@ def priority_list(
             sa.func.sum(weight).label("score"),
             sa.func.count(VulnerabilityEntry.id).label("categories"),
         )
+        .join(Returnee, Returnee.id == VulnerabilityEntry.returnee_id)
+        .where(Returnee.grant_id == grant.id)  # only the grant's cases, never every case
         .group_by(VulnerabilityEntry.returnee_id)
         .subquery()
     )

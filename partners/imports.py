@@ -164,7 +164,9 @@ def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
     book.close()
 
 
-def read_rows(filename: str, content: bytes) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+def read_rows(
+    filename: str, content: bytes, *, max_rows: int = MAX_ROWS
+) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     """The header and the non-empty rows ``(line, {column: value})`` of a CSV or XLSX file."""
     name = filename.lower()
     if name.endswith(".csv"):
@@ -183,8 +185,8 @@ def read_rows(filename: str, content: bytes) -> tuple[list[str], list[tuple[int,
             header = [str(c).strip().lower() for c in cells]
             continue
         data.append((line, dict(zip(header, cells, strict=False))))
-        if len(data) > MAX_ROWS:
-            raise _file_error(_l("Import at most %(count)d rows at a time.", count=MAX_ROWS))
+        if len(data) > max_rows:
+            raise _file_error(_l("Import at most %(count)d rows at a time.", count=max_rows))
     if header is None or not data:
         raise _file_error(_l("The file has no rows to import."))
     return header, data

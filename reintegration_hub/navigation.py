@@ -18,6 +18,8 @@ MENU: list[tuple[str, Any]] = [
     ("deliveries.index", _l("Deliveries")),
     ("monitoring.dashboard", _l("Monitoring")),
     ("programmes.grants", _l("Grants")),
+    ("programmes.cap_rules", _l("Budget caps")),
+    ("programmes.rates", _l("Exchange rates")),
     ("auth.users", _l("Users")),
     ("auth.offices", _l("Offices")),
     ("audit.index", _l("Audit trail")),

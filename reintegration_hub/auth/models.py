@@ -90,6 +90,10 @@ class User(IdMixin, TimestampMixin, Base):
         return self.office.country_code
 
     @property
+    def office_kind(self) -> OfficeKind:
+        return self.office.kind
+
+    @property
     def audit_label(self) -> str:
         return f"user:{self.id}"
 

@@ -35,7 +35,8 @@ TOKEN_PREFIX = "rh_"  # noqa: S105 - a marker, not a secret
 #: The office kinds each role may belong to.
 ROLE_OFFICE_KINDS: dict[Role, frozenset[OfficeKind]] = {
     Role.ADMIN: frozenset(OfficeKind),
-    Role.PROGRAMME_MANAGER: frozenset({OfficeKind.HOME}),
+    # a host office may run a national programme of its own (IOM Riga in Latvia)
+    Role.PROGRAMME_MANAGER: frozenset({OfficeKind.HOME, OfficeKind.HOST}),
     Role.COUNSELLOR: frozenset({OfficeKind.HOST}),
     Role.CASE_MANAGER: frozenset({OfficeKind.ORIGIN}),
     Role.PARTNER: frozenset({OfficeKind.ORIGIN}),

@@ -79,7 +79,10 @@ class CaseForm(FlaskForm):
     departure_deadline_on = DateField(
         _l("Voluntary departure deadline"),
         validators=[Optional()],
-        description=_l("7 to 30 days after the return decision."),
+        description=_l(
+            "Within the departure window of the programme's budget cap rule (by default 7 to 30 "
+            "days after the return decision)."
+        ),
     )
     origin_office_id = SelectField(_l("Origin office"), coerce=_optional_int)
     case_manager_id = SelectField(_l("Case manager"), coerce=_optional_int)

@@ -167,7 +167,8 @@ class Returnee(IdMixin, TimestampMixin, Base):
 
     @classmethod
     def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
-        if actor.role == Role.COUNSELLOR and actor.office_id is not None:
+        # a host office's programme manager (the home office's see every case)
+        if actor.role in {Role.COUNSELLOR, Role.PROGRAMME_MANAGER} and actor.office_id is not None:
             return cls.host_office_id == actor.office_id
         if actor.role == Role.CASE_MANAGER and actor.country_code:
             return sa.and_(

@@ -60,7 +60,10 @@ class CaseDetailsSchema(ma.Schema):
     departure_deadline_on = fields.Date(
         load_default=None,
         allow_none=True,
-        metadata={"description": "7 to 30 days after return_decision_on"},
+        metadata={
+            "description": "after return_decision_on, within the cap rule's departure window "
+            "(by default 7 to 30 days)"
+        },
     )
     origin_office_id = fields.Integer(load_default=None, allow_none=True)
     case_manager_id = fields.Integer(load_default=None, allow_none=True)

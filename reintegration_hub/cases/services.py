@@ -47,11 +47,9 @@ from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MilestoneKind
 from reintegration_hub.followups.services import complete_milestones, reschedule_case
 from reintegration_hub.plans.models import Plan, PlanLine
+from reintegration_hub.programmes import caps
 from reintegration_hub.programmes.models import Grant
 
-#: The voluntary departure period after a return decision, in days (inclusive).
-MIN_DEPARTURE_DAYS = 7
-MAX_DEPARTURE_DAYS = 30
 #: The case page warns when the departure deadline is this close (or passed).
 DEADLINE_WARNING_DAYS = 5
 #: rapidfuzz token_sort_ratio at or above which two names are the same person's.
@@ -185,7 +183,15 @@ def _require_role(actor: Actor, allowed: Iterable[Role]) -> None:
         raise PermissionDenied(_l("Your role cannot change cases."))
 
 
-def _validate(details: CaseDetails, dependants: Sequence[DependantInput]) -> CaseDetails:
+def _validate(
+    details: CaseDetails,
+    dependants: Sequence[DependantInput],
+    *,
+    host_office_id: int,
+    registered_on: dt.date,
+) -> CaseDetails:
+    """The case's details, cleaned; InvalidInput with every field error. The programme's
+    rules (grant period, largest household, departure window) come from ``programmes.caps``."""
     errors: dict[str, list[Any]] = {}
     today = now_utc().date()
     first, last = details.first_name.strip(), details.last_name.strip()
@@ -206,20 +212,8 @@ def _validate(details: CaseDetails, dependants: Sequence[DependantInput]) -> Cas
         errors["languages"] = [_l("Use ISO 639-1 language codes.")]
     if len(details.contact_after_return) > 500:
         errors["contact_after_return"] = [_l("At most 500 characters.")]
-    if details.departure_deadline_on is not None:
-        if details.return_decision_on is None:
-            errors["return_decision_on"] = [_l("Give the return decision date.")]
-        else:
-            period = (details.departure_deadline_on - details.return_decision_on).days
-            if not MIN_DEPARTURE_DAYS <= period <= MAX_DEPARTURE_DAYS:
-                errors["departure_deadline_on"] = [
-                    _l(
-                        "The voluntary departure deadline must be %(min)s to %(max)s days "
-                        "after the return decision.",
-                        min=MIN_DEPARTURE_DAYS,
-                        max=MAX_DEPARTURE_DAYS,
-                    )
-                ]
+    if details.departure_deadline_on is not None and details.return_decision_on is None:
+        errors["return_decision_on"] = [_l("Give the return decision date.")]
     if details.departed_on and details.arrived_on and details.arrived_on < details.departed_on:
         errors["arrived_on"] = [_l("Arrival cannot be before departure.")]
     if any(d.date_of_birth > today for d in dependants):
@@ -238,8 +232,18 @@ def _validate(details: CaseDetails, dependants: Sequence[DependantInput]) -> Cas
             or manager.office_id != details.origin_office_id
         ):
             errors["case_manager_id"] = [_l("Choose a case manager of the origin office.")]
-    if details.grant_id is not None and db.session.get(Grant, details.grant_id) is None:
-        errors["grant_id"] = [_l("No such grant.")]
+    facts = caps.CaseFacts(
+        grant_id=details.grant_id,
+        return_country_code=return_country,
+        host_office_id=host_office_id,
+        dependants=len(dependants),
+        return_decision_on=details.return_decision_on,
+        departure_deadline_on=details.departure_deadline_on,
+        departed_on=details.departed_on,
+        registered_on=registered_on,
+    )
+    for name, messages in caps.case_errors(facts).items():
+        errors.setdefault(name, []).extend(messages)
     if errors:
         raise InvalidInput(_l("Some case details are not valid."), field_errors=errors)
     return CaseDetails(
@@ -364,7 +368,9 @@ def register_case(
     host_office = db.session.get(Office, actor.office_id)
     if host_office is None or host_office.kind != OfficeKind.HOST:
         raise PermissionDenied(_l("Only counsellors of a host office register cases."))
-    details = _validate(details, dependants)
+    details = _validate(
+        details, dependants, host_office_id=host_office.id, registered_on=now_utc().date()
+    )
     vulnerability_notes = _vulnerability_map(vulnerabilities or {})
     if consent is not None and consent.given_on > now_utc().date():
         raise InvalidInput(
@@ -425,7 +431,13 @@ def update_case(
     _require_role(actor, EDITOR_ROLES)
     case: Returnee = get_scoped(Returnee, case_id, actor)
     _refuse_anonymised(case)
-    details = _validate(details, dependants or ())
+    kept = [DependantInput(d.relation, d.date_of_birth, d.accompanying) for d in case.dependants]
+    details = _validate(
+        details,
+        kept if dependants is None else dependants,
+        host_office_id=case.host_office_id,
+        registered_on=case.created_at.date(),
+    )
     wanted = _vulnerability_map(vulnerabilities or {})
     _apply(case, details)
     changes = pending_changes(case)

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from reintegration_hub.core.errors import NotFound
-from reintegration_hub.core.roles import ALL_OFFICES_ROLES, Actor, Role
+from reintegration_hub.core.roles import ALL_OFFICES_ROLES, Actor, OfficeKind, Role
 from reintegration_hub.extensions import db, login
 
 PUBLIC = "public"
@@ -102,6 +102,10 @@ class OfficeScoped(Protocol):
 
 
 def sees_all_offices(actor: Actor) -> bool:
+    """Administrators, and programme managers of the home office. A host office's programme
+    manager (a national programme run by that office) sees that office's cases and grants."""
+    if actor.role == Role.PROGRAMME_MANAGER:
+        return actor.office_kind == OfficeKind.HOME
     return actor.role in ALL_OFFICES_ROLES
 
 

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import sqlalchemy as sa
 from babel.numbers import get_currency_precision
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,7 +44,14 @@ def eur_per_unit(currency: str, on: dt.date) -> Decimal:
         .limit(1)
     )
     if rate is None:
-        message = _l("No exchange rate for %(currency)s is recorded.", currency=currency)
+        message = _l(
+            "No exchange rate for %(currency)s on %(day)s or before is recorded: an "
+            "administrator or programme manager enters it on the Exchange rates page "
+            "(%(path)s).",
+            currency=currency,
+            day=on.isoformat(),
+            path=current_app.url_map.bind("").build("programmes.rates"),
+        )
         raise InvalidInput(message, field_errors={"currency": [message]})
     return Decimal(rate)
 

@@ -20,7 +20,8 @@ class OfficeKind(enum.StrEnum):
     HOME = "home"
 
 
-#: Roles that see every office's data (no office filter).
+#: Roles that see every office's data (no office filter); a programme manager only when
+#: working in the home office (``core.authz.sees_all_offices``).
 ALL_OFFICES_ROLES = frozenset({Role.ADMIN, Role.PROGRAMME_MANAGER})
 
 
@@ -37,6 +38,9 @@ class Actor(Protocol):
     def office_id(self) -> int | None: ...
 
     @property
+    def office_kind(self) -> OfficeKind | None: ...
+
+    @property
     def country_code(self) -> str | None: ...
 
     @property
@@ -49,6 +53,7 @@ class SystemActor:
     id = None
     role = None
     office_id = None
+    office_kind = None
     country_code = None
 
     def __init__(self, name: str) -> None:

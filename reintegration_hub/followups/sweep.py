@@ -34,7 +34,7 @@ from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
-from reintegration_hub.core.roles import Role
+from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
@@ -287,7 +287,14 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
         )
     home_office = list(
         db.session.scalars(
-            sa.select(User.email).where(User.role == Role.PROGRAMME_MANAGER, User.is_active)
+            sa.select(User.email)
+            .join(Office, Office.id == User.office_id)
+            # a host office's programme manager runs one national programme, not the home office
+            .where(
+                User.role == Role.PROGRAMME_MANAGER,
+                User.is_active,
+                Office.kind == OfficeKind.HOME,
+            )
         )
     )
     texts = _texts({level for _, level in new_notices})

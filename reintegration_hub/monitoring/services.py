@@ -57,6 +57,7 @@ from reintegration_hub.cases.drill import (
 )
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import record_audit
+from reintegration_hub.core.authz import sees_all_offices
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
@@ -233,7 +234,8 @@ def _text(value: Any) -> str | None:
 
 
 def require_monitoring(actor: Actor) -> None:
-    if actor.role not in MONITORING_ROLES:
+    # a host office's programme manager (its own national programme) sees no other office's
+    if actor.role not in MONITORING_ROLES or not sees_all_offices(actor):
         raise PermissionDenied(_l("Only the home office sees programme monitoring."))
 
 
@@ -1011,7 +1013,7 @@ def record_activity(
 ) -> ProgrammeActivity:
     """A short stay (people housed before departure) or a capacity-building event toward the
     grant's targets."""
-    if actor.role not in MONITORING_ROLES:
+    if actor.role not in MONITORING_ROLES or not sees_all_offices(actor):
         raise PermissionDenied(_l("Only the home office records programme activities."))
     if db.session.get(Grant, grant_id) is None:
         raise NotFound(_l("Not found."))

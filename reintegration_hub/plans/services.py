@@ -46,7 +46,9 @@ from reintegration_hub.plans.models import (
     PlanRevision,
     PlanStatus,
 )
+from reintegration_hub.programmes import caps
 from reintegration_hub.programmes.models import BudgetCapRule
+from reintegration_hub.programmes.places import approvable_plans, check_plan_approval
 
 #: Who builds and submits plans; who reviews them; who approves them.
 BUILDER_ROLES = frozenset({Role.COUNSELLOR, Role.ADMIN})
@@ -86,18 +88,8 @@ def _age_on(born: dt.date, on: dt.date) -> int:
 
 
 def cap_rule_for(case: Returnee) -> BudgetCapRule:
-    """The grant's own rule, else the default rule."""
-    rule = None
-    if case.grant_id is not None:
-        rule = db.session.scalars(
-            sa.select(BudgetCapRule).where(BudgetCapRule.grant_id == case.grant_id)
-        ).first()
-    rule = (
-        rule
-        or db.session.scalars(
-            sa.select(BudgetCapRule).where(BudgetCapRule.is_default.is_(True))
-        ).first()
-    )
+    """The programme's rule for the case's grant and country of return (``programmes.caps``)."""
+    rule = caps.cap_rule_for(case.grant_id, case.return_country_code)
     if rule is None:
         raise Conflict(_l("No budget cap rule is set up: an administrator must add one."))
     return rule
@@ -474,6 +466,7 @@ def approve_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
     """
     _require_role(actor, APPROVER_ROLES)
     plan = _reviewed_plan(plan_id, actor, frozenset({PlanStatus.FEASIBLE}))
+    check_plan_approval(plan.returnee, actor=actor)  # the grant's approver and places
     waiting = [
         line for line in plan.lines if line.hold is None or line.hold.status != HoldStatus.HELD
     ]
@@ -577,6 +570,8 @@ def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> PlanPag
         raise PermissionDenied(_l("Your role cannot do this."))
     page = max(page, 1)
     stmt = scoped(sa.select(Plan).where(Plan.status.in_(waiting)), Plan, actor)
+    if actor.role == Role.PROGRAMME_MANAGER:  # the plans their office approves
+        stmt = stmt.where(approvable_plans(actor))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     items = db.session.scalars(
         stmt.options(joinedload(Plan.returnee).joinedload(Returnee.host_office))

@@ -7,9 +7,11 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
 from reintegration_hub.demo import data
@@ -49,6 +51,18 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` served over HTTP on a free local port; yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # e-mailed links
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
 @pytest.fixture
 def live_server(make_app) -> Iterator[str]:
     """The demo world served over HTTP; yields the base URL."""
@@ -57,13 +71,17 @@ def live_server(make_app) -> Iterator[str]:
         data.load()
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # e-mailed links
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def fresh_install(make_app) -> Iterator[tuple[str, Flask]]:
+    """A fresh installation served, without the demo: the migrated database and nothing else
+    (what ``flask db upgrade`` leaves). Yields the base URL and the app, to run ``flask setup``."""
+    app = make_app(LOGIN_RATE_LIMIT="1000 per minute", SERVER_NAME=None)
+    with serving(app) as base_url:
+        yield base_url, app
 
 
 @pytest.fixture

@@ -137,6 +137,7 @@ def test_a_milestone_passing_several_thresholds_in_one_sweep_queues_each_notice(
     monkeypatch.setattr(sweep_module, "_MESSAGES_PER_INSERT", 2)  # inserted in several parts
     supervisor = user_with_role(Role.CASE_MANAGER, office=w.tbilisi)
     w.tbilisi.supervisor_id = supervisor.id
+    user_with_role(Role.PROGRAMME_MANAGER, office=w.riga)  # a host office's: not told
     plan = approved(w, w.option(lead_time_days=60))
     db.session.commit()
     arrival = by_key(plan)["arrival"]

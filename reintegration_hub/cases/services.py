@@ -43,8 +43,8 @@ from reintegration_hub.core.i18n import country_codes, language_codes
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.models import MilestoneKind
-from reintegration_hub.followups.services import complete_milestones, reschedule_case
+from reintegration_hub.followups.actions import arrival_recorded
+from reintegration_hub.followups.services import reschedule_case
 from reintegration_hub.programmes.models import Grant
 
 #: The voluntary departure period after a return decision, in days (inclusive).
@@ -220,6 +220,8 @@ def _validate(details: CaseDetails, dependants: Sequence[DependantInput]) -> Cas
                 ]
     if details.departed_on and details.arrived_on and details.arrived_on < details.departed_on:
         errors["arrived_on"] = [_l("Arrival cannot be before departure.")]
+    elif details.arrived_on and details.arrived_on > today:
+        errors["arrived_on"] = [_l("The date cannot be in the future.")]
     if any(d.date_of_birth > today for d in dependants):
         errors["dependants"] = [_l("A dependant's date of birth is in the future.")]
     if details.origin_office_id is not None:
@@ -457,8 +459,8 @@ def update_case(
         record_audit("case.update", case, actor=actor, changes=changes)
     if "departed_on" in changes:  # the return date the milestones count from
         reschedule_case(case, actor=actor)
-    if "arrived_on" in changes and case.arrived_on is not None:
-        complete_milestones(case.id, MilestoneKind.ARRIVAL_CONFIRMED, actor=actor)
+    if "arrived_on" in changes:  # the same as when the origin office records the arrival
+        arrival_recorded(case, actor=actor)
     return case
 
 

@@ -15,13 +15,20 @@ from tests.followups.test_services import approved, by_key
 from tests.followups.test_sweep import day
 from tests.plans.helpers import World, world
 
-TODAY = dt.date.today()  # noqa: DTZ011
+#: The day these tests run on (the clock is set to it): a year after the return.
+TODAY = day(365)
+
+
+def travel(time_machine: object, to: dt.date) -> None:
+    """Set the clock to noon of ``to`` for the rest of the test."""
+    time_machine.move_to(dt.datetime.combine(to, dt.time(12), dt.UTC), tick=False)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
-def w(app: object) -> World:
+def w(app: object, time_machine: object) -> World:
+    travel(time_machine, TODAY)
     w = world()
-    w.case.departed_on = day(0)
+    w.case.departed_on, w.case.arrived_on = day(0), day(2)
     return w
 
 
@@ -31,21 +38,23 @@ def answers(economic: int, social: int, psychosocial: int) -> dict[str, int]:
     return {key: value[dimension] for key, (dimension, _weight) in version.indicators.items()}
 
 
-def test_a_visit_answers_the_earliest_open_visit_milestone(w: World) -> None:
+def test_a_visit_answers_the_visit_milestone_whose_window_holds_it(w: World) -> None:
     plan = approved(w, w.option())
 
-    services.record_visit(
+    visit = services.record_visit(
         w.case.id,
-        services.VisitInput(visited_on=TODAY, mode=VisitMode.PHONE, findings="Course started"),
+        services.VisitInput(visited_on=day(95), mode=VisitMode.PHONE, findings="Course started"),
         actor=w.case_manager,
     )
 
     assert by_key(plan)["visit_90"].status == MilestoneStatus.DONE
+    assert by_key(plan)["visit_90"].completed_on == day(95)
+    assert visit.milestone_id == by_key(plan)["visit_90"].id
     assert by_key(plan)["visit_180"].status == MilestoneStatus.UPCOMING
     with pytest.raises(PermissionDenied):
         services.record_visit(
             w.case.id,
-            services.VisitInput(visited_on=TODAY, mode=VisitMode.PHONE),
+            services.VisitInput(visited_on=day(95), mode=VisitMode.PHONE),
             actor=w.counsellor,
         )
 

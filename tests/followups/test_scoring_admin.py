@@ -15,15 +15,16 @@ from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import services
 from tests.factories import user_with_role
-from tests.followups.test_scoring import TODAY, answers
+from tests.followups.test_scoring import TODAY, answers, travel
 from tests.followups.test_sweep import day
 from tests.plans.helpers import World, world
 
 
 @pytest.fixture
-def w(app: object) -> World:
+def w(app: object, time_machine: object) -> World:
+    travel(time_machine, TODAY)
     w = world()
-    w.case.departed_on = day(0)
+    w.case.departed_on, w.case.arrived_on = day(0), day(2)
     return w
 
 

@@ -22,7 +22,7 @@ TODAY = dt.date.today().isoformat()  # noqa: DTZ011
 @pytest.fixture
 def w(app: object) -> World:
     w = world()
-    w.case.departed_on = day(0)
+    w.case.departed_on = w.case.arrived_on = day(0)
     return w
 
 

@@ -603,8 +603,14 @@ def _filter_cases(
     host_office_id: int | None,
     number: str | None,
     drill: CaseDrill | None = None,
+    counsellor_id: int | None = None,
+    case_manager_id: int | None = None,
 ) -> sa.Select[Any]:
     stmt = scoped(stmt, Returnee, actor)
+    if counsellor_id is not None:
+        stmt = stmt.where(Returnee.counsellor_id == counsellor_id)
+    if case_manager_id is not None:
+        stmt = stmt.where(Returnee.case_manager_id == case_manager_id)
     if drill is not None:
         stmt = stmt.where(*drill_conditions(drill))
     if status is not None:
@@ -626,12 +632,15 @@ def case_list_statement(
     host_office_id: int | None = None,
     number: str | None = None,
     drill: CaseDrill | None = None,
+    counsellor_id: int | None = None,
+    case_manager_id: int | None = None,
 ) -> sa.Select[Any]:
     """The cases ``actor`` may see, filtered, newest first; offices load in the same query.
 
     ``host_office_id`` filters only for those who see every office (others see one anyway);
     ``number`` matches case numbers that start with it; ``drill`` adds a monitoring figure's
-    filters (``cases.drill``), within the same scope.
+    filters (``cases.drill``), within the same scope; ``counsellor_id`` and
+    ``case_manager_id`` keep one person's cases (to reassign them).
     """
     stmt = _filter_cases(
         sa.select(Returnee),
@@ -641,6 +650,8 @@ def case_list_statement(
         host_office_id=host_office_id,
         number=number,
         drill=drill,
+        counsellor_id=counsellor_id,
+        case_manager_id=case_manager_id,
     )
     options = (joinedload(Returnee.host_office), joinedload(Returnee.origin_office))
     return stmt.options(*options).order_by(Returnee.id.desc())
@@ -656,6 +667,8 @@ def list_cases(
     host_office_id: int | None = None,
     number: str | None = None,
     drill: CaseDrill | None = None,
+    counsellor_id: int | None = None,
+    case_manager_id: int | None = None,
 ) -> CasePage:
     """One page of the case list and the total: two queries whatever the page size."""
     page = max(page, 1)
@@ -667,6 +680,8 @@ def list_cases(
         "host_office_id": host_office_id,
         "number": number,
         "drill": drill,
+        "counsellor_id": counsellor_id,
+        "case_manager_id": case_manager_id,
     }
     count_stmt = _filter_cases(sa.select(sa.func.count(Returnee.id)), **filters)
     total = int(db.session.scalar(count_stmt) or 0)
@@ -700,3 +715,39 @@ def grants() -> Sequence[Grant]:
 def host_offices() -> Sequence[Office]:
     stmt = sa.select(Office).where(Office.kind == OfficeKind.HOST).order_by(Office.name)
     return db.session.scalars(stmt).all()
+
+
+def matching_case_ids(
+    *, actor: Actor, limit: int, drill: CaseDrill | None = None, **filters: Any
+) -> list[int]:
+    """The ids of the cases the list shows under ``filters`` (its "every case that matches"),
+    at most ``limit``, newest first."""
+    stmt = _filter_cases(
+        sa.select(Returnee.id),
+        actor=actor,
+        drill=drill,
+        **{"status": None, "return_country_code": None, "host_office_id": None, "number": None}
+        | filters,
+    )
+    return list(db.session.scalars(stmt.order_by(Returnee.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class PeopleFilter:
+    counsellors: Sequence[User]
+    case_managers: Sequence[User]
+
+
+def people_filter(*, actor: Actor) -> PeopleFilter:
+    """The staff the case list filters by: every counsellor and case manager for those who see
+    every office, the colleagues of one's own office otherwise."""
+
+    def staff(role: Role) -> Sequence[User]:
+        stmt = sa.select(User).where(User.role == role).order_by(User.full_name)
+        if not sees_all_offices(actor):
+            if actor.role != role:
+                return []
+            stmt = stmt.where(User.office_id == actor.office_id)
+        return db.session.scalars(stmt).all()
+
+    return PeopleFilter(staff(Role.COUNSELLOR), staff(Role.CASE_MANAGER))

@@ -6,7 +6,8 @@ Create Date: 2026-12-06 13:03:43
 
 Milestones get the day they were done (``completed_on``; filled from ``completed_at`` for
 those done before), the reason they were marked not applicable and a note; each action by hand
-is a ``milestone_actions`` row. Visits and surveys keep the milestone they closed.
+is a ``milestone_actions`` row. Visits and surveys keep the milestone they closed. The open
+milestones of cases closed before are cancelled, as closing a case now does.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -59,6 +60,13 @@ def upgrade():
     op.execute(
         f"UPDATE milestones SET completed_on = {completed_day} "
         "WHERE status = 'done' AND completed_at IS NOT NULL"
+    )
+
+    # closing a case now cancels its open milestones: those of cases closed before
+    op.execute(
+        "UPDATE milestones SET status = 'cancelled' "
+        "WHERE status IN ('upcoming', 'due', 'overdue') "
+        "AND returnee_id IN (SELECT id FROM returnees WHERE status = 'closed')"
     )
 
     with op.batch_alter_table('monitoring_visits', schema=None) as batch_op:

@@ -44,7 +44,7 @@ from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.actions import arrival_recorded
-from reintegration_hub.followups.services import reschedule_case
+from reintegration_hub.followups.services import cancel_case_milestones, reschedule_case
 from reintegration_hub.programmes.models import Grant
 
 #: The voluntary departure period after a return decision, in days (inclusive).
@@ -534,7 +534,10 @@ def change_case_status(
             field_errors={"reason": [_l("A reason is only given when closing a case.")]},
         )
     case.status = to_status
-    record_audit("case.status", case, actor=actor)
+    changes = pending_changes(case)
+    if to_status == CaseStatus.CLOSED and (cancelled := cancel_case_milestones(case.id)):
+        changes["milestones_cancelled"] = [None, cancelled]
+    record_audit("case.status", case, actor=actor, changes=changes)
     return case
 
 

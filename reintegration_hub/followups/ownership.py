@@ -18,7 +18,8 @@
   and for the origin office's milestones the case is shared with the origin office (case
   managers see only those, ``Returnee.visible_to``). The sweep escalates only milestones with
   a completion path (``has_completion_path``, the same rule in SQL): nothing goes to a
-  supervisor or the home office that its owner could not have closed.
+  supervisor or the home office that its owner could not have closed. (Closing a case cancels
+  its open milestones at once: ``services.cancel_case_milestones``.)
 
 When a case changes hands (reassignment, transfer, a new origin office), ``follow_owner``
 moves its open milestones to the offices the rule above names now; the sweep reads the case's
@@ -97,16 +98,25 @@ def follow_owner(case_ids: Iterable[int]) -> int:
 
 def has_completion_path() -> sa.ColumnElement[bool]:
     """``Milestone`` rows some owner could close now (see the module docstring): the case is
-    open, and the origin office's milestones belong to a case shared with it. A primary-key
-    lookup of the case per row."""
-    return sa.exists().where(
-        Returnee.id == Milestone.returnee_id,
-        Returnee.status != CaseStatus.CLOSED,
-        sa.or_(
-            Milestone.responsible == Responsible.COUNSELLOR,
-            Returnee.shares_with_origin.is_(True),
-        ),
+    open, and the origin office's milestones belong to a case shared with it.
+
+    A scalar subquery on purpose: PostgreSQL runs it as a primary-key lookup for the rows the
+    sweep's other conditions leave (a few overdue milestones), where an ``EXISTS`` is planned
+    as a join that reads every returnee."""
+    path = (
+        sa.select(
+            sa.and_(
+                Returnee.status != CaseStatus.CLOSED,
+                sa.or_(
+                    Milestone.responsible == Responsible.COUNSELLOR,
+                    Returnee.shares_with_origin.is_(True),
+                ),
+            )
+        )
+        .where(Returnee.id == Milestone.returnee_id)
+        .scalar_subquery()
     )
+    return path.is_(True)
 
 
 # --- supervisors -----------------------------------------------------------------------------

@@ -261,6 +261,18 @@ def complete_milestones(
     return closed
 
 
+def cancel_case_milestones(case_id: int) -> int:
+    """When a case closes: its open milestones are cancelled (nobody is reminded of, nor
+    escalated, work on a closed case). One statement; how many."""
+    result = db.session.execute(
+        sa.update(Milestone)
+        .where(Milestone.returnee_id == case_id, Milestone.status.in_(OPEN_STATUSES))
+        .values(status=MilestoneStatus.CANCELLED)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def plan_milestones(plan_id: int) -> Sequence[Milestone]:
     """The plan's milestones in date order (the caller has checked the plan's scope)."""
     return db.session.scalars(

@@ -17,11 +17,10 @@ decides, and notices, its state again; nothing but the sweep makes a milestone d
 or raises its level.
 
 Only milestones with a completion path are escalated (``ownership.has_completion_path``): one
-whose owners cannot close it (the case is not shared with the origin office) stays overdue at
-its level, and is escalated by the first run after it has one again. The open milestones of a
-closed case are cancelled, as those of a plan whose window ended. Reminders and escalations go
-to whoever the case and the office name at the time of the run: after a reassignment, the new
-owner and their supervisor.
+whose owners cannot close it (the case is closed, or not shared with the origin office) stays
+overdue at its level, and is escalated by the first run after it has one again. Reminders and
+escalations go to whoever the case and the office name at the time of the run: after a
+reassignment, the new owner and their supervisor.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from partners.models import Partner, Referral
 from reintegration_hub.auth.models import Office, User
-from reintegration_hub.cases.models import CaseStatus, Returnee
+from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
 from reintegration_hub.core.roles import Role
@@ -65,7 +64,7 @@ _MESSAGES_PER_INSERT = 2000
 @dataclass
 class SweepCounts:
     closed_windows: int = 0
-    cancelled: int = 0  # open milestones of closed cases and of ended windows
+    cancelled: int = 0  # the other open milestones of plans whose window ended
     overdue: int = 0
     due: int = 0
     escalated: int = 0
@@ -138,21 +137,13 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         )
         .scalar_subquery()
     )
-    # the open milestones of closed cases, and the other open milestones of plans whose window
-    # ended, are cancelled; then the window closes
-    of_closed_case = sa.exists().where(
-        Returnee.id == Milestone.returnee_id, Returnee.status == CaseStatus.CLOSED
-    )
+    # the other open milestones of plans whose window ended are cancelled, then the window closes
     counts.cancelled = _update(
         sa.and_(
             in_range,
             is_open,
-            sa.or_(
-                sa.and_(
-                    Milestone.kind != MilestoneKind.WINDOW_CLOSES, Milestone.plan_id.in_(ended)
-                ),
-                of_closed_case,
-            ),
+            Milestone.kind != MilestoneKind.WINDOW_CLOSES,
+            Milestone.plan_id.in_(ended),
         ),
         status=MilestoneStatus.CANCELLED,
     )

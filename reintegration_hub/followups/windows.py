@@ -89,10 +89,14 @@ def closing_milestone(case: Returnee, kind: MilestoneKind, day: dt.date) -> Mile
     return None
 
 
+#: The milestones a visit or a survey closes.
+WINDOWED_KINDS = (MilestoneKind.MONITORING_VISIT, MilestoneKind.SUSTAINABILITY_SURVEY)
+
+
 def opens_on(case: Returnee, milestone: Milestone) -> dt.date | None:
-    """The day ``milestone``'s window opens (for the pages: "counts from ..."); None before
-    the arrival is recorded."""
-    if case.arrived_on is None:
+    """The day a visit or survey milestone's window opens (for the pages: "counts from ...");
+    None for other milestones, and before the arrival is recorded."""
+    if case.arrived_on is None or milestone.kind not in WINDOWED_KINDS:
         return None
     milestones = db.session.scalars(
         sa.select(Milestone)

@@ -7,12 +7,13 @@ import sqlalchemy as sa
 
 from reintegration_hub.cases import services as cases
 from reintegration_hub.cases.models import CaseStatus, ClosureReason
+from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import actions, ownership
-from reintegration_hub.followups.models import Milestone, Responsible
+from reintegration_hub.followups.models import MilestoneStatus, Responsible
 from reintegration_hub.followups.sweep import sweep
 from tests.cases.helpers import case_manager, counsellor
 from tests.factories import user_with_role
@@ -102,26 +103,33 @@ def test_nothing_is_escalated_that_no_owner_could_close(w: World) -> None:
     assert by_key(plan)["arrival"].escalation_level == 2
 
 
-def test_a_closed_cases_open_milestones_are_cancelled_not_escalated(w: World) -> None:
+def test_closing_a_case_cancels_its_open_milestones_and_nothing_of_it_is_escalated(
+    w: World,
+) -> None:
     plan = approved(w, w.option())
     cases.change_case_status(
         w.case.id, CaseStatus.CLOSED, reason=ClosureReason.REMIGRATED, actor=w.counsellor
     )
-    db.session.commit()
-
-    counts = sweep(day(60))
 
     statuses = {m.step_key: m.status.value for m in by_key(plan).values()}
     assert statuses["plan_agreed"] == "done"
     assert {s for key, s in statuses.items() if key != "plan_agreed"} == {"cancelled"}
-    assert counts.cancelled == len(statuses) - 1
+    audited = db.session.scalar(
+        sa.select(AuditEntry.changes)
+        .where(AuditEntry.action == "case.status")
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    assert audited["milestones_cancelled"] == [None, len(statuses) - 1]
+    # one left open anyway (closed before milestones were cancelled on closure) is never
+    # escalated: nobody can act on a closed case
+    by_key(plan)["arrival"].status = MilestoneStatus.OVERDUE
+    db.session.commit()
+
+    counts = sweep(day(60))
+
     assert counts.escalated == 0
+    assert by_key(plan)["arrival"].escalation_level == 0
     assert not db.session.scalar(
         sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.key.like("milestone:%"))
-    )
-    assert (
-        db.session.scalar(
-            sa.select(sa.func.max(Milestone.escalation_level)).where(Milestone.plan_id == plan.id)
-        )
-        == 0
     )

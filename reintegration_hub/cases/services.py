@@ -44,6 +44,7 @@ from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.actions import arrival_recorded
+from reintegration_hub.followups.ownership import follow_owner
 from reintegration_hub.followups.services import cancel_case_milestones, reschedule_case
 from reintegration_hub.programmes.models import Grant
 
@@ -459,6 +460,8 @@ def update_case(
         record_audit("case.update", case, actor=actor, changes=changes)
     if "departed_on" in changes:  # the return date the milestones count from
         reschedule_case(case, actor=actor)
+    if "origin_office_id" in changes:  # its milestones follow to the new origin office
+        follow_owner([case.id])
     if "arrived_on" in changes:  # the same as when the origin office records the arrival
         arrival_recorded(case, actor=actor)
     return case

@@ -126,20 +126,7 @@ def reassign() -> Any:
                 limit=assignment.MAX_CASES + 1,
                 **_list_filters(request.form),
             )
-        try:
-            result = assignment.assign_cases(
-                ids,
-                user_id=form.user_id.data,
-                transfer=bool(form.transfer.data),
-                note=form.note.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            _flash_assignment(result)
+        if _assigned(form, ids):
             return redirect(url_for("cases.index", **_filter_args(request.form)))
     return _list_page(request.form, form, 422)
 
@@ -151,7 +138,22 @@ def _filter_args(values: Any) -> dict[str, Any]:
     return {name: values[name] for name in kept if values.get(name)} | drill
 
 
-def _flash_assignment(result: assignment.AssignmentResult) -> None:
+def _assigned(form: AssignForm, case_ids: list[int]) -> bool:
+    """Give ``case_ids`` to the form's choice and commit; ``False`` with the refusal at the
+    form's fields."""
+    try:
+        result = assignment.assign_cases(
+            case_ids,
+            user_id=form.user_id.data,
+            transfer=bool(form.transfer.data),
+            note=form.note.data or "",
+            actor=current_user,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        return False
+    db.session.commit()
     if result.changed:
         flash(
             ngettext(
@@ -171,6 +173,7 @@ def _flash_assignment(result: assignment.AssignmentResult) -> None:
             ),
             "info",
         )
+    return True
 
 
 @bp.route("/<int:case_id>/assign", methods=["GET", "POST"])
@@ -179,22 +182,8 @@ def assign(case_id: int) -> Any:
     """Reassign one case, or transfer it to another host office."""
     case = services.get_case(case_id, actor=current_user)
     form = AssignForm(staff=assignment.assignable_staff(actor=current_user))
-    if form.validate_on_submit():
-        try:
-            result = assignment.assign_cases(
-                [case.id],
-                user_id=form.user_id.data,
-                transfer=bool(form.transfer.data),
-                note=form.note.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            _flash_assignment(result)
-            return redirect(url_for("cases.show", case_id=case.id))
+    if form.validate_on_submit() and _assigned(form, [case.id]):
+        return redirect(url_for("cases.show", case_id=case.id))
     return render_template("cases/assign.html", case=case, form=form), (
         422 if form.errors or form.form_errors else 200
     )

@@ -50,6 +50,12 @@ from reintegration_hub.monitoring import exports
 bp = Blueprint("followups", __name__, url_prefix="/follow-up")
 
 
+@bp.app_context_processor
+def milestone_helpers() -> dict[str, Any]:
+    """``may_act_on(milestone)``: whether the reader may act on it (to word its link)."""
+    return {"may_act_on": lambda milestone: ownership.may_act(milestone, current_user)}
+
+
 def _enum(enum_cls: Any, value: str | None) -> Any:
     return enum_cls(value) if value in {member.value for member in enum_cls} else None
 

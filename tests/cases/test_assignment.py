@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from partners.models import Referral
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases import assignment
+from reintegration_hub.cases import services as cases
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -20,7 +21,7 @@ from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, Responsible
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
-from tests.cases.helpers import case_manager, counsellor, host_office, origin_office
+from tests.cases.helpers import case_manager, counsellor, details, host_office, origin_office
 from tests.factories import user_with_role
 from tests.followups.test_services import DEPARTURE, approved, by_key
 from tests.plans.helpers import World, single_mother, world
@@ -302,3 +303,18 @@ def test_open_milestones_follow_in_one_statement(w: World) -> None:
     )
     assert offices["first_contact"] == prague.id
     assert offices["arrival"] == w.tbilisi.id
+
+
+def test_a_new_origin_office_on_the_case_form_takes_its_open_milestones(w: World) -> None:
+    plan = approve(w, w.case)
+    batumi = origin_office("GE", "Batumi")
+    manager = case_manager(batumi)
+
+    cases.update_case(
+        w.case.id,
+        details(origin_office_id=batumi.id, case_manager_id=manager.id, departed_on=DEPARTURE),
+        actor=w.counsellor,
+    )
+
+    assert by_key(plan)["first_contact"].office_id == batumi.id
+    assert by_key(plan)["plan_agreed"].office_id == w.tbilisi.id  # done: stays

@@ -8,7 +8,7 @@ import pytest
 from reintegration_hub.auth import services as auth_services
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.models import MilestoneStatus
+from reintegration_hub.followups.models import MilestoneStatus, NotApplicableReason
 from tests.cases.helpers import case_manager, counsellor, host_office
 from tests.factories import user_with_role
 from tests.followups.test_actions import day
@@ -195,3 +195,30 @@ def test_the_milestone_is_read_within_scope_only(client, w: World) -> None:
     assert mine.status_code == 200
     assert mine.get_json()["case_number"] == w.case.case_number
     assert theirs.status_code == 404
+
+
+def test_the_openapi_document_describes_every_action(client) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    paths = document["paths"]
+
+    expected = {
+        "/api/v1/cases/{case_id}/milestones": "get",
+        "/api/v1/milestones/{milestone_id}": "get",
+        "/api/v1/milestones/{milestone_id}/history": "get",
+        "/api/v1/milestones/{milestone_id}/done": "post",
+        "/api/v1/milestones/{milestone_id}/not-applicable": "post",
+        "/api/v1/milestones/{milestone_id}/move": "post",
+        "/api/v1/milestones/{milestone_id}/reopen": "post",
+        "/api/v1/cases/{case_id}/arrival": "post",
+        "/api/v1/cases/reassignments": "post",
+        "/api/v1/cases/{case_id}/transfer": "post",
+        "/api/v1/follow-up/supervisors": "get",
+        "/api/v1/follow-up/supervisors/{office_id}": "put",
+    }
+    for path, method in expected.items():
+        operation = paths[path][method]
+        if method != "get":
+            assert "requestBody" in operation, path
+            assert {"403", "404"} & set(operation["responses"]) or "supervisors" in path, path
+    reasons = document["components"]["schemas"]["NotApplicable"]["properties"]["reason"]["enum"]
+    assert reasons == [reason.value for reason in NotApplicableReason]

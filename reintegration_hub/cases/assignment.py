@@ -82,7 +82,7 @@ def _refuse(field: str, message: Any) -> None:
 
 
 def _owner(user_id: int, transfer: bool) -> User:
-    owner = db.session.get(User, user_id)
+    owner = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
     if owner is None or not owner.is_active or owner.role not in ASSIGNEE_ROLES:
         _refuse("user_id", _l("Choose an active counsellor or case manager."))
     assert owner is not None
@@ -160,6 +160,8 @@ def assign_cases(
         _refuse("case_ids", _l("Choose at least one case."))
     if len(ids) > MAX_CASES:
         _refuse("case_ids", _l("Choose at most %(num)d cases at a time.", num=MAX_CASES))
+    if not 0 < ids[0] <= ids[-1] < 2**31:  # no row has such an id
+        raise NotFound(_l("Not found."))
     note = clean_text(note, "note")
     owner = _owner(user_id, transfer)
     cases = list(

@@ -28,7 +28,7 @@ from reintegration_hub.cases.labels import (
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
-from reintegration_hub.core.errors import DomainError
+from reintegration_hub.core.errors import DomainError, NotFound
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
@@ -56,16 +56,22 @@ def case_labels() -> dict[str, Any]:
     }
 
 
+def _an_id(args: Any, name: str) -> int | None:
+    """A row id from the query string; None when missing or out of any id's range."""
+    value = args.get(name, type=int)
+    return value if value is not None and 0 < value < 2**31 else None
+
+
 def _list_filters(args: Any) -> dict[str, Any]:
     """The case list's filters from a query string (or the reassignment form's copy of it)."""
     status = args.get("status", "")
     return {
         "status": CaseStatus(status) if status in set(CaseStatus) else None,
         "return_country_code": args.get("country", "").upper() or None,
-        "host_office_id": args.get("office_id", type=int),
+        "host_office_id": _an_id(args, "office_id"),
         "number": args.get("number", "").strip() or None,
-        "counsellor_id": args.get("counsellor_id", type=int),
-        "case_manager_id": args.get("case_manager_id", type=int),
+        "counsellor_id": _an_id(args, "counsellor_id"),
+        "case_manager_id": _an_id(args, "case_manager_id"),
     }
 
 
@@ -149,6 +155,8 @@ def _assigned(form: AssignForm, case_ids: list[int]) -> bool:
             note=form.note.data or "",
             actor=current_user,
         )
+    except NotFound:
+        raise  # a case out of scope: the 404 page, as for any case
     except DomainError as error:
         db.session.rollback()
         show_domain_error(form, error)

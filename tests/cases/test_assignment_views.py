@@ -92,3 +92,16 @@ def test_a_counsellor_who_is_not_the_supervisor_sees_no_reassignment(w: World, l
     assert posted.status_code == 422  # the form offers them nobody to choose
     db.session.expire_all()
     assert db.session.get(Returnee, w.case.id).counsellor_id == w.counsellor.id
+
+
+def test_hostile_filters_are_ignored_not_a_server_error(w: World, login) -> None:
+    client = login(w.counsellor)
+
+    for query in ("counsellor_id=99999999999999999999999", "case_manager_id=-1", "office_id=x"):
+        assert client.get(f"/cases/?{query}").status_code == 200
+    nul = client.post("/cases/reassign", data={"case_ids": ["1\x00"], "user_id": w.counsellor.id})
+    huge = client.post(
+        "/cases/reassign", data={"case_ids": ["99999999999999999999"], "user_id": w.counsellor.id}
+    )
+    assert nul.status_code == 422  # not a number: refused by the form
+    assert huge.status_code == 404  # no such case

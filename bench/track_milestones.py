@@ -210,7 +210,9 @@ def _milestone(
         "status": (MilestoneStatus.DONE if done else MilestoneStatus.UPCOMING).value,
         "escalation_level": 0,
         "completed_at": dt.datetime.combine(due, dt.time(12), dt.UTC) if done else None,
+        "completed_on": due if done else None,
         "completed_by_id": None,
+        "note": "",
         "created_at": dt.datetime.combine(returned_on, dt.time(12), dt.UTC),
     }
 

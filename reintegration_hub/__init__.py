@@ -86,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.core.api import register_api
     from reintegration_hub.deliveries import api as deliveries_api
     from reintegration_hub.deliveries import views as deliveries_views
+    from reintegration_hub.followups import api as followups_api
     from reintegration_hub.followups import views as followups_views
     from reintegration_hub.home import views as home_views
     from reintegration_hub.monitoring import api as monitoring_api
@@ -120,6 +121,7 @@ def register_blueprints(app: Flask) -> None:
         cases_api.bp,
         plans_api.bp,
         deliveries_api.bp,
+        followups_api.bp,
         monitoring_api.bp,
     )
     init_navigation(app)

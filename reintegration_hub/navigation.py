@@ -25,6 +25,7 @@ MENU: list[tuple[str, Any]] = [
     ("audit.index", _l("Audit trail")),
     ("notifications.index", _l("E-mail delivery")),
     ("operations.index", _l("Flow runs")),
+    ("followups.supervisors", _l("Office supervisors")),
     ("followups.templates", _l("Milestone templates")),
     ("followups.scoring", _l("Scoring versions")),
     ("api_docs", _l("API")),

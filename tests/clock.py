@@ -11,3 +11,8 @@ import datetime as dt
 
 NOW = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
+
+
+def travel(time_machine: object, to: dt.date) -> None:
+    """Set the clock of a rolled-back test to noon of ``to`` (standing still) for the rest of it."""
+    time_machine.move_to(dt.datetime.combine(to, dt.time(12), dt.UTC), tick=False)  # type: ignore[attr-defined]

@@ -9,9 +9,11 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
-from reintegration_hub.cases import services
+from reintegration_hub.cases import assignment, services
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.cases.schemas import (
+    AssignmentResultSchema,
+    AssignmentSchema,
     CaseCreateSchema,
     CaseDetailsSchema,
     CaseQuerySchema,
@@ -21,6 +23,7 @@ from reintegration_hub.cases.schemas import (
     DuplicateQuerySchema,
     DuplicateSchema,
     StatusChangeSchema,
+    TransferSchema,
 )
 from reintegration_hub.core.api import SelectPage
 from reintegration_hub.core.authz import roles
@@ -146,3 +149,40 @@ def record_consent(data: dict[str, Any], case_id: int) -> Any:
 def check_duplicates(data: dict[str, Any]) -> Any:
     """Cases in any office that may be this person: case numbers and links only."""
     return _matches(services.find_duplicates(**data, actor=current_user))
+
+
+ASSIGNERS = (Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN)
+
+
+@bp.post("/reassignments")
+@bp.arguments(AssignmentSchema)
+@bp.response(200, AssignmentResultSchema)
+@bp.alt_response(403, schema=ErrorSchema, description="Not the office's supervisor nor an admin")
+@bp.alt_response(404, schema=ErrorSchema, description="A case is not in the caller's scope")
+@roles(*ASSIGNERS)
+def reassign_cases(data: dict[str, Any]) -> Any:
+    """Give up to 500 cases to another counsellor or case manager of their office (or, with
+    ``transfer``, to a counsellor of another host office). All or nothing; each case audited,
+    its open milestones follow, the new owner is told by e-mail."""
+    result = assignment.assign_cases(data.pop("case_ids"), **data, actor=current_user)
+    db.session.commit()
+    return result
+
+
+@bp.post("/<int:case_id>/transfer")
+@bp.arguments(TransferSchema)
+@bp.response(200, AssignmentResultSchema)
+@bp.alt_response(403, schema=ErrorSchema, description="Not the office's supervisor nor an admin")
+@bp.alt_response(404, schema=ErrorSchema, description="No such case in the caller's scope")
+@roles(*ASSIGNERS)
+def transfer_case(data: dict[str, Any], case_id: int) -> Any:
+    """Transfer a case to another host office, to one of its counsellors."""
+    result = assignment.assign_cases(
+        [case_id],
+        user_id=data["counsellor_id"],
+        transfer=True,
+        note=data["note"],
+        actor=current_user,
+    )
+    db.session.commit()
+    return result

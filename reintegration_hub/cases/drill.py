@@ -246,8 +246,9 @@ def plan_days_in(key: str, days: sa.ColumnElement[int]) -> sa.ColumnElement[bool
 
 
 def milestone_done(timeliness: str) -> sa.ColumnElement[bool]:
-    """``Milestone`` was done by its due date (``on_time``) or after it (``late``)."""
-    done_on = utc_day(Milestone.completed_at)
+    """``Milestone`` was done by its due date (``on_time``) or after it (``late``): the day it
+    was done as recorded, else the day it was recorded."""
+    done_on = sa.func.coalesce(Milestone.completed_on, utc_day(Milestone.completed_at))
     return sa.and_(
         Milestone.status == MilestoneStatus.DONE,
         done_on <= Milestone.due_on if timeliness == "on_time" else done_on > Milestone.due_on,

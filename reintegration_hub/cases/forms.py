@@ -36,7 +36,7 @@ from reintegration_hub.cases.models import (
 )
 from reintegration_hub.core import i18n
 from reintegration_hub.core.forms import choices
-from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
+from reintegration_hub.core.labels import ROLE_LABELS, SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 
 #: Dependant rows on the form; empty rows are ignored.
@@ -235,3 +235,33 @@ class ConsentForm(FlaskForm):
             share_with_partners=bool(self.share_with_partners.data),
             given_on=self.given_on.data,  # type: ignore[arg-type]  # DataRequired
         )
+
+
+class AssignForm(FlaskForm):
+    """Give a case (or many) to another counsellor or case manager (``cases.assignment``)."""
+
+    user_id = SelectField(_l("Give to"), coerce=_optional_int, validators=[DataRequired()])
+    transfer = BooleanField(
+        _l("Transfer to that counsellor's host office"),
+        description=_l("Only for a counsellor of another host office."),
+    )
+    note = TextAreaField(_l("Note for the new owner"), validators=[Optional(), Length(max=1000)])
+
+    def __init__(self, *args: Any, staff: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_id.choices = choices(
+            [
+                NONE,
+                *(
+                    (u.id, f"{u.full_name} · {ROLE_LABELS[u.role]} · {u.office.name}")
+                    for u in staff
+                ),
+            ]
+        )
+
+
+class BulkAssignForm(AssignForm):
+    """The case list's form: the ticked cases, or every case that matches the filters."""
+
+    case_ids = SelectMultipleField(coerce=int, validate_choice=False)
+    all_matching = BooleanField(_l("Every case that matches the filters"))

@@ -8,8 +8,10 @@ What goes and what stays (a case's aggregates feed the indicators, exports and d
   vulnerability notes (the categories stay); every free text a person wrote about the case:
   plan justification and review comments, plan-line notes, revision comments, the partner's
   copy in each referral (first name, notes for the partner, vulnerability note, answer note),
-  delivery notes, monitoring-visit findings and next steps; the values of those same fields in
-  the audit trail (the entries stay, saying that a field changed, like the redacted ones).
+  delivery notes, monitoring-visit findings and next steps, the notes on milestones and on
+  what was done to them by hand, and the notes of reassignments; the values of those same
+  fields in the audit trail (the entries stay, saying that a field changed, like the redacted
+  ones).
 - kept: case number (pseudonymous), sex, nationality, return country and region, languages,
   legal status, status and closure reason, every date the indicators count from (decision,
   deadline, departure, arrival, closure), family composition (relations, accompanying),
@@ -46,7 +48,7 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.models import MonitoringVisit
+from reintegration_hub.followups.models import Milestone, MilestoneAction, MonitoringVisit
 from reintegration_hub.plans.models import Plan, PlanLine, PlanRevision
 
 DEFAULT_BATCH_SIZE = 500
@@ -61,16 +63,19 @@ BLANKED: Mapping[type[Any], tuple[str, ...]] = {
     Referral: PERSONAL_FIELDS,
     Delivery: ("note",),
     MonitoringVisit: ("findings", "next_steps"),
+    Milestone: ("note",),
+    MilestoneAction: ("note",),
 }
 #: Audit keys redacted besides the blanked columns (dates of birth are coarsened, names of
 #: certificates replaced).
 AUDIT_REDACTED: Mapping[str, tuple[str, ...]] = {
-    "Returnee": (*BLANKED[Returnee], "date_of_birth"),
+    "Returnee": (*BLANKED[Returnee], "date_of_birth", "note"),  # a reassignment's note
     "Dependant": ("date_of_birth",),
     "Plan": BLANKED[Plan],
     "Referral": BLANKED[Referral],
     "Delivery": (*BLANKED[Delivery], "certificate_name"),
     "MonitoringVisit": BLANKED[MonitoringVisit],
+    "Milestone": BLANKED[Milestone],
 }
 
 
@@ -213,6 +218,12 @@ def anonymise_closed_cases(
     )
     if visit_ids:
         _blank(MonitoringVisit, MonitoringVisit.id.in_(visit_ids))
+    milestone_ids = list(
+        db.session.scalars(sa.select(Milestone.id).where(Milestone.returnee_id.in_(case_ids)))
+    )
+    if milestone_ids:
+        _blank(Milestone, Milestone.id.in_(milestone_ids))
+        _blank(MilestoneAction, MilestoneAction.milestone_id.in_(milestone_ids))
 
     redacted = _redact_audit(
         {
@@ -222,6 +233,7 @@ def anonymise_closed_cases(
             "Referral": referral_ids,
             "Delivery": [d.id for d in deliveries],
             "MonitoringVisit": visit_ids,
+            "Milestone": milestone_ids,
         }
     )
     db.session.execute(

@@ -5,6 +5,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from reintegration_hub.cases.assignment import MAX_CASES
 from reintegration_hub.cases.models import (
     CaseStatus,
     ClosureReason,
@@ -139,3 +140,54 @@ class DuplicateSchema(ma.Schema):
     case_number = fields.String()
     can_open = fields.Boolean(metadata={"description": "whether the caller may open the case"})
     url = fields.String(metadata={"description": "the case in the API (404 if out of scope)"})
+
+
+ID = validate.Range(min=1, max=2**31 - 1)
+
+
+class AssignmentSchema(ma.Schema):
+    case_ids = fields.List(
+        fields.Integer(validate=ID),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_CASES),
+    )
+    user_id = fields.Integer(
+        required=True,
+        validate=ID,
+        metadata={
+            "description": "a counsellor of the cases' host office or a case manager of "
+            "their origin office (with transfer: a counsellor of another host office)"
+        },
+    )
+    transfer = fields.Boolean(
+        load_default=False,
+        metadata={"description": "move the cases to the counsellor's host office"},
+    )
+    note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class TransferSchema(ma.Schema):
+    counsellor_id = fields.Integer(
+        required=True, validate=ID, metadata={"description": "a counsellor of the new host office"}
+    )
+    note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class AssignedCaseSchema(ma.Schema):
+    id = fields.Integer(dump_only=True)
+    case_number = fields.String(dump_only=True)
+    host_office_id = fields.Integer(dump_only=True)
+    counsellor_id = fields.Integer(dump_only=True)
+    origin_office_id = fields.Integer(dump_only=True, allow_none=True)
+    case_manager_id = fields.Integer(dump_only=True, allow_none=True)
+
+
+class AssignmentResultSchema(ma.Schema):
+    owner_id = fields.Function(lambda r: r.owner.id, dump_only=True)
+    change = fields.Function(lambda r: r.change.value, dump_only=True)
+    changed = fields.List(fields.Nested(AssignedCaseSchema), dump_only=True)
+    unchanged = fields.List(
+        fields.Nested(AssignedCaseSchema),
+        dump_only=True,
+        metadata={"description": "theirs already"},
+    )

@@ -44,8 +44,12 @@ from reintegration_hub.core.i18n import country_codes, language_codes
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.models import MilestoneKind
-from reintegration_hub.followups.services import complete_milestones, reschedule_case
+from reintegration_hub.followups.actions import arrival_recorded
+from reintegration_hub.followups.ownership import follow_owner
+from reintegration_hub.followups.services import (
+    cancel_case_milestones,
+    reschedule_case,
+)
 from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes import caps
 from reintegration_hub.programmes.models import Grant
@@ -216,6 +220,8 @@ def _validate(
         errors["return_decision_on"] = [_l("Give the return decision date.")]
     if details.departed_on and details.arrived_on and details.arrived_on < details.departed_on:
         errors["arrived_on"] = [_l("Arrival cannot be before departure.")]
+    elif details.arrived_on and details.arrived_on > today:
+        errors["arrived_on"] = [_l("The date cannot be in the future.")]
     if any(d.date_of_birth > today for d in dependants):
         errors["dependants"] = [_l("A dependant's date of birth is in the future.")]
     if details.origin_office_id is not None:
@@ -471,8 +477,10 @@ def update_case(
         record_audit("case.update", case, actor=actor, changes=changes)
     if "departed_on" in changes:  # the return date the milestones count from
         reschedule_case(case, actor=actor)
-    if "arrived_on" in changes and case.arrived_on is not None:
-        complete_milestones(case.id, MilestoneKind.ARRIVAL_CONFIRMED, actor=actor)
+    if "origin_office_id" in changes:  # its milestones follow to the new origin office
+        follow_owner([case.id])
+    if "arrived_on" in changes:  # the same as when the origin office records the arrival
+        arrival_recorded(case, actor=actor)
     return case
 
 
@@ -558,7 +566,10 @@ def change_case_status(
             field_errors={"reason": [_l("A reason is only given when closing a case.")]},
         )
     case.status = to_status
-    record_audit("case.status", case, actor=actor)
+    changes = pending_changes(case)
+    if to_status == CaseStatus.CLOSED and (cancelled := cancel_case_milestones(case.id)):
+        changes["milestones_cancelled"] = [None, cancelled]
+    record_audit("case.status", case, actor=actor, changes=changes)
     return case
 
 
@@ -627,8 +638,14 @@ def _filter_cases(
     host_office_id: int | None,
     number: str | None,
     drill: CaseDrill | None = None,
+    counsellor_id: int | None = None,
+    case_manager_id: int | None = None,
 ) -> sa.Select[Any]:
     stmt = scoped(stmt, Returnee, actor)
+    if counsellor_id is not None:
+        stmt = stmt.where(Returnee.counsellor_id == counsellor_id)
+    if case_manager_id is not None:
+        stmt = stmt.where(Returnee.case_manager_id == case_manager_id)
     if drill is not None:
         stmt = stmt.where(*drill_conditions(drill))
     if status is not None:
@@ -650,12 +667,15 @@ def case_list_statement(
     host_office_id: int | None = None,
     number: str | None = None,
     drill: CaseDrill | None = None,
+    counsellor_id: int | None = None,
+    case_manager_id: int | None = None,
 ) -> sa.Select[Any]:
     """The cases ``actor`` may see, filtered, newest first; offices load in the same query.
 
     ``host_office_id`` filters only for those who see every office (others see one anyway);
     ``number`` matches case numbers that start with it; ``drill`` adds a monitoring figure's
-    filters (``cases.drill``), within the same scope.
+    filters (``cases.drill``), within the same scope; ``counsellor_id`` and
+    ``case_manager_id`` keep one person's cases (to reassign them).
     """
     stmt = _filter_cases(
         sa.select(Returnee),
@@ -665,6 +685,8 @@ def case_list_statement(
         host_office_id=host_office_id,
         number=number,
         drill=drill,
+        counsellor_id=counsellor_id,
+        case_manager_id=case_manager_id,
     )
     options = (joinedload(Returnee.host_office), joinedload(Returnee.origin_office))
     return stmt.options(*options).order_by(Returnee.id.desc())
@@ -680,6 +702,8 @@ def list_cases(
     host_office_id: int | None = None,
     number: str | None = None,
     drill: CaseDrill | None = None,
+    counsellor_id: int | None = None,
+    case_manager_id: int | None = None,
 ) -> CasePage:
     """One page of the case list and the total: two queries whatever the page size."""
     page = max(page, 1)
@@ -691,6 +715,8 @@ def list_cases(
         "host_office_id": host_office_id,
         "number": number,
         "drill": drill,
+        "counsellor_id": counsellor_id,
+        "case_manager_id": case_manager_id,
     }
     count_stmt = _filter_cases(sa.select(sa.func.count(Returnee.id)), **filters)
     total = int(db.session.scalar(count_stmt) or 0)
@@ -724,3 +750,39 @@ def grants() -> Sequence[Grant]:
 def host_offices() -> Sequence[Office]:
     stmt = sa.select(Office).where(Office.kind == OfficeKind.HOST).order_by(Office.name)
     return db.session.scalars(stmt).all()
+
+
+def matching_case_ids(
+    *, actor: Actor, limit: int, drill: CaseDrill | None = None, **filters: Any
+) -> list[int]:
+    """The ids of the cases the list shows under ``filters`` (its "every case that matches"),
+    at most ``limit``, newest first."""
+    stmt = _filter_cases(
+        sa.select(Returnee.id),
+        actor=actor,
+        drill=drill,
+        **{"status": None, "return_country_code": None, "host_office_id": None, "number": None}
+        | filters,
+    )
+    return list(db.session.scalars(stmt.order_by(Returnee.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class PeopleFilter:
+    counsellors: Sequence[User]
+    case_managers: Sequence[User]
+
+
+def people_filter(*, actor: Actor) -> PeopleFilter:
+    """The staff the case list filters by: every counsellor and case manager for those who see
+    every office, the colleagues of one's own office otherwise."""
+
+    def staff(role: Role) -> Sequence[User]:
+        stmt = sa.select(User).where(User.role == role).order_by(User.full_name)
+        if not sees_all_offices(actor):
+            if actor.role != role:
+                return []
+            stmt = stmt.where(User.office_id == actor.office_id)
+        return db.session.scalars(stmt).all()
+
+    return PeopleFilter(staff(Role.COUNSELLOR), staff(Role.CASE_MANAGER))

@@ -6,12 +6,19 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
-from reintegration_hub.cases import services
+from reintegration_hub.cases import assignment, services
 from reintegration_hub.cases.drill import CaseDrill
+from reintegration_hub.cases.forms import (
+    AssignForm,
+    BulkAssignForm,
+    ConsentForm,
+    RegisterCaseForm,
+    StatusForm,
+)
 from reintegration_hub.cases.forms import CaseForm as EditCaseForm
-from reintegration_hub.cases.forms import ConsentForm, RegisterCaseForm, StatusForm
 from reintegration_hub.cases.labels import (
     CLOSURE_LABELS,
     LEGAL_STATUS_LABELS,
@@ -21,7 +28,7 @@ from reintegration_hub.cases.labels import (
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
-from reintegration_hub.core.errors import DomainError
+from reintegration_hub.core.errors import DomainError, NotFound
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
@@ -31,6 +38,8 @@ from reintegration_hub.monitoring import exports
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 READERS = (Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN, Role.PROGRAMME_MANAGER)
+#: Who may open the reassignment forms; the service admits office supervisors among them.
+ASSIGNERS = (Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN)
 PAGE_SIZE = 25
 
 
@@ -47,28 +56,38 @@ def case_labels() -> dict[str, Any]:
     }
 
 
-@bp.get("/")
-@roles(*READERS)
-def index() -> Any:
-    status = request.args.get("status", "")
-    filters: dict[str, Any] = {
+def _an_id(args: Any, name: str) -> int | None:
+    """A row id from the query string; None when missing or out of any id's range."""
+    value = args.get(name, type=int)
+    return value if value is not None and 0 < value < 2**31 else None
+
+
+def _list_filters(args: Any) -> dict[str, Any]:
+    """The case list's filters from a query string (or the reassignment form's copy of it)."""
+    status = args.get("status", "")
+    return {
         "status": CaseStatus(status) if status in set(CaseStatus) else None,
-        "return_country_code": request.args.get("country", "").upper() or None,
-        "host_office_id": request.args.get("office_id", type=int),
-        "number": request.args.get("number", "").strip() or None,
+        "return_country_code": args.get("country", "").upper() or None,
+        "host_office_id": _an_id(args, "office_id"),
+        "number": args.get("number", "").strip() or None,
+        "counsellor_id": _an_id(args, "counsellor_id"),
+        "case_manager_id": _an_id(args, "case_manager_id"),
     }
-    drill = CaseDrill.from_args(request.args)  # a monitoring figure's filters
-    if (export := request.args.get("format")) in exports.FORMATS:  # the same cases, streamed
-        return exports.case_list_export(
-            export, filters, drill=None if drill.is_empty else drill, actor=current_user
-        )
+
+
+def _list_page(args: Any, assign_form: BulkAssignForm | None = None, status: int = 200) -> Any:
+    filters = _list_filters(args)
+    drill = CaseDrill.from_args(args)  # a monitoring figure's filters
     page = services.list_cases(
         actor=current_user,
-        page=request.args.get("page", 1, type=int),
+        page=args.get("page", 1, type=int),
         page_size=PAGE_SIZE,
         drill=None if drill.is_empty else drill,
         **filters,
     )
+    staff = assignment.assignable_staff(actor=current_user)
+    if assign_form is None and staff:
+        assign_form = BulkAssignForm(formdata=None, staff=staff)
     return render_template(
         "cases/list.html",
         page=page,
@@ -76,6 +95,105 @@ def index() -> Any:
         drill=drill,
         offices=services.host_offices() if sees_all_offices(current_user) else [],
         countries=i18n.country_choices(),
+        people=services.people_filter(actor=current_user),
+        assign_form=assign_form,
+        filter_args=_filter_args(args),
+        max_cases=assignment.MAX_CASES,
+    ), status
+
+
+@bp.get("/")
+@roles(*READERS)
+def index() -> Any:
+    if (export := request.args.get("format")) in exports.FORMATS:  # the same cases, streamed
+        drill = CaseDrill.from_args(request.args)
+        return exports.case_list_export(
+            export,
+            _list_filters(request.args),
+            drill=None if drill.is_empty else drill,
+            actor=current_user,
+        )
+    return _list_page(request.args)
+
+
+@bp.post("/reassign")
+@roles(*ASSIGNERS)
+def reassign() -> Any:
+    """The case list's reassignment: the ticked cases, or all that match the list's filters
+    (the form carries them), to one counsellor or case manager."""
+    form = BulkAssignForm(staff=assignment.assignable_staff(actor=current_user))
+    if form.validate_on_submit():
+        ids = form.case_ids.data or []
+        if form.all_matching.data:
+            drill = CaseDrill.from_args(request.form)
+            ids = services.matching_case_ids(
+                actor=current_user,
+                drill=None if drill.is_empty else drill,
+                limit=assignment.MAX_CASES + 1,
+                **_list_filters(request.form),
+            )
+        if _assigned(form, ids):
+            return redirect(url_for("cases.index", **_filter_args(request.form)))
+    return _list_page(request.form, form, 422)
+
+
+def _filter_args(values: Any) -> dict[str, Any]:
+    """The list's query arguments kept in the reassignment form, to go back to the list."""
+    kept = ("status", "country", "office_id", "number", "counsellor_id", "case_manager_id")
+    drill = CaseDrill.from_args(values).query_args()
+    return {name: values[name] for name in kept if values.get(name)} | drill
+
+
+def _assigned(form: AssignForm, case_ids: list[int]) -> bool:
+    """Give ``case_ids`` to the form's choice and commit; ``False`` with the refusal at the
+    form's fields."""
+    try:
+        result = assignment.assign_cases(
+            case_ids,
+            user_id=form.user_id.data,
+            transfer=bool(form.transfer.data),
+            note=form.note.data or "",
+            actor=current_user,
+        )
+    except NotFound:
+        raise  # a case out of scope: the 404 page, as for any case
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        return False
+    db.session.commit()
+    if result.changed:
+        flash(
+            ngettext(
+                "%(num)d case is now with %(name)s, who is told by e-mail.",
+                "%(num)d cases are now with %(name)s, who is told by e-mail.",
+                len(result.changed),
+                name=result.owner.full_name,
+            ),
+            "success",
+        )
+    if result.unchanged:
+        flash(
+            ngettext(
+                "%(num)d case was theirs already.",
+                "%(num)d cases were theirs already.",
+                len(result.unchanged),
+            ),
+            "info",
+        )
+    return True
+
+
+@bp.route("/<int:case_id>/assign", methods=["GET", "POST"])
+@roles(*ASSIGNERS)
+def assign(case_id: int) -> Any:
+    """Reassign one case, or transfer it to another host office."""
+    case = services.get_case(case_id, actor=current_user)
+    form = AssignForm(staff=assignment.assignable_staff(actor=current_user))
+    if form.validate_on_submit() and _assigned(form, [case.id]):
+        return redirect(url_for("cases.show", case_id=case.id))
+    return render_template("cases/assign.html", case=case, form=form), (
+        422 if form.errors or form.form_errors else 200
     )
 
 
@@ -119,6 +237,7 @@ def show(case_id: int) -> Any:
         deadline_near=services.deadline_is_near(case),
         status_form=StatusForm(formdata=None, targets=targets) if targets else None,
         consent_form=ConsentForm(formdata=None),
+        may_reassign=assignment.may_reassign(current_user),
     )
 
 

@@ -13,6 +13,7 @@ from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
 from reintegration_hub.demo.marketplace import load_marketplace
 from reintegration_hub.extensions import db
+from reintegration_hub.followups.ownership import set_office_supervisor
 from reintegration_hub.programmes import services as programmes
 from reintegration_hub.programmes.models import TargetIndicator
 
@@ -95,6 +96,9 @@ def load() -> list[DemoUser]:
             password=DEMO_PASSWORD,
             actor=actor,
         )
+    for staff in created.values():  # each office's one counsellor or case manager supervises it
+        if staff.role in {Role.COUNSELLOR, Role.CASE_MANAGER}:
+            set_office_supervisor(staff.office_id, staff.id, actor=created["admin@demo.example"])
     programmes.create_grant(
         number="AK/IOM/PMIF/2018/1",
         title="Assisted voluntary return and reintegration of third-country nationals (Latvia)",

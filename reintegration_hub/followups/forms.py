@@ -10,12 +10,14 @@ from wtforms import (
     BooleanField,
     DateField,
     FloatField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import (
+    AnyOf,
     DataRequired,
     InputRequired,
     Length,
@@ -28,12 +30,14 @@ from reintegration_hub.core.forms import choices
 from reintegration_hub.followups.labels import (
     INDICATOR_LABELS,
     KIND_LABELS,
+    NOT_APPLICABLE_LABELS,
     RESPONSIBLE_LABELS,
     VISIT_MODE_LABELS,
 )
 from reintegration_hub.followups.models import (
     Dimension,
     MilestoneKind,
+    NotApplicableReason,
     Responsible,
     ScoringVersion,
     VisitMode,
@@ -59,6 +63,52 @@ class VisitForm(FlaskForm):
             next_steps=self.next_steps.data or "",
             plan_revision_needed=bool(self.plan_revision_needed.data),
         )
+
+
+#: Where a milestone action returns to: the plan's follow-up, or the work list.
+BACK_TO = ("plan", "work")
+
+
+class _MilestoneActionForm(FlaskForm):
+    back = HiddenField(default="plan", validators=[Optional(), AnyOf(BACK_TO)])
+
+
+class DoneForm(_MilestoneActionForm):
+    done_on = DateField(_l("Done on"), validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
+
+
+class NotApplicableForm(_MilestoneActionForm):
+    reason = SelectField(
+        _l("Reason"),
+        choices=choices((r.value, label) for r, label in NOT_APPLICABLE_LABELS.items()),
+    )
+    note = TextAreaField(
+        _l("Note"),
+        validators=[Optional(), Length(max=1000)],
+        description=_l("Required for another reason."),
+    )
+
+    def not_applicable_reason(self) -> NotApplicableReason:
+        return NotApplicableReason(self.reason.data)
+
+
+class MoveForm(_MilestoneActionForm):
+    due_on = DateField(_l("New due date"), validators=[DataRequired()])
+    reason = TextAreaField(_l("Why"), validators=[DataRequired(), Length(max=1000)])
+
+
+class ReopenForm(_MilestoneActionForm):
+    reason = TextAreaField(_l("Why"), validators=[DataRequired(), Length(max=1000)])
+
+
+class ArrivalForm(FlaskForm):
+    arrived_on = DateField(_l("Arrived on"), validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
+
+
+class SupervisorForm(FlaskForm):
+    supervisor_id = SelectField(_l("Supervisor"), coerce=lambda v: int(v) if v else None)
 
 
 def survey_form(version: ScoringVersion, formdata: Any = None) -> FlaskForm:

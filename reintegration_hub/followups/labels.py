@@ -7,8 +7,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from reintegration_hub.followups.models import (
+    ActionKind,
     MilestoneKind,
     MilestoneStatus,
+    NotApplicableReason,
     Responsible,
     VisitMode,
 )
@@ -19,6 +21,25 @@ MILESTONE_STATUS_LABELS: dict[Any, Any] = {
     MilestoneStatus.OVERDUE: _l("Overdue"),
     MilestoneStatus.DONE: _l("Done"),
     MilestoneStatus.CANCELLED: _l("Cancelled"),
+}
+
+#: The reasons a milestone is marked not applicable, in the order the form offers them.
+NOT_APPLICABLE_LABELS: dict[Any, Any] = {
+    NotApplicableReason.RETURNEE_UNREACHABLE: _l("The returnee cannot be reached"),
+    NotApplicableReason.RETURNEE_DECLINED: _l("The returnee declined it"),
+    NotApplicableReason.RETURNEE_MOVED: _l("The returnee moved away or migrated again"),
+    NotApplicableReason.SUPPORT_CANCELLED: _l("The support was cancelled or replaced"),
+    NotApplicableReason.COVERED_ELSEWHERE: _l("Covered by another contact or visit"),
+    NotApplicableReason.NOT_IN_PLAN: _l("Not part of this returnee's plan"),
+    NotApplicableReason.SECURITY: _l("Not possible for security reasons"),
+    NotApplicableReason.OTHER: _l("Another reason (say which in the note)"),
+}
+
+ACTION_LABELS: dict[Any, Any] = {
+    ActionKind.DONE: _l("Marked done"),
+    ActionKind.NOT_APPLICABLE: _l("Marked not applicable"),
+    ActionKind.MOVED: _l("Moved"),
+    ActionKind.REOPENED: _l("Reopened"),
 }
 
 RESPONSIBLE_LABELS: dict[Any, Any] = {

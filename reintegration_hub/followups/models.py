@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from partners.models import Referral
+from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
 from reintegration_hub.core.roles import Actor, Role
@@ -50,6 +51,27 @@ class MilestoneStatus(enum.StrEnum):
 
 #: Milestones the sweep still looks at.
 OPEN_STATUSES = (MilestoneStatus.UPCOMING, MilestoneStatus.DUE, MilestoneStatus.OVERDUE)
+
+
+class NotApplicableReason(enum.StrEnum):
+    """Why a milestone was marked not applicable (it is then ``cancelled`` with this reason;
+    the sweep's own cancellations, when a window ends or a case closes, have none)."""
+
+    RETURNEE_UNREACHABLE = "returnee_unreachable"
+    RETURNEE_DECLINED = "returnee_declined"
+    RETURNEE_MOVED = "returnee_moved"
+    SUPPORT_CANCELLED = "support_cancelled"
+    COVERED_ELSEWHERE = "covered_elsewhere"
+    NOT_IN_PLAN = "not_in_plan"
+    SECURITY = "security"
+    OTHER = "other"  # the note says which
+
+
+class ActionKind(enum.StrEnum):
+    DONE = "done"
+    NOT_APPLICABLE = "not_applicable"
+    MOVED = "moved"
+    REOPENED = "reopened"
 
 
 class MilestoneTemplate(IdMixin, TimestampMixin, Base):
@@ -151,9 +173,21 @@ class Milestone(IdMixin, Base):
     completed_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
+    # the day it was done as recorded (a visit's, an arrival's date), which may be before the
+    # moment it was recorded (completed_at)
+    completed_on: Mapped[dt.date | None]
+    # set when someone marked it not applicable (status cancelled), with a note
+    not_applicable_reason: Mapped[NotApplicableReason | None] = mapped_column(
+        str_enum(NotApplicableReason)
+    )
+    note: Mapped[str] = mapped_column(sa.String(1000), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
 
     returnee: Mapped[Returnee] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
 
     @classmethod
     def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
@@ -177,6 +211,27 @@ class Milestone(IdMixin, Base):
                 .where(Referral.visible_to(actor))
             )
         return sa.false()
+
+
+class MilestoneAction(IdMixin, Base):
+    """What someone did to a milestone by hand: done, not applicable, moved or reopened (the
+    milestone's history on its page; the audit trail has the same in its own terms)."""
+
+    __tablename__ = "milestone_actions"
+    __table_args__ = (sa.Index("ix_milestone_actions_milestone", "milestone_id", "id"),)
+
+    milestone_id: Mapped[int] = mapped_column(sa.ForeignKey("milestones.id", ondelete="CASCADE"))
+    action: Mapped[ActionKind] = mapped_column(str_enum(ActionKind))
+    # done: the day it was done; moved: the new due date
+    on_date: Mapped[dt.date | None]
+    previous_due_on: Mapped[dt.date | None]  # moved: the due date before
+    reason: Mapped[NotApplicableReason | None] = mapped_column(str_enum(NotApplicableReason))
+    note: Mapped[str] = mapped_column(sa.String(1000), default="")
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(sa.String(120))
+    at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    actor: Mapped[User | None] = relationship()
 
 
 class NoticeKind(enum.StrEnum):
@@ -217,10 +272,16 @@ class MonitoringVisit(IdMixin, Base):
     findings: Mapped[str] = mapped_column(sa.Text, default="")
     next_steps: Mapped[str] = mapped_column(sa.Text, default="")
     plan_revision_needed: Mapped[bool] = mapped_column(default=False)
+    # the visit milestone it closed (None: an extra visit, outside every open one's window)
+    milestone_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("milestones.id", ondelete="SET NULL"), index=True
+    )
     recorded_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     recorded_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+
+    milestone: Mapped[Milestone | None] = relationship()
 
 
 class Dimension(enum.StrEnum):
@@ -265,9 +326,14 @@ class SustainabilitySurvey(IdMixin, Base):
     composite: Mapped[float] = mapped_column(index=True)
     band: Mapped[str] = mapped_column(sa.String(40))
     flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # the survey milestone it closed (None: outside every open one's window)
+    milestone_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("milestones.id", ondelete="SET NULL"), index=True
+    )
     recorded_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     recorded_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
 
     scoring_version: Mapped[ScoringVersion] = relationship()
+    milestone: Mapped[Milestone | None] = relationship()

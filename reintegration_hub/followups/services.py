@@ -44,8 +44,10 @@ from reintegration_hub.followups.models import (
     SustainabilitySurvey,
     VisitMode,
 )
+from reintegration_hub.followups.ownership import office_for
 from reintegration_hub.followups.scoring import Scores, check_answers, score
 from reintegration_hub.followups.sweep import SweepCounts, sweep_range
+from reintegration_hub.followups.windows import check_follow_up_date, closing_milestone
 from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes.models import Grant
 
@@ -73,12 +75,6 @@ def return_date(case: Returnee, plan: Plan) -> dt.date:
     if case.departed_on is not None:
         return case.departed_on
     return (plan.approved_at or now_utc()).date()
-
-
-def _office_of(responsible: Responsible, case: Returnee) -> int:
-    if responsible == Responsible.COUNSELLOR or case.origin_office_id is None:
-        return case.host_office_id
-    return case.origin_office_id
 
 
 def _due_dates(
@@ -157,7 +153,7 @@ def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
             plan_id=plan.id,
             returnee_id=case.id,
             plan_line_id=line.id if line is not None else None,
-            office_id=_office_of(step.responsible, case),
+            office_id=office_for(step.responsible, case),
             step_key=key,
             kind=step.kind,
             name=step.name,
@@ -221,6 +217,18 @@ def reschedule_case(case: Returnee, *, actor: Actor) -> int:
     return moved
 
 
+def close_milestone(
+    milestone: Milestone, *, completed_on: dt.date, actor: Actor, note: str = ""
+) -> None:
+    """Mark ``milestone`` done on ``completed_on`` (the day it happened; ``completed_at`` is
+    when it was recorded)."""
+    milestone.status, milestone.completed_at = MilestoneStatus.DONE, now_utc()
+    milestone.completed_on = completed_on
+    milestone.completed_by_id = actor.id if isinstance(actor, User) else None
+    if note:
+        milestone.note = note
+
+
 def complete_milestones(
     case_id: int,
     kind: MilestoneKind,
@@ -228,10 +236,11 @@ def complete_milestones(
     actor: Actor,
     plan_line_id: int | None = None,
     first_only: bool = False,
+    completed_on: dt.date | None = None,
 ) -> int:
     """Close the open milestones of ``kind`` for a case (for one plan line when given), when
-    what they wait for was recorded: an arrival, a delivery, a visit, a survey. With
-    ``first_only`` only the earliest one closes (a visit answers one visit milestone)."""
+    what they wait for was recorded: a delivery, say, on ``completed_on`` (default: today).
+    With ``first_only`` only the earliest one closes."""
     stmt = (
         sa.select(Milestone)
         .where(
@@ -247,10 +256,21 @@ def complete_milestones(
         stmt = stmt.limit(1)
     closed = 0
     for milestone in db.session.scalars(stmt):
-        milestone.status, milestone.completed_at = MilestoneStatus.DONE, now_utc()
-        milestone.completed_by_id = actor.id if isinstance(actor, User) else None
+        close_milestone(milestone, completed_on=completed_on or now_utc().date(), actor=actor)
         closed += 1
     return closed
+
+
+def cancel_case_milestones(case_id: int) -> int:
+    """When a case closes: its open milestones are cancelled (nobody is reminded of, nor
+    escalated, work on a closed case). One statement; how many."""
+    result = db.session.execute(
+        sa.update(Milestone)
+        .where(Milestone.returnee_id == case_id, Milestone.status.in_(OPEN_STATUSES))
+        .values(status=MilestoneStatus.CANCELLED)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def plan_milestones(plan_id: int) -> Sequence[Milestone]:
@@ -356,16 +376,13 @@ def _followed_case(case_id: int, actor: Actor) -> Returnee:
     return case
 
 
-def _not_in_future(day: dt.date, field: str) -> None:
-    if day > now_utc().date():
-        message = _l("The date cannot be in the future.")
-        raise InvalidInput(message, field_errors={field: [message]})
-
-
 def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> MonitoringVisit:
-    """Record a monitoring visit; it answers the earliest open visit milestone."""
+    """Record a monitoring visit, on or after the arrival and inside the reintegration window;
+    it closes the visit milestone whose window holds its date, if one is open
+    (``followups.windows``), and names it in ``milestone_id``."""
     case = _followed_case(case_id, actor)
-    _not_in_future(visit.visited_on, "visited_on")
+    check_follow_up_date(case, visit.visited_on, "visited_on")
+    milestone = closing_milestone(case, MilestoneKind.MONITORING_VISIT, visit.visited_on)
     row = MonitoringVisit(
         returnee_id=case.id,
         visited_on=visit.visited_on,
@@ -373,11 +390,13 @@ def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> Monitoring
         findings=visit.findings.strip(),
         next_steps=visit.next_steps.strip(),
         plan_revision_needed=visit.plan_revision_needed,
+        milestone=milestone,
         recorded_by_id=actor.id,
     )
     db.session.add(row)
     record_audit("visit.record", row, actor=actor, office_id=case.host_office_id)
-    complete_milestones(case.id, MilestoneKind.MONITORING_VISIT, first_only=True, actor=actor)
+    if milestone is not None:
+        close_milestone(milestone, completed_on=visit.visited_on, actor=actor)
     return row
 
 
@@ -418,18 +437,26 @@ def record_survey(
     case_id: int, taken_on: dt.date, answers: Mapping[str, int], *, actor: Actor
 ) -> SustainabilitySurvey:
     """Record a sustainability survey, scored under the version in force and flagged for low
-    scores, imbalance between dimensions and decline since the last survey."""
+    scores, imbalance between dimensions and decline since the last survey. Its date follows
+    the rule of visits, and it closes the survey milestone whose window holds it, if one is
+    open (``followups.windows``)."""
     case = _followed_case(case_id, actor)
-    _not_in_future(taken_on, "taken_on")
+    check_follow_up_date(case, taken_on, "taken_on")
     version = current_scoring_version()
     check_answers(version, answers)
+    milestone = closing_milestone(case, MilestoneKind.SUSTAINABILITY_SURVEY, taken_on)
     survey = SustainabilitySurvey(
-        returnee_id=case.id, taken_on=taken_on, answers=dict(answers), recorded_by_id=actor.id
+        returnee_id=case.id,
+        taken_on=taken_on,
+        answers=dict(answers),
+        milestone=milestone,
+        recorded_by_id=actor.id,
     )
     _apply_scores(survey, score(version, answers, _previous_composite(case.id, taken_on)), version)
     db.session.add(survey)
     record_audit("survey.record", survey, actor=actor, office_id=case.host_office_id)
-    complete_milestones(case.id, MilestoneKind.SUSTAINABILITY_SURVEY, first_only=True, actor=actor)
+    if milestone is not None:
+        close_milestone(milestone, completed_on=taken_on, actor=actor)
     return survey
 
 
@@ -576,19 +603,23 @@ def scoring_versions(*, actor: Actor) -> list[ScoringVersionRow]:
 
 
 def case_visits(case_id: int) -> Sequence[MonitoringVisit]:
-    """The case's visits, latest first (the caller has checked the case's scope)."""
+    """The case's visits, latest first, with the milestone each closed (the caller has checked
+    the case's scope)."""
     return db.session.scalars(
         sa.select(MonitoringVisit)
         .where(MonitoringVisit.returnee_id == case_id)
+        .options(joinedload(MonitoringVisit.milestone))
         .order_by(MonitoringVisit.visited_on.desc(), MonitoringVisit.id.desc())
     ).all()
 
 
 def case_surveys(case_id: int) -> Sequence[SustainabilitySurvey]:
-    """The case's surveys with their scores, latest first (scope checked by the caller)."""
+    """The case's surveys with their scores and the milestone each closed, latest first (scope
+    checked by the caller)."""
     return db.session.scalars(
         sa.select(SustainabilitySurvey)
         .where(SustainabilitySurvey.returnee_id == case_id)
+        .options(joinedload(SustainabilitySurvey.milestone))
         .order_by(SustainabilitySurvey.taken_on.desc(), SustainabilitySurvey.id.desc())
     ).all()
 
@@ -1007,4 +1038,12 @@ def recheck_plan(plan_id: int, *, actor: Actor, as_of: dt.date | None = None) ->
 def plan_case_id(plan_id: int) -> int:
     """The case a plan belongs to (for a redirect; the caller has checked the scope)."""
     case_id: int = db.session.scalars(sa.select(Plan.returnee_id).where(Plan.id == plan_id)).one()
+    return case_id
+
+
+def milestone_case_id(milestone_id: int) -> int:
+    """The case a milestone belongs to (for a redirect; the caller has checked the scope)."""
+    case_id: int = db.session.scalars(
+        sa.select(Milestone.returnee_id).where(Milestone.id == milestone_id)
+    ).one()
     return case_id

@@ -12,8 +12,15 @@ not for every open milestone again each day, and in the same transaction: a rang
 way is rolled back whole, and the next run changes the same rows again and writes their
 notices then. A range run twice changes nothing the second time and so writes and queues
 nothing twice. Whatever else changes a milestone's dates must set it back to ``upcoming`` and
-level 0 (``services.reschedule_case`` does), so that the sweep decides, and notices, its state
-again; nothing but the sweep makes a milestone due or overdue or raises its level.
+level 0 (``services.reschedule_case`` and ``actions.move_milestone`` do), so that the sweep
+decides, and notices, its state again; nothing but the sweep makes a milestone due or overdue
+or raises its level.
+
+Only milestones with a completion path are escalated (``ownership.has_completion_path``): one
+whose owners cannot close it (the case is closed, or not shared with the origin office) stays
+overdue at its level, and is escalated by the first run after it has one again. Reminders and
+escalations go to whoever the case and the office name at the time of the run: after a
+reassignment, the new owner and their supervisor.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from reintegration_hub.followups.models import (
     NoticeKind,
     Responsible,
 )
+from reintegration_hub.followups.ownership import has_completion_path
 from reintegration_hub.plans.models import Plan, PlanLine
 
 #: milestone ids a statement at most (SQLite binds each one)
@@ -56,6 +64,7 @@ _MESSAGES_PER_INSERT = 2000
 @dataclass
 class SweepCounts:
     closed_windows: int = 0
+    cancelled: int = 0  # the other open milestones of plans whose window ended
     overdue: int = 0
     due: int = 0
     escalated: int = 0
@@ -129,7 +138,7 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         .scalar_subquery()
     )
     # the other open milestones of plans whose window ended are cancelled, then the window closes
-    _update(
+    counts.cancelled = _update(
         sa.and_(
             in_range,
             is_open,
@@ -162,7 +171,8 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         ),
         status=MilestoneStatus.DUE,
     )
-    overdue = sa.and_(in_range, Milestone.status == MilestoneStatus.OVERDUE)
+    # escalated only when an owner could have closed it
+    overdue = sa.and_(in_range, Milestone.status == MilestoneStatus.OVERDUE, has_completion_path())
     to_home_office = _changed(
         sa.and_(overdue, Milestone.escalation_level < 2, Milestone.home_office_on <= as_of),
         escalation_level=2,
@@ -271,7 +281,14 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
         .outerjoin(manager, sa.and_(manager.id == Returnee.case_manager_id, manager.is_active))
         .join(counsellor, counsellor.id == Returnee.counsellor_id)
         .join(Office, Office.id == Milestone.office_id)
-        .outerjoin(supervisor, sa.and_(supervisor.id == Office.supervisor_id, supervisor.is_active))
+        .outerjoin(
+            supervisor,
+            sa.and_(
+                supervisor.id == Office.supervisor_id,
+                supervisor.is_active,
+                supervisor.office_id == Office.id,  # still works there (ownership module)
+            ),
+        )
         .outerjoin(PlanLine, PlanLine.id == Milestone.plan_line_id)
         .outerjoin(Referral, Referral.id == PlanLine.referral_id)
         .outerjoin(Partner, Partner.id == Referral.partner_id)

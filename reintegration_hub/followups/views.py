@@ -6,39 +6,54 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from reintegration_hub.cases.services import get_case
 from reintegration_hub.core.authz import roles
-from reintegration_hub.core.errors import DomainError
+from reintegration_hub.core.errors import DomainError, NotFound, PermissionDenied
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import services
+from reintegration_hub.followups import actions, ownership, services, windows
 from reintegration_hub.followups.forms import (
+    BACK_TO,
+    ArrivalForm,
+    DoneForm,
+    MoveForm,
     NewStepForm,
     NewTemplateForm,
+    NotApplicableForm,
+    ReopenForm,
     ScoringForm,
     StepForm,
+    SupervisorForm,
     TemplateForm,
     VisitForm,
     survey_answers,
     survey_form,
 )
 from reintegration_hub.followups.labels import (
+    ACTION_LABELS,
     FLAG_LABELS,
     KIND_LABELS,
     MILESTONE_STATUS_LABELS,
+    NOT_APPLICABLE_LABELS,
     RESPONSIBLE_LABELS,
 )
-from reintegration_hub.followups.models import MilestoneKind, Responsible
+from reintegration_hub.followups.models import Milestone, MilestoneKind, Responsible
 from reintegration_hub.monitoring import exports
 
 bp = Blueprint("followups", __name__, url_prefix="/follow-up")
+
+
+@bp.app_context_processor
+def milestone_helpers() -> dict[str, Any]:
+    """``may_act_on(milestone)``: whether the reader may act on it (to word its link)."""
+    return {"may_act_on": lambda milestone: ownership.may_act(milestone, current_user)}
 
 
 def _enum(enum_cls: Any, value: str | None) -> Any:
@@ -74,6 +89,17 @@ def _plan_page(case_id: int) -> Any:
     return redirect(url_for("plans.plan", case_id=case_id) + "#follow-up")
 
 
+def _closes(milestone: Milestone | None) -> str:
+    """Which milestone a visit or survey just recorded closed, for the flash message."""
+    if milestone is None:
+        return _("It falls in no open milestone's window: no milestone is closed.")
+    return _(
+        "It closes %(milestone)s (due %(date)s).",
+        milestone=milestone.name,
+        date=format_date(milestone.due_on, "medium"),
+    )
+
+
 @bp.route("/cases/<int:case_id>/visit", methods=["GET", "POST"])
 @roles(*services.RECORDER_ROLES)
 def record_visit(case_id: int) -> Any:
@@ -81,13 +107,14 @@ def record_visit(case_id: int) -> Any:
     form = VisitForm()
     if form.validate_on_submit():
         try:
-            services.record_visit(case.id, form.visit_input(), actor=current_user)
+            visit = services.record_visit(case.id, form.visit_input(), actor=current_user)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            closes = _closes(visit.milestone)
             db.session.commit()
-            flash(_("The visit is recorded."), "success")
+            flash(_("The visit is recorded.") + " " + closes, "success")
             return _plan_page(case.id)
     return render_template("followups/visit.html", case=case, form=form), (
         422 if form.errors else 200
@@ -102,7 +129,7 @@ def record_survey(case_id: int) -> Any:
     form = survey_form(version)
     if form.validate_on_submit():
         try:
-            services.record_survey(
+            survey = services.record_survey(
                 case.id,
                 form.taken_on.data,
                 survey_answers(form, version),
@@ -112,8 +139,9 @@ def record_survey(case_id: int) -> Any:
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            closes = _closes(survey.milestone)
             db.session.commit()
-            flash(_("The survey is recorded and scored."), "success")
+            flash(_("The survey is recorded and scored.") + " " + closes, "success")
             return _plan_page(case.id)
     return render_template("followups/survey.html", case=case, form=form, version=version), (
         422 if form.errors else 200
@@ -146,6 +174,200 @@ def recheck_plan(plan_id: int) -> Any:
     else:
         flash(_("Checked: nothing has changed since the last check."), "info")
     return _plan_page(case_id)
+
+
+# --- a milestone's actions and the arrival ---------------------------------------------------
+
+#: Who may open a milestone's page and act on it (the service decides per milestone).
+ACTORS = (Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN)
+
+
+def _milestone_page(
+    milestone_id: int, status: int = 200, back: str = "plan", **failed: FlaskForm
+) -> Any:
+    """The milestone, its history and the forms ``current_user`` may use (``failed``: one
+    refused, shown with its errors)."""
+    milestone = actions.get_milestone(milestone_id, actor=current_user)
+    allowed = actions.available_actions(milestone, current_user)
+    forms: dict[str, FlaskForm] = {
+        "done": DoneForm(formdata=None, prefix="done", back=back),
+        "not_applicable": NotApplicableForm(formdata=None, prefix="na", back=back),
+        "move": MoveForm(formdata=None, prefix="move", back=back),
+        "reopen": ReopenForm(formdata=None, prefix="reopen", back=back),
+    } | failed
+    if milestone.kind == MilestoneKind.ARRIVAL_CONFIRMED:
+        forms["done"].done_on.label.text = _("Arrived on")
+    return render_template(
+        "followups/milestone.html",
+        milestone=milestone,
+        history=actions.milestone_history(milestone.id),
+        allowed=allowed,
+        forms=forms,
+        back=back,
+        window_opens=windows.opens_on(milestone.returnee, milestone),
+        record_instead=actions.RECORD_INSTEAD.get(milestone.kind),
+        kind_labels=KIND_LABELS,
+        responsible_labels=RESPONSIBLE_LABELS,
+        status_labels=MILESTONE_STATUS_LABELS,
+        reason_labels=NOT_APPLICABLE_LABELS,
+        action_labels=ACTION_LABELS,
+    ), status
+
+
+def _after_action(milestone_id: int, back: str | None) -> Any:
+    if back == "work":
+        return redirect(url_for("followups.index"))
+    return _plan_page(services.milestone_case_id(milestone_id))
+
+
+@bp.get("/milestones/<int:milestone_id>")
+@roles(*ACTORS, Role.PROGRAMME_MANAGER)
+def milestone(milestone_id: int) -> Any:
+    back = request.args.get("back", "plan")
+    return _milestone_page(milestone_id, back=back if back in BACK_TO else "plan")
+
+
+def _act(milestone_id: int, name: str, form: FlaskForm, run: Any, done: str) -> Any:
+    """Validate ``form``, call ``run(form)`` (one service), commit; the page again with the
+    errors at the fields when refused."""
+    if form.validate_on_submit():
+        try:
+            run(form)
+        except (NotFound, PermissionDenied):
+            raise  # the error pages answer (404, 403)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(done, "success")
+            return _after_action(milestone_id, form.back.data)
+    back = form.back.data if form.back.data in BACK_TO else "plan"
+    return _milestone_page(milestone_id, 422, back=back, **{name: form})
+
+
+@bp.post("/milestones/<int:milestone_id>/done")
+@roles(*ACTORS)
+def mark_done(milestone_id: int) -> Any:
+    return _act(
+        milestone_id,
+        "done",
+        DoneForm(prefix="done"),
+        lambda f: actions.mark_done(
+            milestone_id, done_on=f.done_on.data, note=f.note.data or "", actor=current_user
+        ),
+        _("The milestone is done."),
+    )
+
+
+@bp.post("/milestones/<int:milestone_id>/not-applicable")
+@roles(*ACTORS)
+def mark_not_applicable(milestone_id: int) -> Any:
+    return _act(
+        milestone_id,
+        "not_applicable",
+        NotApplicableForm(prefix="na"),
+        lambda f: actions.mark_not_applicable(
+            milestone_id,
+            reason=f.not_applicable_reason(),
+            note=f.note.data or "",
+            actor=current_user,
+        ),
+        _("The milestone is marked not applicable."),
+    )
+
+
+@bp.post("/milestones/<int:milestone_id>/move")
+@roles(*ACTORS)
+def move(milestone_id: int) -> Any:
+    return _act(
+        milestone_id,
+        "move",
+        MoveForm(prefix="move"),
+        lambda f: actions.move_milestone(
+            milestone_id, due_on=f.due_on.data, reason=f.reason.data or "", actor=current_user
+        ),
+        _("The milestone is moved; its reminders follow the new date."),
+    )
+
+
+@bp.post("/milestones/<int:milestone_id>/reopen")
+@roles(*ACTORS)
+def reopen(milestone_id: int) -> Any:
+    return _act(
+        milestone_id,
+        "reopen",
+        ReopenForm(prefix="reopen"),
+        lambda f: actions.reopen_milestone(
+            milestone_id, reason=f.reason.data or "", actor=current_user
+        ),
+        _("The milestone is open again."),
+    )
+
+
+@bp.route("/cases/<int:case_id>/arrival", methods=["GET", "POST"])
+@roles(*actions.ARRIVAL_ROLES)
+def record_arrival(case_id: int) -> Any:
+    case = get_case(case_id, actor=current_user)
+    form = ArrivalForm(obj=case) if request.method == "GET" else ArrivalForm()
+    if form.validate_on_submit():
+        try:
+            actions.record_arrival(
+                case.id,
+                arrived_on=form.arrived_on.data,  # type: ignore[arg-type]  # DataRequired
+                note=form.note.data or "",
+                actor=current_user,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The arrival is recorded."), "success")
+            return redirect(url_for("cases.show", case_id=case.id))
+    return render_template("followups/arrival.html", case=case, form=form), (
+        422 if form.errors or form.form_errors else 200
+    )
+
+
+# --- office supervisors (administrators) -----------------------------------------------------
+
+
+@bp.get("/supervisors")
+@roles(Role.ADMIN)
+def supervisors() -> Any:
+    rows = ownership.office_supervisors(actor=current_user)
+    return render_template(
+        "followups/supervisors.html",
+        rows=rows,
+        forms={row.office.id: _supervisor_form(row, formdata=None) for row in rows},
+    )
+
+
+def _supervisor_form(row: ownership.SupervisorRow, **kwargs: Any) -> SupervisorForm:
+    form = SupervisorForm(prefix=f"office-{row.office.id}", **kwargs)
+    form.supervisor_id.choices = [("", _("Nobody"))] + [
+        (user.id, user.full_name) for user in row.candidates
+    ]
+    if kwargs.get("formdata", True) is None:
+        form.supervisor_id.data = row.office.supervisor_id
+    return form
+
+
+@bp.post("/supervisors/<int:office_id>")
+@roles(Role.ADMIN)
+def set_supervisor(office_id: int) -> Any:
+    rows = {row.office.id: row for row in ownership.office_supervisors(actor=current_user)}
+    if office_id not in rows:
+        abort(404)
+    form = _supervisor_form(rows[office_id])
+    if form.validate_on_submit():
+        ownership.set_office_supervisor(office_id, form.supervisor_id.data, actor=current_user)
+        db.session.commit()
+        flash(_("The office's supervisor is saved."), "success")
+    else:
+        flash(_("Choose an active user of this office in the role it works in."), "danger")
+    return redirect(url_for("followups.supervisors"))
 
 
 # --- milestone templates (administrators) ----------------------------------------------------

@@ -10,34 +10,40 @@ from reintegration_hub.core.errors import InvalidInput, PermissionDenied
 from reintegration_hub.core.roles import Role
 from reintegration_hub.followups import services
 from reintegration_hub.followups.models import MilestoneStatus, VisitMode
-from tests.clock import TODAY
+from tests.clock import travel
 from tests.factories import user_with_role
 from tests.followups.helpers import answers, approved, by_key, day
 from tests.plans.helpers import World, world
 
+#: The day these tests run on (the clock is set to it): a year after the return.
+TODAY = day(365)
+
 
 @pytest.fixture
-def w(app: object) -> World:
+def w(app: object, time_machine: object) -> World:
+    travel(time_machine, TODAY)
     w = world()
-    w.case.departed_on = day(0)
+    w.case.departed_on, w.case.arrived_on = day(0), day(2)
     return w
 
 
-def test_a_visit_answers_the_earliest_open_visit_milestone(w: World) -> None:
+def test_a_visit_answers_the_visit_milestone_whose_window_holds_it(w: World) -> None:
     plan = approved(w, w.option())
 
-    services.record_visit(
+    visit = services.record_visit(
         w.case.id,
-        services.VisitInput(visited_on=TODAY, mode=VisitMode.PHONE, findings="Course started"),
+        services.VisitInput(visited_on=day(95), mode=VisitMode.PHONE, findings="Course started"),
         actor=w.case_manager,
     )
 
     assert by_key(plan)["visit_90"].status == MilestoneStatus.DONE
+    assert by_key(plan)["visit_90"].completed_on == day(95)
+    assert visit.milestone_id == by_key(plan)["visit_90"].id
     assert by_key(plan)["visit_180"].status == MilestoneStatus.UPCOMING
     with pytest.raises(PermissionDenied):
         services.record_visit(
             w.case.id,
-            services.VisitInput(visited_on=TODAY, mode=VisitMode.PHONE),
+            services.VisitInput(visited_on=day(95), mode=VisitMode.PHONE),
             actor=w.counsellor,
         )
 

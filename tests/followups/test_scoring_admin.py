@@ -14,16 +14,20 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, PermissionDeni
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import services
-from tests.clock import TODAY
+from tests.clock import travel
 from tests.factories import user_with_role
 from tests.followups.helpers import answers, day
 from tests.plans.helpers import World, world
 
+#: The day these tests run on (the clock is set to it): a year after the return.
+TODAY = day(365)
+
 
 @pytest.fixture
-def w(app: object) -> World:
+def w(app: object, time_machine: object) -> World:
+    travel(time_machine, TODAY)
     w = world()
-    w.case.departed_on = day(0)
+    w.case.departed_on, w.case.arrived_on = day(0), day(2)
     return w
 
 

@@ -35,7 +35,7 @@ def day(offset: int) -> dt.date:
 @pytest.fixture
 def w(app: object) -> World:
     w = world()
-    w.case.departed_on = DEPARTURE
+    w.case.departed_on = w.case.arrived_on = DEPARTURE
     w.tbilisi.supervisor_id = w.case_manager.id  # the manager supervises the office too
     return w
 
@@ -95,6 +95,7 @@ def test_the_timeline_takes_four_statements_whatever_its_length(w: World) -> Non
 
     second = single_mother(w.counsellor, w.tbilisi)
     second.case_manager_id, second.departed_on = w.case_manager.id, DEPARTURE
+    second.arrived_on = DEPARTURE
     big = w_plan(w, second, lines=4)
     w.case = second
     followed(w, big)

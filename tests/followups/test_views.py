@@ -18,7 +18,7 @@ from tests.plans.helpers import World, other_counsellor, world
 @pytest.fixture
 def w(app: object) -> World:
     w = world()
-    w.case.departed_on = day(0)
+    w.case.departed_on = w.case.arrived_on = day(0)
     return w
 
 

@@ -11,6 +11,7 @@ from partners.models import SupportOption
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases import services as cases
 from reintegration_hub.cases.models import DependantRelation, Returnee
+from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.money import ExchangeRate
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.vocabulary import VulnerabilityCategory
@@ -18,7 +19,6 @@ from reintegration_hub.extensions import db
 from reintegration_hub.plans import services
 from reintegration_hub.plans.models import Plan
 from tests.cases.helpers import case_manager, counsellor, details, host_office, origin_office
-from tests.clock import TODAY
 from tests.factories import SupportOptionFactory, UserFactory, user_with_role
 
 
@@ -38,7 +38,7 @@ class World:
 
 def single_mother(actor: User, tbilisi: Office, **overrides: Any) -> Returnee:
     """A single mother of two children returning to Kutaisi; consent shares with both."""
-    today = TODAY
+    today = now_utc().date()  # the test's clock: tests.clock.NOW unless the test moves it
     return cases.register_case(
         details(origin_office_id=tbilisi.id, **overrides),
         dependants=[

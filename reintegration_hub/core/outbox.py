@@ -37,6 +37,8 @@ class OutboxMessage(Base):
     to_address: Mapped[str] = mapped_column(sa.String(254), index=True)
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
+    # the language it is written in (a digest of several messages uses it too)
+    language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
     status: Mapped[OutboxStatus] = mapped_column(
         str_enum(OutboxStatus), default=OutboxStatus.QUEUED
     )

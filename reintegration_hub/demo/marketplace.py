@@ -19,6 +19,7 @@ from partners.models import (
     CostBasis,
     DeliveryMode,
     OptionStatus,
+    PaymentSchedule,
     SupportCategory,
     VettingStatus,
 )
@@ -499,6 +500,7 @@ def load_marketplace(office_ids: dict[str, int], *, actor: Actor) -> None:
                     legal_status=demo_partner.legal_status,
                     regions=demo_partner.regions,
                     languages=(country.language, "en"),
+                    contact_language=country.language,
                     focal_point_name="Referral desk",
                     focal_point_email=f"referrals@{_slug(demo_partner.name)}.example.org",
                     agreement_number=f"IOM-FA-2026-{number:03d}",
@@ -541,6 +543,10 @@ def _option_input(demo: DemoOption, country: DemoCountry) -> OptionInput:
         delivery_languages=[country.language],
         capacity_places=demo.places,
         capacity_period=CapacityPeriod.MONTH,
+        # rent and other costs per month are paid month by month
+        payment_schedule=PaymentSchedule.MONTHLY
+        if demo.basis == CostBasis.PER_MONTH
+        else PaymentSchedule.ONE_OFF,
         valid_from=RATES_FROM,
         valid_until=dt.date(2027, 12, 31),
     )

@@ -56,7 +56,7 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.core.sql import constant_number, constant_text, month_start
-from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.deliveries.services import delivered_by_line
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
 from reintegration_hub.monitoring.models import (
@@ -467,16 +467,17 @@ def case_counts(filters: DashboardFilters) -> CaseCounts:
     counts = CaseCounts()
     for grant_id, status, returned, *figures in db.session.execute(stmt):
         counts.add(grant_id, status.value if status else NO_PLAN, returned, [*figures, 0, 0])
+    delivered = delivered_by_line()
     money_stmt = (
         sa.select(
             Returnee.grant_id,
             sa.func.coalesce(sa.func.sum(PlanLine.total_eur_minor), 0),
-            sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0),
+            sa.func.coalesce(sa.func.sum(delivered.c.eur_minor), 0),
         )
         .select_from(PlanLine)
         .join(Plan, Plan.id == PlanLine.plan_id)
         .join(Returnee, Returnee.id == Plan.returnee_id)
-        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .outerjoin(delivered, delivered.c.plan_line_id == PlanLine.id)
         .where(Plan.status == PlanStatus.APPROVED, *_filtered_cases(filters))
         .group_by(Returnee.grant_id)
     )
@@ -996,13 +997,14 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
         )
 
     # every case by plan status, with the approved plans' money
+    delivered = delivered_by_line()
     money = (
         sa.select(
             PlanLine.plan_id.label("plan_id"),
             sa.func.sum(PlanLine.total_eur_minor).label("committed"),
-            sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0).label("delivered"),
+            sa.func.coalesce(sa.func.sum(delivered.c.eur_minor), 0).label("delivered"),
         )
-        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .outerjoin(delivered, delivered.c.plan_line_id == PlanLine.id)
         .group_by(PlanLine.plan_id)
         .subquery("money")
     )

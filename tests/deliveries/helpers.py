@@ -9,6 +9,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -67,6 +68,10 @@ PDF = (
 )
 PNG = png_bytes()
 JPEG = jpeg_bytes()
+
+
+def stored_files(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir()) if directory.exists() else []
 
 
 def upload(content: bytes = PNG, filename: str = "handover.png") -> CertificateUpload:

@@ -103,7 +103,9 @@ def test_refusals_are_json(client, certificate_dir) -> None:
     assert post(client, user, fields(world.line.id)).status_code == 201
     again = post(client, user, fields(world.line.id))
     assert again.status_code == 409
-    assert again.get_json()["message"] == "A delivery is already recorded for this plan line."
+    assert again.get_json()["message"] == (
+        "This plan line is fully delivered: nothing more can be recorded."
+    )
     assert len(list(certificate_dir.iterdir())) == 1
     assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 1
 

@@ -45,14 +45,11 @@ from tests.deliveries.helpers import (
     delivery_input,
     partner_user_of,
     png_bytes,
+    stored_files,
     upload,
 )
 from tests.factories import PartnerFactory, UserFactory, user_with_role
 from tests.queries import counted_statements
-
-
-def stored_files(directory: Path) -> list[Path]:
-    return sorted(directory.iterdir()) if directory.exists() else []
 
 
 def record(world, actor=None, data=None, certificate=None) -> Delivery:
@@ -377,7 +374,7 @@ def test_the_list_takes_the_same_queries_for_one_or_many(app: Flask) -> None:
 
 
 @pytest.mark.postgres
-def test_a_racing_second_delivery_is_a_conflict_and_leaves_no_file(
+def test_an_instalment_written_meanwhile_is_counted_before_the_next(
     app: Flask, make_app: Callable[..., Flask], certificate_dir: Path
 ) -> None:
     if db.engine.dialect.name != "postgresql":
@@ -402,17 +399,22 @@ def test_a_racing_second_delivery_is_a_conflict_and_leaves_no_file(
                 db.session.remove()
         return None
 
-    # another transaction has inserted this line's delivery and not committed yet: the
-    # service's check cannot see it, so its insert waits on the unique index, then fails
+    # another transaction has inserted this line's first instalment and not committed yet:
+    # the service waits for the line (the insert holds it for its foreign key), then sees that
+    # instalment and records the rest of the line as instalment 2
     with db.engine.connect() as other:
         other.execute(
             sa.insert(Delivery).values(
                 plan_line_id=line_id,
+                instalment=1,
+                final=False,
                 delivered_on=now_utc().date(),
+                quantity=1,
                 amount_minor=1,
                 currency="GEL",
                 eur_rate=GEL_RATE,
                 amount_eur_minor=0,
+                amount_line_minor=1,
                 certificate_key="0" * 32,
                 certificate_name="other.png",
                 certificate_type="image/png",
@@ -424,8 +426,11 @@ def test_a_racing_second_delivery_is_a_conflict_and_leaves_no_file(
         with ThreadPoolExecutor(max_workers=1) as pool:
             outcome = pool.submit(attempt)
             time.sleep(1)
-            assert not outcome.done()  # waiting on the index
+            assert not outcome.done()  # waiting for the line
             other.commit()
-            assert outcome.result(timeout=30) is Conflict
-    assert stored_files(certificate_dir) == []
-    assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 1
+            assert outcome.result(timeout=30) is None
+    assert len(stored_files(certificate_dir)) == 1
+    recorded = db.session.execute(
+        sa.select(Delivery.instalment, Delivery.quantity, Delivery.final).order_by(Delivery.id)
+    ).all()
+    assert [tuple(row) for row in recorded] == [(1, 1, False), (2, 1, True)]

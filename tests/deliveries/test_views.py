@@ -132,7 +132,7 @@ def test_a_refused_line_shows_why_and_no_form(client, login) -> None:
     page = browser.get(f"/deliveries/lines/{world.line.id}/new")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "A delivery is already recorded for this plan line." in html
+    assert "This plan line is fully delivered: nothing more can be recorded." in html
     assert 'data-testid="delivery-form"' not in html
     response = browser.post(
         f"/deliveries/lines/{world.line.id}/new",

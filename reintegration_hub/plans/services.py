@@ -362,7 +362,9 @@ def remove_line(line_id: int, *, actor: Actor) -> Plan:
 
 def _notify(key: str, user: User | None, subject: Any, template: str, **context: Any) -> None:
     if user is not None and user.is_active:
-        queue_message(key, user.email, str(subject), template, **context)
+        queue_message(
+            key, user.email, subject, template, language=user.preferred_language, **context
+        )
 
 
 def submit_plan(plan_id: int, *, justification: str = "", actor: Actor) -> Plan:

@@ -26,7 +26,7 @@ def test_session_cookie_is_httponly_and_samesite(make_app) -> None:
 
 
 def test_production_cookies_are_secure(make_app) -> None:
-    app = make_app(ENV="production", SECRET_KEY="x" * 40)
+    app = make_app(ENV="production", SECRET_KEY="x" * 40, PUBLIC_BASE_URL="https://hub.example.org")
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 

@@ -58,6 +58,7 @@ class DemoOption:
     min_age: int | None = 18
     duration: int | None = None
     lead: int = 7
+    payment_months: int | None = None  # paid monthly for so many months
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,14 @@ KUTAISI_COURSE = DemoOption(
     "1200",
     description=(
         "Three-month state-accredited course with a certificate, a starter sewing kit and "
-        "childcare during classes. Taught in Georgian."
+        "childcare during classes. Taught in Georgian; the fee is paid month by month."
     ),
     places=10,
     serves=("single_parent", "large_family"),
     max_family=8,
     duration=90,
     lead=14,
+    payment_months=3,
 )
 
 COUNTRIES = (
@@ -545,8 +547,9 @@ def _option_input(demo: DemoOption, country: DemoCountry) -> OptionInput:
         capacity_period=CapacityPeriod.MONTH,
         # rent and other costs per month are paid month by month
         payment_schedule=PaymentSchedule.MONTHLY
-        if demo.basis == CostBasis.PER_MONTH
+        if demo.payment_months or demo.basis == CostBasis.PER_MONTH
         else PaymentSchedule.ONE_OFF,
+        payment_months=demo.payment_months,
         valid_from=RATES_FROM,
         valid_until=dt.date(2027, 12, 31),
     )

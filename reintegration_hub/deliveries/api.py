@@ -20,6 +20,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from reintegration_hub.core.api import SelectPage
 from reintegration_hub.core.authz import roles
 from reintegration_hub.deliveries import services
+from reintegration_hub.deliveries.certificates import CERTIFICATE_TYPES, CertificateUpload
 from reintegration_hub.deliveries.schemas import (
     DeliveryCreateSchema,
     DeliveryQuerySchema,
@@ -56,7 +57,7 @@ bp = MultipartBlueprint(
 
 CERTIFICATE_CONTENT = {
     mime: {"schema": {"type": "string", "format": "binary"}}
-    for mime, _magic, _ext in services.CERTIFICATE_TYPES
+    for mime, _magic, _ext in CERTIFICATE_TYPES
 }
 
 
@@ -97,7 +98,7 @@ def create_delivery(data: dict[str, Any]) -> Any:
     delivery = services.record_delivery(
         line_id,
         services.DeliveryInput(**data),
-        services.CertificateUpload(upload.filename or "", upload.stream),
+        CertificateUpload(upload.filename or "", upload.stream),
         actor=current_user,
     )
     db.session.commit()

@@ -30,12 +30,8 @@ from wtforms.validators import (
 from reintegration_hub.core import i18n
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import choices, show_domain_error
-from reintegration_hub.deliveries.services import (
-    MAX_QUANTITY,
-    CertificateUpload,
-    DeliveryInput,
-    LineProgress,
-)
+from reintegration_hub.deliveries.certificates import CertificateUpload
+from reintegration_hub.deliveries.services import MAX_QUANTITY, DeliveryInput, LineProgress
 
 
 class DeliveryForm(FlaskForm):

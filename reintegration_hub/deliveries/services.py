@@ -9,33 +9,25 @@ place and moves the case to "in delivery"; each closes the line's next delivery 
 last one marks the referral delivered and closes the milestones left, all in one transaction.
 Two instalments of one line recorded at the same moment are taken one after the other (the
 line's row is locked on PostgreSQL; the numbering of instalments refuses the second on both).
-
-Certificates are PDF, JPEG or PNG, decided by their content alone (the signature at the start
-of the file, confirmed by puremagic), never by the file name or the client's content type.
-They are stored outside the web root (``CERTIFICATE_DIR``) under a random name.
+Certificates are checked and stored by ``deliveries.certificates``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import re
-import secrets
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import puremagic
 import sqlalchemy as sa
 from babel.numbers import get_currency_precision
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
-from werkzeug.utils import secure_filename
 
 from partners.models import (
     PartnerMember,
@@ -55,6 +47,15 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, Perm
 from reintegration_hub.core.i18n import currency_codes, format_money
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.deliveries.certificates import (
+    KEY,
+    CertificateUpload,
+    certificate_dir,
+    check_certificate,
+    download_name,
+    read_limited,
+    store,
+)
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import OPEN_STATUSES, Milestone, MilestoneKind
@@ -73,20 +74,8 @@ MAX_RATE = Decimal(10) ** 8
 RATE_PLACES = Decimal("1e-10")
 INVOICE_MAX = 64
 NOTE_MAX = 1000
-NAME_MAX = 200
 #: Ids are INTEGER columns; PostgreSQL refuses to compare them with larger numbers.
 MAX_ID = 2**31 - 1
-
-#: The accepted certificate types: (MIME type, signature at offset 0, file name extension).
-CERTIFICATE_TYPES: tuple[tuple[str, bytes, str], ...] = (
-    ("application/pdf", b"%PDF-", "pdf"),
-    ("image/jpeg", b"\xff\xd8\xff", "jpg"),
-    ("image/png", b"\x89PNG\r\n\x1a\n", "png"),
-)
-#: The file name extensions each type may keep on download.
-EXTENSIONS = {"application/pdf": {"pdf"}, "image/jpeg": {"jpg", "jpeg"}, "image/png": {"png"}}
-_KEY = re.compile(r"[0-9a-f]{32}")
-_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,12 +87,6 @@ class DeliveryInput:
     invoice_number: str
     note: str = ""
     quantity: int | None = None  # units handed over; None: ``LineProgress.suggested_quantity``
-
-
-@dataclass(frozen=True)
-class CertificateUpload:
-    filename: str  # as the client named it; only kept (sanitised) for the download
-    stream: BinaryIO  # read at most CERTIFICATE_MAX_BYTES + 1 bytes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -409,67 +392,6 @@ def progress_by_referral(referrals: Sequence[Referral]) -> dict[int, LineProgres
 # --- validation ------------------------------------------------------------------------------
 
 
-def _read_limited(stream: BinaryIO, limit: int) -> bytes:
-    """At most ``limit`` bytes of ``stream`` (a short read does not end it early)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = stream.read(min(_CHUNK, limit - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def detect_certificate_type(content: bytes) -> str | None:
-    """The MIME type of ``content`` if it is a PDF, JPEG or PNG, else None.
-
-    Both must agree: the format's signature at the very start of the file, and puremagic's
-    identification of the content.
-    """
-    declared = next(
-        (mime for mime, magic, _ext in CERTIFICATE_TYPES if content.startswith(magic)), None
-    )
-    if declared is None:
-        return None
-    try:
-        found = puremagic.magic_string(content)
-    except (puremagic.PureError, ValueError):
-        return None
-    return declared if any(match.mime_type == declared for match in found) else None
-
-
-def _download_name(filename: str, mime: str) -> str:
-    """The uploaded name made safe (``secure_filename``), with an extension that matches the
-    detected type (a PNG sent as ``scan.pdf`` downloads as ``scan.png``)."""
-    extension = next(ext for known, _magic, ext in CERTIFICATE_TYPES if known == mime)
-    name = secure_filename(filename).lstrip("._")
-    stem, dot, suffix = name.rpartition(".")
-    if not dot:
-        stem, suffix = name, ""
-    if suffix.lower() not in EXTENSIONS[mime]:
-        suffix = extension
-    stem = stem.rstrip("._") or "certificate"
-    return f"{stem[: NAME_MAX - len(suffix) - 1]}.{suffix}"
-
-
-def _check_certificate(content: bytes, errors: dict[str, list[Any]]) -> str | None:
-    limit = int(current_app.config["CERTIFICATE_MAX_BYTES"])
-    if not content:
-        errors["certificate"] = [_l("Attach the handover certificate: the file is empty.")]
-        return None
-    if len(content) > limit:
-        errors["certificate"] = [
-            _l("The certificate is larger than %(size)d MB.", size=max(1, limit // 2**20))
-        ]
-        return None
-    mime = detect_certificate_type(content)
-    if mime is None:
-        errors["certificate"] = [_l("The certificate must be a PDF, JPEG or PNG file.")]
-    return mime
-
-
 def _check_rate(data: DeliveryInput, errors: dict[str, list[Any]]) -> Decimal | None:
     """The rate to use (given, or the recorded one in force on the delivery date)."""
     if data.eur_rate is not None:
@@ -506,7 +428,18 @@ class _Checked:
     mime: str
 
 
-def in_line_currency(amount_minor: int, currency: str, amount_eur_minor: int, line: Any) -> int:
+def _storable(text: str) -> bool:
+    """Text a database column can hold: UTF-8 with no NUL (PostgreSQL refuses it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def in_line_currency(
+    amount_minor: int, currency: str, amount_eur_minor: int, line: PlanLine
+) -> int:
     """What an instalment counts against ``line``'s planned amount, in the line's currency: its
     own amount when paid in it, else its euro amount at the rate the line was priced at."""
     if currency == line.currency:
@@ -581,6 +514,9 @@ def _validate(
     note = data.note.strip()
     if len(note) > NOTE_MAX:
         errors["note"] = [_l("At most %(max)d characters.", max=NOTE_MAX)]
+    for name, text in (("invoice_number", invoice), ("note", note)):
+        if name not in errors and not _storable(text):
+            errors[name] = [_l("Remove the control characters from this text.")]
     cleaned = DeliveryInput(
         delivered_on=data.delivered_on,
         amount_minor=data.amount_minor,
@@ -603,7 +539,7 @@ def _validate(
             )
     if "quantity" not in errors:
         _check_instalment((quantity, amount_line_minor), line, progress, errors)
-    mime = _check_certificate(content, errors)
+    mime = check_certificate(content, errors)
     if errors:
         raise InvalidInput(_l("Check the delivery's details."), field_errors=errors)
     assert rate is not None
@@ -612,44 +548,47 @@ def _validate(
     return _Checked(cleaned, rate, amount_eur_minor, amount_line_minor, mime)
 
 
-# --- storage ---------------------------------------------------------------------------------
-
-
-def certificate_dir() -> Path:
-    """Where certificates are kept: ``CERTIFICATE_DIR``, or ``instance/certificates``.
-
-    Refuses a directory inside the static folder: certificates are never served directly.
-    """
-    configured = current_app.config.get("CERTIFICATE_DIR")
-    directory = Path(configured) if configured else Path(current_app.instance_path) / "certificates"
-    directory = directory.resolve()
-    static = current_app.static_folder
-    if static and directory.is_relative_to(Path(static).resolve()):
-        raise RuntimeError("CERTIFICATE_DIR must be outside the static folder")
-    return directory
-
-
-def _store(content: bytes) -> tuple[str, Path]:
-    """Write ``content`` under a new random name (a temporary file, then renamed into place,
-    so a reader never sees half a file); returns the name and the path."""
-    directory = certificate_dir()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = secrets.token_hex(16)
-    path = directory / key
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return key, path
-
-
 # --- recording -------------------------------------------------------------------------------
+
+
+def _close_delivery_milestones(
+    line: PlanLine,
+    before: LineProgress,
+    quantity: int,
+    checked: _Checked,
+    final: bool,
+    actor: Actor,
+) -> None:
+    """Close the line's delivery milestones the instalment answers: all of them when it
+    completes the line; else the earliest open ones, as many as the share delivered so far
+    covers (two months of rent paid at once close two monthly milestones), at least one."""
+    close = partial(
+        complete_milestones,
+        line.plan.returnee_id,
+        MilestoneKind.LINE_DELIVERED,
+        plan_line_id=line.id,
+        actor=actor,
+    )
+    if final:
+        close()
+        return
+    scheduled = before.instalments_planned
+    shares = [before.instalments_recorded + 1]
+    if before.planned_quantity:
+        shares.append((before.delivered_quantity + quantity) * scheduled // before.planned_quantity)
+    if before.planned_minor:
+        amount = before.delivered_minor + checked.amount_line_minor
+        shares.append(amount * scheduled // before.planned_minor)
+    still_open = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Milestone.plan_line_id == line.id,
+            Milestone.kind == MilestoneKind.LINE_DELIVERED,
+            Milestone.status.in_(OPEN_STATUSES),
+        )
+    )
+    already_closed = scheduled - int(still_open or 0)
+    for _ in range(min(max(shares), scheduled) - already_closed):
+        close(first_only=True)
 
 
 def _lock_line(line_id: int) -> None:
@@ -682,16 +621,14 @@ def record_delivery(
     refusal = _refusal(line, progress)
     if refusal is not None:
         raise refusal
-    content = _read_limited(
-        certificate.stream, int(current_app.config["CERTIFICATE_MAX_BYTES"]) + 1
-    )
+    content = read_limited(certificate.stream, int(current_app.config["CERTIFICATE_MAX_BYTES"]) + 1)
     checked = _validate(data, line, progress, content)
     cleaned = checked.data
     assert line.referral is not None  # _refusal checked it
     assert cleaned.quantity is not None  # _validate set it
     number = progress.instalments_recorded + 1
     final = progress.completes(cleaned.quantity, checked.amount_line_minor)
-    key, path = _store(content)
+    key, path = store(content)
     delivery = Delivery(
         plan_line_id=line.id,
         instalment=number,
@@ -706,7 +643,7 @@ def record_delivery(
         invoice_number=cleaned.invoice_number,
         note=cleaned.note,
         certificate_key=key,
-        certificate_name=_download_name(certificate.filename, checked.mime),
+        certificate_name=download_name(certificate.filename, checked.mime),
         certificate_type=checked.mime,
         certificate_size=len(content),
         certificate_sha256=hashlib.sha256(content).hexdigest(),
@@ -717,13 +654,7 @@ def record_delivery(
         record_audit("delivery.record", delivery, actor=actor, office_id=line.plan.audit_office_id)
         if number == 1 and line.hold_id is not None:
             consume_place(line.hold_id, actor=actor)
-        complete_milestones(
-            line.plan.returnee_id,
-            MilestoneKind.LINE_DELIVERED,
-            plan_line_id=line.id,
-            first_only=not final,
-            actor=actor,
-        )
+        _close_delivery_milestones(line, progress, cleaned.quantity, checked, final, actor)
         if final:
             mark_referral_delivered(line.referral.id, actor=actor)
         if line.plan.returnee.status == CaseStatus.PLAN_APPROVED:
@@ -801,7 +732,7 @@ def certificate_file(delivery_id: int, *, actor: Actor) -> tuple[Delivery, Path]
     """The delivery and its certificate's path, for serving; every call is audited
     (``delivery.certificate_view``). NotFound when out of scope or the file is missing."""
     delivery = get_delivery(delivery_id, actor=actor)
-    if not _KEY.fullmatch(delivery.certificate_key):
+    if not KEY.fullmatch(delivery.certificate_key):
         raise NotFound(_l("The certificate file is missing."))
     path = certificate_dir() / delivery.certificate_key
     if not path.is_file():

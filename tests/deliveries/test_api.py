@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from reintegration_hub.auth import services as auth_services
@@ -189,3 +190,27 @@ def test_a_line_is_read_within_the_scope_of_its_deliveries(client) -> None:
     for outsider in outsiders:
         assert client.get(line_url, headers=bearer(outsider)).status_code == 404
     assert client.get(f"{URL}/lines/{2**31 - 1}", headers=bearer(world.admin)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"invoice_number": "INV\x00-1"}, "invoice_number"),
+        ({"note": "handed over\x00"}, "note"),
+        ({"invoice_number": "I" * 65}, "invoice_number"),
+        ({"note": "n" * 1001}, "note"),
+        ({"delivered_on": "9999-12-31"}, "delivered_on"),
+        ({"currency": "G\x00L"}, "currency"),
+        ({"quantity": str(10**20)}, "quantity"),
+        ({"amount_minor": str(10**20)}, "amount_minor"),
+        ({"eur_rate": "1e400"}, "eur_rate"),
+        ({"plan_line_id": str(2**40)}, "plan_line_id"),
+    ],
+)
+def test_hostile_input_is_refused_at_its_field(client, changes: dict, field: str) -> None:
+    world = build_world()
+    response = post(client, world.partner_user, fields(world.line.id, **changes))
+    assert response.status_code == 422, response.get_json()
+    errors = response.get_json()["errors"]
+    assert field in errors.get("form_and_files", errors)
+    assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 0

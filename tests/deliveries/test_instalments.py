@@ -3,7 +3,6 @@ amount, never beyond; its delivery milestones follow the option's payment schedu
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from reintegration_hub.plans.models import PlanLine
 from tests.deliveries.helpers import (
     build_world,
     delivery_input,
+    delivery_row,
     partner_user_of,
     stored_files,
     upload,
@@ -244,6 +244,18 @@ def test_the_delivery_milestones_follow_the_monthly_schedule(w: World) -> None:
     assert {m.status for m in delivery_milestones(line)} == {MilestoneStatus.DONE}
 
 
+def test_two_months_paid_at_once_close_two_monthly_milestones(w: World) -> None:
+    line, partner_user = accepted_line(w, rent(w), quantity=3)
+
+    instalment(line, partner_user, quantity=2, amount_minor=50000)
+
+    assert [m.status for m in delivery_milestones(line)] == [
+        MilestoneStatus.DONE,
+        MilestoneStatus.DONE,
+        MilestoneStatus.UPCOMING,
+    ]
+
+
 def test_an_option_paid_at_once_keeps_one_delivery_milestone(w: World) -> None:
     line, _ = accepted_line(w, rent(w, payment_schedule=PaymentSchedule.ONE_OFF), quantity=3)
     assert len(delivery_milestones(line)) == 1
@@ -340,22 +352,13 @@ def test_an_instalment_waits_for_the_line_another_is_recording(
             time.sleep(1)
             assert not waiting.done()  # held by the row lock
             other.execute(
-                sa.insert(Delivery).values(
-                    plan_line_id=line_id,
-                    instalment=1,
+                delivery_row(
+                    line_id,
                     final=True,
-                    delivered_on=dt.date.today(),  # noqa: DTZ011
                     quantity=2,
                     amount_minor=50000,
-                    currency="GEL",
-                    eur_rate=GEL,
                     amount_eur_minor=17000,
                     amount_line_minor=50000,
-                    certificate_key="0" * 32,
-                    certificate_name="other.png",
-                    certificate_type="image/png",
-                    certificate_size=1,
-                    certificate_sha256="0" * 64,
                 )
             )
             other.commit()

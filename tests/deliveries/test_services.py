@@ -43,6 +43,7 @@ from tests.deliveries.helpers import (
     build_world,
     case_manager_in,
     delivery_input,
+    delivery_row,
     partner_user_of,
     png_bytes,
     stored_files,
@@ -403,26 +404,7 @@ def test_an_instalment_written_meanwhile_is_counted_before_the_next(
     # the service waits for the line (the insert holds it for its foreign key), then sees that
     # instalment and records the rest of the line as instalment 2
     with db.engine.connect() as other:
-        other.execute(
-            sa.insert(Delivery).values(
-                plan_line_id=line_id,
-                instalment=1,
-                final=False,
-                delivered_on=now_utc().date(),
-                quantity=1,
-                amount_minor=1,
-                currency="GEL",
-                eur_rate=GEL_RATE,
-                amount_eur_minor=0,
-                amount_line_minor=1,
-                certificate_key="0" * 32,
-                certificate_name="other.png",
-                certificate_type="image/png",
-                certificate_size=1,
-                certificate_sha256="0" * 64,
-                recorded_at=now_utc(),
-            )
-        )
+        other.execute(delivery_row(line_id))
         with ThreadPoolExecutor(max_workers=1) as pool:
             outcome = pool.submit(attempt)
             time.sleep(1)

@@ -210,7 +210,11 @@ class OptionForm(FlaskForm):
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
     capacity_places = _count(_l("Places per period (empty: unlimited)"), 100_000)
     capacity_period = SelectField(_l("Period"), choices=_enum_choices(PERIOD_LABELS))
-    payment_schedule = SelectField(_l("Payment"), choices=_enum_choices(PAYMENT_SCHEDULE_LABELS))
+    payment_schedule = SelectField(
+        _l("Payment"),
+        choices=_enum_choices(PAYMENT_SCHEDULE_LABELS),
+        default=PaymentSchedule.ONE_OFF.value,
+    )
     payment_months = IntegerField(
         _l("Monthly payments"),
         validators=[Optional(), NumberRange(min=2, max=MAX_PAYMENT_MONTHS)],

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - the expected e-mails are in Russian and Czech, in their own scripts
 """E-mails are written in their recipient's language, whoever sent them and in whatever language
 they work, and every link in them starts with the configured ``PUBLIC_BASE_URL``."""
 

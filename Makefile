@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# the address links in e-mails start with (HUB_PUBLIC_BASE_URL): this server, unless given
+PUBLIC_BASE_URL ?= $(or $(HUB_PUBLIC_BASE_URL),http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT))
 export FLASK_APP := wsgi
 
 .PHONY: run test lint typecheck test-sqlite test-postgres translations clean bench
@@ -25,7 +27,7 @@ run: $(VENV)/.installed translations
 	$(BIN)/flask demo load --if-empty
 	@echo "Reintegration Hub on http://$(HOST):$(PORT)/  (API docs: /api/v1/docs)"
 	@echo "Prefect UI on http://127.0.0.1:4200/  (flow runs; the mail process prints each e-mail)"
-	WEB_HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho start
+	WEB_HOST=$(HOST) WEB_PORT=$(PORT) HUB_PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(BIN)/honcho start
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

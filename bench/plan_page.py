@@ -480,25 +480,32 @@ def generate(
                 line["referral_id"] = referral_id
                 if referral == ReferralStatus.DELIVERED:
                     delivered[line_id] = True
-                    rows[Delivery].append(
-                        {
-                            "plan_line_id": line_id,
-                            "delivered_on": at.date() + dt.timedelta(days=30),
-                            "amount_minor": cost_minor * quantity,
-                            "currency": currency,
-                            "eur_rate": rate,
-                            "amount_eur_minor": line_total,
-                            "invoice_number": f"INV-{line_id}",
-                            "note": "",
-                            "certificate_key": f"bench-{line_id}",
-                            "certificate_name": "handover.pdf",
-                            "certificate_type": "application/pdf",
-                            "certificate_size": 20_000,
-                            "certificate_sha256": "0" * 64,
-                            "recorded_by_id": manager_id,
-                            "recorded_at": at + dt.timedelta(days=31),
-                        }
-                    )
+                    # one instalment per unit (a line of several months of rent): the plan
+                    # page sums them per line
+                    for number in range(1, quantity + 1):
+                        rows[Delivery].append(
+                            {
+                                "plan_line_id": line_id,
+                                "instalment": number,
+                                "final": number == quantity,
+                                "delivered_on": at.date() + dt.timedelta(days=30 * number),
+                                "quantity": 1,
+                                "amount_minor": cost_minor,
+                                "currency": currency,
+                                "eur_rate": rate,
+                                "amount_eur_minor": line_total // quantity,
+                                "amount_line_minor": cost_minor,
+                                "invoice_number": f"INV-{line_id}-{number}",
+                                "note": "",
+                                "certificate_key": f"bench-{line_id}-{number}",
+                                "certificate_name": "handover.pdf",
+                                "certificate_type": "application/pdf",
+                                "certificate_size": 20_000,
+                                "certificate_sha256": "0" * 64,
+                                "recorded_by_id": manager_id,
+                                "recorded_at": at + dt.timedelta(days=30 * number + 1),
+                            }
+                        )
             examples.setdefault((status, counts[i], waitlisted), case_id)
             if status == PlanStatus.APPROVED:
                 rows[Milestone] += _milestones(
@@ -640,8 +647,10 @@ def through_services(case_id: int, reader_id: int) -> int:
         _ = (line.hold.status if line.hold else None, waitlist.get(line.id))
         if line.referral is not None:
             _ = (line.referral.status, line.referral.expires_at, line.referral.decline_reason)
-        delivery = deliveries.get(line.id)
-        _ = (delivery.id, delivery.delivered_on, delivery.amount_minor) if delivery else None
+        progress = deliveries.get(line.id)
+        if progress is not None:
+            _ = (progress.instalments_recorded, progress.instalments_planned, progress.complete)
+            _ = (progress.remaining_quantity, progress.remaining_minor, progress.next_due_on)
     for entry in timeline:
         item = entry.item
         if entry.kind == "milestone":

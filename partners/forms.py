@@ -31,15 +31,18 @@ from partners.labels import (
     COST_BASIS_LABELS,
     DECLINE_REASON_LABELS,
     DELIVERY_MODE_LABELS,
+    PAYMENT_SCHEDULE_LABELS,
     PERIOD_LABELS,
     STATUS_LABELS,
     VETTING_LABELS,
 )
 from partners.models import (
+    MAX_PAYMENT_MONTHS,
     CapacityPeriod,
     CostBasis,
     DeliveryMode,
     Partner,
+    PaymentSchedule,
     SupportCategory,
     SupportOption,
 )
@@ -80,6 +83,13 @@ class PartnerForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
     regions = ListField(_l("Regions served"), description=_l("Separate them with commas."))
     languages = SelectMultipleField(_l("Languages"))
+    contact_language = SelectField(
+        _l("Language of e-mails"),
+        validators=[Optional()],
+        description=_l(
+            "For a focal point without an account; English when the Hub is not translated into it."
+        ),
+    )
     focal_point_name = StringField(_l("Focal point"), validators=[Optional(), Length(max=160)])
     focal_point_email = EmailField(
         _l("Focal point e-mail (referrals)"), validators=[DataRequired(), Email(), Length(max=254)]
@@ -95,6 +105,7 @@ class PartnerForm(FlaskForm):
     def __init__(self, *args: Any, offices: list[tuple[int, str]] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.languages.choices = choices(i18n.language_choices())
+        self.contact_language.choices = choices([("", "—"), *i18n.language_choices()])
         if offices is None:
             del self.office_id
         else:
@@ -108,6 +119,7 @@ class PartnerForm(FlaskForm):
             description=self.description.data or "",
             regions=self.regions.data,
             languages=self.languages.data or [],
+            contact_language=self.contact_language.data or "",
             focal_point_name=self.focal_point_name.data or "",
             phone=self.phone.data or "",
             website=self.website.data or "",
@@ -198,6 +210,16 @@ class OptionForm(FlaskForm):
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
     capacity_places = _count(_l("Places per period (empty: unlimited)"), 100_000)
     capacity_period = SelectField(_l("Period"), choices=_enum_choices(PERIOD_LABELS))
+    payment_schedule = SelectField(
+        _l("Payment"),
+        choices=_enum_choices(PAYMENT_SCHEDULE_LABELS),
+        default=PaymentSchedule.ONE_OFF.value,
+    )
+    payment_months = IntegerField(
+        _l("Monthly payments"),
+        validators=[Optional(), NumberRange(min=2, max=MAX_PAYMENT_MONTHS)],
+        description=_l("Empty for a cost per month: one payment for each month planned."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -214,7 +236,13 @@ class OptionForm(FlaskForm):
         data: dict[str, Any] = {
             name: getattr(option, name) for name in (*OptionInput.SCALARS, *OptionInput.LISTS)
         }
-        for name in ("category", "cost_basis", "delivery_mode", "capacity_period"):
+        for name in (
+            "category",
+            "cost_basis",
+            "delivery_mode",
+            "capacity_period",
+            "payment_schedule",
+        ):
             data[name] = data[name].value
         data["eligibility_notes"] = option.eligibility_notes
         data["currency"] = option.currency
@@ -248,6 +276,7 @@ class OptionForm(FlaskForm):
             cost_basis=CostBasis(self.cost_basis.data),
             delivery_mode=DeliveryMode(self.delivery_mode.data),
             capacity_period=CapacityPeriod(self.capacity_period.data),
+            payment_schedule=PaymentSchedule(self.payment_schedule.data),
             lead_time_days=self.lead_time_days.data or 0,
             currency=currency,
             cost_minor=int(cost.scaleb(get_currency_precision(currency))),

@@ -28,6 +28,7 @@ from partners.models import (
     CostBasis,
     DeliveryMode,
     Partner,
+    PaymentSchedule,
     SupportCategory,
     SupportOption,
 )
@@ -84,6 +85,8 @@ COLUMNS: dict[str, str] = {
     "valid_until": "2026-12-31",
     "capacity_places": "8",
     "capacity_period": "month",
+    "payment_schedule": "monthly",
+    "payment_months": "3",
 }
 REQUIRED = ("partner", "category", "title_en")
 #: Which column a service's field error belongs to.
@@ -312,6 +315,8 @@ def _option_input(row: _Row) -> OptionInput:
         valid_until=row.date("valid_until"),
         capacity_places=row.integer("capacity_places"),
         capacity_period=row.choice("capacity_period", CapacityPeriod, CapacityPeriod.MONTH),
+        payment_schedule=row.choice("payment_schedule", PaymentSchedule, PaymentSchedule.ONE_OFF),
+        payment_months=row.integer("payment_months"),
     )
 
 

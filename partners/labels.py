@@ -10,6 +10,7 @@ from partners.models import (
     DeclineReason,
     DeliveryMode,
     OptionStatus,
+    PaymentSchedule,
     ReferralStatus,
     SupportCategory,
     VettingStatus,
@@ -35,6 +36,10 @@ DELIVERY_MODE_LABELS = {
     DeliveryMode.IN_KIND: _l("in kind"),
     DeliveryMode.CASH: _l("cash"),
     DeliveryMode.SERVICE: _l("service"),
+}
+PAYMENT_SCHEDULE_LABELS = {
+    PaymentSchedule.ONE_OFF: _l("paid at once"),
+    PaymentSchedule.MONTHLY: _l("paid monthly"),
 }
 PERIOD_LABELS = {
     CapacityPeriod.MONTH: _l("per month"),

@@ -57,6 +57,17 @@ class DeliveryMode(enum.StrEnum):
     SERVICE = "service"
 
 
+class PaymentSchedule(enum.StrEnum):
+    """How an option is paid: at once, or month by month (rent, a staged business grant)."""
+
+    ONE_OFF = "one_off"
+    MONTHLY = "monthly"
+
+
+#: The longest monthly schedule an option may have.
+MAX_PAYMENT_MONTHS = 60
+
+
 class CapacityPeriod(enum.StrEnum):
     MONTH = "month"
     QUARTER = "quarter"
@@ -97,6 +108,8 @@ class Partner(IdMixin, TimestampMixin, Base):
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # ISO 639-1
     focal_point_name: Mapped[str] = mapped_column(sa.String(160), default="")
     focal_point_email: Mapped[str] = mapped_column(sa.String(254))  # where referrals go
+    # ISO 639-1: the language of e-mails to a focal point without an account ("": English)
+    contact_language: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
     phone: Mapped[str] = mapped_column(sa.String(40), default="")
     website: Mapped[str] = mapped_column(sa.String(300), default="")
     vetting_status: Mapped[VettingStatus] = mapped_column(
@@ -179,6 +192,12 @@ class SupportOption(IdMixin, TimestampMixin, Base):
     )
     cost_eur_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, index=True)
     eur_rate: Mapped[Decimal] = mapped_column(sa.Numeric(18, 10), default=Decimal(1))
+    # paid at once, or monthly: for ``payment_months`` months, or (a per-month cost, no
+    # number given) one instalment for each month a plan line asks for
+    payment_schedule: Mapped[PaymentSchedule] = mapped_column(
+        str_enum(PaymentSchedule), default=PaymentSchedule.ONE_OFF, server_default="one_off"
+    )
+    payment_months: Mapped[int | None]
 
     duration_days: Mapped[int | None]
     lead_time_days: Mapped[int] = mapped_column(default=0)  # from referral to start
@@ -209,6 +228,10 @@ class SupportOption(IdMixin, TimestampMixin, Base):
     @property
     def audit_office_id(self) -> int:
         return self.partner.office_id
+
+    def instalments_for(self, quantity: int) -> int:
+        """How many instalments a plan line of ``quantity`` units of this option is paid in."""
+        return instalments(self.payment_schedule, self.payment_months, self.cost_basis, quantity)
 
     def text(self, language: str) -> SupportOptionText | None:
         """The text in ``language``, falling back to English, then to any text there is."""
@@ -250,6 +273,18 @@ class SupportOption(IdMixin, TimestampMixin, Base):
 
     def verified_or_created_at(self) -> dt.datetime:
         return self.last_verified_at or self.created_at
+
+
+def instalments(
+    schedule: PaymentSchedule, months: int | None, cost_basis: CostBasis, quantity: int
+) -> int:
+    """The instalments ``quantity`` units of an option paid on ``schedule`` come in: one when
+    paid at once; monthly, ``months`` of them, or one per unit of a per-month cost."""
+    if schedule != PaymentSchedule.MONTHLY:
+        return 1
+    if months is not None:
+        return months
+    return max(quantity, 1) if cost_basis == CostBasis.PER_MONTH else 1
 
 
 def listing_fresh_since(now: dt.datetime) -> dt.datetime:

@@ -20,7 +20,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import joinedload
@@ -41,7 +40,7 @@ from reintegration_hub.core.audit import AuditEntry, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped, sees_all_offices
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from reintegration_hub.core.outbox import queue_message
+from reintegration_hub.core.outbox import public_url, queue_message
 from reintegration_hub.core.roles import Actor, Role, SystemActor
 from reintegration_hub.extensions import db
 
@@ -247,9 +246,7 @@ def referral_for_token(token: str) -> Referral:
 def referral_link(referral: Referral) -> str:
     """The absolute address of the referral's answer page, built without a request (flows send
     e-mails too): ``PUBLIC_BASE_URL`` followed by the page's path."""
-    adapter = current_app.url_map.bind("localhost")
-    path = adapter.build(ANSWER_ENDPOINT, {"token": referral_token(referral)})
-    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + path
+    return public_url(ANSWER_ENDPOINT, token=referral_token(referral))
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -324,7 +321,7 @@ def send_referral(request: ReferralRequest, *, actor: Actor) -> Referral:
     queue_message(
         f"referral:{referral.id}:sent",
         option.partner.focal_point_email,
-        _("New referral %(case_number)s: please answer", case_number=referral.case_number),
+        _l("New referral %(case_number)s: please answer", case_number=referral.case_number),
         "referral_sent.txt",
         referral=referral,
         partner_name=option.partner.name,
@@ -429,7 +426,7 @@ def withdraw_referral(referral_id: int, *, actor: Actor) -> Referral:
     queue_message(
         f"referral:{referral.id}:withdrawn",
         referral.partner.focal_point_email,
-        _("Referral %(case_number)s is withdrawn", case_number=referral.case_number),
+        _l("Referral %(case_number)s is withdrawn", case_number=referral.case_number),
         "referral_withdrawn.txt",
         referral=referral,
         partner_name=referral.partner.name,
@@ -503,8 +500,8 @@ def _release_hold_of(referral: Referral, actor: Actor) -> None:
 
 def _notify_case_manager(referral: Referral, event: str) -> None:
     subjects = {
-        "declined": _("Referral %(case_number)s was declined", case_number=referral.case_number),
-        "expired": _(
+        "declined": _l("Referral %(case_number)s was declined", case_number=referral.case_number),
+        "expired": _l(
             "Referral %(case_number)s expired unanswered", case_number=referral.case_number
         ),
     }

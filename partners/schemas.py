@@ -9,12 +9,14 @@ from flask_login import current_user
 from marshmallow import fields, post_dump, validate
 
 from partners.models import (
+    MAX_PAYMENT_MONTHS,
     CapacityPeriod,
     CostBasis,
     DeclineReason,
     DeliveryMode,
     HoldStatus,
     OptionStatus,
+    PaymentSchedule,
     ReferralStatus,
     SupportCategory,
     VettingStatus,
@@ -150,6 +152,14 @@ class PartnerSchema(ma.Schema):
     country_code = fields.String(dump_only=True)
     regions = fields.List(_short_text, load_default=list, validate=validate.Length(max=50))
     languages = fields.List(_language, load_default=list, validate=validate.Length(max=20))
+    contact_language = fields.String(
+        load_default="",
+        validate=validate.Regexp(r"^([a-z]{2})?$"),
+        metadata={
+            "description": "ISO 639-1: e-mails to a focal point without an account are "
+            "written in it (in English when the Hub has no translation into it); empty: English"
+        },
+    )
     focal_point_name = fields.String(load_default="", validate=validate.Length(max=160))
     focal_point_email = fields.Email(required=True, validate=validate.Length(max=254))
     phone = fields.String(load_default="", validate=validate.Length(max=40))
@@ -290,6 +300,21 @@ class OptionSchema(ma.Schema):
         metadata={"description": "places per period; null: unlimited"},
     )
     capacity_period = fields.Enum(CapacityPeriod, by_value=True, load_default=CapacityPeriod.MONTH)
+    payment_schedule = fields.Enum(
+        PaymentSchedule,
+        by_value=True,
+        load_default=PaymentSchedule.ONE_OFF,
+        metadata={"description": "paid at once, or in monthly instalments"},
+    )
+    payment_months = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=2, max=MAX_PAYMENT_MONTHS),
+        metadata={
+            "description": "monthly: the number of payments; null for a per-month cost (one "
+            "for each month a plan line asks for)"
+        },
+    )
     last_verified_at = fields.AwareDateTime(dump_only=True, allow_none=True)
     verified_by_id = fields.Integer(dump_only=True, allow_none=True)
     stale_since = fields.AwareDateTime(dump_only=True, allow_none=True)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from partners.labels import STATUS_LABELS
 from partners.models import (
+    MAX_PAYMENT_MONTHS,
     CapacityPeriod,
     CostBasis,
     DeliveryMode,
@@ -30,6 +31,7 @@ from partners.models import (
     OptionStatus,
     Partner,
     PartnerPerformance,
+    PaymentSchedule,
     PlaceHold,
     SupportCategory,
     SupportOption,
@@ -258,6 +260,7 @@ class PartnerInput:
     description: str = ""
     regions: Sequence[str] = ()
     languages: Sequence[str] = ()
+    contact_language: str = ""  # of e-mails to a focal point without an account
     focal_point_name: str = ""
     phone: str = ""
     website: str = ""
@@ -275,6 +278,9 @@ def _validate_partner(data: PartnerInput, office_id: int, partner_id: int | None
     _check_codes(
         errors, "languages", _clean_list(data.languages), language_codes(), _l("Languages")
     )
+    contact_language = data.contact_language.strip().lower()
+    if contact_language and contact_language not in language_codes():
+        errors.add("contact_language", _l("Choose a language by its ISO 639-1 code."))
     if (
         data.agreement_valid_from
         and data.agreement_valid_until
@@ -298,6 +304,7 @@ def _apply_partner(partner: Partner, data: PartnerInput) -> None:
     partner.description = data.description.strip()
     partner.regions = _clean_list(data.regions)
     partner.languages = _clean_list(data.languages)
+    partner.contact_language = data.contact_language.strip().lower()
     partner.focal_point_name = data.focal_point_name.strip()
     partner.focal_point_email = data.focal_point_email.strip().lower()
     partner.phone = data.phone.strip()
@@ -428,6 +435,8 @@ class OptionInput:
     valid_until: dt.date | None = None
     capacity_places: int | None = None
     capacity_period: CapacityPeriod = CapacityPeriod.MONTH
+    payment_schedule: PaymentSchedule = PaymentSchedule.ONE_OFF
+    payment_months: int | None = None  # monthly: how many months (None: per month planned)
 
     #: the scalar fields copied onto the model as they are
     SCALARS = (
@@ -445,6 +454,8 @@ class OptionInput:
         "valid_until",
         "capacity_places",
         "capacity_period",
+        "payment_schedule",
+        "payment_months",
     )
     LISTS = (
         "service_area",
@@ -510,7 +521,25 @@ def validate_option(data: OptionInput) -> None:
             errors.add(name, _l("Cannot be negative."))
     if data.valid_from and data.valid_until and data.valid_until < data.valid_from:
         errors.add("valid_until", _l("The end is before the start."))
+    _check_payment(data, errors)
     errors.raise_if_any(_l("Some details of the support option are not valid."))
+
+
+def _check_payment(data: OptionInput, errors: _Errors) -> None:
+    """Paid at once: no number of months. Monthly: for 2 to ``MAX_PAYMENT_MONTHS`` months, or
+    (a per-month cost) none, one instalment for each month a plan line asks for."""
+    months = data.payment_months
+    if data.payment_schedule != PaymentSchedule.MONTHLY:
+        if months is not None:
+            errors.add("payment_months", _l("Only an option paid monthly has months."))
+    elif months is None:
+        if data.cost_basis != CostBasis.PER_MONTH:
+            errors.add("payment_months", _l("Give the number of monthly payments."))
+    elif not 2 <= months <= MAX_PAYMENT_MONTHS:
+        errors.add(
+            "payment_months",
+            _l("Give from 2 to %(max)d monthly payments.", max=MAX_PAYMENT_MONTHS),
+        )
 
 
 def _texts_snapshot(option: SupportOption) -> list[dict[str, str]]:

@@ -58,9 +58,11 @@ def import_models() -> None:
 def init_extensions(app: Flask) -> None:
     from reintegration_hub.auth.services import load_session_user, user_for_token
     from reintegration_hub.core.api import init_api
+    from reintegration_hub.core.outbox import init_outbox
     from reintegration_hub.core.sentry import init_sentry
     from reintegration_hub.core.web import init_web, register_error_handlers
     from reintegration_hub.extensions import bootstrap, csrf, db, limiter, login, migrate
+    from reintegration_hub.notifications.services import languages_of
 
     init_sentry(app)
     db.init_app(app)
@@ -72,6 +74,7 @@ def init_extensions(app: Flask) -> None:
     bootstrap.init_app(app)
     init_web(app)
     init_api(app, loader=user_for_token)
+    init_outbox(app, languages=languages_of)
     register_error_handlers(app)
 
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from limits import parse_many
@@ -75,7 +76,8 @@ DEFAULTS: dict[str, Any] = {
     # handover certificates: kept outside the web root; None = instance/certificates
     "CERTIFICATE_DIR": None,
     "CERTIFICATE_MAX_BYTES": 5 * 1024 * 1024,
-    # the address links in e-mails start with (no request exists when a flow writes them)
+    # the address links in e-mails start with (no request exists when a flow writes them);
+    # a path is kept (https://example.org/hub); `make run` sets it from its PORT
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "MAIL_FROM": "Reintegration Hub <no-reply@reintegration-hub.invalid>",
     # the SMTP server the deliver_notifications flow sends the outbox through
@@ -151,6 +153,11 @@ def validate(config: Mapping[str, Any]) -> None:
             "HUB_TRUSTED_PROXIES must be the number of reverse proxies in front of the "
             f"application (0 or more), not {proxies!r}"
         )
+    base = urlsplit(str(config["PUBLIC_BASE_URL"]))
+    if base.scheme not in {"http", "https"} or not base.hostname or base.query or base.fragment:
+        raise ConfigError(
+            "HUB_PUBLIC_BASE_URL must be the address users open, e.g. https://hub.example.org"
+        )
     if config["ENV"] == "production":
         if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
             raise ConfigError(
@@ -159,3 +166,5 @@ def validate(config: Mapping[str, Any]) -> None:
             )
         if not config.get("DATABASE_URL"):
             raise ConfigError("HUB_DATABASE_URL must point at the production database")
+        if base.hostname in {"localhost", "127.0.0.1", "::1"}:
+            raise ConfigError("HUB_PUBLIC_BASE_URL must be the public address of the Hub")

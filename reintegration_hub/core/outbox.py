@@ -3,21 +3,35 @@
 A rolled-back change therefore never sends a message. The sending flow (follow-up engine) picks
 queued rows, sends them and marks each one sent; ``key`` is unique per message purpose (for
 example ``referral:42:sent``), so writing the same message twice queues it once.
+
+A message is written in its recipient's language, never the sender's: the language of the
+account with the recipient's address, else of the partner whose focal point it is, else
+English (``recipient_languages``, set by ``init_outbox``); a language the application has no
+catalogue for is English too. Links in messages start with ``PUBLIC_BASE_URL`` (``public_url``):
+messages are also written by flows, where no request tells the address users open.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import render_template
+from flask import Flask, current_app, render_template
+from flask_babel import force_locale
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.routing import MapAdapter
 
 from reintegration_hub.core.db import Base, now_utc, str_enum
 from reintegration_hub.extensions import db
+
+#: Finds the language of each recipient address it knows (lower-cased address -> code).
+LanguageLookup = Callable[[Collection[str]], Mapping[str, str]]
+_EXTENSION = "reintegration_hub.outbox"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -37,6 +51,8 @@ class OutboxMessage(Base):
     to_address: Mapped[str] = mapped_column(sa.String(254), index=True)
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
+    # the language it is written in (a digest of several messages uses it too)
+    language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
     status: Mapped[OutboxStatus] = mapped_column(
         str_enum(OutboxStatus), default=OutboxStatus.QUEUED
     )
@@ -47,10 +63,61 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None]
 
 
-def queue_message(key: str, to_address: str, subject: str, template: str, **context: Any) -> bool:
+def init_outbox(app: Flask, *, languages: LanguageLookup) -> None:
+    """Tell the outbox how to find recipients' languages (the accounts and partners)."""
+    app.extensions[_EXTENSION] = languages
+
+
+def message_language(language: str | None) -> str:
+    """``language`` if the application has a catalogue for it, else the default (English)."""
+    config = current_app.config
+    if language and language in config["LANGUAGES"]:
+        return language
+    return str(config["BABEL_DEFAULT_LOCALE"])
+
+
+def recipient_languages(addresses: Collection[str]) -> dict[str, str]:
+    """The language to write to each address in (see the module's docstring), by address as
+    given; set-based, whatever the number of addresses."""
+    lookup: LanguageLookup | None = current_app.extensions.get(_EXTENSION)
+    found = lookup({a.strip().lower() for a in addresses}) if lookup and addresses else {}
+    return {a: message_language(found.get(a.strip().lower())) for a in addresses}
+
+
+def public_urls() -> MapAdapter:
+    """Builds absolute links on ``PUBLIC_BASE_URL`` (``.build(endpoint, values)``), with or
+    without a request; a base URL with a path (``https://host/hub``) prefixes every link."""
+    base = urlsplit(str(current_app.config["PUBLIC_BASE_URL"]))
+    return current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
+    )
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """The absolute link to ``endpoint`` that a recipient of an e-mail opens."""
+    return public_urls().build(endpoint, values, force_external=True)
+
+
+def queue_message(
+    key: str,
+    to_address: str,
+    subject: Any,
+    template: str,
+    *,
+    language: str | None = None,
+    **context: Any,
+) -> bool:
     """Queue an e-mail rendered from ``templates/emails/<template>``; ``False`` when a message
-    with ``key`` was queued before (nothing is written twice)."""
-    body = render_template(f"emails/{template}", **context)
+    with ``key`` was queued before (nothing is written twice).
+
+    The subject (give a lazy string) and the body are written in ``language``, by default the
+    recipient's (``recipient_languages``); templates build links with ``public_url``."""
+    language = (
+        message_language(language) if language else recipient_languages([to_address])[to_address]
+    )
+    with force_locale(language):
+        subject_text = str(subject)
+        body = render_template(f"emails/{template}", public_url=public_url, **context)
     dialect = db.session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     now = now_utc()
@@ -59,8 +126,9 @@ def queue_message(key: str, to_address: str, subject: str, template: str, **cont
         .values(
             key=key,
             to_address=to_address,
-            subject=subject,
+            subject=subject_text[:300],
             body_text=body,
+            language=language,
             status=OutboxStatus.QUEUED,
             attempts=0,
             last_error="",

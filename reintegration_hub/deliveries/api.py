@@ -20,10 +20,12 @@ from werkzeug.datastructures import CombinedMultiDict
 from reintegration_hub.core.api import SelectPage
 from reintegration_hub.core.authz import roles
 from reintegration_hub.deliveries import services
+from reintegration_hub.deliveries.certificates import CERTIFICATE_TYPES, CertificateUpload
 from reintegration_hub.deliveries.schemas import (
     DeliveryCreateSchema,
     DeliveryQuerySchema,
     DeliverySchema,
+    LineDeliveriesSchema,
 )
 from reintegration_hub.deliveries.views import READERS, RECORDERS, certificate_response
 from reintegration_hub.extensions import db
@@ -55,7 +57,7 @@ bp = MultipartBlueprint(
 
 CERTIFICATE_CONTENT = {
     mime: {"schema": {"type": "string", "format": "binary"}}
-    for mime, _magic, _ext in services.CERTIFICATE_TYPES
+    for mime, _magic, _ext in CERTIFICATE_TYPES
 }
 
 
@@ -77,23 +79,39 @@ def list_deliveries(query: dict[str, Any]) -> Any:
 @bp.alt_response(
     409,
     schema=ErrorSchema,
-    description="Plan not approved, referral not accepted, or a delivery is already recorded",
+    description="Plan not approved, referral not accepted, or the line fully delivered",
+)
+@bp.alt_response(
+    422,
+    schema=ErrorSchema,
+    description="A bad field, or more units or a larger amount than the line has left",
 )
 @roles(*RECORDERS)
 def create_delivery(data: dict[str, Any]) -> Any:
-    """Record the delivery of an approved plan line with its handover certificate (PDF, JPEG
-    or PNG, decided by the content). Consumes the line's place, marks the referral delivered
-    and moves the case to in delivery."""
+    """Record an instalment of an approved plan line (its only one when delivered at once)
+    with its handover certificate (PDF, JPEG or PNG, decided by the content). Instalments
+    never exceed the line's planned quantity and amount; the one that reaches either
+    completes the line. The first consumes the line's place and moves the case to in
+    delivery; the last marks the referral delivered."""
     line_id = data.pop("plan_line_id")
     upload = data.pop("certificate")
     delivery = services.record_delivery(
         line_id,
         services.DeliveryInput(**data),
-        services.CertificateUpload(upload.filename or "", upload.stream),
+        CertificateUpload(upload.filename or "", upload.stream),
         actor=current_user,
     )
     db.session.commit()
     return delivery
+
+
+@bp.get("/lines/<int:line_id>")
+@bp.response(200, LineDeliveriesSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="No such plan line in the caller's scope")
+@roles(*READERS)
+def get_line_deliveries(line_id: int) -> Any:
+    """A plan line's instalments and what is still due of it."""
+    return services.line_state(line_id, actor=current_user)
 
 
 @bp.get("/<int:delivery_id>")

@@ -3,23 +3,46 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from reintegration_hub.core import i18n
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import choices, show_domain_error
-from reintegration_hub.deliveries.services import CertificateUpload, DeliveryInput
+from reintegration_hub.deliveries.certificates import CertificateUpload
+from reintegration_hub.deliveries.services import MAX_QUANTITY, DeliveryInput, LineProgress
 
 
 class DeliveryForm(FlaskForm):
+    """One instalment of a plan line; blank, it offers the instalment's share of what is left."""
+
     delivered_on = DateField(_l("Delivered on"), validators=[DataRequired()])
+    quantity = IntegerField(
+        _l("Units delivered"),
+        validators=[Optional(), NumberRange(min=0, max=MAX_QUANTITY)],
+        description=_l("0 for a payment in stages that hands over no whole unit yet."),
+    )
     amount = DecimalField(
         _l("Amount paid"),
         places=None,
@@ -39,11 +62,14 @@ class DeliveryForm(FlaskForm):
         _l("Handover certificate"), description=_l("PDF, JPEG or PNG, signed by the returnee.")
     )
 
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, progress: LineProgress, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.currency.choices = choices(i18n.currency_choices())
         if not self.is_submitted():
-            self.currency.data = currency
+            self.currency.data = progress.currency
+            self.quantity.data = progress.suggested_quantity
+            places = get_currency_precision(progress.currency)
+            self.amount.data = Decimal(progress.suggested_minor).scaleb(-places)
 
     def validate_amount(self, field: DecimalField) -> None:
         """The amount in major units must fit the currency's minor unit (2 decimals for GEL)."""
@@ -61,6 +87,7 @@ class DeliveryForm(FlaskForm):
         assert delivered_on is not None
         return DeliveryInput(
             delivered_on=delivered_on,
+            quantity=self.quantity.data,
             amount_minor=int(amount.scaleb(get_currency_precision(self.currency.data))),
             currency=self.currency.data,
             eur_rate=self.eur_rate.data,

@@ -1,4 +1,5 @@
-"""Delivery API shapes: a multipart form with the certificate file in, the delivery out."""
+"""Delivery API shapes: a multipart form with the certificate file in, the delivery (one
+instalment of a plan line) out, and a line's progress: what is delivered and what is due."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from werkzeug.datastructures import FileStorage
 
-from reintegration_hub.deliveries.services import MAX_ID
+from reintegration_hub.deliveries.services import MAX_ID, MAX_QUANTITY
 
 ID = validate.Range(min=1, max=MAX_ID)
 
@@ -27,6 +28,15 @@ class CertificateField(Upload):
 class DeliveryCreateSchema(ma.Schema):
     plan_line_id = fields.Integer(required=True, validate=ID)
     delivered_on = fields.Date(required=True)
+    quantity = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_QUANTITY),
+        metadata={
+            "description": "units of the line handed over with this instalment; empty: its "
+            "share of what is left (the whole line when it is paid at once)"
+        },
+    )
     amount_minor = fields.Integer(
         required=True, metadata={"description": "what was paid, in minor units of the currency"}
     )
@@ -54,7 +64,10 @@ class DeliverySchema(ma.Schema):
     plan_id = fields.Integer(attribute="plan_line.plan_id")
     case_number = fields.String(attribute="plan_line.plan.returnee.case_number")
     option_id = fields.Integer(attribute="plan_line.option_id")
+    instalment = fields.Integer(metadata={"description": "1, 2, ... within the line"})
+    final = fields.Boolean(metadata={"description": "this instalment completed the line"})
     delivered_on = fields.Date()
+    quantity = fields.Integer(metadata={"description": "units of the line handed over"})
     amount_minor = fields.Integer()
     currency = fields.String()
     eur_rate = fields.Decimal(
@@ -62,6 +75,9 @@ class DeliverySchema(ma.Schema):
         metadata={"type": "string", "format": "decimal", "description": "euros per unit used"},
     )
     amount_eur_minor = fields.Integer()
+    amount_line_minor = fields.Integer(
+        metadata={"description": "what it counts against the line, in the line's currency"}
+    )
     invoice_number = fields.String()
     note = fields.String()
     certificate_name = fields.String()
@@ -80,3 +96,57 @@ class DeliverySchema(ma.Schema):
 
 class DeliveryQuerySchema(ma.Schema):
     plan_id = fields.Integer(validate=ID, metadata={"description": "only this plan's deliveries"})
+    plan_line_id = fields.Integer(
+        validate=ID, metadata={"description": "only this plan line's instalments"}
+    )
+
+
+def _progress(name: str, field: type[fields.Field], description: str) -> fields.Field:
+    return field(attribute=f"progress.{name}", metadata={"description": description})
+
+
+class LineDeliveriesSchema(ma.Schema):
+    """A plan line's deliveries: what was planned, delivered and is still due (amounts in
+    minor units of the line's currency), and whether an instalment can be recorded now."""
+
+    line_id = fields.Integer(attribute="line.id")
+    plan_id = fields.Integer(attribute="line.plan_id")
+    case_number = fields.String(attribute="line.plan.returnee.case_number")
+    option_id = fields.Integer(attribute="line.option_id")
+    referral_id = fields.Integer(attribute="line.referral_id", allow_none=True)
+    currency = _progress("currency", fields.String, "the line's currency (ISO 4217)")
+    planned_quantity = _progress("planned_quantity", fields.Integer, "units planned")
+    planned_minor = _progress("planned_minor", fields.Integer, "amount planned")
+    delivered_quantity = _progress("delivered_quantity", fields.Integer, "units delivered")
+    delivered_minor = _progress("delivered_minor", fields.Integer, "amount delivered")
+    delivered_eur_minor = _progress(
+        "delivered_eur_minor", fields.Integer, "euro cents paid, at each instalment's rate"
+    )
+    remaining_quantity = _progress("remaining_quantity", fields.Integer, "units still due")
+    remaining_minor = _progress("remaining_minor", fields.Integer, "amount still due")
+    instalments_planned = _progress(
+        "instalments_planned", fields.Integer, "instalments the line's schedule has"
+    )
+    instalments_recorded = _progress("instalments_recorded", fields.Integer, "recorded so far")
+    instalments_due = _progress("instalments_due", fields.Integer, "still to record")
+    suggested_quantity = _progress(
+        "suggested_quantity", fields.Integer, "units of the next instalment when none are given"
+    )
+    suggested_minor = _progress(
+        "suggested_minor", fields.Integer, "the next instalment's share of the amount left"
+    )
+    complete = _progress("complete", fields.Boolean, "its last instalment is recorded")
+    next_due_on = fields.Date(
+        attribute="progress.next_due_on",
+        allow_none=True,
+        metadata={"description": "the earliest open delivery milestone"},
+    )
+    refusal = fields.Function(
+        lambda state: None if state.refusal is None else str(state.refusal.message),
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "why no instalment can be recorded now; null when one can",
+        },
+    )
+    deliveries = fields.List(fields.Nested(DeliverySchema), metadata={"description": "first first"})

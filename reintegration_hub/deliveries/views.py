@@ -1,4 +1,5 @@
-"""Delivery pages: record a plan line's delivery, see it, download its certificate."""
+"""Delivery pages: a plan line's instalments and what is due, recording the next one, one
+delivery and its certificate."""
 
 from __future__ import annotations
 
@@ -50,11 +51,18 @@ def index() -> Any:
     return render_template("deliveries/list.html", page=page)
 
 
+@bp.get("/lines/<int:line_id>")
+@roles(*READERS)
+def line(line_id: int) -> Any:
+    state = services.line_state(line_id, actor=current_user)
+    return render_template("deliveries/line.html", state=state)
+
+
 @bp.route("/lines/<int:line_id>/new", methods=["GET", "POST"])
 @roles(*RECORDERS)
 def record(line_id: int) -> Any:
     state = services.recording_state(line_id, actor=current_user)
-    form = DeliveryForm(currency=state.line.currency)
+    form = DeliveryForm(progress=state.progress)
     if state.refusal is None and form.validate_on_submit():
         try:
             delivery = services.record_delivery(
@@ -88,3 +96,9 @@ def certificate(delivery_id: int) -> Any:
     delivery, path = services.certificate_file(delivery_id, actor=current_user)
     db.session.commit()  # the audited download
     return certificate_response(delivery, path)
+
+
+@bp.app_context_processor
+def delivery_progress() -> dict[str, Any]:
+    """For pages of other areas that show what is due of a line (the referral inbox)."""
+    return {"referral_deliveries": services.progress_by_referral}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from reintegration_hub.deliveries.services import _store
+from reintegration_hub.deliveries.certificates import store
 
 
 def _pdf(text: str) -> bytes:
@@ -42,7 +42,7 @@ _SHA256 = hashlib.sha256(CERTIFICATE).hexdigest()
 def stored_certificate() -> dict[str, Any]:
     """A new copy of ``CERTIFICATE`` in the certificate directory: a delivery row's
     certificate columns."""
-    key, _path = _store(CERTIFICATE)
+    key, _path = store(CERTIFICATE)
     return {
         "certificate_key": key,
         "certificate_name": "handover.pdf",

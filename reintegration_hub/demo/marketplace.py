@@ -19,6 +19,7 @@ from partners.models import (
     CostBasis,
     DeliveryMode,
     OptionStatus,
+    PaymentSchedule,
     SupportCategory,
     VettingStatus,
 )
@@ -57,6 +58,7 @@ class DemoOption:
     min_age: int | None = 18
     duration: int | None = None
     lead: int = 7
+    payment_months: int | None = None  # paid monthly for so many months
 
 
 @dataclass(frozen=True)
@@ -99,13 +101,14 @@ KUTAISI_COURSE = DemoOption(
     "1200",
     description=(
         "Three-month state-accredited course with a certificate, a starter sewing kit and "
-        "childcare during classes. Taught in Georgian."
+        "childcare during classes. Taught in Georgian; the fee is paid month by month."
     ),
     places=10,
     serves=("single_parent", "large_family"),
     max_family=8,
     duration=90,
     lead=14,
+    payment_months=3,
 )
 
 COUNTRIES = (
@@ -499,6 +502,7 @@ def load_marketplace(office_ids: dict[str, int], *, actor: Actor) -> None:
                     legal_status=demo_partner.legal_status,
                     regions=demo_partner.regions,
                     languages=(country.language, "en"),
+                    contact_language=country.language,
                     focal_point_name="Referral desk",
                     focal_point_email=f"referrals@{_slug(demo_partner.name)}.example.org",
                     agreement_number=f"IOM-FA-2026-{number:03d}",
@@ -541,6 +545,11 @@ def _option_input(demo: DemoOption, country: DemoCountry) -> OptionInput:
         delivery_languages=[country.language],
         capacity_places=demo.places,
         capacity_period=CapacityPeriod.MONTH,
+        # rent and other costs per month are paid month by month
+        payment_schedule=PaymentSchedule.MONTHLY
+        if demo.payment_months or demo.basis == CostBasis.PER_MONTH
+        else PaymentSchedule.ONE_OFF,
+        payment_months=demo.payment_months,
         valid_from=RATES_FROM,
         valid_until=dt.date(2027, 12, 31),
     )

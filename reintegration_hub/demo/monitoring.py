@@ -396,6 +396,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                             {
                                 "plan_line_id": line_id,
                                 "delivered_on": delivered_on,
+                                "quantity": 1,
                                 "amount_minor": cost,
                                 "currency": currency,
                                 "eur_rate": rate,

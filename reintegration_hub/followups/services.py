@@ -3,7 +3,9 @@
 The programme's template is applied to a plan in the transaction that approves it. Dates count
 from the return date (the departure date recorded on the case, else the day of approval); a
 step may count from another step instead. Delivery steps are one per plan line, due when the
-option's lead time and duration have passed, at the latest at the step's own offset.
+option's lead time and duration have passed, at the latest at the step's own offset; a line
+whose option is paid monthly has one per instalment instead, the first due when the option's
+lead time has passed (at the latest at the step's offset), the others a month apart.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import enum
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -77,9 +80,34 @@ def return_date(case: Returnee, plan: Plan) -> dt.date:
     return (plan.approved_at or now_utc()).date()
 
 
+class _Planned(NamedTuple):
+    """One milestone to schedule: its step, plan line (delivery steps) and due date, and for a
+    line paid in instalments, which one of how many."""
+
+    step: MilestoneStep
+    line: PlanLine | None
+    due: dt.date
+    instalment: int = 1
+    instalments: int = 1
+
+    @property
+    def key(self) -> str:
+        """``step``, ``step:<line id>``, then ``step:<line id>:<instalment>`` from the second."""
+        if self.line is None:
+            return self.step.key
+        key = f"{self.step.key}:{self.line.id}"
+        return key if self.instalment == 1 else f"{key}:{self.instalment}"
+
+    @property
+    def name(self) -> str:
+        if self.instalments == 1:
+            return self.step.name
+        return f"{self.step.name[:108]} ({self.instalment}/{self.instalments})"
+
+
 def _due_dates(
     template: MilestoneTemplate, anchor: dt.date, lines: Sequence[PlanLine]
-) -> list[tuple[MilestoneStep, PlanLine | None, dt.date]]:
+) -> list[_Planned]:
     """Every milestone's step, line and due date, in the template's order. A step that counts
     from another one starts at that step's due date (a delivery step's: its own latest date),
     wherever the other step stands in the list; chains are followed to the return date."""
@@ -102,17 +130,25 @@ def _due_dates(
             latest_by_key[step.key] = due
         return latest_by_key[step.key]
 
-    planned: list[tuple[MilestoneStep, PlanLine | None, dt.date]] = []
+    planned: list[_Planned] = []
     for step in template.steps:
         due = latest(step)
         if step.kind != MilestoneKind.LINE_DELIVERED:
-            planned.append((step, None, due))
+            planned.append(_Planned(step, None, due))
             continue
         start = due - dt.timedelta(days=step.offset_days)
         for line in lines:
             option = line.option
-            ready = dt.timedelta(days=option.lead_time_days + (option.duration_days or 0))
-            planned.append((step, line, min(start + ready, due)))
+            count = option.instalments_for(line.quantity)
+            if count == 1:
+                ready = dt.timedelta(days=option.lead_time_days + (option.duration_days or 0))
+                planned.append(_Planned(step, line, min(start + ready, due)))
+                continue
+            first = min(start + dt.timedelta(days=option.lead_time_days), due)
+            planned += [
+                _Planned(step, line, first + relativedelta(months=number - 1), number, count)
+                for number in range(1, count + 1)
+            ]
     return planned
 
 
@@ -130,10 +166,6 @@ def milestone_dates(step: MilestoneStep, due: dt.date) -> dict[str, dt.date | No
     }
 
 
-def _step_key(step: MilestoneStep, line: PlanLine | None) -> str:
-    return f"{step.key}:{line.id}" if line is not None else step.key
-
-
 def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
     """Create the plan's milestones from its programme's template (called on approval, in
     the approval's transaction). Already scheduled steps are left alone."""
@@ -144,9 +176,9 @@ def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
     )
     created = []
     anchor = return_date(case, plan)
-    for step, line, due in _due_dates(template, anchor, plan.lines):
-        key = _step_key(step, line)
-        if key in existing:
+    for planned in _due_dates(template, anchor, plan.lines):
+        step, line, due = planned.step, planned.line, planned.due
+        if planned.key in existing:
             continue
         milestone = Milestone(
             offset_days=(due - anchor).days,
@@ -154,9 +186,9 @@ def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
             returnee_id=case.id,
             plan_line_id=line.id if line is not None else None,
             office_id=office_for(step.responsible, case),
-            step_key=key,
+            step_key=planned.key,
             kind=step.kind,
-            name=step.name,
+            name=planned.name,
             responsible=step.responsible,
             status=MilestoneStatus.UPCOMING,
             **milestone_dates(step, due),
@@ -189,8 +221,7 @@ def reschedule_case(case: Returnee, *, actor: Actor) -> int:
     planned: dict[str, tuple[MilestoneStep, dt.date]] = {}
     if any(milestone.offset_days is None for milestone in open_milestones):
         planned = {
-            _step_key(step, line): (step, due)
-            for step, line, due in _due_dates(template_for(case), anchor, plan.lines)
+            p.key: (p.step, p.due) for p in _due_dates(template_for(case), anchor, plan.lines)
         }
     moved = 0
     for milestone in open_milestones:

@@ -34,13 +34,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy.dialects import postgresql, sqlite
 
 from partners.models import Partner, Referral
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import now_utc
-from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.outbox import (
+    OutboxMessage,
+    OutboxStatus,
+    public_urls,
+    recipient_languages,
+)
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
@@ -229,8 +235,8 @@ def _write_notices(
     return sorted((milestone_id, level) for milestone_id, level in inserted)
 
 
-#: the fields the message template shows, rendered as markers once per level and run
-_FIELDS = ("milestone", "number", "date", "case")
+#: the fields the message template shows, rendered as markers once per level, language and run
+_FIELDS = ("milestone", "number", "date", "url")
 _MARKERS = re.compile("\x00(" + "|".join(_FIELDS) + ")\x00")
 
 
@@ -243,16 +249,24 @@ class _MarkedDay:
         return _marker("date")
 
 
-def _texts(levels: set[int]) -> dict[int, str]:
-    """The message body for each level with markers for the row's values: the template and its
-    translations are rendered once, each message is a substitution."""
+#: (level, recording a delivery, language): one body with markers for each
+_TextKey = tuple[int, bool, str]
+
+
+def _texts(wanted: set[_TextKey]) -> dict[_TextKey, str]:
+    """The message body for each level, link and language with markers for the row's values:
+    the template and its translations are rendered once, each message is a substitution."""
     template = current_app.jinja_env.get_template("emails/milestone_notice.txt")
-    base_url = current_app.config["PUBLIC_BASE_URL"]
     row = SimpleNamespace(
         name=_marker("milestone"), case_number=_marker("number"), due_on=_MarkedDay()
     )
-    plan_url = f"{base_url}/cases/{_marker('case')}/plan"
-    return {level: template.render(row=row, level=level, plan_url=plan_url) for level in levels}
+    texts = {}
+    for level, delivery, language in wanted:
+        with force_locale(language):
+            texts[level, delivery, language] = template.render(
+                row=row, level=level, delivery=delivery, url=_marker("url")
+            )
+    return texts
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -260,7 +274,7 @@ def _fill(text: str, values: dict[str, str]) -> str:
 
 
 def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
-    """One outbox row per new notice and recipient."""
+    """One outbox row per new notice and recipient, in the recipient's language."""
     if not new_notices:
         return 0
     manager, counsellor, supervisor = (sa.orm.aliased(User) for _ in range(3))
@@ -269,6 +283,8 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
         Milestone.name,
         Milestone.due_on,
         Milestone.responsible,
+        Milestone.kind,
+        Milestone.plan_line_id,
         Returnee.id.label("case_id"),
         Returnee.case_number,
         manager.email.label("manager_email"),
@@ -314,10 +330,8 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
             )
         )
     )
-    texts = _texts({level for _, level in new_notices})
-    now = now_utc()
-    values: list[dict[str, Any]] = []
-    queued = 0
+    # (row, level, the line whose delivery to record or None, recipients)
+    notices: list[tuple[Any, int, int | None, list[str]]] = []
     for milestone_id, level in new_notices:
         row = row_of[milestone_id]
         if level == 0:
@@ -331,25 +345,42 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
             recipients = [row.supervisor_email] if row.supervisor_email else []
         else:
             recipients = home_office
-        if not recipients:
-            continue
-        due = row.due_on.isoformat()
-        shown = {
-            "milestone": row.name,
-            "number": row.case_number,
-            "date": due,
-            "case": str(row.case_id),
+        # whoever is reminded of a delivery gets the line's delivery form, overseers the plan
+        line_id = (
+            row.plan_line_id if level == 0 and row.kind == MilestoneKind.LINE_DELIVERED else None
+        )
+        if recipients:
+            notices.append((row, level, line_id, recipients))
+    language_of = recipient_languages({a for *_, recipients in notices for a in recipients})
+    texts = _texts(
+        {
+            (level, line_id is not None, language_of[address])
+            for _, level, line_id, recipients in notices
+            for address in recipients
         }
-        body = _fill(texts[level], shown)
+    )
+    links = public_urls()
+    now = now_utc()
+    values: list[dict[str, Any]] = []
+    queued = 0
+    for row, level, line_id, recipients in notices:
+        due = row.due_on.isoformat()
+        if line_id is None:
+            url = links.build("plans.plan", {"case_id": row.case_id}, force_external=True)
+        else:
+            url = links.build("deliveries.record", {"line_id": line_id}, force_external=True)
+        shown = {"milestone": row.name, "number": row.case_number, "date": due, "url": url}
         subject = f"{row.case_number}: {row.name} ({due})"
         for address in recipients:
+            language = language_of[address]
             values.append(
                 {
                     # unique per notice and recipient (the address hashed: keys stay short)
                     "key": f"milestone:{row.id}:{level}:{_digest(address)}",
                     "to_address": address,
                     "subject": subject[:300],
-                    "body_text": body,
+                    "body_text": _fill(texts[level, line_id is not None, language], shown),
+                    "language": language,
                     "status": OutboxStatus.QUEUED,
                     "attempts": 0,
                     "last_error": "",

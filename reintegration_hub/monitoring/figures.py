@@ -83,10 +83,25 @@ def _returned(as_of: dt.date, cases: Any) -> sa.ColumnElement[bool]:
     return returned(as_of, cases.c.departed_on, cases.c.status, cases.c.closed_at)
 
 
-def line_committed(case_status: Any) -> sa.ColumnElement[int]:
+def line_deliveries() -> Any:
+    """What was delivered on each plan line that has deliveries (``plan_line_id``,
+    ``eur_minor``, all its instalments), to outer-join to ``PlanLine`` without counting a
+    line once per instalment."""
+    return (
+        sa.select(
+            Delivery.plan_line_id.label("plan_line_id"),
+            sa.func.sum(Delivery.amount_eur_minor).label("eur_minor"),
+        )
+        .group_by(Delivery.plan_line_id)
+        .subquery("delivered")
+    )
+
+
+def line_committed(case_status: Any, deliveries: Any) -> sa.ColumnElement[int]:
     """What one approved plan line commits (see the module docstring), over ``PlanLine``
-    outer-joined to its ``Delivery``; ``case_status`` is its case's status column."""
-    delivered = Delivery.amount_eur_minor
+    outer-joined to ``deliveries`` (``line_deliveries``); ``case_status`` is its case's status
+    column."""
+    delivered = deliveries.c.eur_minor
     return sa.case(
         (case_status == CaseStatus.CLOSED, sa.func.coalesce(delivered, 0)),
         (delivered > PlanLine.total_eur_minor, delivered),
@@ -94,9 +109,10 @@ def line_committed(case_status: Any) -> sa.ColumnElement[int]:
     )
 
 
-def line_delivered() -> sa.ColumnElement[int]:
-    """What was delivered on one plan line (0 when nothing was)."""
-    return sa.func.coalesce(Delivery.amount_eur_minor, 0)
+def line_delivered(deliveries: Any) -> sa.ColumnElement[int]:
+    """What was delivered on one plan line (0 when nothing was), over ``PlanLine``
+    outer-joined to ``deliveries`` (``line_deliveries``)."""
+    return sa.func.coalesce(deliveries.c.eur_minor, 0)
 
 
 def split(amount_minor: int, shares_bp: Sequence[int]) -> list[int]:
@@ -152,15 +168,16 @@ CELL_FIGURES = ("n", "returns", "arrivals", "committed_minor", "delivered_minor"
 def plan_money() -> Any:
     """Committed and delivered per approved plan (``plan_id``, ``committed``, ``delivered``):
     a subquery to join to cases, for the snapshot."""
+    deliveries = line_deliveries()
     return (
         sa.select(
             PlanLine.plan_id.label("plan_id"),
-            sa.func.sum(line_committed(Returnee.status)).label("committed"),
-            sa.func.sum(line_delivered()).label("delivered"),
+            sa.func.sum(line_committed(Returnee.status, deliveries)).label("committed"),
+            sa.func.sum(line_delivered(deliveries)).label("delivered"),
         )
         .join(Plan, Plan.id == PlanLine.plan_id)
         .join(Returnee, Returnee.id == Plan.returnee_id)
-        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .outerjoin(deliveries, deliveries.c.plan_line_id == PlanLine.id)
         .where(Plan.status == PlanStatus.APPROVED)
         .group_by(PlanLine.plan_id)
         .subquery("money")
@@ -185,16 +202,17 @@ def live_case_statement(
 def live_money_statement(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     """Rows of grant, committed and delivered, counted live over the approved plans' lines of
     the cases ``where`` selects (one pass over the lines, no per-plan grouping)."""
+    deliveries = line_deliveries()
     return (
         sa.select(
             Returnee.grant_id,
-            sa.func.coalesce(sa.func.sum(line_committed(Returnee.status)), 0),
-            sa.func.coalesce(sa.func.sum(line_delivered()), 0),
+            sa.func.coalesce(sa.func.sum(line_committed(Returnee.status, deliveries)), 0),
+            sa.func.coalesce(sa.func.sum(line_delivered(deliveries)), 0),
         )
         .select_from(PlanLine)
         .join(Plan, Plan.id == PlanLine.plan_id)
         .join(Returnee, Returnee.id == Plan.returnee_id)
-        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .outerjoin(deliveries, deliveries.c.plan_line_id == PlanLine.id)
         .where(Plan.status == PlanStatus.APPROVED, *where)
         .group_by(Returnee.grant_id)
     )

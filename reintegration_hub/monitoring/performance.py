@@ -12,9 +12,11 @@ Definitions (as of a day, counting what had happened by its end):
   accepted referral is one answered without a decline reason (it may since have been delivered
   or withdrawn);
 - *time to accept*: hours from sending to the acceptance, median;
-- *time to deliver*: days from sending the referral to the delivery of its line, median;
-- *delivered within 12 months*: of the accepted lines that were delivered or whose year after
-  the return is over, the share delivered at most 365 days after the return (the return date
+- *time to deliver*: days from sending the referral to the delivery of its line (its first
+  instalment, for a line delivered in several), median;
+- *delivered within 12 months*: of the accepted lines that were delivered (their last
+  instalment recorded) or whose year after the return is over, the share delivered at most
+  365 days after the return (the return date
   the milestones count from: the departure, else the plan's approval day);
 - *scores*: the mean, per dimension and composite, of the latest sustainability survey of each
   returnee the partner delivered to.
@@ -111,7 +113,8 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
         .join(PlanLine, PlanLine.referral_id == Referral.id)
         .join(Plan, Plan.id == PlanLine.plan_id)
         .join(Returnee, Returnee.id == Plan.returnee_id)
-        .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        # a line is delivered by its final instalment (one row per line)
+        .outerjoin(Delivery, sa.and_(Delivery.plan_line_id == PlanLine.id, Delivery.final))
         .where(Referral.sent_at < end, accepted)
         .group_by(Referral.partner_id)
         .subquery("line_counts")
@@ -124,7 +127,8 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
         .select_from(Delivery)
         .join(PlanLine, PlanLine.id == Delivery.plan_line_id)
         .join(Referral, Referral.id == PlanLine.referral_id)
-        .where(Delivery.delivered_on <= as_of_value),
+        # until the delivery starts: a line's first instalment
+        .where(Delivery.instalment == 1, Delivery.delivered_on <= as_of_value),
         "days_to_deliver",
     )
 

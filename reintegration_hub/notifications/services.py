@@ -23,7 +23,7 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -32,9 +32,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, render_template
+from flask_babel import force_locale, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
+from partners.models import Partner
+from reintegration_hub.auth.models import User
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, NotFound, PermissionDenied
@@ -82,6 +84,7 @@ class _Pending:
     subject: str
     body_text: str
     attempts: int
+    language: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ _PENDING_COLUMNS = (
     OutboxMessage.subject,
     OutboxMessage.body_text,
     OutboxMessage.attempts,
+    OutboxMessage.language,
 )
 
 
@@ -313,19 +317,22 @@ def _email(pending: _Pending, config: Mapping[str, Any]) -> EmailMessage:
 
 
 def _digest(unit: list[_Pending], config: Mapping[str, Any]) -> EmailMessage:
-    """One e-mail for several messages: their subjects first, then each message in full."""
+    """One e-mail for several messages: their subjects first, then each message in full; in
+    the language of the latest of them (the recipient's, when it was queued)."""
     keys = "\n".join(p.key for p in unit)
-    subject = ngettext(
-        "Reintegration Hub: %(num)d notification",
-        "Reintegration Hub: %(num)d notifications",
-        len(unit),
-    )
+    with force_locale(unit[-1].language):
+        subject = ngettext(
+            "Reintegration Hub: %(num)d notification",
+            "Reintegration Hub: %(num)d notifications",
+            len(unit),
+        )
+        body = render_template("notifications/digest.txt", messages=unit)
     return _new_email(
         config,
         unit[0].to_address,
         subject,
         f"digest:{hashlib.sha256(keys.encode()).hexdigest()[:16]}",
-        render_template("notifications/digest.txt", messages=unit),
+        body,
     )
 
 
@@ -396,6 +403,35 @@ class SmtpSender:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+# --- recipients ------------------------------------------------------------------------------
+
+#: Addresses a statement looks up at most (SQLite binds each one).
+_ADDRESSES_PER_SELECT = 5000
+
+
+def languages_of(addresses: Collection[str]) -> dict[str, str]:
+    """The language each (lower-cased) address reads: its account's language; for the focal
+    point of a partner without an account, the partner's contact language. Addresses with
+    neither are left out (the outbox writes to them in English). Two statements per 5,000
+    addresses."""
+    wanted = sorted(addresses)
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _ADDRESSES_PER_SELECT):
+        chunk = wanted[start : start + _ADDRESSES_PER_SELECT]
+        focal_point = sa.func.lower(Partner.focal_point_email)
+        partners = db.session.execute(
+            sa.select(focal_point, Partner.contact_language)
+            .where(focal_point.in_(chunk), Partner.contact_language != "")
+            .order_by(Partner.id.desc())  # several partners, one address: the oldest one's
+        )
+        found.update((address, language) for address, language in partners)
+        accounts = db.session.execute(
+            sa.select(User.email, User.preferred_language).where(User.email.in_(chunk))
+        )
+        found.update((address, language) for address, language in accounts)
+    return found
 
 
 # --- administration ---------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from reintegration_hub.core.labels import VULNERABILITY_LABELS
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
 from reintegration_hub.core.outbox import queue_message
 from reintegration_hub.core.roles import Actor, Role
-from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.deliveries.services import LineProgress, line_progress
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.services import schedule_plan
 from reintegration_hub.plans.models import (
@@ -354,7 +354,9 @@ def remove_line(line_id: int, *, actor: Actor) -> Plan:
 
 def _notify(key: str, user: User | None, subject: Any, template: str, **context: Any) -> None:
     if user is not None and user.is_active:
-        queue_message(key, user.email, str(subject), template, **context)
+        queue_message(
+            key, user.email, subject, template, language=user.preferred_language, **context
+        )
 
 
 def submit_plan(plan_id: int, *, justification: str = "", actor: Actor) -> Plan:
@@ -533,13 +535,9 @@ def case_id_of_line(line_id: int, *, actor: Actor) -> int:
     return get_plan(line.plan_id, actor=actor).returnee_id
 
 
-def deliveries_by_line(plan: Plan) -> dict[int, Delivery]:
-    """The plan's recorded deliveries by line id, in one statement."""
-    line_ids = [line.id for line in plan.lines]
-    if not line_ids:
-        return {}
-    rows = db.session.scalars(sa.select(Delivery).where(Delivery.plan_line_id.in_(line_ids)))
-    return {delivery.plan_line_id: delivery for delivery in rows}
+def deliveries_by_line(plan: Plan) -> dict[int, LineProgress]:
+    """What is delivered and due of each of the plan's lines, by line id."""
+    return line_progress([line.id for line in plan.lines])
 
 
 @dataclass

@@ -27,6 +27,22 @@ def test_production_without_a_database_fails_fast() -> None:
         create_app({"ENV": "production", "SECRET_KEY": "s" * 40, "DATABASE_URL": None})
 
 
+@pytest.mark.parametrize(
+    "url", ["hub.example.org", "ftp://hub.example.org", "https://", "https://h.org/?a=1", "x"]
+)
+def test_links_in_e_mails_need_an_absolute_web_address(url: str) -> None:
+    with pytest.raises(ConfigError, match="HUB_PUBLIC_BASE_URL"):
+        create_app({"ENV": "testing", "PUBLIC_BASE_URL": url})
+
+
+def test_production_links_in_e_mails_must_not_point_at_this_machine() -> None:
+    production = {"ENV": "production", "SECRET_KEY": "s" * 40, "DATABASE_URL": "postgresql://h/d"}
+    with pytest.raises(ConfigError, match="HUB_PUBLIC_BASE_URL"):
+        create_app(production)  # the default: http://127.0.0.1:5000
+    app = create_app({**production, "PUBLIC_BASE_URL": "https://hub.example.org/iom"})
+    assert app.config["PUBLIC_BASE_URL"] == "https://hub.example.org/iom"
+
+
 def test_postgres_urls_use_psycopg3() -> None:
     assert database_uri("postgresql://u@h/db", Path("/x")) == "postgresql+psycopg://u@h/db"
     assert database_uri("postgres://u@h/db", Path("/x")) == "postgresql+psycopg://u@h/db"

@@ -27,7 +27,12 @@ def test_session_cookie_is_httponly_and_samesite(make_app) -> None:
 
 
 def test_production_cookies_are_secure(make_app) -> None:
-    app = make_app(ENV="production", SECRET_KEY="x" * 40, WTF_CSRF_ENABLED=True)
+    app = make_app(
+        ENV="production",
+        SECRET_KEY="x" * 40,
+        WTF_CSRF_ENABLED=True,
+        PUBLIC_BASE_URL="https://hub.example.org",
+    )
     with app.app_context():
         cookie = app.test_client().get("/login").headers["Set-Cookie"]
     assert cookie.startswith("session=")

@@ -9,6 +9,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -25,7 +26,9 @@ from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.money import ExchangeRate
 from reintegration_hub.core.roles import OfficeKind, Role
-from reintegration_hub.deliveries.services import CertificateUpload, DeliveryInput
+from reintegration_hub.deliveries.certificates import CertificateUpload
+from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.deliveries.services import DeliveryInput
 from reintegration_hub.extensions import db
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 from tests.cases.helpers import register
@@ -67,6 +70,36 @@ PDF = (
 )
 PNG = png_bytes()
 JPEG = jpeg_bytes()
+
+
+def stored_files(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir()) if directory.exists() else []
+
+
+def delivery_row(line_id: int, **values: object) -> sa.Insert:
+    """An INSERT of a delivery of the line, as another transaction would write it (GEL at the
+    helpers' rate, a certificate that is not on disk); ``values`` replace the defaults."""
+    return sa.insert(Delivery).values(
+        **{
+            "plan_line_id": line_id,
+            "instalment": 1,
+            "final": False,
+            "delivered_on": now_utc().date(),
+            "quantity": 1,
+            "amount_minor": 1,
+            "currency": "GEL",
+            "eur_rate": GEL_RATE,
+            "amount_eur_minor": 0,
+            "amount_line_minor": 1,
+            "certificate_key": "0" * 32,
+            "certificate_name": "other.png",
+            "certificate_type": "image/png",
+            "certificate_size": 1,
+            "certificate_sha256": "0" * 64,
+            "recorded_at": now_utc(),
+            **values,
+        }
+    )
 
 
 def upload(content: bytes = PNG, filename: str = "handover.png") -> CertificateUpload:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from reintegration_hub.core.db import now_utc
@@ -96,7 +97,9 @@ def test_refusals_are_json(client, certificate_dir) -> None:
     assert post(client, user, fields(world.line.id)).status_code == 201
     again = post(client, user, fields(world.line.id))
     assert again.status_code == 409
-    assert again.get_json()["message"] == "A delivery is already recorded for this plan line."
+    assert again.get_json()["message"] == (
+        "This plan line is fully delivered: nothing more can be recorded."
+    )
     assert len(list(certificate_dir.iterdir())) == 1
     assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 1
 
@@ -126,3 +129,81 @@ def test_ids_beyond_the_integer_columns_are_not_found_or_refused(client) -> None
     too_much = post(client, world.admin, fields(world.line.id, amount_minor=str(10**30)))
     assert too_much.status_code == 422
     assert list(too_much.get_json()["errors"]) == ["amount_minor"]
+
+
+def test_instalments_through_the_api_up_to_the_line_and_not_beyond(client) -> None:
+    world = build_world()  # 2 units, GEL 500 planned
+    line_url = f"{URL}/lines/{world.line.id}"
+    due = client.get(line_url, headers=bearer(world.partner_user)).get_json()
+    assert (due["planned_quantity"], due["planned_minor"], due["currency"]) == (2, 50000, "GEL")
+    assert (due["remaining_quantity"], due["remaining_minor"], due["refusal"]) == (2, 50000, None)
+
+    first = post(
+        client, world.partner_user, fields(world.line.id, quantity="1", amount_minor="25000")
+    )
+    assert first.status_code == 201, first.get_json()
+    assert (first.get_json()["instalment"], first.get_json()["final"]) == (1, False)
+
+    too_much = post(
+        client, world.partner_user, fields(world.line.id, quantity="2", amount_minor="25001")
+    )
+    assert too_much.status_code == 422
+    assert set(too_much.get_json()["errors"]) == {"quantity", "amount_minor"}
+    bad = post(client, world.partner_user, fields(world.line.id, quantity="-1"))
+    assert bad.status_code == 422
+    assert "quantity" in bad.get_json()["errors"]["form_and_files"]  # the schema refused it
+
+    last = post(client, world.case_manager, fields(world.line.id, amount_minor="25000"))
+    assert last.status_code == 201
+    assert (last.get_json()["instalment"], last.get_json()["quantity"]) == (2, 1)  # the rest
+    assert last.get_json()["final"] is True
+
+    done = client.get(line_url, headers=bearer(world.counsellor)).get_json()
+    assert done["complete"] is True
+    assert (done["delivered_quantity"], done["delivered_minor"]) == (2, 50000)
+    assert done["refusal"] == "This plan line is fully delivered: nothing more can be recorded."
+    assert [d["instalment"] for d in done["deliveries"]] == [1, 2]
+    listed = client.get(
+        URL, query_string={"plan_line_id": world.line.id}, headers=bearer(world.admin)
+    )
+    assert [d["instalment"] for d in listed.get_json()] == [2, 1]
+    again = post(client, world.partner_user, fields(world.line.id))
+    assert again.status_code == 409
+
+
+def test_a_line_is_read_within_the_scope_of_its_deliveries(client) -> None:
+    world = build_world()
+    line_url = f"{URL}/lines/{world.line.id}"
+    for reader in (world.case_manager, world.partner_user, world.counsellor, world.admin):
+        assert client.get(line_url, headers=bearer(reader)).status_code == 200
+    outsiders = (
+        case_manager_in("AM", "Yerevan"),
+        partner_user_of(PartnerFactory(office=world.origin), world.origin),
+    )
+    for outsider in outsiders:
+        assert client.get(line_url, headers=bearer(outsider)).status_code == 404
+    assert client.get(f"{URL}/lines/{2**31 - 1}", headers=bearer(world.admin)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"invoice_number": "INV\x00-1"}, "invoice_number"),
+        ({"note": "handed over\x00"}, "note"),
+        ({"invoice_number": "I" * 65}, "invoice_number"),
+        ({"note": "n" * 1001}, "note"),
+        ({"delivered_on": "9999-12-31"}, "delivered_on"),
+        ({"currency": "G\x00L"}, "currency"),
+        ({"quantity": str(10**20)}, "quantity"),
+        ({"amount_minor": str(10**20)}, "amount_minor"),
+        ({"eur_rate": "1e400"}, "eur_rate"),
+        ({"plan_line_id": str(2**40)}, "plan_line_id"),
+    ],
+)
+def test_hostile_input_is_refused_at_its_field(client, changes: dict, field: str) -> None:
+    world = build_world()
+    response = post(client, world.partner_user, fields(world.line.id, **changes))
+    assert response.status_code == 422, response.get_json()
+    errors = response.get_json()["errors"]
+    assert field in errors.get("form_and_files", errors)
+    assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 0

@@ -43,16 +43,14 @@ from tests.deliveries.helpers import (
     build_world,
     case_manager_in,
     delivery_input,
+    delivery_row,
     partner_user_of,
     png_bytes,
+    stored_files,
     upload,
 )
 from tests.factories import PartnerFactory, UserFactory, user_with_role
 from tests.queries import counted_statements
-
-
-def stored_files(directory: Path) -> list[Path]:
-    return sorted(directory.iterdir()) if directory.exists() else []
 
 
 def record(world, actor=None, data=None, certificate=None) -> Delivery:
@@ -378,7 +376,7 @@ def test_the_list_takes_the_same_queries_for_one_or_many(app: Flask) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.commits  # threads on connections of their own race for the same rows
-def test_a_racing_second_delivery_is_a_conflict_and_leaves_no_file(
+def test_an_instalment_written_meanwhile_is_counted_before_the_next(
     app: Flask, make_app: Callable[..., Flask], certificate_dir: Path
 ) -> None:
     if db.engine.dialect.name != "postgresql":
@@ -403,30 +401,19 @@ def test_a_racing_second_delivery_is_a_conflict_and_leaves_no_file(
                 db.session.remove()
         return None
 
-    # another transaction has inserted this line's delivery and not committed yet: the
-    # service's check cannot see it, so its insert waits on the unique index, then fails
+    # another transaction has inserted this line's first instalment and not committed yet:
+    # the service waits for the line (the insert holds it for its foreign key), then sees that
+    # instalment and records the rest of the line as instalment 2
     with db.engine.connect() as other:
-        other.execute(
-            sa.insert(Delivery).values(
-                plan_line_id=line_id,
-                delivered_on=now_utc().date(),
-                amount_minor=1,
-                currency="GEL",
-                eur_rate=GEL_RATE,
-                amount_eur_minor=0,
-                certificate_key="0" * 32,
-                certificate_name="other.png",
-                certificate_type="image/png",
-                certificate_size=1,
-                certificate_sha256="0" * 64,
-                recorded_at=now_utc(),
-            )
-        )
+        other.execute(delivery_row(line_id))
         with ThreadPoolExecutor(max_workers=1) as pool:
             outcome = pool.submit(attempt)
             time.sleep(1)
-            assert not outcome.done()  # waiting on the index
+            assert not outcome.done()  # waiting for the line
             other.commit()
-            assert outcome.result(timeout=30) is Conflict
-    assert stored_files(certificate_dir) == []
-    assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 1
+            assert outcome.result(timeout=30) is None
+    assert len(stored_files(certificate_dir)) == 1
+    recorded = db.session.execute(
+        sa.select(Delivery.instalment, Delivery.quantity, Delivery.final).order_by(Delivery.id)
+    ).all()
+    assert [tuple(row) for row in recorded] == [(1, 1, False), (2, 1, True)]

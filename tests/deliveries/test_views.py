@@ -12,7 +12,7 @@ from flask import Flask
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Role
-from reintegration_hub.deliveries import services
+from reintegration_hub.deliveries import certificates, services
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from tests.deliveries.helpers import (
@@ -132,7 +132,7 @@ def test_a_refused_line_shows_why_and_no_form(client, login) -> None:
     page = browser.get(f"/deliveries/lines/{world.line.id}/new")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "A delivery is already recorded for this plan line." in html
+    assert "This plan line is fully delivered: nothing more can be recorded." in html
     assert 'data-testid="delivery-form"' not in html
     response = browser.post(
         f"/deliveries/lines/{world.line.id}/new",
@@ -216,9 +216,9 @@ def test_the_list_shows_only_what_the_reader_may_see(client, login) -> None:
 def test_the_stored_file_is_outside_the_static_folder_by_default(make_app, tmp_path: Path) -> None:
     app = make_app(CERTIFICATE_DIR=None)
     with app.app_context():
-        default = services.certificate_dir()
+        default = certificates.certificate_dir()
     assert default == (Path(app.instance_path) / "certificates").resolve()
     assert not default.is_relative_to(Path(app.static_folder).resolve())
     inside = make_app(CERTIFICATE_DIR=str(Path(app.static_folder) / "certificates"))
     with inside.app_context(), pytest.raises(RuntimeError, match="outside the static folder"):
-        services.certificate_dir()
+        certificates.certificate_dir()

@@ -11,7 +11,7 @@ from flask import Flask
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.roles import SystemActor
-from reintegration_hub.deliveries import services
+from reintegration_hub.deliveries import certificates
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.demo import data
 from reintegration_hub.demo.certificates import CERTIFICATE
@@ -25,8 +25,8 @@ def test_seeded_deliveries_have_their_certificates(app: Flask, login) -> None:
     data.load()
     load_monitoring(actor=SystemActor("demo"))
     db.session.commit()
-    assert services.certificate_dir() == certificate_dir.resolve()
-    assert services.detect_certificate_type(CERTIFICATE) == "application/pdf"
+    assert certificates.certificate_dir() == certificate_dir.resolve()
+    assert certificates.detect_certificate_type(CERTIFICATE) == "application/pdf"
     deliveries = db.session.scalars(sa.select(Delivery)).all()
     assert len(deliveries) > 50
     assert len({d.certificate_key for d in deliveries}) == len(deliveries)

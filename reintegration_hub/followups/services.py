@@ -116,7 +116,11 @@ def _due_dates(
         for line in lines:
             option = line.option
             ready = dt.timedelta(days=option.lead_time_days + (option.duration_days or 0))
-            planned.append((step, line, min(start + ready, due)))
+            # a line an amendment added counts from the day it came into effect, and gets its
+            # lead time even when the step's own date has passed by then
+            begins = max(start, line.effective_on or start) if line.amendment_id else start
+            ready_on = begins + ready
+            planned.append((step, line, ready_on if due < begins else min(ready_on, due)))
     return planned
 
 
@@ -140,7 +144,8 @@ def _step_key(step: MilestoneStep, line: PlanLine | None) -> str:
 
 def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
     """Create the plan's milestones from its programme's template (called on approval, in
-    the approval's transaction). Already scheduled steps are left alone."""
+    the approval's transaction, and when an amendment puts new lines into effect). Already
+    scheduled steps are left alone; lines no longer in effect get none."""
     case = plan.returnee
     template = template_for(case)
     existing = set(
@@ -148,7 +153,7 @@ def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
     )
     created = []
     anchor = return_date(case, plan)
-    for step, line, due in _due_dates(template, anchor, plan.lines):
+    for step, line, due in _due_dates(template, anchor, plan.lines_in_effect):
         key = _step_key(step, line)
         if key in existing:
             continue
@@ -363,7 +368,8 @@ def _not_in_future(day: dt.date, field: str) -> None:
 
 
 def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> MonitoringVisit:
-    """Record a monitoring visit; it answers the earliest open visit milestone."""
+    """Record a monitoring visit; it answers the earliest open visit milestone. A visit that
+    finds the plan needs a revision opens a draft amendment and tells the counsellor."""
     case = _followed_case(case_id, actor)
     _not_in_future(visit.visited_on, "visited_on")
     row = MonitoringVisit(
@@ -378,6 +384,11 @@ def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> Monitoring
     db.session.add(row)
     record_audit("visit.record", row, actor=actor, office_id=case.host_office_id)
     complete_milestones(case.id, MilestoneKind.MONITORING_VISIT, first_only=True, actor=actor)
+    if row.plan_revision_needed:
+        # plans imports this module (scheduling), so the hook is imported where it is called
+        from reintegration_hub.plans.amendments import on_revision_needed
+
+        on_revision_needed(row, actor=actor)
     return row
 
 

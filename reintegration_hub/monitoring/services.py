@@ -66,7 +66,7 @@ from reintegration_hub.monitoring.models import (
     OutcomeSnapshot,
     ProgrammeActivity,
 )
-from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
+from reintegration_hub.plans.models import LineStatus, Plan, PlanLine, PlanStatus
 from reintegration_hub.programmes.models import Grant, TargetIndicator
 
 #: Roles that see the dashboard (the home office); everyone else is refused.
@@ -477,7 +477,11 @@ def case_counts(filters: DashboardFilters) -> CaseCounts:
         .join(Plan, Plan.id == PlanLine.plan_id)
         .join(Returnee, Returnee.id == Plan.returnee_id)
         .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
-        .where(Plan.status == PlanStatus.APPROVED, *_filtered_cases(filters))
+        .where(
+            Plan.status == PlanStatus.APPROVED,
+            PlanLine.status == LineStatus.ACTIVE,  # declined, expired, cancelled: not committed
+            *_filtered_cases(filters),
+        )
         .group_by(Returnee.grant_id)
     )
     for grant_id, committed, delivered in db.session.execute(money_stmt):
@@ -1003,6 +1007,7 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
             sa.func.coalesce(sa.func.sum(Delivery.amount_eur_minor), 0).label("delivered"),
         )
         .outerjoin(Delivery, Delivery.plan_line_id == PlanLine.id)
+        .where(PlanLine.status == LineStatus.ACTIVE)
         .group_by(PlanLine.plan_id)
         .subquery("money")
     )

@@ -558,6 +558,7 @@ def confirm_amendment(
     manager. The first case manager to confirm is assigned to the case if none is."""
     _require_role(actor, REVIEWER_ROLES)
     plan = lock_plan(plan_id, actor=actor, expected_version=expected_version)
+    _amendable(plan)
     amendment = _open_amendment(plan, {AmendmentStatus.SUBMITTED})
     comment = clean_text(comment, "comment", COMMENT_MAX)
     case = plan.returnee
@@ -581,6 +582,7 @@ def approve_amendment(
     over the cap; it is in effect at once and its total becomes the approved total."""
     _require_role(actor, APPROVER_ROLES)
     plan = lock_plan(plan_id, actor=actor, expected_version=expected_version)
+    _amendable(plan)
     amendment = _open_amendment(plan, {AmendmentStatus.FEASIBLE})
     comment = clean_text(comment, "comment", COMMENT_MAX)
     _put_into_effect(plan, amendment, actor, "amend_approve", comment)
@@ -771,7 +773,7 @@ def close_lines_of_referrals(
         if amendment is not None:
             for change in [c for c in amendment.changes if c.line in lines]:
                 amendment.changes.remove(change)
-        revision = revise(
+        revise(
             plan,
             f"line_{status.value}",
             actor=actor,
@@ -782,11 +784,7 @@ def close_lines_of_referrals(
             notify(
                 f"plan-line:{line.id}:{status.value}",
                 case.counsellor,
-                _l(
-                    "Plan %(number)s: a line to replace (v%(version)d)",
-                    number=case.case_number,
-                    version=revision.version,
-                ),
+                _l("Plan %(number)s: a line to replace", number=case.case_number),
                 "plan_line_closed.txt",
                 case=case,
                 line=line,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -442,8 +443,19 @@ def remove_line(line_id: int, *, actor: Actor) -> Plan:
 # --- review and approval ---------------------------------------------------------------------
 
 
+def plan_link(case_id: int) -> str:
+    """The absolute address of a case's plan page, built without a request (flows send these
+    e-mails too): ``PUBLIC_BASE_URL`` followed by the page's path."""
+    path = current_app.url_map.bind("localhost").build("plans.plan", {"case_id": case_id})
+    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + path
+
+
 def notify(key: str, user: User | None, subject: Any, template: str, **context: Any) -> None:
+    """Queue an e-mail to ``user`` if active; a ``case`` in the context gives the template the
+    plan page's address as ``link``."""
     if user is not None and user.is_active:
+        if "case" in context:
+            context.setdefault("link", plan_link(context["case"].id))
         queue_message(key, user.email, str(subject), template, **context)
 
 

@@ -114,10 +114,6 @@ REFERRALS = {
 REPLACED = 0.5
 # of approved plans: share with an amendment in preparation
 AMENDING = 0.1
-CLOSED_BY = {
-    ReferralStatus.DECLINED: LineStatus.DECLINED,
-    ReferralStatus.EXPIRED: LineStatus.EXPIRED,
-}
 # lines of a plan: weight (mean 3.04 before the total is trimmed to --lines)
 LINE_COUNTS = {1: 15, 2: 25, 3: 25, 4: 15, 5: 12, 6: 8}
 PLANS_PER_CHUNK = 5_000
@@ -404,6 +400,27 @@ def generate(
     capacity_counts: dict[int, list[int]] = {}
     examples: dict[tuple[PlanStatus, int, bool, bool], int] = {}
     line_id = hold_id = referral_id = amendment_id = 0
+
+    def capacity(option_id: int, month: dt.date, new_rows: list[dict[str, Any]]) -> int:
+        """The id of the option's capacity row for ``month`` (a new row in ``new_rows``)."""
+        if (option_id, month) not in capacity_of:
+            capacity_of[option_id, month] = len(capacity_of) + 1
+            capacity_counts[len(capacity_of)] = [0, 0, 0]
+            new_rows.append(
+                {
+                    "id": len(capacity_of),
+                    "option_id": option_id,
+                    "period_start": month,
+                    "period_end": (month + dt.timedelta(days=32)).replace(day=1)
+                    - dt.timedelta(days=1),
+                    "places_total": 0,
+                    "places_held": 0,
+                    "places_used": 0,
+                    "waitlist_last": 0,
+                }
+            )
+        return capacity_of[option_id, month]
+
     for chunk_start in range(0, len(case_rows), PLANS_PER_CHUNK):
         rows: dict[Any, list[dict[str, Any]]] = {
             model: []
@@ -461,23 +478,7 @@ def generate(
                 delivered[line_id] = False
                 if status == PlanStatus.DRAFT:
                     continue  # places are held when the plan is submitted
-                if (option_id, month) not in capacity_of:
-                    capacity_of[option_id, month] = len(capacity_of) + 1
-                    capacity_counts[len(capacity_of)] = [0, 0, 0]
-                    rows[OptionCapacity].append(
-                        {
-                            "id": len(capacity_of),
-                            "option_id": option_id,
-                            "period_start": month,
-                            "period_end": (month + dt.timedelta(days=32)).replace(day=1)
-                            - dt.timedelta(days=1),
-                            "places_total": 0,
-                            "places_held": 0,
-                            "places_used": 0,
-                            "waitlist_last": 0,
-                        }
-                    )
-                capacity_id = capacity_of[option_id, month]
+                capacity_id = capacity(option_id, month, rows[OptionCapacity])
                 tally = capacity_counts[capacity_id]
                 referral: ReferralStatus | None = None
                 if status == PlanStatus.APPROVED:
@@ -545,8 +546,8 @@ def generate(
                     }
                 )
                 line["referral_id"] = referral_id
-                if referral in CLOSED_BY:  # no longer counts in the plan's total
-                    line["status"] = CLOSED_BY[referral].value
+                if referral in amendments.CLOSED_BY_REFERRAL:  # no longer counts in the total
+                    line["status"] = amendments.CLOSED_BY_REFERRAL[referral].value
                     line["closed_at"] = at + dt.timedelta(days=7)
                     total -= line_total
                     closed_lines.append(line)
@@ -593,23 +594,8 @@ def generate(
                     line_total = to_eur_minor(cost_minor, currency, rate)
                     total += line_total
                     month_then = (at + dt.timedelta(days=10)).date().replace(day=1)
-                    if (option_id, month_then) not in capacity_of:
-                        capacity_of[option_id, month_then] = len(capacity_of) + 1
-                        capacity_counts[len(capacity_of)] = [0, 0, 0]
-                        rows[OptionCapacity].append(
-                            {
-                                "id": len(capacity_of),
-                                "option_id": option_id,
-                                "period_start": month_then,
-                                "period_end": (month_then + dt.timedelta(days=32)).replace(day=1)
-                                - dt.timedelta(days=1),
-                                "places_total": 0,
-                                "places_held": 0,
-                                "places_used": 0,
-                                "waitlist_last": 0,
-                            }
-                        )
-                    capacity_counts[capacity_of[option_id, month_then]][0] += 1
+                    capacity_then = capacity(option_id, month_then, rows[OptionCapacity])
+                    capacity_counts[capacity_then][0] += 1
                     rows[PlanLine].append(
                         {
                             **old,
@@ -631,7 +617,7 @@ def generate(
                         {
                             "id": hold_id,
                             "option_id": option_id,
-                            "capacity_id": capacity_of[option_id, month_then],
+                            "capacity_id": capacity_then,
                             "reference": f"plan-line:{line_id}",
                             "status": HoldStatus.HELD.value,
                             "waitlist_number": None,

@@ -6,7 +6,8 @@ Create Date: 2026-12-06 13:11:00.710947
 
 Lines get a state (proposed, active, declined, expired, cancelled), the amendment that proposed
 them and the line they replace; plans the total last approved; place holds the moment they took a
-freed place. Existing data: lines whose referral was declined or expired are closed (they no
+freed place (and plan lines an index on their hold, by which a promotion finds its line).
+Existing data: lines whose referral was declined or expired are closed (they no
 longer count in their plan's total, and their open delivery milestones are cancelled); approved
 plans keep the total they were approved with; lines of approved plans are in effect from the day
 of approval.
@@ -84,6 +85,7 @@ def upgrade():
         batch_op.add_column(sa.Column('effective_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_plan_lines_amendment_id'), ['amendment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_plan_lines_hold_id'), ['hold_id'], unique=False)
         batch_op.create_unique_constraint(batch_op.f('uq_plan_lines_replaces_id'), ['replaces_id'])
         batch_op.create_foreign_key(batch_op.f('fk_plan_lines_amendment_id_plan_amendments'), 'plan_amendments', ['amendment_id'], ['id'], ondelete='SET NULL')
         batch_op.create_foreign_key(batch_op.f('fk_plan_lines_replaces_id_plan_lines'), 'plan_lines', ['replaces_id'], ['id'], ondelete='SET NULL')
@@ -121,6 +123,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_plan_lines_replaces_id_plan_lines'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_plan_lines_amendment_id_plan_amendments'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('uq_plan_lines_replaces_id'), type_='unique')
+        batch_op.drop_index(batch_op.f('ix_plan_lines_hold_id'))
         batch_op.drop_index(batch_op.f('ix_plan_lines_amendment_id'))
         batch_op.drop_column('closed_at')
         batch_op.drop_column('effective_on')

@@ -168,8 +168,9 @@ class PlanLine(IdMixin, Base):
     eur_rate: Mapped[Decimal] = mapped_column(sa.Numeric(18, 10))
     rate_on: Mapped[dt.date]
     total_eur_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    # indexed: a place freed from the waitlist finds its line by the hold
     hold_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("place_holds.id", ondelete="SET NULL")
+        sa.ForeignKey("place_holds.id", ondelete="SET NULL"), index=True
     )
     referral_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("referrals.id", ondelete="SET NULL"), index=True

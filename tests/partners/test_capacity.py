@@ -177,17 +177,23 @@ def test_the_database_refuses_an_overbooked_row(app: Flask) -> None:
 ATTEMPTS, PLACES, WORKERS, ROUNDS = 200, 10, 40, 3
 
 
-@pytest.mark.postgres
-def test_concurrent_holds_from_separate_connections_never_overbook(
-    app: Flask, make_app: Callable[..., Flask]
-) -> None:
+def racing_app(make_app: Callable[..., Flask]) -> Flask:
+    """An app on the test database without a pool: every session its own connection and
+    transaction, so that threads race as separate clients would. Skips on SQLite, which lets
+    one writer in at a time: nothing can race there."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip(
             "needs PostgreSQL (HUB_TEST_DATABASE_URL): SQLite lets one writer in at a time, "
             "so separate connections cannot race there"
         )
-    # no pool: every attempt opens its own database connection, its own transaction
-    workers_app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
+    return make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
+
+
+@pytest.mark.postgres
+def test_concurrent_holds_from_separate_connections_never_overbook(
+    app: Flask, make_app: Callable[..., Flask]
+) -> None:
+    workers_app = racing_app(make_app)
 
     def attempt(option_id: int, reference: str) -> services.HoldResult:
         with workers_app.app_context():
@@ -232,12 +238,7 @@ def test_concurrent_holds_from_separate_connections_never_overbook(
 def test_places_freed_at_the_same_moment_each_go_to_one_waitlisted_hold(
     app: Flask, make_app: Callable[..., Flask]
 ) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (HUB_TEST_DATABASE_URL): SQLite lets one writer in at a time, "
-            "so separate connections cannot race there"
-        )
-    workers_app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
+    workers_app = racing_app(make_app)
     places, extra = 8, 4
 
     for round_number in range(ROUNDS):

@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.pool import NullPool
 
 from partners.models import DeclineReason, HoldStatus, Referral, ReferralStatus
 from partners.referrals import LINK_ACTOR, accept_referral, decline_referral, expire_referrals
@@ -36,6 +35,7 @@ from reintegration_hub.plans.models import (
     PlanRevision,
     PlanStatus,
 )
+from tests.partners.test_capacity import racing_app
 from tests.plans.helpers import (
     World,
     another_case,
@@ -480,12 +480,7 @@ def test_every_amendment_step_is_audited(w: World) -> None:
 def test_two_places_freed_at_the_same_moment_promote_two_waitlisted_lines_once_each(
     w: World, make_app: Callable[..., Flask]
 ) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (HUB_TEST_DATABASE_URL): SQLite lets one writer in at a time, "
-            "so separate connections cannot race there"
-        )
-    workers_app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
+    workers_app = racing_app(make_app)
 
     for round_number in range(3):
         option = w.option(capacity_places=2)

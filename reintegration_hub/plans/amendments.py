@@ -226,7 +226,20 @@ def _least_quantity(line: PlanLine, delivered: int) -> int:
 
 def _check_delivered(line: PlanLine, quantity: int | None, delivered: int) -> None:
     """A line with deliveries cannot be cancelled (``quantity`` None) nor go below what was
-    delivered; the message says how far it may be reduced."""
+    delivered (the message says how far it may be reduced); a line its partner has delivered
+    in full is not increased (its referral is closed: more is a new line, a new referral)."""
+    referral = line.referral
+    if (
+        quantity is not None
+        and quantity > line.quantity
+        and referral is not None
+        and referral.status == ReferralStatus.DELIVERED
+    ):
+        message = _l(
+            "%(title)s is delivered in full: add what more is needed as a new line instead.",
+            title=option_title(line.option),
+        )
+        raise InvalidInput(message, field_errors={"quantity": [message]})
     if not delivered:
         return
     least = _least_quantity(line, delivered)

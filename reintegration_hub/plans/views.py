@@ -90,7 +90,6 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
             "amendment": amendment,
             "changes": amendments.pending_changes(plan),
             "replacements": amendments.replacements(plan),
-            "approved_total": amendments.approved_total(plan),
             "proposed_total": amendments.proposed_total(plan, amendment) if amendment else None,
             "needs_approval": amendments.needs_approval(plan, amendment) if amendment else None,
             "line_forms": {

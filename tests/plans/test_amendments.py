@@ -297,6 +297,9 @@ def test_a_delivered_line_is_reduced_to_what_was_delivered_never_cancelled(w: Wo
     assert delivery_milestone(line).status == MilestoneStatus.DONE
     changed = mails_to(rent.partner.focal_point_email)[-1]
     assert "6, now 2" in changed.body_text
+    with pytest.raises(InvalidInput) as more:  # delivered in full: more is a new referral
+        amendments.change_line(line.id, quantity=3, notes="", actor=w.counsellor)
+    assert "new line" in str(more.value)
 
 
 def test_a_returned_amendment_is_revised_and_resubmitted_or_withdrawn(w: World) -> None:

@@ -316,8 +316,9 @@ def replace_line(line_id: int) -> Any:
 
 def _step(plan_id: int, form: VersionedForm, name: str, act: Any, done: Any) -> Any:
     """Run a plan or amendment step (``act()``) once the plan is locked and still at the
-    version the page showed: commit and say ``done``, or show the page again with the refusal
-    at the form called ``name``."""
+    version the page showed: commit and say ``done``. A refusal that names a field of the form
+    shows the page again with it there (the form called ``name``, input kept); any other is
+    said above the plan page (the state changed: the form may no longer be shown)."""
     plan = _plan_or_404(plan_id)
     if form.validate_on_submit():
         try:
@@ -325,6 +326,9 @@ def _step(plan_id: int, form: VersionedForm, name: str, act: Any, done: Any) -> 
             act()
         except DomainError as error:
             db.session.rollback()
+            if not any(f in form and f != "version" for f in error.field_errors):
+                flash(str(error.message), "danger")
+                return redirect(url_for("plans.plan", case_id=plan.returnee_id))
             show_domain_error(form, error)
         else:
             db.session.commit()

@@ -8,8 +8,12 @@ brought to the migrations' head, the tables this bench fills are emptied, and 10
 of return, a plan per case with 300,000 lines in all (1 to 6 a plan), place holds for the lines
 of submitted plans, referrals (and some deliveries) for the lines of approved ones, the
 approved plans' follow-up milestones and a few revisions per plan are generated with set-based
-inserts, then analysed. Before timing, the plan page's statements are counted for a 1-line
-and a 6-line plan: the count must not depend on the number of lines. Then random plans are read
+inserts, then analysed. Amendments as a year brings them: lines whose referral was declined or
+expired no longer count, half of them replaced by an amendment in effect (a new line with its
+hold, referral and milestone), and a tenth of the approved plans have an amendment in
+preparation (a proposed line and a changed quantity). Before timing, the plan page's
+statements are counted for a 1-line and a 6-line plan (without and with amendments): the count
+must not depend on the number of lines. Then random plans are read
 by a counsellor of the case's host office or a case manager of its country of return, through
 the services the page calls and as a full ``GET /cases/<id>/plan`` through the test client
 (session, services, forms, template); p50/p95 are printed. The plan tables are emptied again at
@@ -70,8 +74,18 @@ from reintegration_hub.followups.models import (
     Responsible,
 )
 from reintegration_hub.followups.services import milestone_dates, plan_timeline
-from reintegration_hub.plans import services
-from reintegration_hub.plans.models import Plan, PlanLine, PlanRevision, PlanStatus
+from reintegration_hub.plans import amendments, services
+from reintegration_hub.plans.models import (
+    AmendmentStatus,
+    LineChange,
+    LineChangeKind,
+    LineStatus,
+    Plan,
+    PlanAmendment,
+    PlanLine,
+    PlanRevision,
+    PlanStatus,
+)
 from reintegration_hub.programmes.models import BudgetCapRule
 
 # countries of return of bench.cases_list: currency, EUR per unit, cities
@@ -97,6 +111,10 @@ REFERRALS = {
     ReferralStatus.EXPIRED: 5,
     ReferralStatus.DELIVERED: 35,
 }
+# of approved plans' declined and expired lines: share replaced by an amendment in effect
+REPLACED = 0.5
+# of approved plans: share with an amendment in preparation
+AMENDING = 0.1
 # lines of a plan: weight (mean 3.04 before the total is trimmed to --lines)
 LINE_COUNTS = {1: 15, 2: 25, 3: 25, 4: 15, 5: 12, 6: 8}
 PLANS_PER_CHUNK = 5_000
@@ -106,7 +124,9 @@ FILLED = (
     Milestone,
     Delivery,
     PlanRevision,
+    LineChange,
     PlanLine,
+    PlanAmendment,
     Plan,
     Referral,
     PlaceHold,
@@ -125,8 +145,8 @@ class Bench:
 
     counsellor_of: dict[int, int]  # host office id -> user id
     manager_of: dict[str, int]  # country of return -> user id
-    # (status, lines, with a waitlisted line) -> case id of the first such plan
-    examples: dict[tuple[PlanStatus, int, bool], int]
+    # (status, lines, with a waitlisted line, with amendments) -> case id of the first such plan
+    examples: dict[tuple[PlanStatus, int, bool, bool], int]
 
 
 def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
@@ -313,6 +333,32 @@ def _milestones(
     return rows
 
 
+def _amendment(
+    amendment_id: int, plan_id: int, number: int, status: AmendmentStatus, at: dt.datetime
+) -> dict[str, Any]:
+    decided = status == AmendmentStatus.APPROVED
+    return {
+        "id": amendment_id,
+        "plan_id": plan_id,
+        "number": number,
+        "status": status.value,
+        "reason": "The partner declined" if decided else "The family needs more",
+        "visit_id": None,
+        "opened_at": at + dt.timedelta(days=8),
+        "opened_by_id": None,
+        "justification": "",
+        "needs_approval": False,
+        "total_before_eur_minor": None,
+        "total_after_eur_minor": None,
+        "review_comment": "",
+        "submitted_at": at + dt.timedelta(days=9) if decided else None,
+        "feasible_at": at + dt.timedelta(days=10) if decided else None,
+        "feasible_by_id": None,
+        "decided_at": at + dt.timedelta(days=10) if decided else None,
+        "decided_by_id": None,
+    }
+
+
 def generate(
     cases: int, partners: int, options_per_partner: int, lines: int, seed: int = 5
 ) -> Bench:
@@ -353,12 +399,43 @@ def generate(
     capacity_of: dict[tuple[int, dt.date], int] = {}
     # capacity id -> [held, used, last waitlist number]
     capacity_counts: dict[int, list[int]] = {}
-    examples: dict[tuple[PlanStatus, int, bool], int] = {}
-    line_id = hold_id = referral_id = 0
+    examples: dict[tuple[PlanStatus, int, bool, bool], int] = {}
+    line_id = hold_id = referral_id = amendment_id = 0
+
+    def capacity(option_id: int, month: dt.date, new_rows: list[dict[str, Any]]) -> int:
+        """The id of the option's capacity row for ``month`` (a new row in ``new_rows``)."""
+        if (option_id, month) not in capacity_of:
+            capacity_of[option_id, month] = len(capacity_of) + 1
+            capacity_counts[len(capacity_of)] = [0, 0, 0]
+            new_rows.append(
+                {
+                    "id": len(capacity_of),
+                    "option_id": option_id,
+                    "period_start": month,
+                    "period_end": (month + dt.timedelta(days=32)).replace(day=1)
+                    - dt.timedelta(days=1),
+                    "places_total": 0,
+                    "places_held": 0,
+                    "places_used": 0,
+                    "waitlist_last": 0,
+                }
+            )
+        return capacity_of[option_id, month]
+
     for chunk_start in range(0, len(case_rows), PLANS_PER_CHUNK):
         rows: dict[Any, list[dict[str, Any]]] = {
             model: []
-            for model in (Plan, OptionCapacity, PlaceHold, Referral, PlanLine, Delivery, Milestone)
+            for model in (
+                Plan,
+                PlanAmendment,
+                OptionCapacity,
+                PlaceHold,
+                Referral,
+                PlanLine,
+                LineChange,
+                Delivery,
+                Milestone,
+            )
         }
         revisions: list[dict[str, Any]] = []
         for i in range(chunk_start, min(chunk_start + PLANS_PER_CHUNK, len(case_rows))):
@@ -369,7 +446,9 @@ def generate(
             at = created_at + dt.timedelta(days=1)
             month = at.date().replace(day=1)
             total, waitlisted, snapshot_lines, delivered = 0, False, [], {}
-            for option_id, partner_id, cost_minor in rng.sample(by_country[country], counts[i]):
+            approved_total, closed_lines, amendment_steps, plan_lines = 0, [], [], []
+            chosen = rng.sample(by_country[country], counts[i] + 7)  # spares: replacements
+            for option_id, partner_id, cost_minor in chosen[: counts[i]]:
                 line_id += 1
                 quantity = rng.choice([1, 1, 1, 2, 3])
                 line_total = to_eur_minor(cost_minor * quantity, currency, rate)
@@ -389,28 +468,18 @@ def generate(
                     "hold_id": None,
                     "referral_id": None,
                     "created_at": at,
+                    "status": LineStatus.ACTIVE.value,
+                    "amendment_id": None,
+                    "replaces_id": None,
+                    "effective_on": at.date() if status == PlanStatus.APPROVED else None,
+                    "closed_at": None,
                 }
                 rows[PlanLine].append(line)
+                plan_lines.append(line)
                 delivered[line_id] = False
                 if status == PlanStatus.DRAFT:
                     continue  # places are held when the plan is submitted
-                if (option_id, month) not in capacity_of:
-                    capacity_of[option_id, month] = len(capacity_of) + 1
-                    capacity_counts[len(capacity_of)] = [0, 0, 0]
-                    rows[OptionCapacity].append(
-                        {
-                            "id": len(capacity_of),
-                            "option_id": option_id,
-                            "period_start": month,
-                            "period_end": (month + dt.timedelta(days=32)).replace(day=1)
-                            - dt.timedelta(days=1),
-                            "places_total": 0,
-                            "places_held": 0,
-                            "places_used": 0,
-                            "waitlist_last": 0,
-                        }
-                    )
-                capacity_id = capacity_of[option_id, month]
+                capacity_id = capacity(option_id, month, rows[OptionCapacity])
                 tally = capacity_counts[capacity_id]
                 referral: ReferralStatus | None = None
                 if status == PlanStatus.APPROVED:
@@ -478,6 +547,11 @@ def generate(
                     }
                 )
                 line["referral_id"] = referral_id
+                if referral in amendments.CLOSED_BY_REFERRAL:  # no longer counts in the total
+                    line["status"] = amendments.CLOSED_BY_REFERRAL[referral].value
+                    line["closed_at"] = at + dt.timedelta(days=7)
+                    total -= line_total
+                    closed_lines.append(line)
                 if referral == ReferralStatus.DELIVERED:
                     delivered[line_id] = True
                     # one instalment per unit (a line of several months of rent): the plan
@@ -506,7 +580,130 @@ def generate(
                                 "recorded_at": at + dt.timedelta(days=30 * number + 1),
                             }
                         )
-            examples.setdefault((status, counts[i], waitlisted), case_id)
+            if status == PlanStatus.APPROVED:
+                approved_total = total + sum(line["total_eur_minor"] for line in closed_lines)
+                replaced = [line for line in closed_lines if rng.random() < REPLACED]
+                amending = rng.random() < AMENDING
+                spare = iter(chosen[counts[i] :])
+                if replaced:
+                    amendment_id += 1
+                    rows[PlanAmendment].append(
+                        _amendment(amendment_id, plan_id, 1, AmendmentStatus.APPROVED, at)
+                    )
+                    amendment_steps += [
+                        ("amend_open", counsellor_id, 1),
+                        ("amend_replace_line", counsellor_id, 1),
+                        ("amend_submit", counsellor_id, 1),
+                        ("amend_confirm_apply", manager_id, 1),
+                    ]
+                for old in replaced:
+                    option_id, partner_id, cost_minor = next(spare)
+                    line_id, hold_id, referral_id = line_id + 1, hold_id + 1, referral_id + 1
+                    line_total = to_eur_minor(cost_minor, currency, rate)
+                    total += line_total
+                    month_then = (at + dt.timedelta(days=10)).date().replace(day=1)
+                    capacity_then = capacity(option_id, month_then, rows[OptionCapacity])
+                    capacity_counts[capacity_then][0] += 1
+                    rows[PlanLine].append(
+                        {
+                            **old,
+                            "id": line_id,
+                            "option_id": option_id,
+                            "quantity": 1,
+                            "unit_cost_minor": cost_minor,
+                            "total_eur_minor": line_total,
+                            "hold_id": hold_id,
+                            "referral_id": referral_id,
+                            "status": LineStatus.ACTIVE.value,
+                            "amendment_id": amendment_id,
+                            "replaces_id": old["id"],
+                            "effective_on": (at + dt.timedelta(days=10)).date(),
+                            "closed_at": None,
+                        }
+                    )
+                    rows[PlaceHold].append(
+                        {
+                            "id": hold_id,
+                            "option_id": option_id,
+                            "capacity_id": capacity_then,
+                            "reference": f"plan-line:{line_id}",
+                            "status": HoldStatus.HELD.value,
+                            "waitlist_number": None,
+                            "created_at": at + dt.timedelta(days=9),
+                            "closed_at": None,
+                        }
+                    )
+                    replacement_referral = next(
+                        r for r in reversed(rows[Referral]) if r["id"] == old["referral_id"]
+                    )
+                    rows[Referral].append(
+                        {
+                            **replacement_referral,
+                            "id": referral_id,
+                            "public_id": uuid.uuid4(),
+                            "reference": f"plan-line:{line_id}",
+                            "option_id": option_id,
+                            "partner_id": partner_id,
+                            "hold_id": hold_id,
+                            "status": ReferralStatus.ACCEPTED.value,
+                            "decline_reason": None,
+                            "sent_at": at + dt.timedelta(days=10),
+                            "expires_at": at + dt.timedelta(days=17),
+                            "answered_at": at + dt.timedelta(days=11),
+                            "quantity": 1,
+                        }
+                    )
+                    delivered[line_id] = False
+                if amending:
+                    amendment_id += 1
+                    number = 2 if replaced else 1
+                    rows[PlanAmendment].append(
+                        _amendment(amendment_id, plan_id, number, AmendmentStatus.DRAFT, at)
+                    )
+                    amendment_steps += [
+                        ("amend_open", counsellor_id, number),
+                        ("amend_add_line", counsellor_id, number),
+                        ("amend_change_line", counsellor_id, number),
+                    ]
+                    option_id, partner_id, cost_minor = next(spare)
+                    line_id += 1
+                    rows[PlanLine].append(
+                        {
+                            **plan_lines[0],
+                            "id": line_id,
+                            "option_id": option_id,
+                            "quantity": 1,
+                            "unit_cost_minor": cost_minor,
+                            "total_eur_minor": to_eur_minor(cost_minor, currency, rate),
+                            "hold_id": None,
+                            "referral_id": None,
+                            "status": LineStatus.PROPOSED.value,
+                            "amendment_id": amendment_id,
+                            "replaces_id": None,
+                            "effective_on": None,
+                            "closed_at": None,
+                        }
+                    )
+                    changed = next((x for x in plan_lines if x["status"] == "active"), None)
+                    if changed is not None:
+                        rows[LineChange].append(
+                            {
+                                "amendment_id": amendment_id,
+                                "line_id": changed["id"],
+                                "kind": LineChangeKind.CHANGE.value,
+                                "quantity_before": changed["quantity"],
+                                "quantity": changed["quantity"] + 1,
+                                "notes": None,
+                                "total_before_eur_minor": changed["total_eur_minor"],
+                                "total_eur_minor": changed["total_eur_minor"] * 2,
+                                "reason": "Two children now",
+                            }
+                        )
+                amended = bool(replaced) or amending
+                line_rows = counts[i] + len(replaced) + int(amending)
+            else:
+                amended, line_rows = False, counts[i]
+            examples.setdefault((status, line_rows, waitlisted, amended), case_id)
             if status == PlanStatus.APPROVED:
                 rows[Milestone] += _milestones(
                     steps_of_template,
@@ -529,7 +726,11 @@ def generate(
                     ("approve", admin_id),
                 ],
             }[status]
+            steps += [(action, actor_id) for action, actor_id, _number in amendment_steps]
+            numbers = [None] * (len(steps) - len(amendment_steps))
+            numbers += [number for _action, _actor, number in amendment_steps]
             for version, (action, actor_id) in enumerate(steps, start=1):
+                amendment_number = numbers[version - 1]
                 revisions.append(
                     {
                         "plan_id": plan_id,
@@ -544,6 +745,7 @@ def generate(
                             "cap_eur_minor": cap,
                             "total_eur_minor": total,
                             "lines": snapshot_lines,
+                            **({"amendment": amendment_number} if amendment_number else {}),
                         },
                     }
                 )
@@ -570,6 +772,9 @@ def generate(
                     else None,
                     "approved_at": at if status == PlanStatus.APPROVED else None,
                     "approved_by_id": admin_id if status == PlanStatus.APPROVED else None,
+                    "approved_total_eur_minor": approved_total
+                    if status == PlanStatus.APPROVED
+                    else None,
                     "created_at": at,
                     "updated_at": at,
                 }
@@ -593,7 +798,7 @@ def generate(
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for model in (Plan, PlanLine, PlaceHold, Referral, OptionCapacity):
+            for model in (Plan, PlanAmendment, PlanLine, PlaceHold, Referral, OptionCapacity):
                 table = model.__tablename__  # ids were given: the sequences follow them
                 conn.execute(
                     sa.text(
@@ -637,6 +842,13 @@ def through_services(case_id: int, reader_id: int) -> int:
     deliveries = services.deliveries_by_line(plan)
     history = services.revisions(plan.id, actor=reader)
     timeline = plan_timeline(plan.id, case_id)
+    amendment = plan.open_amendment
+    changes = amendments.pending_changes(plan)
+    replaced = amendments.replacements(plan)
+    if amendment is not None:
+        _ = (amendment.number, amendment.status, amendment.visit, amendment.review_comment)
+        _ = (amendments.proposed_total(plan, amendment), amendments.needs_approval(plan, amendment))
+    _ = [(a.number, a.status, a.decided_at, a.total_after_eur_minor) for a in plan.amendments]
     _ = (case.case_number, plan.status, plan.version, plan.total_eur_minor, plan.over_cap)
     _ = (cap.adults, cap.dependants, cap.rule.name, cap.rule.per_adult_minor, cap.rule.currency)
     for line in plan.lines:
@@ -645,6 +857,10 @@ def through_services(case_id: int, reader_id: int) -> int:
         _ = (text.title if text else None, option.partner.name, [p.city for p in option.locations])
         _ = (line.quantity, line.total_eur_minor, line.eur_rate, line.rate_on)
         _ = (line.hold.status if line.hold else None, waitlist.get(line.id))
+        _ = (line.status, line.hold.promoted_at if line.hold else None, changes.get(line.id))
+        _ = (line.amendment.number if line.amendment else None, replaced.get(line.id))
+        if line.replaces is not None:
+            _ = (line.replaces.option.text("en"), line.replaces.status)
         if line.referral is not None:
             _ = (line.referral.status, line.referral.expires_at, line.referral.decline_reason)
         progress = deliveries.get(line.id)
@@ -711,7 +927,17 @@ def main() -> None:
         took = time.perf_counter() - start
         made = {
             model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
-            for model in (Plan, PlanLine, PlaceHold, Referral, Delivery, PlanRevision, Milestone)
+            for model in (
+                Plan,
+                PlanLine,
+                PlaceHold,
+                Referral,
+                Delivery,
+                PlanRevision,
+                Milestone,
+                PlanAmendment,
+                LineChange,
+            )
         }
         print(
             f"{dialect}: generated {args.cases} cases, {args.partners} partners, "
@@ -727,10 +953,14 @@ def main() -> None:
             return clients[user_id]
 
         # same statuses, 1 line against 6: the statement count must not follow the lines
-        for status, waitlisted in ((PlanStatus.APPROVED, False), (PlanStatus.SUBMITTED, True)):
+        for status, waitlisted, amended in (
+            (PlanStatus.APPROVED, False, False),
+            (PlanStatus.APPROVED, False, True),
+            (PlanStatus.SUBMITTED, True, False),
+        ):
             figures = []
-            for lines in (1, 6):
-                case_id = bench.examples[status, lines, waitlisted]
+            for lines in (2, 6) if amended else (1, 6):  # amended: a line and its replacement
+                case_id = bench.examples[status, lines, waitlisted, amended]
                 case = db.session.get(Returnee, case_id)
                 assert case is not None
                 reader_id = bench.counsellor_of[case.host_office_id]
@@ -752,8 +982,9 @@ def main() -> None:
                     )
             print(
                 f"{dialect}: statements per {status} plan page"
-                f"{' with a waitlisted line' if waitlisted else ''}: services {figures[0][0]}, "
-                f"request {figures[0][1]} (1 line and 6 lines alike)"
+                f"{' with a waitlisted line' if waitlisted else ''}"
+                f"{' with amendments' if amended else ''}: services {figures[0][0]}, "
+                f"request {figures[0][1]} (the fewest lines and 6 alike)"
             )
 
         rng = random.Random(8)

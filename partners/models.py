@@ -370,6 +370,7 @@ class PlaceHold(IdMixin, Base):
     waitlist_number: Mapped[int | None]  # order on the waitlist of its period
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     closed_at: Mapped[dt.datetime | None]
+    promoted_at: Mapped[dt.datetime | None]  # took a freed place from the waitlist
 
 
 class PartnerMember(Base):

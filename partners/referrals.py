@@ -5,7 +5,9 @@ declines it (with a coded reason) through the link or, signed in, from the refer
 Unanswered, it expires after ``REFERRAL_EXPIRY_DAYS``. Declined, expired and withdrawn referrals
 give their held place back; the origin case manager is told of declines and expiry, the partner
 of withdrawals. ``sent -> accepted | declined | expired | withdrawn``,
-``accepted -> delivered | withdrawn``.
+``accepted -> delivered | withdrawn``. An approved plan amendment may change the quantity and
+note of a sent or accepted referral (the partner is told). Declines and expiry are announced to
+the rest of the application through ``partners.events``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import joinedload
 
+from partners import events
 from partners.labels import DECLINE_REASON_LABELS
 from partners.models import (
     DeclineReason,
@@ -35,7 +38,7 @@ from partners.models import (
     SupportOption,
     VettingStatus,
 )
-from partners.services import OPEN_HOLD_STATUSES, release_hold
+from partners.services import OPEN_HOLD_STATUSES, promote_waitlist, release_hold
 from reintegration_hub.core.audit import AuditEntry, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped, sees_all_offices
 from reintegration_hub.core.db import now_utc
@@ -408,6 +411,9 @@ def decline_referral(
     record_audit("referral.decline", referral, actor=actor)
     _release_hold_of(referral, actor)
     _notify_case_manager(referral, "declined")
+    events.referrals_closed.send(
+        None, referral_ids=[referral.id], status=ReferralStatus.DECLINED, actor=actor
+    )
     return referral
 
 
@@ -472,6 +478,40 @@ def record_consent(references: Iterable[str], *, office: bool, partner: bool, ac
         }
         _audit_rows("referral.consent", "Referral", referrals, changes, actor)
     return len(changing)
+
+
+def change_referral(
+    referral_id: int, *, quantity: int, note_for_partner: str, actor: Actor
+) -> Referral:
+    """IOM changed what it asks (an approved plan amendment): the quantity and the note of a
+    sent or accepted referral are replaced and the partner is e-mailed what changed (an
+    accepted referral stays accepted; its held place is unchanged).
+
+    No scope check: the plan service that calls it has checked its own scope. Conflict from
+    any other status; InvalidInput for a quantity below one or an over-long note.
+    """
+    referral = _locked(referral_id)
+    if referral.status not in ACTIVE_STATUSES:
+        raise Conflict(_l("Only a sent or accepted referral can be changed."))
+    note = (note_for_partner or "").strip()
+    if quantity < 1 or len(note) > _LIMITS["note_for_partner"]:
+        raise InvalidInput(_l("The referral is incomplete."))
+    if (referral.quantity, referral.note_for_partner) == (quantity, note):
+        return referral
+    before = referral.quantity
+    referral.quantity, referral.note_for_partner = quantity, note
+    entry = record_audit("referral.change", referral, actor=actor)
+    queue_message(
+        f"referral:{referral.id}:changed:{entry.id}",
+        referral.partner.focal_point_email,
+        _l("Referral %(case_number)s is changed", case_number=referral.case_number),
+        "referral_changed.txt",
+        referral=referral,
+        partner_name=referral.partner.name,
+        service=service_title(referral.option),
+        quantity_before=before,
+    )
+    return referral
 
 
 def mark_referral_delivered(referral_id: int, *, actor: Actor) -> Referral:
@@ -570,11 +610,15 @@ def expire_referrals(now: dt.datetime | None = None, *, actor: Actor) -> int:
         _release_holds(offices, actor)
         for referral in referrals:
             _notify_case_manager(referral, "expired")
+        events.referrals_closed.send(
+            None, referral_ids=ids, status=ReferralStatus.EXPIRED, actor=actor
+        )
 
 
 def _release_holds(offices: dict[int, int], actor: Actor) -> None:
     """Release the open holds among ``offices`` (hold id -> partner office, for the audit):
-    one UPDATE per hold status, then one per capacity row that gives places back."""
+    one UPDATE per hold status, then one per capacity row that gives places back; the freed
+    places go to the waitlists (``promote_waitlist``)."""
     if not offices:
         return
     now = now_utc()
@@ -607,6 +651,8 @@ def _release_holds(offices: dict[int, int], actor: Actor) -> None:
             {"status": [status.value, HoldStatus.RELEASED.value], "closed_at": [None, now]},
             actor,
         )
+    for capacity_id, places in sorted(freed.items()):
+        promote_waitlist(capacity_id, places, actor=actor)
 
 
 def _audit_rows(

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
+from partners import events
 from partners.labels import STATUS_LABELS
 from partners.models import (
     MAX_PAYMENT_MONTHS,
@@ -679,7 +680,7 @@ def update_option(
         if option.status == OptionStatus.PUBLISHED:
             _check_publishable(option, option.partner, today)
         _record_option_audit("option.update", option, actor, texts_before, locations_before)
-    _resize_open_periods(option, today)
+    _resize_open_periods(option, today, actor=actor)
     return option
 
 
@@ -845,9 +846,9 @@ def _capacity_row(option: SupportOption, on: dt.date) -> int:
     return capacity_id
 
 
-def _resize_open_periods(option: SupportOption, today: dt.date) -> None:
+def _resize_open_periods(option: SupportOption, today: dt.date, *, actor: Actor) -> None:
     """Apply a new number of places to the current and future periods, never below what is
-    already held or used (the holds stay valid)."""
+    already held or used (the holds stay valid); places added go to the waitlists at once."""
     if option.capacity_places is None or option.id is None:
         return
     booked = OptionCapacity.places_held + OptionCapacity.places_used
@@ -861,6 +862,13 @@ def _resize_open_periods(option: SupportOption, today: dt.date) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+    periods = db.session.scalars(
+        sa.select(OptionCapacity.id)
+        .where(OptionCapacity.option_id == option.id, OptionCapacity.period_end >= today)
+        .order_by(OptionCapacity.period_start)
+    ).all()
+    for capacity_id in periods:
+        promote_waitlist(capacity_id, option.capacity_places, actor=actor)
 
 
 def _waitlist_position(hold: PlaceHold) -> int:
@@ -899,7 +907,7 @@ def hold_place(
     ``INSERT ... ON CONFLICT DO NOTHING``. When the period is full the reference joins its
     waitlist and the result carries its position. Idempotent per reference: an open hold or
     waitlist entry is returned again, and a waitlisted reference that asks again takes a place
-    if one has become free (no one is promoted automatically).
+    if one is free (a freed place normally goes to the waitlist at once: ``promote_waitlist``).
     """
     reference = reference.strip()
     if not reference or len(reference) > 64:
@@ -977,8 +985,8 @@ def _hold(hold_id: int, actor: Actor) -> tuple[PlaceHold, SupportOption]:
 
 
 def release_place(hold_id: int, *, actor: Actor) -> PlaceHold:
-    """Give a held place back (or leave the waitlist). Nobody is promoted automatically: the
-    freed place goes to the next ``hold_place`` call, which a waitlisted reference may make."""
+    """Give a held place back (or leave the waitlist). A freed place goes at once to the
+    earliest waitlisted hold of the period (``promote_waitlist``)."""
     hold, option = _hold(hold_id, actor)
     return release_hold(hold, actor=actor, office_id=option.partner.office_id)
 
@@ -989,11 +997,74 @@ def release_hold(hold: PlaceHold, *, actor: Actor, office_id: int) -> PlaceHold:
     the audit row. Conflict when the hold is closed already."""
     if hold.status not in OPEN_HOLD_STATUSES:
         raise Conflict(_l("This hold is closed already."))
-    if hold.status == HoldStatus.HELD and hold.capacity_id is not None:
+    freed = hold.status == HoldStatus.HELD and hold.capacity_id is not None
+    if freed:
+        assert hold.capacity_id is not None
         _change_counts(hold.capacity_id, held=-1, used=0)
     hold.status, hold.closed_at = HoldStatus.RELEASED, now_utc()
     record_audit("place.release", hold, actor=actor, office_id=office_id)
+    if freed:
+        assert hold.capacity_id is not None
+        promote_waitlist(hold.capacity_id, 1, actor=actor)
     return hold
+
+
+def promote_waitlist(capacity_id: int, places: int, *, actor: Actor) -> list[int]:
+    """Give up to ``places`` free places of the period ``capacity_id`` to its earliest
+    waitlisted holds, in the caller's transaction; the ids of the holds promoted (in waitlist
+    order). Each is audited (``place.promote``) and ``events.places_promoted`` is sent.
+
+    Called right after the caller updated the period's row (a release, a resize), which locks
+    that row until the commit on PostgreSQL: two places freed at the same moment are given one
+    after the other, the second seeing the first's promotion, so no hold is promoted twice and
+    nobody jumps the queue (a concurrent ``hold_place`` waits on the same row). The waitlisted
+    rows are claimed ``FOR UPDATE SKIP LOCKED``: one being withdrawn right now is passed over
+    rather than waited for. The place is taken by the same conditional UPDATE of the counts
+    as ``hold_place``, so the period can never be overbooked.
+    """
+    row = db.session.execute(
+        sa.select(
+            OptionCapacity.places_total, OptionCapacity.places_held, OptionCapacity.places_used
+        ).where(OptionCapacity.id == capacity_id)
+    ).one()
+    wanted = min(places, row.places_total - row.places_held - row.places_used)
+    if wanted <= 0:
+        return []
+    holds = db.session.scalars(
+        sa.select(PlaceHold)
+        .where(PlaceHold.capacity_id == capacity_id, PlaceHold.status == HoldStatus.WAITLISTED)
+        .order_by(PlaceHold.waitlist_number, PlaceHold.id)
+        .limit(wanted)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    if not holds:
+        return []
+    taken = db.session.execute(
+        sa.update(OptionCapacity)
+        .where(
+            OptionCapacity.id == capacity_id,
+            OptionCapacity.places_held + OptionCapacity.places_used + len(holds)
+            <= OptionCapacity.places_total,
+        )
+        .values(places_held=OptionCapacity.places_held + len(holds))
+        .returning(OptionCapacity.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is None:
+        raise Conflict(_l("The place counts do not match; nothing was changed."))
+    office_id = db.session.scalar(
+        sa.select(Partner.office_id)
+        .join(SupportOption, SupportOption.partner_id == Partner.id)
+        .where(SupportOption.id == holds[0].option_id)
+    )
+    now = now_utc()
+    for hold in holds:
+        hold.status, hold.waitlist_number, hold.promoted_at = HoldStatus.HELD, None, now
+        record_audit("place.promote", hold, actor=actor, office_id=office_id)
+    promoted = [hold.id for hold in holds]
+    events.places_promoted.send(None, hold_ids=promoted, actor=actor)
+    return promoted
 
 
 def consume_place(hold_id: int, *, actor: Actor) -> PlaceHold:

@@ -49,7 +49,7 @@ from reintegration_hub.core.roles import Actor
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneAction, MonitoringVisit
-from reintegration_hub.plans.models import Plan, PlanLine, PlanRevision
+from reintegration_hub.plans.models import LineChange, Plan, PlanAmendment, PlanLine, PlanRevision
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -60,6 +60,8 @@ BLANKED: Mapping[type[Any], tuple[str, ...]] = {
     Plan: ("over_cap_justification", "review_comment"),
     PlanLine: ("notes",),
     PlanRevision: ("comment",),
+    PlanAmendment: ("reason", "justification", "review_comment"),
+    LineChange: ("notes", "reason"),
     Referral: PERSONAL_FIELDS,
     Delivery: ("note",),
     MonitoringVisit: ("findings", "next_steps"),
@@ -182,6 +184,9 @@ def anonymise_closed_cases(
     if plan_ids:
         _blank(Plan, Plan.id.in_(plan_ids))
         _blank(PlanRevision, PlanRevision.plan_id.in_(plan_ids))
+        amendment_ids = sa.select(PlanAmendment.id).where(PlanAmendment.plan_id.in_(plan_ids))
+        _blank(PlanAmendment, PlanAmendment.id.in_(amendment_ids))
+        _blank(LineChange, LineChange.amendment_id.in_(amendment_ids))
         line_ids = list(
             db.session.scalars(sa.select(PlanLine.id).where(PlanLine.plan_id.in_(plan_ids)))
         )

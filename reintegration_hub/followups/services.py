@@ -139,12 +139,19 @@ def _due_dates(
         start = due - dt.timedelta(days=step.offset_days)
         for line in lines:
             option = line.option
+            # a line an amendment added counts from the day it came into effect, and gets its
+            # lead time even when the step's own date has passed by then
+            begins = max(start, line.effective_on or start) if line.amendment_id else start
             count = option.instalments_for(line.quantity)
             if count == 1:
                 ready = dt.timedelta(days=option.lead_time_days + (option.duration_days or 0))
-                planned.append(_Planned(step, line, min(start + ready, due)))
+                ready_on = begins + ready
+                planned.append(
+                    _Planned(step, line, ready_on if due < begins else min(ready_on, due))
+                )
                 continue
-            first = min(start + dt.timedelta(days=option.lead_time_days), due)
+            lead_on = begins + dt.timedelta(days=option.lead_time_days)
+            first = lead_on if due < begins else min(lead_on, due)
             planned += [
                 _Planned(step, line, first + relativedelta(months=number - 1), number, count)
                 for number in range(1, count + 1)
@@ -168,7 +175,8 @@ def milestone_dates(step: MilestoneStep, due: dt.date) -> dict[str, dt.date | No
 
 def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
     """Create the plan's milestones from its programme's template (called on approval, in
-    the approval's transaction). Already scheduled steps are left alone."""
+    the approval's transaction, and when an amendment puts new lines into effect). Already
+    scheduled steps are left alone; lines no longer in effect get none."""
     case = plan.returnee
     template = template_for(case)
     existing = set(
@@ -176,7 +184,7 @@ def schedule_plan(plan: Plan, *, actor: Actor) -> list[Milestone]:
     )
     created = []
     anchor = return_date(case, plan)
-    for planned in _due_dates(template, anchor, plan.lines):
+    for planned in _due_dates(template, anchor, plan.lines_in_effect):
         step, line, due = planned.step, planned.line, planned.due
         if planned.key in existing:
             continue
@@ -410,7 +418,8 @@ def _followed_case(case_id: int, actor: Actor) -> Returnee:
 def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> MonitoringVisit:
     """Record a monitoring visit, on or after the arrival and inside the reintegration window;
     it closes the visit milestone whose window holds its date, if one is open
-    (``followups.windows``), and names it in ``milestone_id``."""
+    (``followups.windows``), and names it in ``milestone_id``. A visit that finds the plan
+    needs a revision opens a draft amendment and tells the counsellor."""
     case = _followed_case(case_id, actor)
     check_follow_up_date(case, visit.visited_on, "visited_on")
     milestone = closing_milestone(case, MilestoneKind.MONITORING_VISIT, visit.visited_on)
@@ -428,6 +437,11 @@ def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> Monitoring
     record_audit("visit.record", row, actor=actor, office_id=case.host_office_id)
     if milestone is not None:
         close_milestone(milestone, completed_on=visit.visited_on, actor=actor)
+    if row.plan_revision_needed:
+        # plans imports this module (scheduling), so the hook is imported where it is called
+        from reintegration_hub.plans.amendments import on_revision_needed
+
+        on_revision_needed(row, actor=actor)
     return row
 
 

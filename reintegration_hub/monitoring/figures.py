@@ -16,16 +16,18 @@ Counted as of a day (``as_of``): today when counted live, the snapshot's day in 
 - **Vulnerable**: a case with at least one recorded vulnerability; the vulnerable share is
   the vulnerable returns' share of the returns.
 - **Committed** (EUR): per line of an approved plan, what the grant stands to pay: the line's
-  total, or what was delivered if more; once the case is closed (no delivery can follow),
-  what was delivered only (the rest is released). Counted whether or not the returnee has
-  departed yet: a plan approved before the departure commits its money.
-- **Delivered** (EUR): the recorded deliveries of the approved plans' lines.
+  total, or what was delivered if more; once the case is closed, or the line no longer in
+  effect (declined, expired, cancelled by an amendment, or only proposed by one), what was
+  delivered only (the rest is released). Counted whether or not the returnee has departed
+  yet: a plan approved before the departure commits its money.
+- **Delivered** (EUR): the recorded deliveries (every instalment) of the approved plans'
+  lines.
 - **Remaining**: the budget less what is committed.
 - **Spending by co-financing source**: each amount split by the grant's shares, in whole
   cents that add up to the amount (``split``).
 
-A plan has one delivery per line at most (``deliveries.plan_line_id`` is unique), so a line
-and its delivery are joined, not aggregated first.
+A line may be delivered in several instalments: its deliveries are summed per line first
+(``line_deliveries``), then joined to it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from reintegration_hub.cases.models import CaseStatus, Returnee, VulnerabilityEn
 from reintegration_hub.core.sql import constant_text, month_start, utc_day
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.monitoring.models import Measure, OutcomeCell
-from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
+from reintegration_hub.plans.models import LineStatus, Plan, PlanLine, PlanStatus
 
 FULL_SHARE_BP = 10_000
 #: The plan-status bucket of a case without a plan.
@@ -102,8 +104,9 @@ def line_committed(case_status: Any, deliveries: Any) -> sa.ColumnElement[int]:
     outer-joined to ``deliveries`` (``line_deliveries``); ``case_status`` is its case's status
     column."""
     delivered = deliveries.c.eur_minor
+    released = sa.or_(case_status == CaseStatus.CLOSED, PlanLine.status != LineStatus.ACTIVE)
     return sa.case(
-        (case_status == CaseStatus.CLOSED, sa.func.coalesce(delivered, 0)),
+        (released, sa.func.coalesce(delivered, 0)),
         (delivered > PlanLine.total_eur_minor, delivered),
         else_=PlanLine.total_eur_minor,
     )

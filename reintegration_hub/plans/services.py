@@ -7,7 +7,8 @@ feasible or returns it with comments; the programme manager approves it. Approva
 line to its partner (``partners.referrals.send_referral``). Going over the family's cap needs a
 written justification, which the programme manager sees when approving.
 
-Every change writes a ``PlanRevision`` (a new version) and an audit row.
+Every change writes a ``PlanRevision`` (a new version) and an audit row. Changes after approval
+go through numbered amendments (``plans.amendments``), which build on the helpers here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
 from partners.eligibility import ReturneeProfile, evaluate
-from partners.models import HoldStatus, PlaceHold, SupportOption
+from partners.models import HoldStatus, PlaceHold, Referral, SupportOption
 from partners.referrals import ReferralRequest, send_referral
 from partners.services import get_option, hold_place, release_hold
 from reintegration_hub.auth.models import User
@@ -34,14 +35,16 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.labels import VULNERABILITY_LABELS
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
-from reintegration_hub.core.outbox import queue_message
+from reintegration_hub.core.outbox import public_url, queue_message
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.deliveries.services import LineProgress, line_progress
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.services import schedule_plan
 from reintegration_hub.plans.models import (
     EDITABLE_STATUSES,
+    AmendmentStatus,
     Plan,
+    PlanAmendment,
     PlanLine,
     PlanRevision,
     PlanStatus,
@@ -60,6 +63,7 @@ PLANNABLE_CASE_STATES = frozenset(
 )
 MIN_JUSTIFICATION = 20
 MAX_QUANTITY = 999
+NOTES_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,22 @@ class Cap:
 def _require_role(actor: Actor, allowed: frozenset[Role]) -> None:
     if actor.role not in allowed:
         raise PermissionDenied(_l("Your role cannot do this."))
+
+
+def clean_text(value: str | None, field: str, limit: int) -> str:
+    """``value`` stripped, refused (at ``field``) when longer than ``limit`` or when it holds
+    what a database cannot store: NUL and other control characters, unpaired surrogates."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        message = _l("At most %(limit)d characters.", limit=limit)
+        raise InvalidInput(message, field_errors={field: [message]})
+    if any(
+        (ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF or c == "\x7f"
+        for c in text
+    ):
+        message = _l("Remove the control characters from this text.")
+        raise InvalidInput(message, field_errors={field: [message]})
+    return text
 
 
 def _age_on(born: dt.date, on: dt.date) -> int:
@@ -142,9 +162,38 @@ def plan_for_case(case_id: int, *, actor: Actor) -> Plan | None:
                 ),
                 joinedload(PlanLine.hold),
                 joinedload(PlanLine.referral),
-            )
+            ),
+            selectinload(Plan.amendments).options(
+                selectinload(PlanAmendment.changes), joinedload(PlanAmendment.visit)
+            ),
         )
     ).one_or_none()
+
+
+def lock_plan(plan_id: int, *, actor: Actor, expected_version: int | None = None) -> Plan:
+    """The plan ``actor`` may see, read afresh and locked until the commit (PostgreSQL), so that
+    two changes of one plan run one after the other. With ``expected_version`` (the version the
+    user saw), Conflict when the plan has changed since: two people editing at once never
+    overwrite each other unknowingly."""
+    get_plan(plan_id, actor=actor)
+    plan = db.session.get(Plan, plan_id, with_for_update=True, populate_existing=True)
+    assert plan is not None
+    if expected_version is not None and expected_version != plan.version:
+        last = db.session.scalars(
+            sa.select(PlanRevision)
+            .where(PlanRevision.plan_id == plan.id)
+            .order_by(PlanRevision.id.desc())
+            .limit(1)
+        ).first()
+        raise Conflict(
+            _l(
+                "The plan changed while you had it open (now version %(now)d, by %(who)s): "
+                "reload it and try again.",
+                now=plan.version,
+                who=last.actor_label if last else "?",
+            )
+        )
+    return plan
 
 
 def revisions(plan_id: int, *, actor: Actor, limit: int = 50) -> Sequence[PlanRevision]:
@@ -187,36 +236,54 @@ def waitlist_positions(plan: Plan) -> dict[int, int]:
 # --- revisions -------------------------------------------------------------------------------
 
 
-def _option_title(option: SupportOption) -> str:
+def option_title(option: SupportOption) -> str:
+    """How revisions and e-mails name an option (its English title)."""
     text = option.text("en")
     return text.title if text else f"#{option.id}"
 
 
-def _snapshot(plan: Plan) -> dict[str, Any]:
+def _snapshot(plan: Plan, amendment: PlanAmendment | None) -> dict[str, Any]:
+    amendment = amendment or plan.open_amendment
     return {
         "status": plan.status.value,
         "cap_eur_minor": plan.cap_eur_minor,
         "total_eur_minor": plan.total_eur_minor,
+        **(
+            {"amendment": amendment.number, "amendment_status": amendment.status.value}
+            if amendment is not None
+            else {}
+        ),
         "lines": [
             {
                 "line_id": line.id,
                 "option_id": line.option_id,
-                "title": _option_title(line.option),
+                "title": option_title(line.option),
+                "status": line.status.value,
                 "quantity": line.quantity,
                 "unit_cost_minor": line.unit_cost_minor,
                 "currency": line.currency,
                 "eur_rate": str(line.eur_rate),
                 "total_eur_minor": line.total_eur_minor,
+                **({"replaces": line.replaces_id} if line.replaces_id else {}),
             }
             for line in plan.lines
         ],
     }
 
 
-def _revise(plan: Plan, action: str, *, actor: Actor, comment: str = "") -> PlanRevision:
-    """Record a change as the plan's next version (and in the audit trail)."""
+def revise(
+    plan: Plan,
+    action: str,
+    *,
+    actor: Actor,
+    comment: str = "",
+    amendment: PlanAmendment | None = None,
+) -> PlanRevision:
+    """Record a change as the plan's next version (and in the audit trail); the plan's total
+    is the sum of its lines in effect. The snapshot names ``amendment`` (by default the open
+    one) when there is one."""
     db.session.flush()  # line ids for the snapshot
-    plan.total_eur_minor = sum(line.total_eur_minor for line in plan.lines)
+    plan.total_eur_minor = sum(line.total_eur_minor for line in plan.lines_in_effect)
     plan.version += 1
     revision = PlanRevision(
         plan_id=plan.id,
@@ -225,7 +292,7 @@ def _revise(plan: Plan, action: str, *, actor: Actor, comment: str = "") -> Plan
         comment=comment,
         actor_id=actor.id,
         actor_label=actor.audit_label,
-        snapshot=_snapshot(plan),
+        snapshot=_snapshot(plan, amendment),
     )
     db.session.add(revision)
     record_audit(f"plan.{action}", plan, actor=actor)
@@ -257,7 +324,7 @@ def start_plan(case_id: int, *, actor: Actor) -> Plan:
     db.session.add(plan)
     advance_case(case, CaseStatus.ASSESSED, actor=actor)
     advance_case(case, CaseStatus.PLAN_DRAFT, actor=actor)
-    _revise(plan, "create", actor=actor)
+    revise(plan, "create", actor=actor)
     return plan
 
 
@@ -269,16 +336,19 @@ def _editable_plan(plan_id: int, actor: Actor) -> Plan:
     return plan
 
 
-def _check_quantity(quantity: int) -> None:
+def check_quantity(quantity: int) -> None:
     if not 1 <= quantity <= MAX_QUANTITY:
         message = _l("Give a quantity from 1 to %(max)d.", max=MAX_QUANTITY)
         raise InvalidInput(message, field_errors={"quantity": [message]})
 
 
-def _price(line: PlanLine) -> None:
-    line.total_eur_minor = to_eur_minor(
-        line.unit_cost_minor * line.quantity, line.currency, line.eur_rate
-    )
+def line_total(line: PlanLine, quantity: int) -> int:
+    """What ``quantity`` of the line costs in euro cents, at the price it was chosen at."""
+    return to_eur_minor(line.unit_cost_minor * quantity, line.currency, line.eur_rate)
+
+
+def price(line: PlanLine) -> None:
+    line.total_eur_minor = line_total(line, line.quantity)
 
 
 def add_line(
@@ -289,12 +359,26 @@ def add_line(
     Raises InvalidInput with the reasons when the option does not fit the returnee.
     """
     plan = _editable_plan(plan_id, actor)
-    _check_quantity(quantity)
+    line = new_line(plan, option_id, quantity=quantity, notes=notes, actor=actor)
+    plan.lines.append(line)
+    revise(plan, "add_line", actor=actor, comment=option_title(line.option))
+    return line
+
+
+def new_line(plan: Plan, option_id: int, *, quantity: int, notes: str, actor: Actor) -> PlanLine:
+    """A line of ``option_id`` for the plan, priced at today's recorded rate (not yet added).
+
+    InvalidInput with the reasons when the option does not fit the returnee or the input is
+    out of bounds; Conflict when the option is not offered in the country of return or is in
+    the plan already (a declined, expired or cancelled line of it may be referred again).
+    """
+    check_quantity(quantity)
+    notes = clean_text(notes, "notes", NOTES_MAX)
     option = get_option(option_id, actor=actor)
     case = plan.returnee
     if option.country_code != case.return_country_code:
         raise Conflict(_l("This option is not offered in the country of return."))
-    if any(line.option_id == option.id for line in plan.lines):
+    if any(line.option_id == option.id and not line.closed for line in plan.lines):
         raise Conflict(_l("This option is in the plan already: change its quantity instead."))
     reasons = evaluate(option, returnee_profile(case))
     if reasons:
@@ -307,15 +391,13 @@ def add_line(
     line = PlanLine(
         option=option,
         quantity=quantity,
-        notes=notes.strip()[:1000],
+        notes=notes,
         unit_cost_minor=option.cost_minor,
         currency=option.currency,
         eur_rate=eur_per_unit(option.currency, today),
         rate_on=today,
     )
-    _price(line)
-    plan.lines.append(line)
-    _revise(plan, "add_line", actor=actor, comment=_option_title(option))
+    price(line)
     return line
 
 
@@ -329,10 +411,10 @@ def _editable_line(line_id: int, actor: Actor) -> PlanLine:
 
 def update_line(line_id: int, *, quantity: int, notes: str, actor: Actor) -> PlanLine:
     line = _editable_line(line_id, actor)
-    _check_quantity(quantity)
-    line.quantity, line.notes = quantity, notes.strip()[:1000]
-    _price(line)
-    _revise(line.plan, "change_line", actor=actor, comment=_option_title(line.option))
+    check_quantity(quantity)
+    line.quantity, line.notes = quantity, clean_text(notes, "notes", NOTES_MAX)
+    price(line)
+    revise(line.plan, "change_line", actor=actor, comment=option_title(line.option))
     return line
 
 
@@ -343,17 +425,27 @@ def remove_line(line_id: int, *, actor: Actor) -> Plan:
     if line.hold is not None and line.hold.status in {HoldStatus.HELD, HoldStatus.WAITLISTED}:
         # the option may have left the listing since: the plan's scope decides, not the option's
         release_hold(line.hold, actor=actor, office_id=line.option.partner.office_id)
-    title = _option_title(line.option)
+    title = option_title(line.option)
     plan.lines.remove(line)
-    _revise(plan, "remove_line", actor=actor, comment=title)
+    revise(plan, "remove_line", actor=actor, comment=title)
     return plan
 
 
 # --- review and approval ---------------------------------------------------------------------
 
 
-def _notify(key: str, user: User | None, subject: Any, template: str, **context: Any) -> None:
+def plan_link(case_id: int) -> str:
+    """The absolute address of a case's plan page, built without a request (flows send these
+    e-mails too): ``PUBLIC_BASE_URL`` followed by the page's path."""
+    return public_url("plans.plan", case_id=case_id)
+
+
+def notify(key: str, user: User | None, subject: Any, template: str, **context: Any) -> None:
+    """Queue an e-mail to ``user`` if active; a ``case`` in the context gives the template the
+    plan page's address as ``link``."""
     if user is not None and user.is_active:
+        if "case" in context:
+            context.setdefault("link", plan_link(context["case"].id))
         queue_message(
             key, user.email, subject, template, language=user.preferred_language, **context
         )
@@ -370,28 +462,14 @@ def submit_plan(plan_id: int, *, justification: str = "", actor: Actor) -> Plan:
     case = plan.returnee
     if not plan.lines:
         raise Conflict(_l("Add at least one support option before submitting."))
-    if case.origin_office_id is None:
-        raise Conflict(_l("Set the origin office on the case before submitting the plan."))
-    if not case.shares_with_origin:
-        raise Conflict(
-            _l("The returnee's consent does not let the origin office see the case yet.")
-        )
-    justification = justification.strip()
-    if plan.over_cap and len(justification) < MIN_JUSTIFICATION:
-        message = _l(
-            "The plan is over the cap: explain why in at least %(num)d characters.",
-            num=MIN_JUSTIFICATION,
-        )
-        raise InvalidInput(message, field_errors={"justification": [message]})
+    check_origin_can_review(case)
+    justification = check_justification(plan.over_cap, justification)
     plan.over_cap_justification = justification if plan.over_cap else ""
-    for line in plan.lines:
-        if line.hold is None or line.hold.status not in {HoldStatus.HELD, HoldStatus.WAITLISTED}:
-            result = hold_place(line.option_id, line.reference, actor=actor)
-            line.hold = db.session.get(PlaceHold, result.hold_id)
+    hold_places(plan.lines, actor=actor)
     plan.status, plan.submitted_at = PlanStatus.SUBMITTED, now_utc()
     advance_case(case, CaseStatus.PLAN_SUBMITTED, actor=actor)
-    revision = _revise(plan, "submit", actor=actor, comment=plan.over_cap_justification)
-    _notify(
+    revision = revise(plan, "submit", actor=actor, comment=plan.over_cap_justification)
+    notify(
         f"plan:{plan.id}:v{revision.version}:submitted",
         case.case_manager,
         _l("Plan %(number)s to review", number=case.case_number),
@@ -400,6 +478,79 @@ def submit_plan(plan_id: int, *, justification: str = "", actor: Actor) -> Plan:
         plan=plan,
     )
     return plan
+
+
+def check_origin_can_review(case: Returnee) -> None:
+    """Conflict unless the origin office may see the case: set on it, and the consent shares."""
+    if case.origin_office_id is None:
+        raise Conflict(_l("Set the origin office on the case before submitting the plan."))
+    if not case.shares_with_origin:
+        raise Conflict(
+            _l("The returnee's consent does not let the origin office see the case yet.")
+        )
+
+
+def check_justification(over_cap: bool, justification: str) -> str:
+    """The justification, cleaned; over the cap it must have ``MIN_JUSTIFICATION`` characters."""
+    justification = clean_text(justification, "justification", 5000)
+    if over_cap and len(justification) < MIN_JUSTIFICATION:
+        message = _l(
+            "The plan is over the cap: explain why in at least %(num)d characters.",
+            num=MIN_JUSTIFICATION,
+        )
+        raise InvalidInput(message, field_errors={"justification": [message]})
+    return justification
+
+
+def hold_places(lines: Sequence[PlanLine], *, actor: Actor) -> None:
+    """Hold a place on each line's option (or join its waitlist) unless it holds one."""
+    for line in lines:
+        if line.hold is None or line.hold.status not in {HoldStatus.HELD, HoldStatus.WAITLISTED}:
+            result = hold_place(line.option_id, line.reference, actor=actor)
+            line.hold = db.session.get(PlaceHold, result.hold_id)
+
+
+def waiting_for_a_place(lines: Sequence[PlanLine]) -> PlanLine | None:
+    """The first of ``lines`` that holds no place (waitlisted, or never held)."""
+    return next(
+        (line for line in lines if line.hold is None or line.hold.status != HoldStatus.HELD), None
+    )
+
+
+def origin_case_manager(case: Returnee) -> User:
+    """Who follows the referrals in the country of return; Conflict when nobody does."""
+    manager = case.case_manager
+    if manager is None or case.origin_office_id is None:
+        raise Conflict(_l("The case has no origin case manager to follow the referrals."))
+    return manager
+
+
+def refer_line(line: PlanLine, case: Returnee, manager: User, *, actor: Actor) -> Referral:
+    """Put the line into effect: refer it to its partner (the case manager as contact)."""
+    assert case.origin_office_id is not None
+    today = now_utc().date()
+    referral = send_referral(
+        ReferralRequest(
+            option_id=line.option_id,
+            reference=line.reference,
+            hold_id=line.hold_id,
+            office_id=case.origin_office_id,
+            case_number=case.case_number,
+            first_name=case.first_name,
+            quantity=line.quantity,
+            starts_on=today + dt.timedelta(days=line.option.lead_time_days),
+            note_for_partner=line.notes,
+            vulnerability_note=_vulnerability_note(case),
+            contact_name=manager.full_name,
+            contact_email=manager.email,
+            contact_phone="",
+            shared_with_office=case.shares_with_origin,
+            shared_with_partner=bool(case.consent and case.consent.share_with_partners),
+        ),
+        actor=actor,
+    )
+    line.referral_id, line.effective_on = referral.id, today
+    return referral
 
 
 def _reviewed_plan(plan_id: int, actor: Actor, allowed: frozenset[PlanStatus]) -> Plan:
@@ -414,7 +565,7 @@ def return_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
     if actor.role not in REVIEWER_ROLES | APPROVER_ROLES:
         raise PermissionDenied(_l("Your role cannot do this."))
     plan = _reviewed_plan(plan_id, actor, frozenset({PlanStatus.SUBMITTED, PlanStatus.FEASIBLE}))
-    comment = comment.strip()
+    comment = clean_text(comment, "comment", 5000)
     if not comment:
         message = _l("Say what needs to change.")
         raise InvalidInput(message, field_errors={"comment": [message]})
@@ -422,8 +573,8 @@ def return_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
     plan.feasible_at = plan.feasible_by_id = None
     case = plan.returnee
     advance_case(case, CaseStatus.PLAN_DRAFT, actor=actor)
-    revision = _revise(plan, "return", actor=actor, comment=comment)
-    _notify(
+    revision = revise(plan, "return", actor=actor, comment=comment)
+    notify(
         f"plan:{plan.id}:v{revision.version}:returned",
         case.counsellor,
         _l("Plan %(number)s returned with comments", number=case.case_number),
@@ -444,7 +595,7 @@ def confirm_feasibility(plan_id: int, *, comment: str = "", actor: Actor) -> Pla
         case.case_manager_id = actor.id
         record_audit("case.assign", case, actor=actor)
     plan.status, plan.feasible_at, plan.feasible_by_id = PlanStatus.FEASIBLE, now_utc(), actor.id
-    _revise(plan, "confirm", actor=actor, comment=comment.strip())
+    revise(plan, "confirm", actor=actor, comment=clean_text(comment, "comment", 5000))
     return plan
 
 
@@ -469,47 +620,22 @@ def approve_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
     _require_role(actor, APPROVER_ROLES)
     plan = _reviewed_plan(plan_id, actor, frozenset({PlanStatus.FEASIBLE}))
     check_plan_approval(plan.returnee, actor=actor)  # the grant's approver and places
-    waiting = [
-        line for line in plan.lines if line.hold is None or line.hold.status != HoldStatus.HELD
-    ]
-    if waiting:
+    waiting = waiting_for_a_place(plan.lines)
+    if waiting is not None:
         raise Conflict(
             _l(
                 "%(title)s has no place held yet: return the plan or wait for a place.",
-                title=_option_title(waiting[0].option),
+                title=option_title(waiting.option),
             )
         )
     case = plan.returnee
-    manager = case.case_manager
-    if manager is None or case.origin_office_id is None:
-        raise Conflict(_l("The case has no origin case manager to follow the referrals."))
+    manager = origin_case_manager(case)
     plan.status, plan.approved_at, plan.approved_by_id = PlanStatus.APPROVED, now_utc(), actor.id
     advance_case(case, CaseStatus.PLAN_APPROVED, actor=actor)
-    today = now_utc().date()
-    vulnerability_note = _vulnerability_note(case)
     for line in plan.lines:
-        referral = send_referral(
-            ReferralRequest(
-                option_id=line.option_id,
-                reference=line.reference,
-                hold_id=line.hold_id,
-                office_id=case.origin_office_id,
-                case_number=case.case_number,
-                first_name=case.first_name,
-                quantity=line.quantity,
-                starts_on=today + dt.timedelta(days=line.option.lead_time_days),
-                note_for_partner=line.notes,
-                vulnerability_note=vulnerability_note,
-                contact_name=manager.full_name,
-                contact_email=manager.email,
-                contact_phone="",
-                shared_with_office=case.shares_with_origin,
-                shared_with_partner=bool(case.consent and case.consent.share_with_partners),
-            ),
-            actor=actor,
-        )
-        line.referral_id = referral.id
-    _revise(plan, "approve", actor=actor, comment=comment.strip())
+        refer_line(line, case, manager, actor=actor)
+    revise(plan, "approve", actor=actor, comment=clean_text(comment, "comment", 5000))
+    plan.approved_total_eur_minor = plan.total_eur_minor
     schedule_plan(plan, actor=actor)
     return plan
 
@@ -535,6 +661,16 @@ def case_id_of_line(line_id: int, *, actor: Actor) -> int:
     return get_plan(line.plan_id, actor=actor).returnee_id
 
 
+def delivered_eur_by_line(line_ids: Sequence[int]) -> dict[int, int]:
+    """Euro cents delivered so far per line (every instalment recorded for it); lines with
+    nothing delivered are absent."""
+    return {
+        line_id: progress.delivered_eur_minor
+        for line_id, progress in line_progress(line_ids).items()
+        if progress.delivered_eur_minor
+    }
+
+
 def deliveries_by_line(plan: Plan) -> dict[int, LineProgress]:
     """What is delivered and due of each of the plan's lines, by line id."""
     return line_progress([line.id for line in plan.lines])
@@ -554,7 +690,8 @@ class PlanPage:
 
 def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> PlanPage:
     """Plans waiting for ``actor``'s step, oldest first: submitted ones for case managers,
-    feasible ones for programme managers, both for administrators."""
+    feasible ones for programme managers, both for administrators; approved plans whose
+    amendment waits for the same step with them (ordered by the amendment's submission)."""
     waiting = (
         {
             Role.CASE_MANAGER: [PlanStatus.SUBMITTED],
@@ -567,13 +704,23 @@ def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> PlanPag
     if waiting is None:
         raise PermissionDenied(_l("Your role cannot do this."))
     page = max(page, 1)
-    stmt = scoped(sa.select(Plan).where(Plan.status.in_(waiting)), Plan, actor)
+    amendment = sa.select(PlanAmendment.submitted_at).where(
+        PlanAmendment.plan_id == Plan.id,
+        PlanAmendment.status.in_([AmendmentStatus(status.value) for status in waiting]),
+    )
+    stmt = scoped(
+        sa.select(Plan).where(sa.or_(Plan.status.in_(waiting), amendment.exists())), Plan, actor
+    )
     if actor.role == Role.PROGRAMME_MANAGER:  # the plans their office approves
         stmt = stmt.where(approvable_plans(actor))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+    submitted_at = sa.func.coalesce(amendment.limit(1).scalar_subquery(), Plan.submitted_at)
     items = db.session.scalars(
-        stmt.options(joinedload(Plan.returnee).joinedload(Returnee.host_office))
-        .order_by(Plan.submitted_at, Plan.id)
+        stmt.options(
+            joinedload(Plan.returnee).joinedload(Returnee.host_office),
+            selectinload(Plan.amendments),
+        )
+        .order_by(submitted_at, Plan.id)
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()

@@ -1,4 +1,5 @@
-"""Plan pages: the plan of a case (lines, cap, review, history), the option picker, the queue."""
+"""Plan pages: the plan of a case (lines, cap, review, amendments, history), the option picker
+(to add support or to replace a line), the review queue."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from flask_wtf import FlaskForm
 from partners.forms import SearchForm
 from partners.labels import CATEGORY_LABELS, DECLINE_REASON_LABELS, REFERRAL_STATUS_LABELS
 from partners.search import query_from_params, search_options
+from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import show_domain_error
@@ -27,10 +29,24 @@ from reintegration_hub.followups.labels import (
     VISIT_MODE_LABELS,
 )
 from reintegration_hub.followups.services import plan_timeline
-from reintegration_hub.plans import services
-from reintegration_hub.plans.forms import AddLineForm, LineForm, ReviewForm, SubmitForm
-from reintegration_hub.plans.labels import ACTION_LABELS, PLAN_STATUS_LABELS
-from reintegration_hub.plans.models import EDITABLE_STATUSES, Plan, PlanStatus
+from reintegration_hub.plans import amendments, services
+from reintegration_hub.plans.forms import (
+    AddLineForm,
+    AmendmentForm,
+    LineForm,
+    ReplaceForm,
+    ReviewForm,
+    SubmitForm,
+    TakeOutForm,
+    VersionedForm,
+)
+from reintegration_hub.plans.labels import (
+    ACTION_LABELS,
+    AMENDMENT_STATUS_LABELS,
+    LINE_STATUS_LABELS,
+    PLAN_STATUS_LABELS,
+)
+from reintegration_hub.plans.models import EDITABLE_STATUSES, Plan, PlanLine, PlanStatus
 
 bp = Blueprint("plans", __name__)
 
@@ -44,6 +60,8 @@ def plan_labels() -> dict[str, Any]:
     return {
         "plan_status_label": PLAN_STATUS_LABELS.get,
         "plan_action_label": ACTION_LABELS.get,
+        "line_status_label": LINE_STATUS_LABELS.get,
+        "amendment_status_label": AMENDMENT_STATUS_LABELS.get,
         "referral_status_label": REFERRAL_STATUS_LABELS.get,
         "decline_reason_label": DECLINE_REASON_LABELS.get,
         "milestone_status_label": MILESTONE_STATUS_LABELS.get,
@@ -58,6 +76,8 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
     plan = services.plan_for_case(case_id, actor=current_user)
     context: dict[str, Any] = {"case": services.get_case(case_id, actor=current_user), "plan": plan}
     if plan is not None:
+        amendment = plan.open_amendment
+        version = {"version": plan.version}
         context |= {
             "cap": services.family_cap(plan.returnee),
             "waitlist": services.waitlist_positions(plan),
@@ -66,14 +86,33 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
             "timeline": plan_timeline(plan.id, case_id),
             "recheck_form": FlaskForm(formdata=None),
             "editable": plan.status in EDITABLE_STATUSES,
+            "amendable": _amendable(plan),
+            "amendment": amendment,
+            "changes": amendments.pending_changes(plan),
+            "replacements": amendments.replacements(plan),
+            "proposed_total": amendments.proposed_total(plan, amendment) if amendment else None,
+            "needs_approval": amendments.needs_approval(plan, amendment) if amendment else None,
             "line_forms": {
-                line.id: LineForm(formdata=None, obj=line, prefix=f"line-{line.id}")
+                line.id: LineForm(formdata=None, obj=line, prefix=f"line-{line.id}", **version)
                 for line in plan.lines
             },
-            "submit_form": forms.get("submit_form") or SubmitForm(formdata=None),
-            "review_form": forms.get("review_form") or ReviewForm(formdata=None),
+            "version_form": VersionedForm(formdata=None, **version),
+            "take_out_form": TakeOutForm(formdata=None, **version),
         }
+        blank = {"amendment_form": AmendmentForm, "submit_form": SubmitForm}
+        for name, form_class in {**blank, "review_form": ReviewForm}.items():
+            context[name] = forms.get(name) or form_class(formdata=None, **version)
     return render_template("plans/plan.html", **context), status
+
+
+def _amendable(plan: Plan) -> bool:
+    """Whether the counsellor may propose changes of the approved plan now."""
+    amendment = plan.open_amendment
+    return (
+        plan.status == PlanStatus.APPROVED
+        and plan.returnee.status != CaseStatus.CLOSED
+        and (amendment is None or amendment.editable)
+    )
 
 
 @bp.get("/cases/<int:case_id>/plan")
@@ -94,9 +133,15 @@ def start(case_id: int) -> Any:
 @bp.get("/cases/<int:case_id>/plan/options")
 @roles(*BUILDERS)
 def options(case_id: int) -> Any:
+    """The marketplace from the plan: to add support (to a draft, or proposed in an
+    amendment of the approved plan) or, with ``replace=<line id>``, to replace a line."""
     plan = services.plan_for_case(case_id, actor=current_user)
-    if plan is None or plan.status not in EDITABLE_STATUSES:
+    if plan is None:
         return redirect(url_for("plans.plan", case_id=case_id))
+    if plan.status not in EDITABLE_STATUSES and not _amendable(plan):
+        flash(_("The plan cannot change now: it is under review, or its amendment is."), "warning")
+        return redirect(url_for("plans.plan", case_id=case_id))
+    replacing = _line_to_replace(plan, request.args.get("replace", type=int))
     form = SearchForm(request.args)
     result = None
     if form.validate():
@@ -115,13 +160,24 @@ def options(case_id: int) -> Any:
         plan=plan,
         form=form,
         result=result,
-        chosen={line.option_id for line in plan.lines},
+        chosen={line.option_id for line in plan.lines if not line.closed},
         add_form=AddLineForm(formdata=None),
+        replacing=replacing,
+        add_action=url_for("plans.replace_line", line_id=replacing.id)
+        if replacing
+        else url_for("plans.add_line", plan_id=plan.id),
+        add_label=_("Replace with this") if replacing else _("Add to plan"),
         category_labels=CATEGORY_LABELS,
         search_url=lambda **changes: url_for(
             "plans.options", case_id=case_id, **{**request.args.to_dict(), **changes}
         ),
     ), (200 if result is not None else 422)
+
+
+def _line_to_replace(plan: Plan, line_id: int | None) -> PlanLine | None:
+    if line_id is None:
+        return None
+    return next((line for line in plan.lines if line.id == line_id and line.closed), None)
 
 
 def _plan_or_404(plan_id: int) -> Plan:
@@ -137,11 +193,12 @@ def add_line(plan_id: int) -> Any:
         flash(_("Give a quantity from 1 to %(max)d.", max=services.MAX_QUANTITY), "danger")
         return redirect(request.referrer or url_for("plans.options", case_id=plan.returnee_id))
     try:
-        services.add_line(
+        line = amendments.add_support(
             plan.id,
-            int(form.option_id.data or 0),
+            _int(form.option_id.data),
             quantity=form.quantity.data or 0,
             notes=form.notes.data or "",
+            expected_version=form.version.data,
             actor=current_user,
         )
     except DomainError as error:
@@ -149,63 +206,150 @@ def add_line(plan_id: int) -> Any:
         flash(str(error.message), "danger")
         return redirect(request.referrer or url_for("plans.options", case_id=plan.returnee_id))
     db.session.commit()
-    flash(_("The option is added to the plan."), "success")
+    if line.amendment_id is not None:
+        flash(_("The option is proposed in the plan's amendment."), "success")
+    else:
+        flash(_("The option is added to the plan."), "success")
     return redirect(url_for("plans.plan", case_id=plan.returnee_id))
+
+
+def _int(value: Any) -> int:
+    """A form's id as an int (0, never found, when it is not one)."""
+    try:
+        number = int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+    return number if 0 < number < 2**31 else 0
+
+
+def _line_action(line_id: int, form: FlaskForm, act: Any, done: Any) -> Any:
+    """Run a line action (``act()``) from the plan page: commit and say ``done``, or roll back
+    and show the refusal; back to the plan page either way."""
+    case_id = services.case_id_of_line(line_id, actor=current_user)
+    if not form.validate_on_submit():
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
+        return redirect(url_for("plans.plan", case_id=case_id))
+    try:
+        act()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "danger")
+    else:
+        db.session.commit()
+        flash(str(done), "success")
+    return redirect(url_for("plans.plan", case_id=case_id))
 
 
 @bp.post("/plans/lines/<int:line_id>")
 @roles(*BUILDERS)
 def update_line(line_id: int) -> Any:
+    """Save a draft's line, or propose the change of an approved plan's line."""
     form = LineForm(prefix=f"line-{line_id}")
-    case_id = services.case_id_of_line(line_id, actor=current_user)
-    if form.validate_on_submit():
-        try:
-            services.update_line(
-                line_id,
-                quantity=form.quantity.data or 0,
-                notes=form.notes.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error.message), "danger")
-        else:
-            db.session.commit()
-            flash(_("The line is saved."), "success")
-    else:
-        flash(_("Give a quantity from 1 to %(max)d.", max=services.MAX_QUANTITY), "danger")
-    return redirect(url_for("plans.plan", case_id=case_id))
+    return _line_action(
+        line_id,
+        form,
+        lambda: amendments.change_line(
+            line_id,
+            quantity=form.quantity.data or 0,
+            notes=form.notes.data or "",
+            reason=form.reason.data or "",
+            expected_version=form.version.data,
+            actor=current_user,
+        ),
+        _l("The line is saved."),
+    )
 
 
 @bp.post("/plans/lines/<int:line_id>/remove")
 @roles(*BUILDERS)
 def remove_line(line_id: int) -> Any:
-    case_id = services.case_id_of_line(line_id, actor=current_user)
-    if FlaskForm().validate_on_submit():
-        services.remove_line(line_id, actor=current_user)
-        db.session.commit()
-        flash(_("The line is removed."), "success")
-    return redirect(url_for("plans.plan", case_id=case_id))
+    """Remove a draft's line; propose the cancellation of an approved plan's line."""
+    form = TakeOutForm()
+    return _line_action(
+        line_id,
+        form,
+        lambda: amendments.take_out_line(
+            line_id,
+            reason=form.reason.data or "",
+            expected_version=form.version.data,
+            actor=current_user,
+        ),
+        _l("The line is taken out."),
+    )
+
+
+@bp.post("/plans/lines/<int:line_id>/keep")
+@roles(*BUILDERS)
+def keep_line(line_id: int) -> Any:
+    """Undo what the amendment proposes for a line: it stays as approved."""
+    form = VersionedForm()
+    return _line_action(
+        line_id,
+        form,
+        lambda: amendments.keep_line(
+            line_id, expected_version=form.version.data, actor=current_user
+        ),
+        _l("The line stays as approved."),
+    )
+
+
+@bp.post("/plans/lines/<int:line_id>/replace")
+@roles(*BUILDERS)
+def replace_line(line_id: int) -> Any:
+    """Propose a replacement for a declined, expired or cancelled line: another option (from
+    the option picker), or the same one referred again."""
+    form = ReplaceForm()
+    return _line_action(
+        line_id,
+        form,
+        lambda: amendments.replace_line(
+            line_id,
+            option_id=form.option_id.data,
+            quantity=form.quantity.data,
+            notes=form.notes.data if form.notes.raw_data else None,
+            expected_version=form.version.data,
+            actor=current_user,
+        ),
+        _l("The replacement is proposed in the plan's amendment."),
+    )
+
+
+def _step(plan_id: int, form: VersionedForm, name: str, act: Any, done: Any) -> Any:
+    """Run a plan or amendment step (``act()``) once the plan is locked and still at the
+    version the page showed: commit and say ``done``. A refusal that names a field of the form
+    shows the page again with it there (the form called ``name``, input kept); any other is
+    said above the plan page (the state changed: the form may no longer be shown)."""
+    plan = _plan_or_404(plan_id)
+    if form.validate_on_submit():
+        try:
+            services.lock_plan(plan.id, actor=current_user, expected_version=form.version.data)
+            act()
+        except DomainError as error:
+            db.session.rollback()
+            if not any(f in form and f != "version" for f in error.field_errors):
+                flash(str(error.message), "danger")
+                return redirect(url_for("plans.plan", case_id=plan.returnee_id))
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(str(done), "success")
+            return redirect(url_for("plans.plan", case_id=plan.returnee_id))
+    return _page(plan.returnee_id, 422, **{name: form})
 
 
 @bp.post("/plans/<int:plan_id>/submit")
 @roles(*BUILDERS)
 def submit(plan_id: int) -> Any:
-    plan = _plan_or_404(plan_id)
     form = SubmitForm()
-    if form.validate_on_submit():
-        try:
-            services.submit_plan(
-                plan.id, justification=form.justification.data or "", actor=current_user
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The plan is sent to the origin office."), "success")
-            return redirect(url_for("plans.plan", case_id=plan.returnee_id))
-    return _page(plan.returnee_id, 422, submit_form=form)
+    return _step(
+        plan_id,
+        form,
+        "submit_form",
+        lambda: services.submit_plan(
+            plan_id, justification=form.justification.data or "", actor=current_user
+        ),
+        _l("The plan is sent to the origin office."),
+    )
 
 
 REVIEW_DONE = {
@@ -218,21 +362,84 @@ REVIEW_DONE = {
 @bp.post("/plans/<int:plan_id>/<any(return, confirm, approve):step>")
 @roles(*REVIEWERS)
 def review(plan_id: int, step: str) -> Any:
-    plan = _plan_or_404(plan_id)
     form = ReviewForm()
-    if form.validate_on_submit():
-        try:
-            services.REVIEW_STEPS[step](
-                plan.id, comment=form.comment.data or "", actor=current_user
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(str(REVIEW_DONE[step]), "success")
-            return redirect(url_for("plans.plan", case_id=plan.returnee_id))
-    return _page(plan.returnee_id, 422, review_form=form)
+    return _step(
+        plan_id,
+        form,
+        "review_form",
+        lambda: services.REVIEW_STEPS[step](
+            plan_id, comment=form.comment.data or "", actor=current_user
+        ),
+        REVIEW_DONE[step],
+    )
+
+
+@bp.post("/plans/<int:plan_id>/amendment")
+@roles(*BUILDERS)
+def open_amendment(plan_id: int) -> Any:
+    form = AmendmentForm()
+    return _step(
+        plan_id,
+        form,
+        "amendment_form",
+        lambda: amendments.open_amendment(
+            plan_id, reason=form.reason.data or "", actor=current_user
+        ),
+        _l("The amendment is open: propose the changes, then submit it."),
+    )
+
+
+@bp.post("/plans/<int:plan_id>/amendment/submit")
+@roles(*BUILDERS)
+def submit_amendment(plan_id: int) -> Any:
+    form = SubmitForm()
+    return _step(
+        plan_id,
+        form,
+        "submit_form",
+        lambda: amendments.submit_amendment(
+            plan_id, justification=form.justification.data or "", actor=current_user
+        ),
+        _l("The amendment is sent to the origin office."),
+    )
+
+
+AMENDMENT_DONE = {
+    "return": _l("The amendment is returned to the counsellor."),
+    "confirm": _l("The amendment is confirmed."),
+    "approve": _l("The amendment is approved and in effect."),
+    "withdraw": _l("The amendment is withdrawn."),
+}
+
+
+@bp.post("/plans/<int:plan_id>/amendment/withdraw")
+@roles(*BUILDERS)
+def withdraw_amendment(plan_id: int) -> Any:
+    form = ReviewForm()
+    return _step(
+        plan_id,
+        form,
+        "review_form",
+        lambda: amendments.withdraw_amendment(
+            plan_id, comment=form.comment.data or "", actor=current_user
+        ),
+        AMENDMENT_DONE["withdraw"],
+    )
+
+
+@bp.post("/plans/<int:plan_id>/amendment/<any(return, confirm, approve):step>")
+@roles(*REVIEWERS)
+def review_amendment(plan_id: int, step: str) -> Any:
+    form = ReviewForm()
+    return _step(
+        plan_id,
+        form,
+        "review_form",
+        lambda: amendments.AMENDMENT_STEPS[step](
+            plan_id, comment=form.comment.data or "", actor=current_user
+        ),
+        AMENDMENT_DONE[step],
+    )
 
 
 @bp.get("/plans/review")

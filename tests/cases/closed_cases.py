@@ -18,7 +18,12 @@ from reintegration_hub.core.vocabulary import VulnerabilityCategory
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MonitoringVisit, VisitMode
-from reintegration_hub.plans.models import PlanRevision
+from reintegration_hub.plans.models import (
+    LineChange,
+    LineChangeKind,
+    PlanAmendment,
+    PlanRevision,
+)
 from tests.deliveries.helpers import GEL_RATE, World, build_world
 
 ACTOR = SystemActor("test")
@@ -48,6 +53,26 @@ def closed_case(days_ago: int, **world_args: Any) -> World:
             plan_id=w.plan.id, version=2, action="return", comment="Ask Nino", actor_label="x"
         )
     )
+    amendment = PlanAmendment(
+        plan_id=w.plan.id,
+        number=1,
+        reason="Nino moved to her sister's",
+        justification="Nino Beridze lost her job",
+        review_comment="Ask Nino again",
+    )
+    amendment.changes.append(
+        LineChange(
+            line_id=w.line.id,
+            kind=LineChangeKind.CHANGE,
+            quantity_before=1,
+            quantity=2,
+            notes="Deliver to Nino at her sister's",
+            total_before_eur_minor=0,
+            total_eur_minor=0,
+            reason="Nino asked",
+        )
+    )
+    db.session.add(amendment)
     delivery = Delivery(
         plan_line_id=w.line.id,
         delivered_on=dt.date(2026, 6, 1),

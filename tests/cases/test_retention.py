@@ -27,7 +27,7 @@ from reintegration_hub.core.vocabulary import VulnerabilityCategory
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MonitoringVisit
-from reintegration_hub.plans.models import PlanRevision
+from reintegration_hub.plans.models import LineChange, PlanAmendment, PlanRevision
 from tests.cases.closed_cases import ACTOR, DAYS, NOW, closed_case
 from tests.cases.helpers import details, register
 from tests.deliveries.helpers import World
@@ -53,6 +53,8 @@ def dump(w: World) -> str:
         *db.session.scalars(sa.select(Delivery)),
         *db.session.scalars(sa.select(MonitoringVisit)),
         *db.session.scalars(sa.select(PlanRevision)),
+        *db.session.scalars(sa.select(PlanAmendment)),
+        *db.session.scalars(sa.select(LineChange)),
         w.plan,
         w.line,
     ]

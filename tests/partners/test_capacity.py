@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -13,10 +15,13 @@ from sqlalchemy.pool import NullPool
 
 from partners import services
 from partners.models import CapacityPeriod, HoldStatus, OptionCapacity, OptionStatus, PlaceHold
+from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import Conflict, NotFound
+from reintegration_hub.core.money import ExchangeRate
 from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
 from reintegration_hub.extensions import db
 from tests.factories import OfficeFactory, SupportOptionFactory, UserFactory
+from tests.partners.test_services import case_manager, kutaisi_course
 
 ACTOR = SystemActor("test")
 DAY = dt.date(2026, 3, 15)
@@ -45,21 +50,56 @@ def test_holding_again_for_the_same_reference_returns_the_same_hold(app: Flask) 
     assert services.free_places(option.id, DAY) == 0
 
 
-def test_release_frees_a_place_without_promoting_the_waitlist(app: Flask) -> None:
+def test_a_released_place_goes_to_the_earliest_waitlisted_hold_at_once(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=1)
     first, waiting, second_waiting = (hold(option.id, r) for r in ("a", "b", "c"))
+
     released = services.release_place(first.hold_id, actor=ACTOR)
+
     assert released.status == HoldStatus.RELEASED
     assert released.closed_at is not None
-    assert services.free_places(option.id, DAY) == 1
-    assert db.session.get(PlaceHold, waiting.hold_id).status == HoldStatus.WAITLISTED
-    # the waitlisted reference asks again and takes the freed place
-    retried = hold(option.id, "b")
-    assert (retried.hold_id, retried.status) == (waiting.hold_id, HoldStatus.HELD)
+    promoted = db.session.get(PlaceHold, waiting.hold_id)
+    assert (promoted.status, promoted.waitlist_number) == (HoldStatus.HELD, None)
+    assert promoted.promoted_at is not None
+    assert services.free_places(option.id, DAY) == 0
     assert hold(option.id, "c").waitlist_position == 1  # "b" left the line
     assert second_waiting.waitlist_position == 2
+    assert hold(option.id, "b") == services.HoldResult(
+        hold_id=waiting.hold_id,
+        status=HoldStatus.HELD,
+        period_start=dt.date(2026, 3, 1),
+        free_places=0,
+    )
+    promotions = db.session.scalars(
+        sa.select(AuditEntry.object_id).where(AuditEntry.action == "place.promote")
+    ).all()
+    assert promotions == [str(waiting.hold_id)]
     with pytest.raises(Conflict):
         services.release_place(first.hold_id, actor=ACTOR)
+
+
+def test_leaving_the_waitlist_frees_no_place_and_promotes_nobody(app: Flask) -> None:
+    option = SupportOptionFactory(capacity_places=1)
+    held, a, b = (hold(option.id, r) for r in ("held", "a", "b"))
+    services.release_place(a.hold_id, actor=ACTOR)
+    assert db.session.get(PlaceHold, held.hold_id).status == HoldStatus.HELD
+    assert hold(option.id, "b").waitlist_position == 1
+    assert db.session.get(PlaceHold, b.hold_id).promoted_at is None
+
+
+def test_more_places_on_the_option_go_to_its_waitlist(app: Flask) -> None:
+    db.session.add(
+        ExchangeRate(currency="GEL", valid_on=dt.date(2020, 1, 1), eur_per_unit=Decimal("0.34"))
+    )
+    option = SupportOptionFactory(capacity_places=1)
+    today = dt.date.today()  # noqa: DTZ011  a resize applies to the periods from today on
+    results = [services.hold_place(option.id, r, actor=ACTOR, on=today) for r in "abcd"]
+
+    services.update_option(option.id, kutaisi_course(capacity_places=3), actor=case_manager("GE"))
+
+    statuses = [db.session.get(PlaceHold, r.hold_id).status for r in results]
+    assert statuses == [HoldStatus.HELD] * 3 + [HoldStatus.WAITLISTED]
+    assert services.free_places(option.id, today) == 0
 
 
 def test_leaving_the_waitlist_moves_the_others_up(app: Flask) -> None:
@@ -137,18 +177,24 @@ def test_the_database_refuses_an_overbooked_row(app: Flask) -> None:
 ATTEMPTS, PLACES, WORKERS, ROUNDS = 200, 10, 40, 3
 
 
-@pytest.mark.postgres
-@pytest.mark.commits  # threads on connections of their own race for the same rows
-def test_concurrent_holds_from_separate_connections_never_overbook(
-    app: Flask, make_app: Callable[..., Flask]
-) -> None:
+def racing_app(make_app: Callable[..., Flask]) -> Flask:
+    """An app on the test database without a pool: every session its own connection and
+    transaction, so that threads race as separate clients would. Skips on SQLite, which lets
+    one writer in at a time: nothing can race there."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip(
             "needs PostgreSQL (HUB_TEST_DATABASE_URL): SQLite lets one writer in at a time, "
             "so separate connections cannot race there"
         )
-    # no pool: every attempt opens its own database connection, its own transaction
-    workers_app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
+    return make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
+
+
+@pytest.mark.postgres
+@pytest.mark.commits  # threads on connections of their own race for the same rows
+def test_concurrent_holds_from_separate_connections_never_overbook(
+    app: Flask, make_app: Callable[..., Flask]
+) -> None:
+    workers_app = racing_app(make_app)
 
     def attempt(option_id: int, reference: str) -> services.HoldResult:
         with workers_app.app_context():
@@ -187,3 +233,46 @@ def test_concurrent_holds_from_separate_connections_never_overbook(
         ).all()
         assert stored.count(HoldStatus.HELD) == PLACES
         assert len(stored) == ATTEMPTS
+
+
+@pytest.mark.postgres
+@pytest.mark.commits  # threads on connections of their own race for the same rows
+def test_places_freed_at_the_same_moment_each_go_to_one_waitlisted_hold(
+    app: Flask, make_app: Callable[..., Flask]
+) -> None:
+    workers_app = racing_app(make_app)
+    places, extra = 8, 4
+
+    for round_number in range(ROUNDS):
+        option_id = SupportOptionFactory(capacity_places=places).id
+        held = [hold(option_id, f"round-{round_number}-held-{n}") for n in range(places)]
+        waiting = [hold(option_id, f"round-{round_number}-wait-{n}") for n in range(places + extra)]
+        db.session.commit()
+        start = threading.Barrier(places)
+
+        def release(hold_id: int) -> None:
+            with workers_app.app_context():
+                try:
+                    start.wait(timeout=30)  # every release at the same moment  # noqa: B023
+                    services.release_place(hold_id, actor=ACTOR)
+                    db.session.commit()
+                finally:
+                    db.session.remove()
+
+        with ThreadPoolExecutor(max_workers=places) as pool:
+            list(pool.map(release, [h.hold_id for h in held]))
+
+        db.session.expire_all()
+        statuses = [db.session.get(PlaceHold, w.hold_id).status for w in waiting]
+        assert statuses == [HoldStatus.HELD] * places + [HoldStatus.WAITLISTED] * extra
+        row = db.session.scalars(
+            sa.select(OptionCapacity).where(OptionCapacity.option_id == option_id)
+        ).one()
+        assert (row.places_held, row.places_used) == (places, 0)
+        promoted = db.session.scalars(
+            sa.select(AuditEntry.object_id).where(
+                AuditEntry.action == "place.promote",
+                AuditEntry.object_id.in_([str(w.hold_id) for w in waiting]),
+            )
+        ).all()
+        assert sorted(promoted) == sorted(str(w.hold_id) for w in waiting[:places])

@@ -407,7 +407,10 @@ def test_expire_referrals_is_set_based_and_idempotent(app: Flask, monkeypatch) -
     assert {fresh(r.id).status for r in late} == {ReferralStatus.EXPIRED}
     assert fresh(on_time.id).status == ReferralStatus.SENT
     assert fresh(answered.id).status == ReferralStatus.ACCEPTED
-    assert services.free_places(option.id) == 2  # two places back, on_time and answered keep theirs
+    # two places back: the waitlisted hold of "answered" takes one at once, one stays free
+    assert services.free_places(option.id) == 1
+    assert db.session.get(PlaceHold, answered.hold_id).status == HoldStatus.HELD
+    assert audit_actions("PlaceHold").count("place.promote") == 1
     assert db.session.get(PlaceHold, late[2].hold_id).status == HoldStatus.RELEASED
     expired_mail = outbox(":expired")
     assert sorted(m.key for m in expired_mail) == sorted(f"referral:{r.id}:expired" for r in late)

@@ -79,9 +79,27 @@ def other_counsellor(country: str = "CZ", city: str = "Prague") -> User:
     return user
 
 
-def submitted_plan(w: World, *options: SupportOption, justification: str = "") -> Plan:
-    plan = services.start_plan(w.case.id, actor=w.counsellor)
+def submitted_plan(
+    w: World, *options: SupportOption, justification: str = "", case: Returnee | None = None
+) -> Plan:
+    plan = services.start_plan((case or w.case).id, actor=w.counsellor)
     for option in options:
         services.add_line(plan.id, option.id, actor=w.counsellor)
     services.submit_plan(plan.id, justification=justification, actor=w.counsellor)
     return plan
+
+
+def approved_plan(w: World, *options: SupportOption, case: Returnee | None = None) -> Plan:
+    """Submitted, confirmed by the Tbilisi case manager and approved: every line referred."""
+    plan = submitted_plan(w, *options, case=case)
+    services.confirm_feasibility(plan.id, actor=w.case_manager)
+    services.approve_plan(plan.id, actor=w.programme_manager)
+    return plan
+
+
+def another_case(w: World, first_name: str = "Tamar") -> Returnee:
+    """A second case of the same counsellor, returning to Georgia too."""
+    case = single_mother(w.counsellor, w.tbilisi, first_name=first_name)
+    case.case_manager_id = w.case_manager.id
+    db.session.flush()
+    return case

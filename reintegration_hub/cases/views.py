@@ -22,9 +22,10 @@ from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
 from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import show_domain_error
+from reintegration_hub.core.forms import error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.web import query_int, query_page, query_text
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import exports
 
@@ -53,9 +54,9 @@ def index() -> Any:
     status = request.args.get("status", "")
     filters: dict[str, Any] = {
         "status": CaseStatus(status) if status in set(CaseStatus) else None,
-        "return_country_code": request.args.get("country", "").upper() or None,
-        "host_office_id": request.args.get("office_id", type=int),
-        "number": request.args.get("number", "").strip() or None,
+        "return_country_code": query_text("country", max_length=2).upper() or None,
+        "host_office_id": query_int("office_id"),
+        "number": query_text("number", max_length=20) or None,
     }
     drill = CaseDrill.from_args(request.args)  # a monitoring figure's filters
     if (export := request.args.get("format")) in exports.FORMATS:  # the same cases, streamed
@@ -64,7 +65,7 @@ def index() -> Any:
         )
     page = services.list_cases(
         actor=current_user,
-        page=request.args.get("page", 1, type=int),
+        page=query_page(),
         page_size=PAGE_SIZE,
         drill=None if drill.is_empty else drill,
         **filters,
@@ -174,5 +175,5 @@ def record_consent(case_id: int) -> Any:
         db.session.commit()
         flash(_("The consent is recorded."), "success")
     else:
-        flash(_("Give the date the consent was given."), "danger")
+        flash(error_summary(form), "danger")
     return redirect(url_for("cases.show", case_id=case_id))

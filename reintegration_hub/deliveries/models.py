@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reintegration_hub.auth.models import User
 from reintegration_hub.core.db import Base, IdMixin, now_utc
+from reintegration_hub.core.validation import MONEY, accepts
 from reintegration_hub.plans.models import PlanLine
 
 
@@ -29,7 +30,7 @@ class Delivery(IdMixin, Base):
         sa.ForeignKey("plan_lines.id", ondelete="CASCADE"), unique=True
     )
     delivered_on: Mapped[dt.date]
-    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
     currency: Mapped[str] = mapped_column(sa.String(3))
     eur_rate: Mapped[Decimal] = mapped_column(sa.Numeric(18, 10))
     amount_eur_minor: Mapped[int] = mapped_column(sa.BigInteger)

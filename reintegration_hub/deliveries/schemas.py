@@ -7,12 +7,11 @@ from typing import Any
 import marshmallow as ma
 from flask import url_for
 from flask_smorest.fields import Upload
-from marshmallow import fields, validate
+from marshmallow import fields
 from werkzeug.datastructures import FileStorage
 
-from reintegration_hub.deliveries.services import MAX_ID
-
-ID = validate.Range(min=1, max=MAX_ID)
+from reintegration_hub.core.schemas import Schema
+from reintegration_hub.deliveries.models import Delivery
 
 
 class CertificateField(Upload):
@@ -24,8 +23,11 @@ class CertificateField(Upload):
         return value
 
 
-class DeliveryCreateSchema(ma.Schema):
-    plan_line_id = fields.Integer(required=True, validate=ID)
+class DeliveryCreateSchema(Schema):
+    class Meta:
+        model = Delivery
+
+    plan_line_id = fields.Integer(required=True)
     delivered_on = fields.Date(required=True)
     amount_minor = fields.Integer(
         required=True, metadata={"description": "what was paid, in minor units of the currency"}
@@ -40,7 +42,7 @@ class DeliveryCreateSchema(ma.Schema):
             "description": "euros per unit; empty: the rate recorded for the delivery date",
         },
     )
-    invoice_number = fields.String(required=True, metadata={"description": "at most 64 chars"})
+    invoice_number = fields.String(required=True)
     note = fields.String(load_default="")
     certificate = CertificateField(
         required=True,
@@ -48,7 +50,7 @@ class DeliveryCreateSchema(ma.Schema):
     )
 
 
-class DeliverySchema(ma.Schema):
+class DeliverySchema(Schema):
     id = fields.Integer()
     plan_line_id = fields.Integer()
     plan_id = fields.Integer(attribute="plan_line.plan_id")
@@ -78,5 +80,5 @@ class DeliverySchema(ma.Schema):
         return url_for("deliveries_api.get_certificate", delivery_id=delivery.id)
 
 
-class DeliveryQuerySchema(ma.Schema):
-    plan_id = fields.Integer(validate=ID, metadata={"description": "only this plan's deliveries"})
+class DeliveryQuerySchema(Schema):
+    plan_id = fields.Integer(metadata={"description": "only this plan's deliveries"})

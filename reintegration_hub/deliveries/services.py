@@ -42,6 +42,7 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, Perm
 from reintegration_hub.core.i18n import currency_codes
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.validation import MAX_AMOUNT_MINOR, MAX_ID
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MilestoneKind
@@ -53,15 +54,12 @@ RECORDER_ROLES = frozenset({Role.CASE_MANAGER, Role.PARTNER, Role.ADMIN})
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 10**6  # keeps the offset inside a BIGINT
 #: Bounds that keep amounts and rates inside their columns (BIGINT, NUMERIC(18, 10)).
-MAX_AMOUNT_MINOR = 10**12
 MAX_AMOUNT_EUR_MINOR = 10**15
 MAX_RATE = Decimal(10) ** 8
 RATE_PLACES = Decimal("1e-10")
 INVOICE_MAX = 64
 NOTE_MAX = 1000
 NAME_MAX = 200
-#: Ids are INTEGER columns; PostgreSQL refuses to compare them with larger numbers.
-MAX_ID = 2**31 - 1
 
 #: The accepted certificate types: (MIME type, signature at offset 0, file name extension).
 CERTIFICATE_TYPES: tuple[tuple[str, bytes, str], ...] = (

@@ -23,7 +23,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from reintegration_hub.cases.models import Returnee, VulnerabilityEntry
-from reintegration_hub.core import i18n
+from reintegration_hub.core import i18n, validation
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound
@@ -76,28 +76,30 @@ class DonorReport:
         )
 
 
-def _day(raw: str | None) -> dt.date | None:
+def _period_day(args: Mapping[str, Any], name: str) -> dt.date | None:
+    raw = str(args.get(name) or "")
     try:
-        return dt.date.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
+        return validation.to_date(raw, validation.PERIOD_DATE) if raw.strip() else None
+    except validation.Refused as refused:
+        raise InvalidInput(refused.message, field_errors={name: [refused.message]}) from None
 
 
 def report_period(args: Mapping[str, Any]) -> tuple[int, dt.date, dt.date]:
     """The grant id and the period from query parameters ``grant``, ``from`` and ``to``;
-    ``InvalidInput`` when the grant is missing or the dates do not parse or are reversed. A
-    missing date is the grant's own start or end."""
+    ``InvalidInput`` when the grant is missing or the dates do not parse, are out of the
+    plausible range (``validation.PERIOD_DATE``) or are reversed. A missing date is the grant's
+    own start or end."""
     try:
-        grant_id = int(str(args.get("grant") or ""))
-    except ValueError:
+        grant_id = validation.to_int(str(args.get("grant") or ""), validation.ID)
+    except validation.Refused:
         message = _l("Choose a grant.")
         raise InvalidInput(message, field_errors={"grant": [message]}) from None
     grant = db.session.get(Grant, grant_id)
     if grant is None:
         raise NotFound(_l("Grant not found."))
-    period_from = _day(args.get("from")) if args.get("from") else grant.start_on
-    period_to = _day(args.get("to")) if args.get("to") else grant.end_on
-    if period_from is None or period_to is None or period_to < period_from:
+    period_from = _period_day(args, "from") or grant.start_on
+    period_to = _period_day(args, "to") or grant.end_on
+    if period_to < period_from:
         raise InvalidInput(
             _l("The period must be two dates, the first not after the second."),
             field_errors={"from": [_l("Give the period as YYYY-MM-DD dates.")]},

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
-from reintegration_hub.plans.models import PlanStatus
+from reintegration_hub.core.schemas import Schema
+from reintegration_hub.plans.models import PlanLine, PlanStatus
 from reintegration_hub.plans.services import MAX_QUANTITY
 
 MINOR_DOC = {"description": "euro cents"}
 
 
-class PlanLineSchema(ma.Schema):
+class PlanLineSchema(Schema):
     id = fields.Integer(dump_only=True)
     option_id = fields.Integer(dump_only=True)
     quantity = fields.Integer(dump_only=True)
@@ -32,7 +32,7 @@ class PlanLineSchema(ma.Schema):
     )
 
 
-class PlanSchema(ma.Schema):
+class PlanSchema(Schema):
     id = fields.Integer(dump_only=True)
     case_id = fields.Integer(attribute="returnee_id", dump_only=True)
     case_number = fields.Function(lambda plan: plan.returnee.case_number, dump_only=True)
@@ -54,11 +54,11 @@ class PlanSummarySchema(PlanSchema):
         exclude = ("lines",)
 
 
-class PlanQuerySchema(ma.Schema):
+class PlanQuerySchema(Schema):
     status = fields.Enum(PlanStatus, by_value=True, load_default=None)
 
 
-class RevisionSchema(ma.Schema):
+class RevisionSchema(Schema):
     version = fields.Integer(dump_only=True)
     action = fields.String(dump_only=True)
     comment = fields.String(dump_only=True)
@@ -67,20 +67,26 @@ class RevisionSchema(ma.Schema):
     snapshot = fields.Dict(dump_only=True)
 
 
-class LineCreateSchema(ma.Schema):
-    option_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+class LineCreateSchema(Schema):
+    class Meta:
+        model = PlanLine
+
+    option_id = fields.Integer(required=True)
     quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_QUANTITY))
-    notes = fields.String(load_default="", validate=validate.Length(max=1000))
+    notes = fields.String(load_default="")
 
 
-class LineUpdateSchema(ma.Schema):
+class LineUpdateSchema(Schema):
+    class Meta:
+        model = PlanLine
+
     quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
-    notes = fields.String(load_default="", validate=validate.Length(max=1000))
+    notes = fields.String(load_default="")
 
 
-class SubmitSchema(ma.Schema):
+class SubmitSchema(Schema):
     justification = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
-class ReviewSchema(ma.Schema):
+class ReviewSchema(Schema):
     comment = fields.String(load_default="", validate=validate.Length(max=5000))

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, str_enum
 from reintegration_hub.core.roles import Actor
+from reintegration_hub.core.validation import MONEY, accepts
 
 
 class TargetIndicator(enum.StrEnum):
@@ -31,7 +32,8 @@ class Grant(IdMixin, TimestampMixin, Base):
     start_on: Mapped[dt.date]
     end_on: Mapped[dt.date]
     currency: Mapped[str] = mapped_column(sa.String(3))  # ISO 4217
-    total_budget_minor: Mapped[int] = mapped_column(sa.BigInteger)  # minor units (cents)
+    # minor units (cents)
+    total_budget_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
 
     funding_sources: Mapped[list[GrantFundingSource]] = relationship(
         back_populates="grant", cascade="all, delete-orphan", order_by="GrantFundingSource.id"
@@ -104,8 +106,8 @@ class BudgetCapRule(IdMixin, TimestampMixin, Base):
     )
     is_default: Mapped[bool] = mapped_column(default=False)
     currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
-    per_adult_minor: Mapped[int] = mapped_column(sa.BigInteger)
-    per_dependant_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    per_adult_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
+    per_dependant_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
     adult_age: Mapped[int] = mapped_column(default=18)
     in_kind_only: Mapped[bool] = mapped_column(default=True)
 

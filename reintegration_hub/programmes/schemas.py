@@ -1,22 +1,22 @@
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields
 
+from reintegration_hub.core.schemas import Schema
 from reintegration_hub.programmes.models import TargetIndicator
 
 
-class FundingSourceSchema(ma.Schema):
+class FundingSourceSchema(Schema):
     name = fields.String()
     share_bp = fields.Integer(metadata={"description": "basis points: 7500 = 75%"})
 
 
-class TargetSchema(ma.Schema):
+class TargetSchema(Schema):
     indicator = fields.Enum(TargetIndicator, by_value=True)
     target_value = fields.Integer()
 
 
-class GrantSchema(ma.Schema):
+class GrantSchema(Schema):
     id = fields.Integer()
     number = fields.String()
     title = fields.String()

@@ -61,6 +61,12 @@ def api_schema(make_app) -> Iterator[object]:
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @schema.parametrize()
@@ -71,16 +77,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_conforms_to_its_openapi_document(case) -> None:
-    response = case.call()
-    case.validate_response(
-        response,
-        checks=[
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_schema_conformance,
-        ],
-    )
+    case.validate_response(case.call(), checks=CHECKS)
 
 
 # --- the same run with hostile values -----------------------------------------------------------
@@ -173,13 +170,4 @@ hostile_schema = schemathesis.pytest.from_fixture("hostile_api_schema")
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_answers_hostile_values_without_a_server_error(case) -> None:
-    response = case.call()
-    case.validate_response(
-        response,
-        checks=[
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_schema_conformance,
-        ],
-    )
+    case.validate_response(case.call(), checks=CHECKS)

@@ -35,16 +35,15 @@ from reintegration_hub import create_app
 from reintegration_hub.auth import services as auth_services
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases import services as cases
-from reintegration_hub.cases.models import LegalStatus
 from reintegration_hub.core import validation
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.roles import Role
-from reintegration_hub.core.vocabulary import Sex
 from reintegration_hub.demo import data
 from reintegration_hub.extensions import api, db
 from reintegration_hub.plans import services as plans
 from tests import conftest
+from tests.cases.helpers import details
 from tests.deliveries.helpers import PNG
 from tests.hostile import (
     FAR_DATES,
@@ -110,31 +109,17 @@ class World:
 
 
 def _case(counsellor: User, tbilisi_manager: User, first_name: str) -> Any:
-    today = dt.date.today()  # noqa: DTZ011
-    details = cases.CaseDetails(
+    consent = cases.ConsentInput(
+        share_with_origin_office=True,
+        share_with_partners=True,
+        given_on=dt.date.today(),  # noqa: DTZ011
+    )
+    values = details(
         first_name=first_name,
-        last_name="Beridze",
-        date_of_birth=dt.date(1988, 4, 2),
-        sex=Sex.FEMALE,
-        nationality="GE",
-        return_country_code="GE",
-        return_region="Imereti",
-        return_city="Kutaisi",
-        languages=["ka", "ru"],
-        contact_after_return="+995 555 000 000",
-        legal_status=LegalStatus.REJECTED_ASYLUM_SEEKER,
-        return_decision_on=None,
-        departure_deadline_on=None,
         origin_office_id=tbilisi_manager.office_id,
         case_manager_id=tbilisi_manager.id,
-        grant_id=None,
-        departed_on=None,
-        arrived_on=None,
     )
-    consent = cases.ConsentInput(
-        share_with_origin_office=True, share_with_partners=True, given_on=today
-    )
-    return cases.register_case(details, consent=consent, confirm_duplicate=True, actor=counsellor)
+    return cases.register_case(values, consent=consent, confirm_duplicate=True, actor=counsellor)
 
 
 def _plan_with_a_line(case: Any, counsellor: User, partner_id: int, quantity: int = 1) -> Any:

@@ -103,7 +103,9 @@ class NumberRule:
     takes: ClassVar[tuple[type, ...]] = (int, Decimal, float)
 
     def problems(self, value: Any) -> list[Any]:
-        if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+        if (isinstance(value, Decimal) and not value.is_finite()) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
             return [_l("Give a number.")]
         if self.minimum <= value <= self.maximum:
             return []

@@ -82,6 +82,7 @@ def test_rules_come_from_the_columns(app: Flask) -> None:
         (validation.INT32, 2**31, True),
         (validation.INT64, 2**63 - 1, False),
         (validation.INT64, 2**63, True),
+        (validation.INT64, 10**400, True),  # past what a float holds
         (validation.ID, 0, True),
         (validation.PAGE, validation.MAX_PAGE + 1, True),
         (validation.MONEY, validation.MAX_AMOUNT_MINOR, False),

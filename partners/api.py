@@ -8,7 +8,6 @@ from typing import Any
 
 from flask_babel import get_locale
 from flask_login import current_user
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
 from partners import hsds, referrals, services
@@ -35,7 +34,7 @@ from partners.schemas import (
     VettingSchema,
 )
 from partners.search import query_from_params, search_options
-from reintegration_hub.core.api import SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage
 from reintegration_hub.core.authz import roles, signed_in
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db

@@ -7,7 +7,6 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -15,7 +14,6 @@ from wtforms import (
     DecimalField,
     EmailField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectField,
@@ -45,15 +43,15 @@ from partners.models import (
     PaymentSchedule,
     SupportCategory,
     SupportOption,
+    SupportOptionLocation,
+    SupportOptionText,
 )
 from partners.search import SORT_LABELS, SortOrder
 from partners.services import LocationInput, OptionInput, PartnerInput, TextInput
 from reintegration_hub.core import i18n
 from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import choices, show_domain_error
+from reintegration_hub.core.forms import Form, SubForm, choices, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
-
-MAX_INT = 2**31 - 1
 
 
 class ListField(StringField):
@@ -76,10 +74,13 @@ def _enum_choices(labels: dict[Any, Any]) -> list[Any]:
     return choices((k.value, label) for k, label in labels.items())
 
 
-class PartnerForm(FlaskForm):
-    name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200)])
+class PartnerForm(Form):
+    class Meta:
+        model = Partner
+
+    name = StringField(_l("Organisation name"), validators=[DataRequired()])
     office_id = SelectField(_l("Office"), coerce=int, validators=[Optional()])
-    legal_status = StringField(_l("Legal status"), validators=[Optional(), Length(max=120)])
+    legal_status = StringField(_l("Legal status"), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
     regions = ListField(_l("Regions served"), description=_l("Separate them with commas."))
     languages = SelectMultipleField(_l("Languages"))
@@ -90,15 +91,13 @@ class PartnerForm(FlaskForm):
             "For a focal point without an account; English when the Hub is not translated into it."
         ),
     )
-    focal_point_name = StringField(_l("Focal point"), validators=[Optional(), Length(max=160)])
+    focal_point_name = StringField(_l("Focal point"), validators=[Optional()])
     focal_point_email = EmailField(
-        _l("Focal point e-mail (referrals)"), validators=[DataRequired(), Email(), Length(max=254)]
+        _l("Focal point e-mail (referrals)"), validators=[DataRequired(), Email()]
     )
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    website = StringField(_l("Website"), validators=[Optional(), Length(max=300)])
-    agreement_number = StringField(
-        _l("Framework agreement number"), validators=[Optional(), Length(max=64)]
-    )
+    phone = StringField(_l("Phone"), validators=[Optional()])
+    website = StringField(_l("Website"), validators=[Optional()])
+    agreement_number = StringField(_l("Framework agreement number"), validators=[Optional()])
     agreement_valid_from = DateField(_l("Agreement valid from"), validators=[Optional()])
     agreement_valid_until = DateField(_l("Agreement valid until"), validators=[Optional()])
 
@@ -129,24 +128,27 @@ class PartnerForm(FlaskForm):
         )
 
 
-class VettingForm(FlaskForm):
+class VettingForm(Form):
     vetting_status = SelectField(_l("Vetting status"), choices=_enum_choices(VETTING_LABELS))
     reason = TextAreaField(
         _l("Reason (required to suspend)"), validators=[Optional(), Length(max=2000)]
     )
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     status = SelectField(_l("Status"), choices=_enum_choices(STATUS_LABELS))
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     """A POST button with its CSRF token (verify)."""
 
 
-class TextForm(Form):
+class TextForm(SubForm):
+    class Meta:
+        model = SupportOptionText
+
     language = SelectField(_l("Language"), validators=[Optional()])
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=200)])
+    title = StringField(_l("Title"), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=10_000)])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -154,10 +156,13 @@ class TextForm(Form):
         self.language.choices = choices([("", "—"), *i18n.language_choices()])
 
 
-class LocationForm(Form):
-    city = StringField(_l("City"), validators=[Optional(), Length(max=120)])
-    region = StringField(_l("Region"), validators=[Optional(), Length(max=120)])
-    address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
+class LocationForm(SubForm):
+    class Meta:
+        model = SupportOptionLocation
+
+    city = StringField(_l("City"), validators=[Optional()])
+    region = StringField(_l("Region"), validators=[Optional()])
+    address = StringField(_l("Address"), validators=[Optional()])
     latitude = DecimalField(
         _l("Latitude"), places=6, validators=[Optional(), NumberRange(min=-90, max=90)]
     )
@@ -170,7 +175,10 @@ def _count(label: Any, maximum: int = 10_000, minimum: int = 0) -> IntegerField:
     return IntegerField(label, validators=[Optional(), NumberRange(min=minimum, max=maximum)])
 
 
-class OptionForm(FlaskForm):
+class OptionForm(Form):
+    class Meta:
+        model = SupportOption
+
     category = SelectField(_l("Category"), choices=_enum_choices(CATEGORY_LABELS))
     texts = FieldList(FormField(TextForm), label=_l("Title and description"), min_entries=3)
     locations = FieldList(FormField(LocationForm), label=_l("Locations"), min_entries=2)
@@ -313,7 +321,7 @@ class OptionForm(FlaskForm):
         show_domain_error(self, error)
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(
         _l("CSV or Excel file"),
         validators=[
@@ -335,7 +343,7 @@ def partner_form(partner: Partner | None, offices: list[tuple[int, str]] | None)
     return PartnerForm(obj=partner, offices=offices if partner is None else None)
 
 
-class SearchForm(FlaskForm):
+class SearchForm(Form):
     """The search page's filters (a GET form: no CSRF token, nothing changes)."""
 
     class Meta:
@@ -351,9 +359,7 @@ class SearchForm(FlaskForm):
     )
     language = SelectField(_l("Delivered in"), validators=[Optional()])
     free_places = BooleanField(_l("Only with free places"))
-    partner_id = IntegerField(
-        _l("Partner"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)]
-    )
+    partner_id = IntegerField(_l("Partner"), validators=[Optional()])
     age = IntegerField(_l("Age"), validators=[Optional(), NumberRange(min=0, max=130)])
     sex = SelectField(_l("Sex"), validators=[Optional()])
     family_size = IntegerField(
@@ -391,14 +397,14 @@ class SearchForm(FlaskForm):
 # --- referrals (partners/referrals.py) --------------------------------------------------------
 
 
-class AcceptReferralForm(FlaskForm):
+class AcceptReferralForm(Form):
     """Accept a referral; shown with ``prefix="accept"`` beside the decline form."""
 
     note = TextAreaField(_l("Note for IOM (optional)"), validators=[Optional(), Length(max=1000)])
     submit = SubmitField(_l("Accept the referral"))
 
 
-class DeclineReferralForm(FlaskForm):
+class DeclineReferralForm(Form):
     """Decline a referral with a coded reason; shown with ``prefix="decline"``."""
 
     reason = SelectField(_l("Reason"), validators=[DataRequired()])

@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,8 @@ from partners.models import (
     PaymentSchedule,
     SupportCategory,
     SupportOption,
+    SupportOptionLocation,
+    SupportOptionText,
 )
 from partners.services import (
     LocationInput,
@@ -40,6 +43,7 @@ from partners.services import (
     list_partners,
     validate_option,
 )
+from reintegration_hub.core import validation
 from reintegration_hub.core.errors import DomainError, InvalidInput
 from reintegration_hub.core.i18n import currency_codes
 from reintegration_hub.core.roles import Actor, Role
@@ -89,6 +93,16 @@ COLUMNS: dict[str, str] = {
     "payment_months": "3",
 }
 REQUIRED = ("partner", "category", "title_en")
+#: Columns read as something else than text (numbers, dates, choices), and lists of texts.
+NOT_TEXT = frozenset(
+    {"min_age", "max_age", "min_family_size", "max_family_size", "duration_days"}
+    | {"lead_time_days", "capacity_places", "latitude", "longitude", "cost"}
+    | {"valid_from", "valid_until", "category", "cost_basis", "delivery_mode", "capacity_period"}
+)
+LIST_COLUMNS = frozenset(
+    {"service_area", "sexes", "vulnerabilities_served", "vulnerabilities_required"}
+    | {"languages_required", "delivery_languages", "required_documents"}
+)
 #: Which column a service's field error belongs to.
 FIELD_COLUMNS = {"texts": "title_en", "locations": "city", "cost_minor": "cost"}
 
@@ -198,6 +212,31 @@ def read_rows(
 # --- parsing one row ------------------------------------------------------------------------
 
 
+@cache
+def cell_rules() -> dict[str, validation.Rule]:
+    """The input rule of each column, from the model columns its values go to."""
+    columns: dict[str, Any] = {
+        "partner": Partner.name,
+        "title_en": SupportOptionText.title,
+        "title_2": SupportOptionText.title,
+        "description_en": SupportOptionText.description,
+        "description_2": SupportOptionText.description,
+        "language_2": SupportOptionText.language,
+        "city": SupportOptionLocation.city,
+        "region": SupportOptionLocation.region,
+        "address": SupportOptionLocation.address,
+        "latitude": SupportOptionLocation.latitude,
+        "longitude": SupportOptionLocation.longitude,
+        "cost": SupportOption.cost_minor,
+    }
+    rules = {}
+    for name in COLUMNS:
+        column = columns.get(name, getattr(SupportOption, name, None))
+        rule = validation.column_rule(column) if column is not None else None
+        rules[name] = rule or validation.TEXT
+    return rules
+
+
 class _Row:
     def __init__(self, line: int, values: dict[str, Any], errors: list[RowError]) -> None:
         self.line, self.values, self.errors = line, values, errors
@@ -214,6 +253,23 @@ class _Row:
     def items(self, column: str) -> list[str]:
         return [v.strip() for v in self.text(column).split(LIST_SEPARATOR) if v.strip()]
 
+    def check_texts(self) -> None:
+        """Every text cell (and every item of a list cell) against its column's rule."""
+        for column in COLUMNS:
+            if column in NOT_TEXT:
+                continue
+            value = self.text(column)
+            self.check(column, value.split(LIST_SEPARATOR) if column in LIST_COLUMNS else value)
+
+    def check(self, column: str, value: Any) -> Any:
+        """``value`` if it keeps its column's rule; else None, reported."""
+        try:
+            validation.check(cell_rules()[column], value)
+        except validation.Refused as refused:
+            self.fail(column, refused.message)
+            return None
+        return value
+
     def parse(self, column: str, convert: Callable[[str], Any], message: Any) -> Any:
         raw = self.text(column)
         if not raw:
@@ -225,18 +281,25 @@ class _Row:
             return None
 
     def integer(self, column: str) -> int | None:
-        return self.parse(column, lambda v: int(Decimal(v)), _l("Give a whole number."))
+        rule = cell_rules()[column]
+        assert isinstance(rule, validation.NumberRule)
+        raw = self.text(column)
+        try:
+            return validation.to_int(raw, rule) if raw else None
+        except validation.Refused as refused:
+            self.fail(column, refused.message)
+            return None
 
     def decimal(self, column: str) -> Decimal | None:
-        return self.parse(column, Decimal, _l("Give a number."))
+        return self.check(column, self.parse(column, Decimal, _l("Give a number.")))
 
     def date(self, column: str) -> dt.date | None:
         value = self.values.get(column)
         if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        return self.parse(column, dt.date.fromisoformat, _l("Give a date as YYYY-MM-DD."))
+            value = value.date()
+        if not isinstance(value, dt.date):
+            value = self.parse(column, dt.date.fromisoformat, _l("Give a date as YYYY-MM-DD."))
+        return self.check(column, value)
 
     def choice(self, column: str, enum_cls: Any, default: Any = None) -> Any:
         raw = self.text(column).lower()
@@ -253,14 +316,16 @@ class _Row:
 
 
 def _cost_minor(row: _Row, currency: str) -> int:
-    cost = row.decimal("cost")
-    if cost is None or currency not in currency_codes():
+    cost = row.parse("cost", Decimal, _l("Give a number."))  # in major units: checked below
+    if cost is not None and not cost.is_finite():
+        row.fail("cost", _l("Give a number."))
+    if cost is None or not cost.is_finite() or currency not in currency_codes():
         return 0
     minor = cost.scaleb(get_currency_precision(currency))
     if minor != minor.to_integral_value() or minor < 0:
         row.fail("cost", _l("Too many decimals or negative."))
         return 0
-    return int(minor)
+    return int(minor) if row.check("cost", minor) is not None else 0
 
 
 def _option_input(row: _Row) -> OptionInput:
@@ -359,6 +424,7 @@ def import_options(
     parsed: list[tuple[_Row, Partner, OptionInput]] = []
     for line, values in rows:
         row = _Row(line, values, errors)
+        row.check_texts()
         for column in REQUIRED:
             if not row.text(column):
                 row.fail(column, _l("Required."))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.validation import MONEY, accepts
 
 
 class VettingStatus(enum.StrEnum):
@@ -184,7 +185,7 @@ class SupportOption(IdMixin, TimestampMixin, Base):
     eligibility_notes: Mapped[str] = mapped_column(sa.Text, default="")
 
     # cost (HSDS cost_option), and its value in euro cents at the rate recorded with it
-    cost_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    cost_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, info=accepts(MONEY))
     currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
     cost_basis: Mapped[CostBasis] = mapped_column(str_enum(CostBasis), default=CostBasis.PER_PERSON)
     delivery_mode: Mapped[DeliveryMode] = mapped_column(

@@ -16,22 +16,26 @@ from partners.models import (
     DeliveryMode,
     HoldStatus,
     OptionStatus,
+    Partner,
     PaymentSchedule,
+    PlaceHold,
     ReferralStatus,
     SupportCategory,
+    SupportOption,
+    SupportOptionLocation,
+    SupportOptionText,
     VettingStatus,
 )
 from partners.referrals import ANSWER_NOTE_MAX, PERSONAL_FIELDS, service_title, shows_person
 from partners.search import SortOrder
 from partners.services import LocationInput, OptionInput, PartnerInput, TextInput
+from reintegration_hub.core.schemas import Schema
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 
 # --- search (partners/search.py) ------------------------------------------------------------
 
-MAX_ID = 2**31 - 1
 
-
-class SearchArgsSchema(ma.Schema):
+class SearchArgsSchema(Schema):
     """The query of ``GET /marketplace/search`` (the search page takes the same parameters)."""
 
     q = fields.String(validate=validate.Length(max=200), metadata={"description": "free text"})
@@ -47,7 +51,7 @@ class SearchArgsSchema(ma.Schema):
         validate=validate.Regexp(r"^[a-z]{2}$"), metadata={"description": "delivery language"}
     )
     free_places = fields.Boolean(metadata={"description": "only options with places left"})
-    partner_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    partner_id = fields.Integer()
     age = fields.Integer(validate=validate.Range(min=0, max=130))
     sex = fields.Enum(Sex, by_value=True)
     vulnerabilities = fields.List(fields.Enum(VulnerabilityCategory, by_value=True))
@@ -65,23 +69,23 @@ class SearchArgsSchema(ma.Schema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
-class PartnerRefSchema(ma.Schema):
+class PartnerRefSchema(Schema):
     id = fields.Integer()
     public_id = fields.UUID()
     name = fields.String()
 
 
-class SearchLocationSchema(ma.Schema):
+class SearchLocationSchema(Schema):
     city = fields.String()
     region = fields.String()
 
 
-class IneligibilitySchema(ma.Schema):
+class IneligibilitySchema(Schema):
     rule = fields.String(metadata={"description": "age, sex, vulnerability, family_size, language"})
     message = fields.String()
 
 
-class SearchHitSchema(ma.Schema):
+class SearchHitSchema(Schema):
     id = fields.Integer(attribute="option.id")
     public_id = fields.UUID(attribute="option.public_id")
     title = fields.String()
@@ -111,13 +115,13 @@ class SearchHitSchema(ma.Schema):
     rank = fields.Float(allow_none=True)
 
 
-class FacetCountSchema(ma.Schema):
+class FacetCountSchema(Schema):
     value = fields.String()
     label = fields.String()
     count = fields.Integer()
 
 
-class SearchResultSchema(ma.Schema):
+class SearchResultSchema(Schema):
     items = fields.List(fields.Nested(SearchHitSchema))
     total = fields.Integer()
     page = fields.Integer()
@@ -137,17 +141,19 @@ _language = fields.String(validate=validate.Regexp(r"^[a-z]{2}$"))
 _short_text = fields.String(validate=validate.Length(min=1, max=120))
 
 
-class PartnerSchema(ma.Schema):
+class PartnerSchema(Schema):
     """A partner organisation (HSDS organization); the input of create and update."""
+
+    class Meta:
+        model = Partner
 
     id = fields.Integer(dump_only=True)
     public_id = fields.UUID(dump_only=True)
     office_id = fields.Integer(
-        validate=validate.Range(min=1, max=MAX_ID),
         metadata={"description": "origin office; case managers: their own (may be left out)"},
     )
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    legal_status = fields.String(load_default="", validate=validate.Length(max=120))
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    legal_status = fields.String(load_default="")
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     country_code = fields.String(dump_only=True)
     regions = fields.List(_short_text, load_default=list, validate=validate.Length(max=50))
@@ -160,13 +166,13 @@ class PartnerSchema(ma.Schema):
             "written in it (in English when the Hub has no translation into it); empty: English"
         },
     )
-    focal_point_name = fields.String(load_default="", validate=validate.Length(max=160))
-    focal_point_email = fields.Email(required=True, validate=validate.Length(max=254))
-    phone = fields.String(load_default="", validate=validate.Length(max=40))
-    website = fields.String(load_default="", validate=validate.Length(max=300))
+    focal_point_name = fields.String(load_default="")
+    focal_point_email = fields.Email(required=True)
+    phone = fields.String(load_default="")
+    website = fields.String(load_default="")
     vetting_status = fields.Enum(VettingStatus, by_value=True, dump_only=True)
     suspension_reason = fields.String(dump_only=True)
-    agreement_number = fields.String(load_default="", validate=validate.Length(max=64))
+    agreement_number = fields.String(load_default="")
     agreement_valid_from = fields.Date(load_default=None, allow_none=True)
     agreement_valid_until = fields.Date(load_default=None, allow_none=True)
     updated_at = fields.AwareDateTime(dump_only=True)
@@ -177,12 +183,12 @@ class PartnerSchema(ma.Schema):
         return {"office_id": office_id, "partner": PartnerInput(**data)}
 
 
-class PartnerQuerySchema(ma.Schema):
+class PartnerQuerySchema(Schema):
     vetting_status = fields.Enum(VettingStatus, by_value=True)
     country_code = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$"))
 
 
-class VettingSchema(ma.Schema):
+class VettingSchema(Schema):
     vetting_status = fields.Enum(VettingStatus, by_value=True, required=True)
     reason = fields.String(
         load_default="",
@@ -191,16 +197,22 @@ class VettingSchema(ma.Schema):
     )
 
 
-class OptionTextSchema(ma.Schema):
+class OptionTextSchema(Schema):
+    class Meta:
+        model = SupportOptionText
+
     language = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{2}$"))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = fields.String(required=True, validate=validate.Length(min=1))
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
 
 
-class OptionLocationSchema(ma.Schema):
-    city = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    region = fields.String(load_default="", validate=validate.Length(max=120))
-    address = fields.String(load_default="", validate=validate.Length(max=300))
+class OptionLocationSchema(Schema):
+    class Meta:
+        model = SupportOptionLocation
+
+    city = fields.String(required=True, validate=validate.Length(min=1))
+    region = fields.String(load_default="")
+    address = fields.String(load_default="")
     latitude = fields.Decimal(
         places=6,
         as_string=True,
@@ -223,8 +235,11 @@ def _days(**kwargs: Any) -> fields.Integer:
     return fields.Integer(validate=validate.Range(min=0, max=MAX_DAYS), **kwargs)
 
 
-class OptionSchema(ma.Schema):
+class OptionSchema(Schema):
     """A support option (HSDS service) with its texts and locations; create/update input."""
+
+    class Meta:
+        model = SupportOption
 
     id = fields.Integer(dump_only=True)
     public_id = fields.UUID(dump_only=True)
@@ -270,9 +285,7 @@ class OptionSchema(ma.Schema):
     languages_required = fields.List(_language, load_default=list, validate=validate.Length(max=20))
     eligibility_notes = fields.String(load_default="", validate=validate.Length(max=5000))
     cost_minor = fields.Integer(
-        load_default=0,
-        validate=validate.Range(min=0, max=10**12),
-        metadata={"description": "in minor units of the currency"},
+        load_default=0, metadata={"description": "in minor units of the currency"}
     )
     currency = fields.String(load_default="EUR", validate=validate.Regexp(r"^[A-Za-z]{3}$"))
     cost_basis = fields.Enum(CostBasis, by_value=True, load_default=CostBasis.PER_PERSON)
@@ -327,24 +340,27 @@ class OptionSchema(ma.Schema):
         return OptionInput(**data)
 
 
-class OptionQuerySchema(ma.Schema):
-    partner_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+class OptionQuerySchema(Schema):
+    partner_id = fields.Integer()
 
 
-class OptionStatusSchema(ma.Schema):
+class OptionStatusSchema(Schema):
     status = fields.Enum(OptionStatus, by_value=True, required=True)
 
 
-class HoldArgsSchema(ma.Schema):
+class HoldArgsSchema(Schema):
+    class Meta:
+        model = PlaceHold
+
     reference = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=64),
+        validate=validate.Length(min=1),
         metadata={"description": "what the place is for, e.g. a plan line"},
     )
     on = fields.Date(metadata={"description": "a day in the period (default today)"})
 
 
-class HoldResultSchema(ma.Schema):
+class HoldResultSchema(Schema):
     hold_id = fields.Integer()
     status = fields.Enum(HoldStatus, by_value=True)
     waitlist_position = fields.Integer(allow_none=True, metadata={"description": "1: next"})
@@ -352,7 +368,7 @@ class HoldResultSchema(ma.Schema):
     free_places = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
 
 
-class HoldSchema(ma.Schema):
+class HoldSchema(Schema):
     id = fields.Integer()
     option_id = fields.Integer()
     reference = fields.String()
@@ -365,7 +381,7 @@ class HoldSchema(ma.Schema):
 # --- referrals (partners/referrals.py) -------------------------------------------------------
 
 
-class ReferralSchema(ma.Schema):
+class ReferralSchema(Schema):
     """A referral as its partner sees it: the copied packet, never more of the case; its
     personal fields empty for a caller the returnee's consent does not cover."""
 
@@ -416,15 +432,15 @@ class ReferralSchema(ma.Schema):
         return data
 
 
-class ReferralQuerySchema(ma.Schema):
+class ReferralQuerySchema(Schema):
     status = fields.Enum(ReferralStatus, by_value=True)
 
 
-class ReferralAcceptSchema(ma.Schema):
+class ReferralAcceptSchema(Schema):
     note = fields.String(load_default="", validate=validate.Length(max=ANSWER_NOTE_MAX))
 
 
-class ReferralDeclineSchema(ma.Schema):
+class ReferralDeclineSchema(Schema):
     reason = fields.Enum(DeclineReason, by_value=True, required=True)
     note = fields.String(
         load_default="",
@@ -438,12 +454,12 @@ class ReferralDeclineSchema(ma.Schema):
 # is the HSDS 3.0 schema, against which tests/partners/test_hsds.py validates every record.
 
 
-class HsdsPageArgsSchema(ma.Schema):
+class HsdsPageArgsSchema(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
-class HsdsMetadataSchema(ma.Schema):
+class HsdsMetadataSchema(Schema):
     id = fields.UUID(required=True)
     resource_type = fields.String()
     last_action_date = fields.String(required=True)
@@ -454,7 +470,7 @@ class HsdsMetadataSchema(ma.Schema):
     updated_by = fields.String(required=True)
 
 
-class HsdsCostOptionSchema(ma.Schema):
+class HsdsCostOptionSchema(Schema):
     id = fields.UUID(required=True)
     service_id = fields.UUID()
     option = fields.String()
@@ -465,26 +481,26 @@ class HsdsCostOptionSchema(ma.Schema):
     valid_to = fields.String()
 
 
-class HsdsLanguageSchema(ma.Schema):
+class HsdsLanguageSchema(Schema):
     id = fields.UUID(required=True)
     service_id = fields.UUID()
     code = fields.String()
     name = fields.String()
 
 
-class HsdsRequiredDocumentSchema(ma.Schema):
+class HsdsRequiredDocumentSchema(Schema):
     id = fields.UUID(required=True)
     service_id = fields.UUID()
     document = fields.String()
 
 
-class HsdsServiceAreaSchema(ma.Schema):
+class HsdsServiceAreaSchema(Schema):
     id = fields.UUID(required=True)
     service_id = fields.UUID()
     name = fields.String()
 
 
-class HsdsLocationSchema(ma.Schema):
+class HsdsLocationSchema(Schema):
     id = fields.UUID(required=True)
     location_type = fields.String(required=True, validate=validate.OneOf(["physical"]))
     organization_id = fields.UUID()
@@ -494,20 +510,20 @@ class HsdsLocationSchema(ma.Schema):
     longitude = fields.Float()
 
 
-class HsdsServiceAtLocationSchema(ma.Schema):
+class HsdsServiceAtLocationSchema(Schema):
     id = fields.UUID(required=True)
     service_id = fields.UUID()
     location_id = fields.UUID()
     location = fields.Nested(HsdsLocationSchema)
 
 
-class HsdsOrganizationRefSchema(ma.Schema):
+class HsdsOrganizationRefSchema(Schema):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
     description = fields.String(required=True)
 
 
-class HsdsServiceSchema(ma.Schema):
+class HsdsServiceSchema(Schema):
     id = fields.UUID(required=True)
     organization_id = fields.UUID()
     name = fields.String(required=True)
@@ -534,18 +550,18 @@ class HsdsServiceSchema(ma.Schema):
     organization = fields.Nested(HsdsOrganizationRefSchema)
 
 
-class HsdsPhoneSchema(ma.Schema):
+class HsdsPhoneSchema(Schema):
     id = fields.UUID(required=True)
     number = fields.String(required=True)
 
 
-class HsdsServiceRefSchema(ma.Schema):
+class HsdsServiceRefSchema(Schema):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
     status = fields.String(required=True)
 
 
-class HsdsOrganizationSchema(ma.Schema):
+class HsdsOrganizationSchema(Schema):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
     description = fields.String(required=True)
@@ -557,7 +573,7 @@ class HsdsOrganizationSchema(ma.Schema):
     metadata = fields.List(fields.Nested(HsdsMetadataSchema))
 
 
-class HsdsPageSchema(ma.Schema):
+class HsdsPageSchema(Schema):
     """The HSDS OpenAPI ``Page``: ``size`` is the number of records on this page."""
 
     total_items = fields.Integer()

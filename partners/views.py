@@ -46,9 +46,10 @@ from partners.models import DeclineReason, OptionStatus, Referral, ReferralStatu
 from partners.search import PERFORMANCE_SORTS, query_from_params, search_options
 from reintegration_hub.core.authz import public, roles, signed_in
 from reintegration_hub.core.errors import DomainError, InvalidInput, NotFound
-from reintegration_hub.core.forms import show_domain_error
+from reintegration_hub.core.forms import error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.web import query_page
 from reintegration_hub.extensions import db, limiter
 
 bp = Blueprint("partners", __name__, url_prefix="/marketplace")
@@ -182,6 +183,8 @@ def set_vetting(partner_id: int) -> Any:
         else:
             db.session.commit()
             flash(_("The vetting status is saved."), "success")
+    else:
+        flash(error_summary(form), "danger")
     return redirect(url_for("partners.partner", partner_id=partner_id))
 
 
@@ -262,6 +265,8 @@ def set_option_status(option_id: int) -> Any:
         else:
             db.session.commit()
             flash(_("The status is changed."), "success")
+    else:
+        flash(error_summary(form), "danger")
     return redirect(url_for("partners.option", option_id=option_id))
 
 
@@ -415,7 +420,7 @@ def referral_inbox() -> Any:
     page = referrals.partner_inbox(
         current_user,
         ReferralStatus(status) if status in set(ReferralStatus) else None,
-        page=request.args.get("page", 1, type=int),
+        page=query_page(),
         page_size=int(current_app.config["PAGE_SIZE"]),
     )
     return render_template(

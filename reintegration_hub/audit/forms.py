@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, StringField
 from wtforms.validators import Optional
 
+from reintegration_hub.core.audit import AuditEntry
+from reintegration_hub.core.forms import Form
 
-class AuditFilterForm(FlaskForm):
+
+class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
+        model = AuditEntry
 
     actor_id = IntegerField(_l("User id"), validators=[Optional()])
     action = StringField(_l("Action"), validators=[Optional()])

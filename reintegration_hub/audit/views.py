@@ -9,6 +9,7 @@ from reintegration_hub.audit import services
 from reintegration_hub.audit.forms import AuditFilterForm
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.web import query_int
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 PAGE = 50
@@ -27,7 +28,7 @@ def index() -> Any:
         object_id=filters.get("object_id"),
         since=filters.get("since"),
         until=filters.get("until"),
-        before_id=request.args.get("before_id", type=int),
+        before_id=query_int("before_id"),
         limit=PAGE,
     )
     next_args = {k: v for k, v in request.args.items() if k != "before_id"}

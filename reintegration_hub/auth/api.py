@@ -6,7 +6,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from reintegration_hub.auth import services
 from reintegration_hub.auth.models import Office
@@ -17,7 +16,7 @@ from reintegration_hub.auth.schemas import (
     OfficeSchema,
     UserSchema,
 )
-from reintegration_hub.core.api import SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage
 from reintegration_hub.core.authz import get_scoped, roles, scoped, signed_in
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db

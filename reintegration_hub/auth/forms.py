@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -14,18 +13,19 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
+from reintegration_hub.auth.models import ApiToken, Office, User
 from reintegration_hub.auth.services import MIN_PASSWORD_LENGTH
 from reintegration_hub.core import i18n
-from reintegration_hub.core.forms import choices
+from reintegration_hub.core.forms import Form, choices
 from reintegration_hub.core.labels import LANGUAGE_LABELS, OFFICE_KIND_LABELS, ROLE_LABELS
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     password = PasswordField(
         _l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256)]
@@ -36,17 +36,23 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     language = SelectField(_l("Language"), choices=choices(LANGUAGE_LABELS.items()))
 
 
-class ApiTokenForm(FlaskForm):
-    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=80)])
+class ApiTokenForm(Form):
+    class Meta:
+        model = ApiToken
+
+    name = StringField(_l("Token name"), validators=[DataRequired()])
 
 
-class UserForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=160)])
+class UserForm(Form):
+    class Meta:
+        model = User
+
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+    full_name = StringField(_l("Full name"), validators=[DataRequired()])
     office_id = SelectField(_l("Office"), coerce=int, validators=[DataRequired()])
     role = SelectField(
         _l("Role"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items())
@@ -78,13 +84,16 @@ class UserForm(FlaskForm):
         self.partner_ids.choices = choices(partners)
 
 
-class OfficeForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+class OfficeForm(Form):
+    class Meta:
+        model = Office
+
+    name = StringField(_l("Name"), validators=[DataRequired()])
     kind = SelectField(
         _l("Kind"), choices=choices((k.value, label) for k, label in OFFICE_KIND_LABELS.items())
     )
     country_code = SelectField(_l("Country"), validators=[DataRequired()])
-    city = StringField(_l("City"), validators=[Optional(), Length(max=120)])
+    city = StringField(_l("City"), validators=[Optional()])
     languages = SelectMultipleField(_l("Working languages"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -93,7 +102,7 @@ class OfficeForm(FlaskForm):
         self.languages.choices = choices(i18n.language_choices())
 
 
-class ActiveForm(FlaskForm):
+class ActiveForm(Form):
     """A button that switches an account or an office on or off (POST with CSRF)."""
 
     active = BooleanField()

@@ -1,21 +1,25 @@
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
+from reintegration_hub.auth.models import ApiToken, Office
 from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.schemas import Schema
 
 
-class OfficeSchema(ma.Schema):
+class OfficeSchema(Schema):
+    class Meta:
+        model = Office
+
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = fields.String(required=True, validate=validate.Length(min=1))
     kind = fields.Enum(OfficeKind, by_value=True, required=True)
     country_code = fields.String(
         required=True,
         validate=validate.Regexp(r"^[A-Za-z]{2}$"),
         metadata={"description": "ISO 3166-1 alpha-2"},
     )
-    city = fields.String(load_default="", validate=validate.Length(max=120))
+    city = fields.String(load_default="")
     languages = fields.List(
         fields.String(validate=validate.Regexp(r"^[a-z]{2}$")),
         load_default=list,
@@ -24,7 +28,7 @@ class OfficeSchema(ma.Schema):
     is_active = fields.Boolean(dump_only=True)
 
 
-class UserSchema(ma.Schema):
+class UserSchema(Schema):
     id = fields.Integer(dump_only=True)
     email = fields.Email(dump_only=True)
     full_name = fields.String(dump_only=True)
@@ -33,9 +37,12 @@ class UserSchema(ma.Schema):
     office = fields.Nested(OfficeSchema, dump_only=True)
 
 
-class ApiTokenSchema(ma.Schema):
+class ApiTokenSchema(Schema):
+    class Meta:
+        model = ApiToken
+
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    name = fields.String(required=True, validate=validate.Length(min=1))
     prefix = fields.String(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
     expires_at = fields.AwareDateTime(dump_only=True)
@@ -47,6 +54,6 @@ class NewApiTokenSchema(ApiTokenSchema):
     token = fields.String(dump_only=True, metadata={"description": "shown once; store it now"})
 
 
-class OfficeQuerySchema(ma.Schema):
+class OfficeQuerySchema(Schema):
     kind = fields.Enum(OfficeKind, by_value=True)
     country_code = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$"))

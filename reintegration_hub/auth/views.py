@@ -37,6 +37,7 @@ from reintegration_hub.core.authz import get_scoped, public, roles, signed_in
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.web import query_int
 from reintegration_hub.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -253,7 +254,7 @@ def _office_choices() -> list[tuple[int, str]]:
 @bp.get("/admin/users")
 @roles(Role.ADMIN)
 def users() -> Any:
-    office_id = request.args.get("office_id", type=int)
+    office_id = query_int("office_id")
     role = request.args.get("role")
     listed = services.list_users(
         actor=current_user,

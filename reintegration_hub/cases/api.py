@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import url_for
 from flask_login import current_user
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
 from reintegration_hub.cases import assignment, services
@@ -25,7 +24,7 @@ from reintegration_hub.cases.schemas import (
     StatusChangeSchema,
     TransferSchema,
 )
-from reintegration_hub.core.api import SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 
 from partners.models import SupportCategory, SupportOption
 from reintegration_hub.cases.models import ClosureReason, Returnee
+from reintegration_hub.core import validation
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.sql import constant_number, constant_text, days_between, utc_day
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
@@ -114,7 +115,7 @@ class CaseDrill:
             plan_days=d if (d := args.get("plan_days")) in dict(PLAN_DAY_RANGES) else None,
             closure_reason=_enum(ClosureReason, args.get("closure")),
             surveyed=_bool(args.get("surveyed")),
-            band=(args.get("band") or "").strip()[:40] or None,
+            band=validation.lenient(validation.to_text, args.get("band"), BAND_TEXT),
             score_bucket=_below(args.get("score_bucket"), HISTOGRAM_BUCKETS),
         )
 
@@ -139,23 +140,18 @@ ARG_NAMES = {
     "score_bucket": "score_bucket",
 }
 
-MAX_ID = 2**31 - 1
 E = TypeVar("E", bound=enum.Enum)
+BAND_TEXT = validation.TextRule(40)
 
 
 def _int(raw: str | None) -> int | None:
-    try:
-        value = int(raw or "")
-    except ValueError:
-        return None
-    return value if 0 < value <= MAX_ID else None
+    value = validation.lenient(validation.to_int, raw, validation.ID)
+    return int(value) if value is not None else None
 
 
 def _date(raw: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(raw or "")
-    except ValueError:
-        return None
+    value = validation.lenient(validation.to_date, raw, validation.PERIOD_DATE)
+    return value if isinstance(value, dt.date) else None
 
 
 def _below(raw: str | None, limit: int) -> int | None:

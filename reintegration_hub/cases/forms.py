@@ -6,12 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     FieldList,
-    Form,
     FormField,
     SelectField,
     SelectMultipleField,
@@ -30,13 +28,17 @@ from reintegration_hub.cases.labels import (
 from reintegration_hub.cases.models import (
     CaseStatus,
     ClosureReason,
+    Consent,
+    Dependant,
     DependantRelation,
     LegalStatus,
     Returnee,
+    VulnerabilityEntry,
 )
 from reintegration_hub.core import i18n
-from reintegration_hub.core.forms import choices
+from reintegration_hub.core.forms import Form, SubForm, choices
 from reintegration_hub.core.labels import ROLE_LABELS, SEX_LABELS, VULNERABILITY_LABELS
+from reintegration_hub.core.validation import text_length
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 
 #: Dependant rows on the form; empty rows are ignored.
@@ -53,7 +55,10 @@ def _optional_int(value: Any) -> int | None:
     return int(value) if value not in (None, "", "None") else None
 
 
-class DependantForm(Form):
+class DependantForm(SubForm):
+    class Meta:
+        model = Dependant
+
     relation = SelectField(
         _l("Relation"), choices=_enum_choices(RELATION_LABELS, blank=True), default=""
     )
@@ -61,19 +66,20 @@ class DependantForm(Form):
     accompanying = BooleanField(_l("Returns with the returnee"), default=True)
 
 
-class CaseForm(FlaskForm):
-    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=120)])
-    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=120)])
+class CaseForm(Form):
+    class Meta:
+        model = Returnee
+
+    first_name = StringField(_l("First name"), validators=[DataRequired()])
+    last_name = StringField(_l("Last name"), validators=[DataRequired()])
     date_of_birth = DateField(_l("Date of birth"), validators=[DataRequired()])
     sex = SelectField(_l("Sex"), choices=_enum_choices(SEX_LABELS))
     nationality = SelectField(_l("Nationality"), validators=[DataRequired()])
     return_country_code = SelectField(_l("Country of return"), validators=[DataRequired()])
-    return_region = StringField(_l("Region of return"), validators=[Optional(), Length(max=120)])
-    return_city = StringField(_l("City of return"), validators=[Optional(), Length(max=120)])
+    return_region = StringField(_l("Region of return"), validators=[Optional()])
+    return_city = StringField(_l("City of return"), validators=[Optional()])
     languages = SelectMultipleField(_l("Languages"))
-    contact_after_return = TextAreaField(
-        _l("Contact after return"), validators=[Optional(), Length(max=500)]
-    )
+    contact_after_return = TextAreaField(_l("Contact after return"), validators=[Optional()])
     legal_status = SelectField(_l("Legal status"), choices=_enum_choices(LEGAL_STATUS_LABELS))
     return_decision_on = DateField(_l("Return decision date"), validators=[Optional()])
     departure_deadline_on = DateField(
@@ -179,7 +185,9 @@ for _category, _label in VULNERABILITY_LABELS.items():
     setattr(
         CaseForm,
         f"vuln_{_category.value}_notes",
-        StringField(_l("Notes"), validators=[Optional(), Length(max=1000)]),
+        StringField(
+            _l("Notes"), validators=[Optional(), Length(max=text_length(VulnerabilityEntry.notes))]
+        ),
     )
 
 
@@ -199,7 +207,7 @@ class RegisterCaseForm(CaseForm):
         )
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     status = SelectField(
         _l("New status"),
         choices=choices(
@@ -224,7 +232,10 @@ class StatusForm(FlaskForm):
         return ClosureReason(self.reason.data) if self.reason.data else None
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
+    class Meta:
+        model = Consent
+
     share_with_origin_office = BooleanField(_l("Consents to share data with the origin office"))
     share_with_partners = BooleanField(_l("Consents to share data with partners"))
     given_on = DateField(_l("Consent given on"), validators=[DataRequired()])
@@ -237,7 +248,7 @@ class ConsentForm(FlaskForm):
         )
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     """Give a case (or many) to another counsellor or case manager (``cases.assignment``)."""
 
     user_id = SelectField(_l("Give to"), coerce=_optional_int, validators=[DataRequired()])

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.validation import BIRTH_DATE, TRAVEL_DATE, accepts
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 
 
@@ -105,7 +106,7 @@ class Returnee(IdMixin, TimestampMixin, Base):
     case_number: Mapped[str] = mapped_column(sa.String(20), unique=True)
     first_name: Mapped[str] = mapped_column(sa.String(120))
     last_name: Mapped[str] = mapped_column(sa.String(120))
-    date_of_birth: Mapped[dt.date]
+    date_of_birth: Mapped[dt.date] = mapped_column(info=accepts(BIRTH_DATE))
     sex: Mapped[Sex] = mapped_column(str_enum(Sex))
     nationality: Mapped[str] = mapped_column(sa.String(2))  # ISO 3166-1 alpha-2
     return_country_code: Mapped[str] = mapped_column(sa.String(2))
@@ -119,13 +120,13 @@ class Returnee(IdMixin, TimestampMixin, Base):
     case_manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     grant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grants.id"), index=True)
     legal_status: Mapped[LegalStatus] = mapped_column(str_enum(LegalStatus))
-    return_decision_on: Mapped[dt.date | None]
-    departure_deadline_on: Mapped[dt.date | None]
+    return_decision_on: Mapped[dt.date | None] = mapped_column(info=accepts(TRAVEL_DATE))
+    departure_deadline_on: Mapped[dt.date | None] = mapped_column(info=accepts(TRAVEL_DATE))
     status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus), default=CaseStatus.REGISTERED)
     closure_reason: Mapped[ClosureReason | None] = mapped_column(str_enum(ClosureReason))
     closed_at: Mapped[dt.datetime | None]
-    departed_on: Mapped[dt.date | None]
-    arrived_on: Mapped[dt.date | None]
+    departed_on: Mapped[dt.date | None] = mapped_column(info=accepts(TRAVEL_DATE))
+    arrived_on: Mapped[dt.date | None] = mapped_column(info=accepts(TRAVEL_DATE))
     # set once the retention period after closure passed and personal fields were replaced
     anonymised_at: Mapped[dt.datetime | None]
     # copy of the latest consent's share_with_origin_office (see the module docstring)
@@ -188,7 +189,7 @@ class Dependant(IdMixin, Base):
         sa.ForeignKey("returnees.id", ondelete="CASCADE"), index=True
     )
     relation: Mapped[DependantRelation] = mapped_column(str_enum(DependantRelation))
-    date_of_birth: Mapped[dt.date]
+    date_of_birth: Mapped[dt.date] = mapped_column(info=accepts(BIRTH_DATE))
     accompanying: Mapped[bool] = mapped_column(default=True)
 
     returnee: Mapped[Returnee] = relationship(back_populates="dependants")

@@ -2,35 +2,48 @@ from __future__ import annotations
 
 from typing import Any
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
 from reintegration_hub.cases.assignment import MAX_CASES
 from reintegration_hub.cases.models import (
     CaseStatus,
     ClosureReason,
+    Consent,
+    Dependant,
     DependantRelation,
     LegalStatus,
+    Returnee,
+    VulnerabilityEntry,
 )
 from reintegration_hub.cases.services import MANUAL_TARGETS
+from reintegration_hub.core.schemas import Schema
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 
 COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$")
 COUNTRY_DOC = {"description": "ISO 3166-1 alpha-2"}
 
 
-class DependantSchema(ma.Schema):
+class DependantSchema(Schema):
+    class Meta:
+        model = Dependant
+
     relation = fields.Enum(DependantRelation, by_value=True, required=True)
     date_of_birth = fields.Date(required=True)
     accompanying = fields.Boolean(load_default=True)
 
 
-class VulnerabilitySchema(ma.Schema):
+class VulnerabilitySchema(Schema):
+    class Meta:
+        model = VulnerabilityEntry
+
     category = fields.Enum(VulnerabilityCategory, by_value=True, required=True)
-    notes = fields.String(load_default="", validate=validate.Length(max=1000))
+    notes = fields.String(load_default="")
 
 
-class ConsentSchema(ma.Schema):
+class ConsentSchema(Schema):
+    class Meta:
+        model = Consent
+
     id = fields.Integer(dump_only=True)
     share_with_origin_office = fields.Boolean(required=True)
     share_with_partners = fields.Boolean(required=True)
@@ -39,23 +52,26 @@ class ConsentSchema(ma.Schema):
     recorded_at = fields.AwareDateTime(dump_only=True)
 
 
-class CaseDetailsSchema(ma.Schema):
+class CaseDetailsSchema(Schema):
     """What registration and edits set (the names appear only here and on the case page)."""
 
-    first_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    last_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    class Meta:
+        model = Returnee
+
+    first_name = fields.String(required=True, validate=validate.Length(min=1))
+    last_name = fields.String(required=True, validate=validate.Length(min=1))
     date_of_birth = fields.Date(required=True)
     sex = fields.Enum(Sex, by_value=True, required=True)
     nationality = fields.String(required=True, validate=COUNTRY, metadata=COUNTRY_DOC)
     return_country_code = fields.String(required=True, validate=COUNTRY, metadata=COUNTRY_DOC)
-    return_region = fields.String(load_default="", validate=validate.Length(max=120))
-    return_city = fields.String(load_default="", validate=validate.Length(max=120))
+    return_region = fields.String(load_default="")
+    return_city = fields.String(load_default="")
     languages = fields.List(
         fields.String(validate=validate.Regexp(r"^[a-z]{2}$")),
         load_default=list,
         metadata={"description": "ISO 639-1 codes"},
     )
-    contact_after_return = fields.String(load_default="", validate=validate.Length(max=500))
+    contact_after_return = fields.String(load_default="")
     legal_status = fields.Enum(LegalStatus, by_value=True, required=True)
     return_decision_on = fields.Date(load_default=None, allow_none=True)
     departure_deadline_on = fields.Date(
@@ -83,7 +99,7 @@ class CaseCreateSchema(CaseDetailsSchema):
     )
 
 
-class CaseSummarySchema(ma.Schema):
+class CaseSummarySchema(Schema):
     """A case in lists: pseudonymous, no names."""
 
     id = fields.Integer()
@@ -112,7 +128,10 @@ class CaseSchema(CaseSummarySchema, CaseDetailsSchema):
         return case.days_to_departure_deadline()
 
 
-class CaseQuerySchema(ma.Schema):
+class CaseQuerySchema(Schema):
+    class Meta:
+        model = Returnee
+
     status = fields.Enum(CaseStatus, by_value=True)
     return_country_code = fields.String(validate=COUNTRY, metadata=COUNTRY_DOC)
     host_office_id = fields.Integer(metadata={"description": "administrators and PM only"})
@@ -121,21 +140,24 @@ class CaseQuerySchema(ma.Schema):
     )
 
 
-class StatusChangeSchema(ma.Schema):
+class StatusChangeSchema(Schema):
     status = fields.String(
         required=True, validate=validate.OneOf(sorted(s.value for s in MANUAL_TARGETS))
     )
     reason = fields.Enum(ClosureReason, by_value=True, load_default=None, allow_none=True)
 
 
-class DuplicateQuerySchema(ma.Schema):
-    first_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    last_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+class DuplicateQuerySchema(Schema):
+    class Meta:
+        model = Returnee
+
+    first_name = fields.String(required=True, validate=validate.Length(min=1))
+    last_name = fields.String(required=True, validate=validate.Length(min=1))
     date_of_birth = fields.Date(required=True)
     nationality = fields.String(required=True, validate=COUNTRY, metadata=COUNTRY_DOC)
 
 
-class DuplicateSchema(ma.Schema):
+class DuplicateSchema(Schema):
     case_id = fields.Integer()
     case_number = fields.String()
     can_open = fields.Boolean(metadata={"description": "whether the caller may open the case"})
@@ -145,7 +167,7 @@ class DuplicateSchema(ma.Schema):
 ID = validate.Range(min=1, max=2**31 - 1)
 
 
-class AssignmentSchema(ma.Schema):
+class AssignmentSchema(Schema):
     case_ids = fields.List(
         fields.Integer(validate=ID),
         required=True,
@@ -166,14 +188,14 @@ class AssignmentSchema(ma.Schema):
     note = fields.String(load_default="", validate=validate.Length(max=1000))
 
 
-class TransferSchema(ma.Schema):
+class TransferSchema(Schema):
     counsellor_id = fields.Integer(
         required=True, validate=ID, metadata={"description": "a counsellor of the new host office"}
     )
     note = fields.String(load_default="", validate=validate.Length(max=1000))
 
 
-class AssignedCaseSchema(ma.Schema):
+class AssignedCaseSchema(Schema):
     id = fields.Integer(dump_only=True)
     case_number = fields.String(dump_only=True)
     host_office_id = fields.Integer(dump_only=True)
@@ -182,7 +204,7 @@ class AssignedCaseSchema(ma.Schema):
     case_manager_id = fields.Integer(dump_only=True, allow_none=True)
 
 
-class AssignmentResultSchema(ma.Schema):
+class AssignmentResultSchema(Schema):
     owner_id = fields.Function(lambda r: r.owner.id, dump_only=True)
     change = fields.Function(lambda r: r.change.value, dump_only=True)
     changed = fields.List(fields.Nested(AssignedCaseSchema), dump_only=True)

@@ -29,9 +29,10 @@ from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
 from reintegration_hub.core.errors import DomainError, NotFound
-from reintegration_hub.core.forms import show_domain_error
+from reintegration_hub.core.forms import error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.web import query_int, query_page, query_text
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import exports
 
@@ -56,22 +57,16 @@ def case_labels() -> dict[str, Any]:
     }
 
 
-def _an_id(args: Any, name: str) -> int | None:
-    """A row id from the query string; None when missing or out of any id's range."""
-    value = args.get(name, type=int)
-    return value if value is not None and 0 < value < 2**31 else None
-
-
 def _list_filters(args: Any) -> dict[str, Any]:
     """The case list's filters from a query string (or the reassignment form's copy of it)."""
     status = args.get("status", "")
     return {
         "status": CaseStatus(status) if status in set(CaseStatus) else None,
-        "return_country_code": args.get("country", "").upper() or None,
-        "host_office_id": _an_id(args, "office_id"),
-        "number": args.get("number", "").strip() or None,
-        "counsellor_id": _an_id(args, "counsellor_id"),
-        "case_manager_id": _an_id(args, "case_manager_id"),
+        "return_country_code": query_text("country", max_length=2, args=args).upper() or None,
+        "host_office_id": query_int("office_id", args=args),
+        "number": query_text("number", max_length=20, args=args) or None,
+        "counsellor_id": query_int("counsellor_id", args=args),
+        "case_manager_id": query_int("case_manager_id", args=args),
     }
 
 
@@ -80,7 +75,7 @@ def _list_page(args: Any, assign_form: BulkAssignForm | None = None, status: int
     drill = CaseDrill.from_args(args)  # a monitoring figure's filters
     page = services.list_cases(
         actor=current_user,
-        page=args.get("page", 1, type=int),
+        page=query_page(),
         page_size=PAGE_SIZE,
         drill=None if drill.is_empty else drill,
         **filters,
@@ -293,5 +288,5 @@ def record_consent(case_id: int) -> Any:
         db.session.commit()
         flash(_("The consent is recorded."), "success")
     else:
-        flash(_("Give the date the consent was given."), "danger")
+        flash(error_summary(form), "danger")
     return redirect(url_for("cases.show", case_id=case_id))

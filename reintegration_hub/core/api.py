@@ -1,7 +1,8 @@
 """The ``/api/v1`` parent: flask-smorest, bearer tokens, CSRF for cookie sessions, JSON errors.
 
-Every area's ``api.py`` defines a ``bp`` (a :class:`flask_smorest.Blueprint` with a relative
-``url_prefix``); :func:`register_api` mounts them all under ``/api/v1`` and documents them.
+Every area's ``api.py`` defines a ``bp`` (a :class:`Blueprint` of this module, with a relative
+``url_prefix``) and takes its input through schemas derived from ``core.schemas.Schema``;
+:func:`register_api` mounts them all under ``/api/v1`` and documents them.
 """
 
 from __future__ import annotations
@@ -9,15 +10,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask_smorest
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template, request
-from flask_smorest import Blueprint, Page
+from flask_smorest import Page
 
+from reintegration_hub.core import validation
 from reintegration_hub.core.authz import public
+from reintegration_hub.core.schemas import RuleValidator
 from reintegration_hub.extensions import api, csrf, db
 
 API_PREFIX = "/api/v1"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """The blueprint of every API area: ``paginate`` also bounds the page number
+    (``validation.PAGE``), so that an offset always fits the database."""
+
+    def paginate(self, pager: Any = None, **kwargs: Any) -> Callable[[Any], Any]:
+        decorate = super().paginate(pager, **kwargs)
+
+        def bounded(func: Any) -> Any:
+            wrapper = decorate(func)
+            # the page parameters' schema class, made for this endpoint alone: parsed from
+            # and documented with the bound
+            schema = wrapper._apidoc["pagination"]["parameters"]["schema"]
+            schema._declared_fields["page"].validators.append(RuleValidator(validation.PAGE))
+            return wrapper
+
+        return bounded
 
 
 class SelectPage(Page):

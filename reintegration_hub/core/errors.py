@@ -50,3 +50,9 @@ class Conflict(DomainError):
 
 class InvalidInput(DomainError):
     status_code = 422
+
+
+class BadQuery(DomainError):
+    """A query-string parameter is not what it must be (``core.web.query_int`` and kin)."""
+
+    status_code = 400

@@ -1,14 +1,101 @@
-"""Form helpers shared by every area's views."""
+"""Form helpers shared by every area's views, and the base forms every form derives from.
+
+``Form`` (a ``FlaskForm``: CSRF) and ``SubForm`` (the rows of a ``FormField``/``FieldList``)
+attach the input rules of ``core.validation`` to every text, number and date field as it is
+bound: no control characters or broken characters, at most the column's length, numbers and
+dates within range. A form that names its model (``class Meta: model = Returnee``) takes each
+rule from the column of the same name, so lengths are not written again in the form.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from flask_wtf import FlaskForm
+from wtforms import Form as PlainForm
+from wtforms.fields import (
+    DateTimeField,
+    DecimalField,
+    Field,
+    FloatField,
+    IntegerField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
+from wtforms.meta import DefaultMeta
+from wtforms.validators import StopValidation
 
+from reintegration_hub.core import validation
 from reintegration_hub.core.errors import DomainError
+
+#: Field classes and the kind of rule they take (the first that matches).
+FIELD_KINDS: tuple[tuple[type[Field], str], ...] = (
+    (StringField, "text"),
+    (IntegerField, "integer"),
+    (DecimalField, "decimal"),
+    (FloatField, "decimal"),
+    (DateTimeField, "date"),  # DateField too
+)
+
+
+class InputRule:
+    """A WTForms validator applying a ``core.validation`` rule (to each item of a list).
+
+    It runs first and stops the chain on a refusal, so no later validator sees a value such
+    as ``NaN`` that it cannot compare."""
+
+    def __init__(self, rule: validation.Rule) -> None:
+        self.rule = rule
+
+    def __call__(self, form: Any, field: Field) -> None:
+        try:
+            validation.check(self.rule, field.data)
+        except validation.Refused as refused:
+            raise StopValidation(str(refused.message)) from None
+
+
+def _flag_bounds(field: Field, rule: validation.Rule) -> None:
+    """Let the browser know the bounds too (``maxlength``, ``min``, ``max``)."""
+    if isinstance(rule, validation.TextRule):
+        current = getattr(field.flags, "maxlength", None)
+        field.flags.maxlength = min(current or rule.max_length, rule.max_length)
+    elif isinstance(rule, validation.DateRule) and not isinstance(field.flags.min, str):
+        earliest, latest = rule.bounds()
+        field.flags.min, field.flags.max = earliest.isoformat(), latest.isoformat()
+
+
+class RulesMeta(DefaultMeta):
+    """Binds every field with the input rule of its kind, from ``model``'s column if any."""
+
+    model: Any = None
+
+    def bind_field(self, form: Any, unbound_field: Any, options: MutableMapping[str, Any]) -> Any:
+        field = super().bind_field(form, unbound_field, options)
+        kind = next((k for cls, k in FIELD_KINDS if isinstance(field, cls)), None)
+        given = next((v for v in field.validators if isinstance(v, InputRule)), None)
+        if given is not None:  # the field states its rule itself
+            _flag_bounds(field, given.rule)
+            return field
+        rule = validation.field_rule(kind, options["name"], self.model) if kind else None
+        if rule is not None:
+            field.validators = [InputRule(rule), *field.validators]
+            _flag_bounds(field, rule)
+        return field
+
+
+class Form(FlaskForm):
+    """The base of every page form (CSRF from ``FlaskForm``, input rules from ``RulesMeta``)."""
+
+    class Meta(RulesMeta, FlaskForm.Meta):
+        pass
+
+
+class SubForm(PlainForm):
+    """The base of the rows of a ``FormField`` (no CSRF of their own)."""
+
+    class Meta(RulesMeta):
+        pass
 
 
 def show_domain_error(form: FlaskForm, error: DomainError) -> None:
@@ -21,6 +108,16 @@ def show_domain_error(form: FlaskForm, error: DomainError) -> None:
             placed = True
     if not placed or not error.field_errors:
         form.form_errors.append(str(error.message))
+
+
+def error_summary(form: PlainForm) -> str:
+    """The field errors as one line ("Notes: ..."), for a form answered with a flash."""
+    return " ".join(
+        f"{form[name].label.text}: {message}"
+        for name, messages in form.errors.items()
+        if isinstance(messages, list)
+        for message in messages
+    )
 
 
 def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:

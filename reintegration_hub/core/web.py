@@ -22,11 +22,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from reintegration_hub.core import i18n
+from reintegration_hub.core import i18n, validation
 from reintegration_hub.core.authz import can_access, enforce_access, is_static_endpoint
-from reintegration_hub.core.errors import DomainError
+from reintegration_hub.core.errors import BadQuery, DomainError
 from reintegration_hub.core.labels import LANGUAGE_LABELS, OFFICE_KIND_LABELS, ROLE_LABELS
 from reintegration_hub.core.roles import Role
+from reintegration_hub.extensions import db
 
 CSP = {
     "default-src": "'self'",
@@ -68,6 +69,8 @@ def handle_http_error(error: HTTPException) -> Any:
         kept = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         return payload, code, {**kept, **(headers or {})}
     status = error.code or 500
+    if status >= 500:  # a failed statement leaves the session unusable, even to show the page
+        db.session.rollback()
     return render_template("errors/error.html", status=status, error=error), status
 
 
@@ -75,7 +78,7 @@ def handle_domain_error(error: DomainError) -> Any:
     """A rule refused something nobody caught closer: JSON for the API, a page otherwise."""
     if wants_json():
         return error.as_json(), error.status_code
-    if error.status_code in {403, 404}:
+    if error.status_code in {400, 403, 404}:
         status = error.status_code
         return render_template("errors/error.html", status=status, error=error), status
     flash(str(error.message), "danger")
@@ -119,12 +122,51 @@ def template_globals() -> dict[str, Any]:
     }
 
 
+# --- query strings: every page reads its parameters through these ------------------------------
+
+
+def _query(name: str, parse: Any, rule: Any, args: Any) -> Any:
+    raw = (request.args if args is None else args).get(name, "")
+    if not raw.strip():
+        return None
+    try:
+        return parse(raw, rule)
+    except validation.Refused as refused:
+        raise BadQuery(refused.message, field_errors={name: [refused.message]}) from None
+
+
+def query_int(
+    name: str,
+    default: int | None = None,
+    *,
+    rule: validation.NumberRule = validation.ID,
+    args: Any = None,
+) -> int | None:
+    """The query parameter ``name`` (of ``args``, by default the request's query string) as a
+    whole number within ``rule`` (an id unless told); ``default`` when missing or empty;
+    ``BadQuery`` (400, naming it) when it is not one."""
+    value = _query(name, validation.to_int, rule, args)
+    return default if value is None else int(value)
+
+
+def query_page(name: str = "page") -> int:
+    """A page number, 1 when missing; ``BadQuery`` beyond ``validation.MAX_PAGE``."""
+    return query_int(name, 1, rule=validation.PAGE) or 1
+
+
+def query_text(name: str, *, max_length: int = 200, args: Any = None) -> str:
+    """The query parameter ``name`` (of ``args``, by default the request's query string) as
+    text without surrounding blanks ("" when missing); ``BadQuery`` for control characters or
+    more than ``max_length`` characters."""
+    return str(_query(name, validation.to_text, validation.TextRule(max_length), args) or "")
+
+
 class IdConverter(IntegerConverter):
     """``<int:...>`` in every route: an id fits the database's 32-bit integer columns, so a
     longer number is a 404 rather than an overflow in PostgreSQL."""
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", validation.MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
 

@@ -12,12 +12,11 @@ from typing import Any
 import flask
 import marshmallow as ma
 from flask_login import current_user
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from reintegration_hub.core.api import SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage
 from reintegration_hub.core.authz import roles
 from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.certificates import CERTIFICATE_TYPES, CertificateUpload

@@ -8,7 +8,6 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     DateField,
@@ -21,7 +20,6 @@ from wtforms import (
 from wtforms.validators import (
     DataRequired,
     InputRequired,
-    Length,
     NumberRange,
     Optional,
     ValidationError,
@@ -29,13 +27,17 @@ from wtforms.validators import (
 
 from reintegration_hub.core import i18n
 from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import choices, show_domain_error
+from reintegration_hub.core.forms import Form, choices, show_domain_error
 from reintegration_hub.deliveries.certificates import CertificateUpload
+from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.deliveries.services import MAX_QUANTITY, DeliveryInput, LineProgress
 
 
-class DeliveryForm(FlaskForm):
+class DeliveryForm(Form):
     """One instalment of a plan line; blank, it offers the instalment's share of what is left."""
+
+    class Meta:
+        model = Delivery
 
     delivered_on = DateField(_l("Delivered on"), validators=[DataRequired()])
     quantity = IntegerField(
@@ -56,8 +58,8 @@ class DeliveryForm(FlaskForm):
         validators=[Optional()],
         description=_l("Leave empty to use the rate recorded for the delivery date."),
     )
-    invoice_number = StringField(_l("Invoice number"), validators=[DataRequired(), Length(max=64)])
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
+    invoice_number = StringField(_l("Invoice number"), validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Optional()])
     certificate = FileField(
         _l("Handover certificate"), description=_l("PDF, JPEG or PNG, signed by the returnee.")
     )

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reintegration_hub.auth.models import User
 from reintegration_hub.core.db import Base, IdMixin, now_utc
+from reintegration_hub.core.validation import MONEY, accepts
 from reintegration_hub.plans.models import PlanLine
 
 
@@ -53,7 +54,7 @@ class Delivery(IdMixin, Base):
     final: Mapped[bool] = mapped_column(default=True)  # this instalment completed the line
     delivered_on: Mapped[dt.date]
     quantity: Mapped[int] = mapped_column(default=0)  # units of the line handed over
-    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
     currency: Mapped[str] = mapped_column(sa.String(3))
     eur_rate: Mapped[Decimal] = mapped_column(sa.Numeric(18, 10))
     amount_eur_minor: Mapped[int] = mapped_column(sa.BigInteger)

@@ -11,9 +11,9 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from werkzeug.datastructures import FileStorage
 
-from reintegration_hub.deliveries.services import MAX_ID, MAX_QUANTITY
-
-ID = validate.Range(min=1, max=MAX_ID)
+from reintegration_hub.core.schemas import Schema
+from reintegration_hub.deliveries.models import Delivery
+from reintegration_hub.deliveries.services import MAX_QUANTITY
 
 
 class CertificateField(Upload):
@@ -25,8 +25,11 @@ class CertificateField(Upload):
         return value
 
 
-class DeliveryCreateSchema(ma.Schema):
-    plan_line_id = fields.Integer(required=True, validate=ID)
+class DeliveryCreateSchema(Schema):
+    class Meta:
+        model = Delivery
+
+    plan_line_id = fields.Integer(required=True)
     delivered_on = fields.Date(required=True)
     quantity = fields.Integer(
         load_default=None,
@@ -50,7 +53,7 @@ class DeliveryCreateSchema(ma.Schema):
             "description": "euros per unit; empty: the rate recorded for the delivery date",
         },
     )
-    invoice_number = fields.String(required=True, metadata={"description": "at most 64 chars"})
+    invoice_number = fields.String(required=True)
     note = fields.String(load_default="")
     certificate = CertificateField(
         required=True,
@@ -58,7 +61,7 @@ class DeliveryCreateSchema(ma.Schema):
     )
 
 
-class DeliverySchema(ma.Schema):
+class DeliverySchema(Schema):
     id = fields.Integer()
     plan_line_id = fields.Integer()
     plan_id = fields.Integer(attribute="plan_line.plan_id")
@@ -94,18 +97,16 @@ class DeliverySchema(ma.Schema):
         return url_for("deliveries_api.get_certificate", delivery_id=delivery.id)
 
 
-class DeliveryQuerySchema(ma.Schema):
-    plan_id = fields.Integer(validate=ID, metadata={"description": "only this plan's deliveries"})
-    plan_line_id = fields.Integer(
-        validate=ID, metadata={"description": "only this plan line's instalments"}
-    )
+class DeliveryQuerySchema(Schema):
+    plan_id = fields.Integer(metadata={"description": "only this plan's deliveries"})
+    plan_line_id = fields.Integer(metadata={"description": "only this plan line's instalments"})
 
 
 def _progress(name: str, field: type[fields.Field], description: str) -> fields.Field:
     return field(attribute=f"progress.{name}", metadata={"description": description})
 
 
-class LineDeliveriesSchema(ma.Schema):
+class LineDeliveriesSchema(Schema):
     """A plan line's deliveries: what was planned, delivered and is still due (amounts in
     minor units of the line's currency), and whether an instalment can be recorded now."""
 

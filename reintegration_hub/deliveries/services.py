@@ -47,6 +47,7 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, Perm
 from reintegration_hub.core.i18n import currency_codes, format_money
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.validation import MAX_AMOUNT_MINOR, MAX_ID
 from reintegration_hub.deliveries.certificates import (
     KEY,
     CertificateUpload,
@@ -66,16 +67,13 @@ from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 RECORDER_ROLES = frozenset({Role.CASE_MANAGER, Role.PARTNER, Role.ADMIN})
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 10**6  # keeps the offset inside a BIGINT
-#: Bounds that keep amounts, quantities and rates inside their columns.
-MAX_AMOUNT_MINOR = 10**12
+#: Bounds that keep quantities and rates inside their columns (INTEGER, NUMERIC(18, 10)).
 MAX_QUANTITY = 10**6
 MAX_AMOUNT_EUR_MINOR = 10**15
 MAX_RATE = Decimal(10) ** 8
 RATE_PLACES = Decimal("1e-10")
 INVOICE_MAX = 64
 NOTE_MAX = 1000
-#: Ids are INTEGER columns; PostgreSQL refuses to compare them with larger numbers.
-MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.web import query_page
 from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.forms import DeliveryForm
 from reintegration_hub.deliveries.models import Delivery
@@ -45,9 +46,7 @@ def certificate_response(delivery: Delivery, path: Path) -> Response:
 @bp.get("/")
 @roles(*READERS)
 def index() -> Any:
-    page = services.list_deliveries(
-        actor=current_user, page=request.args.get("page", 1, type=int), page_size=PAGE_SIZE
-    )
+    page = services.list_deliveries(actor=current_user, page=query_page(), page_size=PAGE_SIZE)
     return render_template("deliveries/list.html", page=page)
 
 

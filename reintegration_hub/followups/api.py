@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
+from reintegration_hub.core.api import Blueprint
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -26,7 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from reintegration_hub.core.forms import choices
+from reintegration_hub.core.forms import Form, choices
 from reintegration_hub.followups.labels import (
     INDICATOR_LABELS,
     KIND_LABELS,
@@ -37,16 +36,23 @@ from reintegration_hub.followups.labels import (
 from reintegration_hub.followups.models import (
     Dimension,
     MilestoneKind,
+    MilestoneStep,
+    MilestoneTemplate,
+    MonitoringVisit,
     NotApplicableReason,
     Responsible,
     ScoringVersion,
+    SustainabilitySurvey,
     VisitMode,
 )
 from reintegration_hub.followups.scoring import MAX_ANSWER
 from reintegration_hub.followups.services import StepInput, VisitInput
 
 
-class VisitForm(FlaskForm):
+class VisitForm(Form):
+    class Meta:
+        model = MonitoringVisit
+
     visited_on = DateField(_l("Date"), validators=[DataRequired()])
     mode = SelectField(
         _l("How"), choices=choices((m.value, label) for m, label in VISIT_MODE_LABELS.items())
@@ -69,7 +75,7 @@ class VisitForm(FlaskForm):
 BACK_TO = ("plan", "work")
 
 
-class _MilestoneActionForm(FlaskForm):
+class _MilestoneActionForm(Form):
     back = HiddenField(default="plan", validators=[Optional(), AnyOf(BACK_TO)])
 
 
@@ -102,19 +108,22 @@ class ReopenForm(_MilestoneActionForm):
     reason = TextAreaField(_l("Why"), validators=[DataRequired(), Length(max=1000)])
 
 
-class ArrivalForm(FlaskForm):
+class ArrivalForm(Form):
     arrived_on = DateField(_l("Arrived on"), validators=[DataRequired()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
 
 
-class SupervisorForm(FlaskForm):
+class SupervisorForm(Form):
     supervisor_id = SelectField(_l("Supervisor"), coerce=lambda v: int(v) if v else None)
 
 
-def survey_form(version: ScoringVersion, formdata: Any = None) -> FlaskForm:
+def survey_form(version: ScoringVersion, formdata: Any = None) -> Form:
     """A form with the survey date and one 0-4 field per indicator of ``version``."""
 
-    class SurveyForm(FlaskForm):
+    class SurveyForm(Form):
+        class Meta:
+            model = SustainabilitySurvey
+
         taken_on = DateField(_l("Date of the survey"), validators=[DataRequired()])
 
     for key in version.indicators:
@@ -130,16 +139,19 @@ def survey_form(version: ScoringVersion, formdata: Any = None) -> FlaskForm:
     return SurveyForm(formdata=formdata) if formdata is not None else SurveyForm()
 
 
-def survey_answers(form: FlaskForm, version: ScoringVersion) -> dict[str, int]:
+def survey_answers(form: Form, version: ScoringVersion) -> dict[str, int]:
     return {key: int(getattr(form, f"answer_{key}").data) for key in version.indicators}
 
 
-class NewTemplateForm(FlaskForm):
+class NewTemplateForm(Form):
     grant_id = SelectField(_l("Grant"), coerce=int)
 
 
-class TemplateForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+class TemplateForm(Form):
+    class Meta:
+        model = MilestoneTemplate
+
+    name = StringField(_l("Name"), validators=[DataRequired()])
     grace_days = IntegerField(
         _l("Grace period (days)"),
         validators=[InputRequired()],
@@ -147,10 +159,13 @@ class TemplateForm(FlaskForm):
     )
 
 
-class StepForm(FlaskForm):
+class StepForm(Form):
     """A template step; the rules (ranges, chains, escalation order) are the service's."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    class Meta:
+        model = MilestoneStep
+
+    name = StringField(_l("Name"), validators=[DataRequired()])
     kind = SelectField(
         _l("Type"), choices=choices((k.value, label) for k, label in KIND_LABELS.items())
     )
@@ -191,7 +206,7 @@ class StepForm(FlaskForm):
 class NewStepForm(StepForm):
     key = StringField(
         _l("Key"),
-        validators=[DataRequired(), Length(max=40)],
+        validators=[DataRequired()],
         description=_l("A stable name such as visit_120; it cannot be changed later."),
     )
 
@@ -229,8 +244,11 @@ def parse_indicators(text: str) -> dict[str, tuple[str, float]]:
     return indicators
 
 
-class ScoringForm(FlaskForm):
+class ScoringForm(Form):
     """A new scoring version; the rules (ranges, bands from 0) are the service's."""
+
+    class Meta:
+        model = ScoringVersion
 
     weight_economic = FloatField(_l("Economic weight"), validators=[InputRequired()])
     weight_social = FloatField(_l("Social weight"), validators=[InputRequired()])
@@ -252,7 +270,7 @@ class ScoringForm(FlaskForm):
     decline_drop = FloatField(
         _l("Flag a drop since the last survey above"), validators=[InputRequired()]
     )
-    note = StringField(_l("Note"), validators=[Optional(), Length(max=300)])
+    note = StringField(_l("Note"), validators=[Optional()])
     rescore = BooleanField(_l("Score the stored surveys again under the new version"))
 
     def validate_bands(self, field: Any) -> None:

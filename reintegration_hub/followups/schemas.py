@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
+from reintegration_hub.core.schemas import Schema
 from reintegration_hub.followups.actions import MAX_NOTE
 from reintegration_hub.followups.models import (
     ActionKind,
@@ -22,7 +22,7 @@ def note_field(description: str = "") -> fields.String:
     return fields.String(load_default="", validate=validate.Length(max=MAX_NOTE), metadata=metadata)
 
 
-class MilestoneSchema(ma.Schema):
+class MilestoneSchema(Schema):
     id = fields.Integer(dump_only=True)
     case_id = fields.Integer(attribute="returnee_id", dump_only=True)
     case_number = fields.Function(lambda m: m.returnee.case_number, dump_only=True)
@@ -47,7 +47,7 @@ class MilestoneSchema(ma.Schema):
     note = fields.String(dump_only=True)
 
 
-class MilestoneActionSchema(ma.Schema):
+class MilestoneActionSchema(Schema):
     id = fields.Integer(dump_only=True)
     action = fields.Enum(ActionKind, by_value=True, dump_only=True)
     on_date = fields.Date(
@@ -62,7 +62,7 @@ class MilestoneActionSchema(ma.Schema):
     at = fields.AwareDateTime(dump_only=True)
 
 
-class DoneSchema(ma.Schema):
+class DoneSchema(Schema):
     done_on = fields.Date(
         required=True,
         metadata={"description": "an arrival milestone: the arrival date (recorded on the case)"},
@@ -70,12 +70,12 @@ class DoneSchema(ma.Schema):
     note = note_field()
 
 
-class NotApplicableSchema(ma.Schema):
+class NotApplicableSchema(Schema):
     reason = fields.Enum(NotApplicableReason, by_value=True, required=True)
     note = note_field("required when the reason is other")
 
 
-class MoveSchema(ma.Schema):
+class MoveSchema(Schema):
     due_on = fields.Date(
         required=True,
         metadata={"description": "today at the earliest, the window's end at the latest"},
@@ -83,23 +83,23 @@ class MoveSchema(ma.Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NOTE))
 
 
-class ReopenSchema(ma.Schema):
+class ReopenSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NOTE))
 
 
-class ArrivalSchema(ma.Schema):
+class ArrivalSchema(Schema):
     arrived_on = fields.Date(required=True)
     note = note_field()
 
 
-class ArrivalResultSchema(ma.Schema):
+class ArrivalResultSchema(Schema):
     case_id = fields.Integer(attribute="id", dump_only=True)
     case_number = fields.String(dump_only=True)
     departed_on = fields.Date(dump_only=True, allow_none=True)
     arrived_on = fields.Date(dump_only=True, allow_none=True)
 
 
-class SupervisorSchema(ma.Schema):
+class SupervisorSchema(Schema):
     office_id = fields.Integer(attribute="id", dump_only=True)
     office_name = fields.String(attribute="name", dump_only=True)
     supervisor_id = fields.Integer(

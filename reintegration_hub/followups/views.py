@@ -17,6 +17,7 @@ from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError, NotFound, PermissionDenied
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.web import query_int, query_page
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import actions, ownership, services, windows
 from reintegration_hub.followups.forms import (
@@ -64,16 +65,14 @@ def _enum(enum_cls: Any, value: str | None) -> Any:
 @roles(Role.COUNSELLOR, Role.CASE_MANAGER, Role.PARTNER, Role.PROGRAMME_MANAGER, Role.ADMIN)
 def index() -> Any:
     filters = services.WorkListFilters(
-        office_id=request.args.get("office_id", type=int),
+        office_id=query_int("office_id"),
         responsible=_enum(Responsible, request.args.get("responsible")),
         kind=_enum(MilestoneKind, request.args.get("kind")),
         overdue_only=request.args.get("overdue") == "1",
     )
     if (export := request.args.get("format")) in exports.FORMATS:  # the same list, streamed
         return exports.work_list_export(export, asdict(filters), actor=current_user)
-    page = services.work_list(
-        filters, actor=current_user, page=request.args.get("page", 1, type=int)
-    )
+    page = services.work_list(filters, actor=current_user, page=query_page())
     return render_template(
         "followups/index.html",
         page=page,

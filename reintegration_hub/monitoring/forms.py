@@ -3,12 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, NumberRange, Optional
 
-from reintegration_hub.core.forms import choices
-from reintegration_hub.monitoring.models import ActivityKind
+from reintegration_hub.core.forms import Form, choices
+from reintegration_hub.monitoring.models import ActivityKind, ProgrammeActivity
 
 ACTIVITY_LABELS: dict[Any, Any] = {
     ActivityKind.SHORT_STAY: _l("Short stay before departure"),
@@ -16,7 +15,10 @@ ACTIVITY_LABELS: dict[Any, Any] = {
 }
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
+    class Meta:
+        model = ProgrammeActivity
+
     grant_id = SelectField(_l("Grant"), coerce=int, validators=[DataRequired()])
     kind = SelectField(
         _l("Kind"),
@@ -27,4 +29,4 @@ class ActivityForm(FlaskForm):
     people_count = IntegerField(
         _l("People"), validators=[DataRequired(), NumberRange(min=0, max=100_000)]
     )
-    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+    note = StringField(_l("Note"), validators=[Optional()])

@@ -23,7 +23,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from reintegration_hub.core import i18n
+from reintegration_hub.core import i18n, validation
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound
@@ -83,34 +83,31 @@ class DonorReport:
         return str(_l("Every case of the grant, whatever its return date"))
 
 
-def _day(raw: str | None) -> dt.date | None:
+def _period_day(args: Mapping[str, Any], name: str) -> dt.date | None:
+    raw = str(args.get(name) or "")
     try:
-        return dt.date.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
+        return validation.to_date(raw, validation.PERIOD_DATE) if raw.strip() else None
+    except validation.Refused as refused:
+        raise InvalidInput(refused.message, field_errors={name: [refused.message]}) from None
 
 
 def report_period(args: Mapping[str, Any]) -> tuple[int, dt.date | None, dt.date | None]:
     """The grant id and the period from query parameters ``grant``, ``from`` and ``to``;
-    ``InvalidInput`` when the grant is missing or a date does not parse or the two are
-    reversed. A missing date leaves that side open: without dates the report counts every
-    case of the grant, as the dashboard filtered by that grant alone does."""
+    ``InvalidInput`` when the grant is missing or a date does not parse, is out of the
+    plausible range (``validation.PERIOD_DATE``) or the two are reversed. A missing date leaves
+    that side open: without dates the report counts every case of the grant, as the dashboard
+    filtered by that grant alone does."""
     try:
-        grant_id = int(str(args.get("grant") or ""))
-    except ValueError:
+        grant_id = validation.to_int(str(args.get("grant") or ""), validation.ID)
+    except validation.Refused:
         message = _l("Choose a grant.")
         raise InvalidInput(message, field_errors={"grant": [message]}) from None
     grant = db.session.get(Grant, grant_id)
     if grant is None:
         raise NotFound(_l("Grant not found."))
-    raw_from, raw_to = args.get("from"), args.get("to")
-    period_from = _day(raw_from) if raw_from else None
-    period_to = _day(raw_to) if raw_to else None
-    if (
-        (raw_from and period_from is None)
-        or (raw_to and period_to is None)
-        or (period_from and period_to and period_to < period_from)
-    ):
+    period_from = _period_day(args, "from")
+    period_to = _period_day(args, "to")
+    if period_from and period_to and period_to < period_from:
         raise InvalidInput(
             _l("The period must be two dates, the first not after the second."),
             field_errors={"from": [_l("Give the period as YYYY-MM-DD dates.")]},

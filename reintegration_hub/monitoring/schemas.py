@@ -6,20 +6,25 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from partners.models import SupportCategory
-from reintegration_hub.monitoring.models import ActivityKind
+from reintegration_hub.core import validation
+from reintegration_hub.core.schemas import RuleValidator, Schema
+from reintegration_hub.monitoring.models import ActivityKind, ProgrammeActivity
 from reintegration_hub.programmes.models import TargetIndicator
 
-ID = validate.Range(min=1, max=2**31 - 1)
+ID = RuleValidator(validation.ID)
+PERIOD = RuleValidator(validation.PERIOD_DATE)
 
 
-class DashboardQuerySchema(ma.Schema):
+class DashboardQuerySchema(Schema):
     """The dashboard's filters, named as on the page (``DashboardFilters.from_args``)."""
 
     grant = fields.Integer(validate=ID, metadata={"description": "grant id"})
     from_ = fields.Date(
-        data_key="from", metadata={"description": "cases that returned on or after"}
+        data_key="from",
+        validate=PERIOD,
+        metadata={"description": "cases that returned on or after"},
     )
-    to = fields.Date(metadata={"description": "cases that returned on or before"})
+    to = fields.Date(validate=PERIOD, metadata={"description": "cases that returned on or before"})
     host_office = fields.Integer(validate=ID, metadata={"description": "host office id"})
     country = fields.String(
         validate=validate.Regexp(r"^[A-Za-z]{2}$"),
@@ -40,7 +45,7 @@ class DashboardQuerySchema(ma.Schema):
             raise ma.ValidationError("from must not be after to", "to")
 
 
-class TotalsSchema(ma.Schema):
+class TotalsSchema(Schema):
     cases = fields.Integer(metadata={"description": "cases selected, departed or not"})
     returns = fields.Integer(
         metadata={
@@ -54,25 +59,25 @@ class TotalsSchema(ma.Schema):
     )
 
 
-class MonthSchema(ma.Schema):
+class MonthSchema(Schema):
     month = fields.Date(metadata={"description": "first day of the month of return"})
     returns = fields.Integer()
     arrivals = fields.Integer()
 
 
-class BucketSchema(ma.Schema):
+class BucketSchema(Schema):
     key = fields.String()
     n = fields.Integer()
 
 
-class OfficeMilestonesSchema(ma.Schema):
+class OfficeMilestonesSchema(Schema):
     office_id = fields.Integer()
     office = fields.String()
     due = fields.Integer()
     overdue = fields.Integer()
 
 
-class SourceSplitSchema(ma.Schema):
+class SourceSplitSchema(Schema):
     name = fields.String()
     share_bp = fields.Integer(metadata={"description": "basis points: 7500 = 75%"})
     budget_minor = fields.Integer()
@@ -81,14 +86,14 @@ class SourceSplitSchema(ma.Schema):
     remaining_minor = fields.Integer()
 
 
-class TargetProgressSchema(ma.Schema):
+class TargetProgressSchema(Schema):
     indicator = fields.Enum(TargetIndicator, by_value=True)
     target = fields.Integer()
     actual = fields.Integer()
     percent = fields.Float()
 
 
-class GrantProgressSchema(ma.Schema):
+class GrantProgressSchema(Schema):
     grant_id = fields.Integer()
     number = fields.String()
     title = fields.String()
@@ -103,7 +108,7 @@ class GrantProgressSchema(ma.Schema):
     targets = fields.List(fields.Nested(TargetProgressSchema))
 
 
-class ScoreRowSchema(ma.Schema):
+class ScoreRowSchema(Schema):
     key = fields.String(metadata={"description": "partner id, category, country or grant id"})
     label = fields.String()
     n = fields.Integer(metadata={"description": "surveyed cases"})
@@ -114,7 +119,7 @@ class ScoreRowSchema(ma.Schema):
     bands = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
-class OfficeOnTimeSchema(ma.Schema):
+class OfficeOnTimeSchema(Schema):
     office_id = fields.Integer()
     office = fields.String()
     on_time = fields.Integer()
@@ -123,7 +128,7 @@ class OfficeOnTimeSchema(ma.Schema):
     rate = fields.Float(allow_none=True)
 
 
-class OutcomesSchema(ma.Schema):
+class OutcomesSchema(Schema):
     taken_at = fields.AwareDateTime(allow_none=True, metadata={"description": "snapshot time"})
     as_of = fields.Date(allow_none=True)
     by_partner = fields.List(fields.Nested(ScoreRowSchema))
@@ -150,7 +155,7 @@ class OutcomesSchema(ma.Schema):
     )
 
 
-class DashboardSchema(ma.Schema):
+class DashboardSchema(Schema):
     totals = fields.Nested(TotalsSchema)
     months = fields.List(fields.Nested(MonthSchema))
     plans_by_status = fields.List(
@@ -170,15 +175,18 @@ class DashboardSchema(ma.Schema):
     as_of = fields.Date(metadata={"description": "the day returns and arrivals are counted up to"})
 
 
-class ActivitySchema(ma.Schema):
+class ActivitySchema(Schema):
+    class Meta:
+        model = ProgrammeActivity
+
     id = fields.Integer(dump_only=True)
-    grant_id = fields.Integer(required=True, validate=ID)
+    grant_id = fields.Integer(required=True)
     kind = fields.Enum(ActivityKind, by_value=True, required=True)
     occurred_on = fields.Date(required=True)
     people_count = fields.Integer(required=True, validate=validate.Range(min=0, max=100_000))
-    note = fields.String(load_default="", validate=validate.Length(max=500))
+    note = fields.String(load_default="")
     recorded_at = fields.AwareDateTime(dump_only=True)
 
 
-class ActivityQuerySchema(ma.Schema):
+class ActivityQuerySchema(Schema):
     grant = fields.Integer(validate=ID)

@@ -24,6 +24,7 @@ from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import choices, show_domain_error
 from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.web import query_int
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MilestoneStatus
 from reintegration_hub.monitoring import exports, services
@@ -651,9 +652,8 @@ def activities() -> Any:
     grants = services.grants()
     form = ActivityForm()
     form.grant_id.choices = choices((g.id, g.number) for g in grants)
-    chosen = request.args.get("grant", "")
-    if request.method == "GET" and chosen.isdigit():
-        form.grant_id.data = int(chosen)
+    if request.method == "GET" and (chosen := query_int("grant")) is not None:
+        form.grant_id.data = chosen
     if form.validate_on_submit():
         try:
             services.record_activity(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from reintegration_hub.core.forms import Form
 
 
-class RetryForm(FlaskForm):
+class RetryForm(Form):
     """The "send again" button of a failed message: a POST with its CSRF token, nothing else."""

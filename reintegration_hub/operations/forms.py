@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import Optional
 
+from reintegration_hub.core.forms import Form
 
-class FlowRunFilterForm(FlaskForm):
+
+class FlowRunFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
 

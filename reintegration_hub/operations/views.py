@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.web import query_int
 from reintegration_hub.operations import services
 from reintegration_hub.operations.forms import FlowRunFilterForm
 from reintegration_hub.operations.models import FlowRunState
@@ -38,7 +39,7 @@ def index() -> Any:
         actor=current_user,
         flow_name=(form.flow.data or None) if valid else None,
         state=FlowRunState(form.state.data) if valid and form.state.data else None,
-        before_id=request.args.get("before_id", type=int),
+        before_id=query_int("before_id"),
         limit=PAGE,
     )
     next_args = {k: v for k, v in request.args.items() if k != "before_id"}

@@ -7,22 +7,25 @@ a plan changed meanwhile is refused rather than overwritten.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, StringField, TextAreaField
+from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
+from reintegration_hub.core.forms import Form
+from reintegration_hub.core.validation import MAX_ID
 from reintegration_hub.plans.amendments import REASON_MAX
+from reintegration_hub.plans.models import PlanLine
 from reintegration_hub.plans.services import MAX_QUANTITY, NOTES_MAX
 
-MAX_ID = 2**31 - 1
 
-
-class VersionedForm(FlaskForm):
+class VersionedForm(Form):
     version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1, MAX_ID)])
 
 
 class LineForm(VersionedForm):
+    class Meta:
+        model = PlanLine
+
     quantity = IntegerField(
         _l("Quantity"), default=1, validators=[DataRequired(), NumberRange(1, MAX_QUANTITY)]
     )
@@ -33,7 +36,7 @@ class LineForm(VersionedForm):
 
 
 class AddLineForm(LineForm):
-    option_id = HiddenField(validators=[DataRequired()])
+    option_id = IntegerField(widget=HiddenInput(), validators=[DataRequired()])
 
 
 class TakeOutForm(VersionedForm):

@@ -27,6 +27,7 @@ from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
 from reintegration_hub.core.roles import Actor
+from reintegration_hub.core.validation import MONEY, accepts
 
 if TYPE_CHECKING:  # followups.models imports this module
     from reintegration_hub.followups.models import MonitoringVisit
@@ -163,7 +164,7 @@ class PlanLine(IdMixin, Base):
     quantity: Mapped[int] = mapped_column(default=1)
     notes: Mapped[str] = mapped_column(sa.String(1000), default="")
     # price when chosen: unit cost in the option's currency and the euro rate of that day
-    unit_cost_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    unit_cost_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
     currency: Mapped[str] = mapped_column(sa.String(3))
     eur_rate: Mapped[Decimal] = mapped_column(sa.Numeric(18, 10))
     rate_on: Mapped[dt.date]

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
+from reintegration_hub.core.schemas import Schema
+from reintegration_hub.core.validation import MAX_ID
 from reintegration_hub.plans.amendments import COMMENT_MAX, REASON_MAX
 from reintegration_hub.plans.models import (
     AmendmentStatus,
     LineChangeKind,
     LineStatus,
+    PlanLine,
     PlanStatus,
 )
 from reintegration_hub.plans.services import MAX_QUANTITY, NOTES_MAX
 
 MINOR_DOC = {"description": "euro cents"}
-MAX_ID = 2**31 - 1
 VERSION_DOC = {
     "description": "the plan version the change was made against: a plan changed since is "
     "refused (409) instead of overwritten"
 }
 
 
-class PlanLineSchema(ma.Schema):
+class PlanLineSchema(Schema):
     id = fields.Integer(dump_only=True)
     option_id = fields.Integer(dump_only=True)
     quantity = fields.Integer(dump_only=True)
@@ -68,7 +69,7 @@ class PlanLineSchema(ma.Schema):
     )
 
 
-class LineChangeSchema(ma.Schema):
+class LineChangeSchema(Schema):
     line_id = fields.Integer(dump_only=True)
     kind = fields.Enum(LineChangeKind, by_value=True, dump_only=True)
     quantity_before = fields.Integer(dump_only=True)
@@ -79,7 +80,7 @@ class LineChangeSchema(ma.Schema):
     reason = fields.String(dump_only=True)
 
 
-class AmendmentSchema(ma.Schema):
+class AmendmentSchema(Schema):
     number = fields.Integer(dump_only=True)
     status = fields.Enum(AmendmentStatus, by_value=True, dump_only=True)
     reason = fields.String(dump_only=True)
@@ -105,7 +106,7 @@ class AmendmentSchema(ma.Schema):
     )
 
 
-class PlanSchema(ma.Schema):
+class PlanSchema(Schema):
     id = fields.Integer(dump_only=True)
     case_id = fields.Integer(attribute="returnee_id", dump_only=True)
     case_number = fields.Function(lambda plan: plan.returnee.case_number, dump_only=True)
@@ -135,11 +136,11 @@ class PlanSummarySchema(PlanSchema):
         exclude = ("lines", "amendment")
 
 
-class PlanQuerySchema(ma.Schema):
+class PlanQuerySchema(Schema):
     status = fields.Enum(PlanStatus, by_value=True, load_default=None)
 
 
-class RevisionSchema(ma.Schema):
+class RevisionSchema(Schema):
     version = fields.Integer(dump_only=True)
     action = fields.String(dump_only=True)
     comment = fields.String(dump_only=True)
@@ -148,7 +149,7 @@ class RevisionSchema(ma.Schema):
     snapshot = fields.Dict(dump_only=True)
 
 
-class VersionedSchema(ma.Schema):
+class VersionedSchema(Schema):
     version = fields.Integer(
         load_default=None,
         data_key="version",
@@ -159,12 +160,18 @@ class VersionedSchema(ma.Schema):
 
 
 class LineCreateSchema(VersionedSchema):
+    class Meta:
+        model = PlanLine
+
     option_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_QUANTITY))
     notes = fields.String(load_default="", validate=validate.Length(max=NOTES_MAX))
 
 
 class LineUpdateSchema(VersionedSchema):
+    class Meta:
+        model = PlanLine
+
     quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
     notes = fields.String(load_default="", validate=validate.Length(max=NOTES_MAX))
     reason = fields.String(

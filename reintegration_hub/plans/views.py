@@ -19,8 +19,9 @@ from partners.search import query_from_params, search_options
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import show_domain_error
+from reintegration_hub.core.forms import error_summary, show_domain_error
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.web import query_page
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.labels import (
     FLAG_LABELS,
@@ -190,7 +191,7 @@ def add_line(plan_id: int) -> Any:
     plan = _plan_or_404(plan_id)
     form = AddLineForm()
     if not form.validate_on_submit():
-        flash(_("Give a quantity from 1 to %(max)d.", max=services.MAX_QUANTITY), "danger")
+        flash(error_summary(form), "danger")
         return redirect(request.referrer or url_for("plans.options", case_id=plan.returnee_id))
     try:
         line = amendments.add_support(
@@ -227,7 +228,7 @@ def _line_action(line_id: int, form: FlaskForm, act: Any, done: Any) -> Any:
     and show the refusal; back to the plan page either way."""
     case_id = services.case_id_of_line(line_id, actor=current_user)
     if not form.validate_on_submit():
-        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
+        flash(error_summary(form), "danger")
         return redirect(url_for("plans.plan", case_id=case_id))
     try:
         act()
@@ -447,5 +448,5 @@ def review_amendment(plan_id: int, step: str) -> Any:
 def queue() -> Any:
     """The plans waiting for this user: submitted ones for case managers, feasible ones for
     programme managers (administrators see both)."""
-    waiting = services.review_queue(actor=current_user, page=request.args.get("page", 1, type=int))
+    waiting = services.review_queue(actor=current_user, page=query_page())
     return render_template("plans/queue.html", page=waiting, PlanStatus=PlanStatus)

@@ -7,14 +7,12 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectField,
@@ -31,7 +29,7 @@ from wtforms.validators import (
 
 from reintegration_hub.core import i18n
 from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import choices, show_domain_error
+from reintegration_hub.core.forms import Form, SubForm, choices, show_domain_error
 from reintegration_hub.core.money import BASE_CURRENCY
 from reintegration_hub.programmes import caps, rates
 from reintegration_hub.programmes.labels import APPROVER_LABELS, TARGET_LABELS
@@ -86,7 +84,7 @@ class MoneyAmount:
             raise ValidationError(_l("At most %(places)d decimals.", places=places))
 
 
-class FundingSourceForm(Form):
+class FundingSourceForm(SubForm):
     name = StringField(_l("Co-financing source"), validators=[Optional(), Length(max=120)])
     share = NumberField(
         _l("Share (%)"),
@@ -99,7 +97,7 @@ class FundingSourceForm(Form):
             raise ValidationError(_l("At most %(places)d decimals.", places=2))
 
 
-class GrantForm(FlaskForm):
+class GrantForm(Form):
     number = StringField(_l("Grant number"), validators=[DataRequired(), Length(max=64)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     start_on = DateField(_l("Starts on"), validators=[DataRequired()])
@@ -212,7 +210,7 @@ for _indicator, _label in TARGET_LABELS.items():
     )
 
 
-class CapRuleForm(FlaskForm):
+class CapRuleForm(Form):
     name = StringField(_l("Programme"), validators=[DataRequired(), Length(max=200)])
     grant_id = SelectField(_l("Grant"), coerce=_optional_int)
     return_country_code = SelectField(_l("Country of return"))
@@ -288,7 +286,7 @@ QUOTES = {
 }
 
 
-class RateForm(FlaskForm):
+class RateForm(Form):
     currency = SelectField(_l("Currency"), validators=[DataRequired()])
     valid_on = DateField(
         _l("From"), validators=[DataRequired()], description=_l("In force from this day on.")
@@ -337,7 +335,7 @@ class RateChangeForm(RateForm):
         del self.valid_on
 
 
-class RateImportForm(FlaskForm):
+class RateImportForm(Form):
     file = FileField(
         _l("File of daily rates"),
         validators=[FileRequired(_l("Choose a CSV or Excel file."))],

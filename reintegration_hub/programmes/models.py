@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from reintegration_hub.auth.models import Office
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, str_enum
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.validation import MONEY, accepts
 
 
 class TargetIndicator(enum.StrEnum):
@@ -49,7 +50,8 @@ class Grant(IdMixin, TimestampMixin, Base):
     start_on: Mapped[dt.date]
     end_on: Mapped[dt.date]
     currency: Mapped[str] = mapped_column(sa.String(3))  # ISO 4217
-    total_budget_minor: Mapped[int] = mapped_column(sa.BigInteger)  # minor units (cents)
+    # minor units (cents)
+    total_budget_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
     office_id: Mapped[int | None] = mapped_column(sa.ForeignKey("offices.id"), index=True)
     plans_approved_by: Mapped[PlanApprover] = mapped_column(
         str_enum(PlanApprover), default=PlanApprover.HOME_OFFICE
@@ -167,8 +169,8 @@ class BudgetCapRule(IdMixin, TimestampMixin, Base):
     return_country_code: Mapped[str | None] = mapped_column(sa.String(2))  # None: any country
     is_default: Mapped[bool] = mapped_column(default=False)
     currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
-    per_adult_minor: Mapped[int] = mapped_column(sa.BigInteger)
-    per_dependant_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    per_adult_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
+    per_dependant_minor: Mapped[int] = mapped_column(sa.BigInteger, info=accepts(MONEY))
     adult_age: Mapped[int] = mapped_column(default=18)
     in_kind_only: Mapped[bool] = mapped_column(default=True)
     # persons: the returnee and the dependants registered with them

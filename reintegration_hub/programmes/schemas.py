@@ -9,6 +9,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
+from reintegration_hub.core.schemas import Schema
 from reintegration_hub.core.vocabulary import VulnerabilityCategory
 from reintegration_hub.programmes import caps, rates
 from reintegration_hub.programmes.models import PlanApprover, TargetIndicator
@@ -34,7 +35,7 @@ def _plausible_rate(value: Decimal) -> None:
         raise ma.ValidationError("Give a rate from {min} to {max}.".format(**rates.RATE_RANGE))
 
 
-class FundingSourceSchema(ma.Schema):
+class FundingSourceSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     share_bp = fields.Integer(
         required=True,
@@ -43,12 +44,12 @@ class FundingSourceSchema(ma.Schema):
     )
 
 
-class TargetSchema(ma.Schema):
+class TargetSchema(Schema):
     indicator = fields.Enum(TargetIndicator, by_value=True, required=True)
     target_value = fields.Integer(required=True, validate=COUNT)
 
 
-class GrantSchema(ma.Schema):
+class GrantSchema(Schema):
     """A grant; on input every term is given (PUT replaces them all)."""
 
     id = fields.Integer(dump_only=True)
@@ -106,7 +107,7 @@ class GrantSchema(ma.Schema):
         )
 
 
-class PlacesSchema(ma.Schema):
+class PlacesSchema(Schema):
     funded = fields.Integer(allow_none=True, metadata={"description": "null: not limited"})
     used = fields.Integer(
         metadata={
@@ -117,7 +118,7 @@ class PlacesSchema(ma.Schema):
     left = fields.Integer(allow_none=True)
 
 
-class PriorityRowSchema(ma.Schema):
+class PriorityRowSchema(Schema):
     rank = fields.Integer()
     case_id = fields.Integer()
     case_number = fields.String()
@@ -128,7 +129,7 @@ class PriorityRowSchema(ma.Schema):
     within_places = fields.Boolean(metadata={"description": "among the places left"})
 
 
-class PriorityListSchema(ma.Schema):
+class PriorityListSchema(Schema):
     places = fields.Nested(PlacesSchema)
     total = fields.Integer(attribute="rows.total")
     page = fields.Integer(attribute="rows.page")
@@ -136,11 +137,11 @@ class PriorityListSchema(ma.Schema):
     rows = fields.List(fields.Nested(PriorityRowSchema), attribute="rows.items")
 
 
-class PageQuerySchema(ma.Schema):
+class PageQuerySchema(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10**6))
 
 
-class CapRuleSchema(ma.Schema):
+class CapRuleSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     grant_id = fields.Integer(
@@ -180,7 +181,7 @@ class CapRuleSchema(ma.Schema):
         return caps.CapRuleTerms(**data)
 
 
-class ExchangeRateSchema(ma.Schema):
+class ExchangeRateSchema(Schema):
     id = fields.Integer(dump_only=True)
     currency = fields.String(required=True, validate=CURRENCY, metadata={"description": "ISO 4217"})
     valid_on = fields.Date(required=True)
@@ -209,15 +210,15 @@ class RateChangeSchema(ExchangeRateSchema):
         exclude = ("currency", "valid_on")
 
 
-class RateQuerySchema(ma.Schema):
+class RateQuerySchema(Schema):
     currency = fields.String(validate=CURRENCY)
 
 
-class RateImportSchema(ma.Schema):
+class RateImportSchema(Schema):
     file = Upload(required=True, metadata={"description": "CSV or XLSX"})
 
 
-class ImportResultSchema(ma.Schema):
+class ImportResultSchema(Schema):
     added = fields.Integer()
     changed = fields.Integer()
     unchanged = fields.Integer()

@@ -80,7 +80,10 @@ def test_refusals_are_json(client, certificate_dir) -> None:
 
     bad_values = post(client, user, fields(world.line.id, PNG, amount_minor="-5", currency="XYZ"))
     assert bad_values.status_code == 422
-    assert set(bad_values.get_json()["errors"]) == {"amount_minor", "currency"}
+    assert set(bad_values.get_json()["errors"]["form_and_files"]) == {"amount_minor"}
+    bad_currency = post(client, user, fields(world.line.id, PNG, currency="XYZ"))
+    assert bad_currency.status_code == 422
+    assert set(bad_currency.get_json()["errors"]) == {"currency"}
 
     unparsable = post(client, user, fields(world.line.id, delivered_on="yesterday"))
     assert unparsable.status_code == 422
@@ -128,7 +131,7 @@ def test_ids_beyond_the_integer_columns_are_not_found_or_refused(client) -> None
     assert post(client, world.admin, fields(huge)).status_code == 422
     too_much = post(client, world.admin, fields(world.line.id, amount_minor=str(10**30)))
     assert too_much.status_code == 422
-    assert list(too_much.get_json()["errors"]) == ["amount_minor"]
+    assert list(too_much.get_json()["errors"]["form_and_files"]) == ["amount_minor"]
 
 
 def test_instalments_through_the_api_up_to_the_line_and_not_beyond(client) -> None:

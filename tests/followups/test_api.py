@@ -111,9 +111,9 @@ def test_refusals_are_json_errors_naming_the_field(client, w: World) -> None:
     )
 
     assert future.status_code == 422
-    assert "done_on" in future.get_json()["errors"]
+    assert "done_on" in future.get_json()["errors"]["json"]
     assert nul.status_code == 422
-    assert "reason" in nul.get_json()["errors"]
+    assert "reason" in nul.get_json()["errors"]["json"]
     assert record_instead.status_code == 409
     assert bad_reason.status_code == 422
     assert counsellor_done.status_code == 403

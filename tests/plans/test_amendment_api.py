@@ -119,7 +119,7 @@ def test_refusals_are_json_with_the_field_or_the_state(w: World, client: FlaskCl
         f"/api/v1/plans/{plan.id}/amendments", json={"reason": "a\u0000b"}, headers=counsellor
     )
     assert hostile.status_code == 422
-    assert "reason" in hostile.get_json()["errors"]
+    assert "reason" in hostile.get_json()["errors"]["json"]
     not_yours = client.post(
         f"/api/v1/plans/{plan.id}/amendment/confirm", json={}, headers=counsellor
     )

@@ -254,9 +254,7 @@ def test_the_plan_approval_refusal_is_shown_on_the_plan_page(client, login) -> N
     plan = submitted_plan(w, w.option())
     plans.confirm_feasibility(plan.id, actor=w.case_manager)
     login(w.programme_manager)
-    response = client.post(
-        f"/plans/{plan.id}/approve", data={"comment": ""}, follow_redirects=True
-    )
+    response = client.post(f"/plans/{plan.id}/approve", data={"comment": ""}, follow_redirects=True)
     assert f"/programmes/grants/{funded.id}/priority" in response.get_data(as_text=True)
     assert db.session.get(Plan, plan.id).status == PlanStatus.FEASIBLE
 

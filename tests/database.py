@@ -1,10 +1,15 @@
-"""The test database itself: emptying it after a test that commits for real."""
+"""The test database itself: emptying it after a test that commits for real, and an app
+whose sessions race on connections of their own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.pool import NullPool
 
 from reintegration_hub.extensions import db
 
@@ -31,3 +36,15 @@ def empty_database(engine: sa.Engine) -> None:
                             f'(SELECT max(id) FROM "{table.name}"))'
                         )
                     )
+
+
+def racing_app(make_app: Callable[..., Flask]) -> Flask:
+    """An app on the test database without a pool: every session its own connection and
+    transaction, so that threads race as separate clients would. Skips on SQLite, which lets
+    one writer in at a time: nothing can race there."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL (HUB_TEST_DATABASE_URL): SQLite lets one writer in at a time, "
+            "so separate connections cannot race there"
+        )
+    return make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})

@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms import Form as WTForm
 
 from partners import referrals
-from partners.models import PartnerMember, SupportOption
+from partners.models import DeclineReason, PartnerMember, SupportOption
 from reintegration_hub import create_app
 from reintegration_hub.auth import services as auth_services
 from reintegration_hub.auth.models import User
@@ -44,6 +44,7 @@ from reintegration_hub.extensions import api, db
 from reintegration_hub.plans import services as plans
 from tests import conftest
 from tests.cases.helpers import details
+from tests.database import empty_database
 from tests.deliveries.helpers import PNG
 from tests.hostile import (
     FAR_DATES,
@@ -140,8 +141,9 @@ def _plan_with_a_line(case: Any, counsellor: User, partner_id: int, quantity: in
 
 
 def build_world() -> tuple[dict[Role, str], dict[Role, str]]:
-    """The demo, and four cases: a draft plan, a submitted one, an approved one whose
-    referral waits for the partner, and an approved one whose referral was accepted."""
+    """The demo, and five cases: a draft plan, a submitted one, an approved one whose
+    referral waits for the partner, one whose referral was accepted and one whose referral
+    was declined (its line can be replaced)."""
     data.load()
     users = {
         role: db.session.scalar(sa.select(User).where(User.email == email))
@@ -154,7 +156,7 @@ def build_world() -> tuple[dict[Role, str], dict[Role, str]]:
         sa.select(PartnerMember.partner_id).where(PartnerMember.user_id == users[Role.PARTNER].id)
     )
     steps = []
-    for name in ("Tamar", "Ketevan", "Mariam"):
+    for name in ("Tamar", "Ketevan", "Mariam", "Salome"):
         plan = _plan_with_a_line(_case(counsellor, manager, name), counsellor, partner_id)
         plans.submit_plan(plan.id, justification="Over the cap: two children.", actor=counsellor)
         steps.append(plan)
@@ -163,6 +165,10 @@ def build_world() -> tuple[dict[Role, str], dict[Role, str]]:
         plans.approve_plan(plan.id, actor=users[Role.ADMIN])
     accepted = steps[2].lines[0].referral_id
     referrals.accept_referral(accepted, actor=users[Role.PARTNER])
+    declined = steps[3].lines[0].referral_id
+    referrals.decline_referral(
+        declined, DeclineReason.SERVICE_UNAVAILABLE, actor=users[Role.PARTNER]
+    )
     # the newest case, first in the lists: a draft over the cap (its page asks why)
     _plan_with_a_line(_case(counsellor, manager, "Nino"), counsellor, partner_id, quantity=99)
     tokens = {
@@ -193,7 +199,7 @@ def world(
     yield World(app, tokens, session_ids)
     with app.app_context():
         db.session.remove()
-        conftest.empty_database()
+        empty_database(db.engine)
         db.engine.dispose()
 
 
@@ -440,7 +446,8 @@ def test_the_api_refuses_hostile_values_at_the_field(
 
 # --- the pages: every form found by crawling them as each role --------------------------------
 
-#: Pages visited per endpoint and role (a case list links to every case).
+#: Pages visited per endpoint, set of query parameters and role (a case list links to every
+#: case).
 PAGES_PER_ENDPOINT = 3
 #: Not pages: downloads (their links carry ``format=``) and files.
 NOT_PAGES = frozenset({"deliveries.certificate", "partners.import_template", "static"})
@@ -576,9 +583,12 @@ def crawl(world: World) -> None:
                 endpoint, _args = adapter.match(split.path, "GET")
             except HTTPException:  # not a page (a POST-only address)
                 continue
-            if endpoint in NOT_PAGES or seen.get(endpoint, 0) >= PAGES_PER_ENDPOINT:
+            # a page with other parameters may show other forms (the option picker replacing
+            # a line): a few pages of each endpoint and set of parameters
+            kind = f"{endpoint}?{'&'.join(sorted(query))}"
+            if endpoint in NOT_PAGES or seen.get(kind, 0) >= PAGES_PER_ENDPOINT:
                 continue
-            seen[endpoint] = seen.get(endpoint, 0) + 1
+            seen[kind] = seen.get(kind, 0) + 1
             response = answer(client, url)
             assert response.status_code < 500, f"{url} as {role}: {response.status_code}"
             if response.mimetype != "text/html":
@@ -659,6 +669,9 @@ def test_every_form_of_the_pages_refuses_hostile_values(crawled: World) -> None:
                     shown = answer(client, response.headers["Location"])
                     if "alert-danger" not in shown.get_data(as_text=True):
                         problems.append(f"{what}: answered without saying what is wrong")
+                elif field_spec.attrs.get("type") == "hidden":  # not shown: said above the form
+                    if "alert-danger" not in response.get_data(as_text=True):
+                        problems.append(f"{what}: the page does not say what is wrong")
                 elif not _marked_invalid(response.get_data(as_text=True), field_spec.name):
                     problems.append(f"{what}: the page shows no error at the field")
         after = crawled.rows()

@@ -119,6 +119,12 @@ class CaseDrill:
             score_bucket=_below(args.get("score_bucket"), HISTOGRAM_BUCKETS),
         )
 
+    @classmethod
+    def unread(cls, args: Mapping[str, str]) -> list[str]:
+        """The parameters of ``args`` that ``from_args`` ignored because they do not parse."""
+        kept = cls.from_args(args).query_args()
+        return [name for name in ARG_NAMES.values() if args.get(name) and name not in kept]
+
 
 ARG_NAMES = {
     "grant_id": "grant",

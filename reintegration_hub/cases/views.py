@@ -29,7 +29,7 @@ from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
 from reintegration_hub.core.errors import DomainError, NotFound
-from reintegration_hub.core.forms import error_summary, show_domain_error
+from reintegration_hub.core.forms import HIDDEN_FIELD_PROBLEM, error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.web import query_int, query_page, query_text
@@ -117,7 +117,11 @@ def reassign() -> Any:
     """The case list's reassignment: the ticked cases, or all that match the list's filters
     (the form carries them), to one counsellor or case manager."""
     form = BulkAssignForm(staff=assignment.assignable_staff(actor=current_user))
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if CaseDrill.unread(request.form):  # the list's filters the form keeps came back altered
+        form.form_errors.append(str(HIDDEN_FIELD_PROBLEM))
+        valid = False
+    if valid:
         ids = form.case_ids.data or []
         if form.all_matching.data:
             drill = CaseDrill.from_args(request.form)

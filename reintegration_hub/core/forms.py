@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Form as PlainForm
 from wtforms.fields import (
@@ -25,6 +26,7 @@ from wtforms.fields import (
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 from wtforms.meta import DefaultMeta
 from wtforms.validators import StopValidation
+from wtforms.widgets import HiddenInput
 
 from reintegration_hub.core import validation
 from reintegration_hub.core.errors import DomainError
@@ -84,11 +86,24 @@ class RulesMeta(DefaultMeta):
         return field
 
 
+#: Said above a form whose hidden fields (the version the page showed, where to go back, the
+#: filters of a list) came back unreadable: the page was changed or is out of date.
+HIDDEN_FIELD_PROBLEM = _l("This form was changed or is out of date: reload the page and try again.")
+
+
 class Form(FlaskForm):
     """The base of every page form (CSRF from ``FlaskForm``, input rules from ``RulesMeta``)."""
 
     class Meta(RulesMeta, FlaskForm.Meta):
         pass
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate; a hidden field the user cannot see or fix is refused above the form."""
+        valid = super().validate(extra_validators)
+        hidden = [f for f in self if isinstance(f.widget, HiddenInput) and f.name != "csrf_token"]
+        if any(field.errors for field in hidden):
+            self.form_errors.append(str(HIDDEN_FIELD_PROBLEM))
+        return valid
 
 
 class SubForm(PlainForm):
@@ -111,13 +126,17 @@ def show_domain_error(form: FlaskForm, error: DomainError) -> None:
 
 
 def error_summary(form: PlainForm) -> str:
-    """The field errors as one line ("Notes: ..."), for a form answered with a flash."""
-    return " ".join(
-        f"{form[name].label.text}: {message}"
-        for name, messages in form.errors.items()
-        if isinstance(messages, list)
-        for message in messages
-    )
+    """The field errors as one line ("Notes: ..."), for a form answered with a flash; a hidden
+    field's are said once, above the fields (``HIDDEN_FIELD_PROBLEM``)."""
+    parts = []
+    for name, messages in form.errors.items():
+        field = form._fields.get(name) if name else None
+        if not isinstance(messages, list) or isinstance(
+            getattr(field, "widget", None), HiddenInput
+        ):
+            continue
+        parts += [f"{field.label.text}: {m}" if field is not None else str(m) for m in messages]
+    return " ".join(parts)
 
 
 def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:

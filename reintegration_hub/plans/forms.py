@@ -22,7 +22,9 @@ class VersionedForm(Form):
     version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1, MAX_ID)])
 
 
-class LineForm(VersionedForm):
+class LineFields(VersionedForm):
+    """A line's quantity and notes, with the column rules of ``PlanLine``."""
+
     class Meta:
         model = PlanLine
 
@@ -32,10 +34,17 @@ class LineForm(VersionedForm):
     notes = TextAreaField(
         _l("Notes for the partner"), validators=[Optional(), Length(max=NOTES_MAX)]
     )
+
+
+class LineForm(LineFields):
+    """A line changed: in a draft, or proposed in an amendment (then with why)."""
+
     reason = StringField(_l("Why"), validators=[Optional(), Length(max=REASON_MAX)])
 
 
-class AddLineForm(LineForm):
+class AddLineForm(LineFields):
+    """An option added from the option picker (a card of the search results)."""
+
     option_id = IntegerField(widget=HiddenInput(), validators=[DataRequired()])
 
 

@@ -57,3 +57,22 @@ def register(actor: User, *, consent_origin: bool = False, **overrides: Any) -> 
     return services.register_case(
         details(**overrides), consent=consent, confirm_duplicate=True, actor=actor
     )
+
+
+PAYLOAD = {
+    "first_name": "Aram",
+    "last_name": "Petrosyan",
+    "date_of_birth": "1979-09-09",
+    "sex": "male",
+    "nationality": "AM",
+    "return_country_code": "AM",
+    "languages": ["hy"],
+    "legal_status": "rejected_asylum_seeker",
+    "dependants": [{"relation": "child", "date_of_birth": "2012-01-01"}],
+    "vulnerabilities": [{"category": "serious_illness", "notes": "diabetes"}],
+    "consent": {
+        "share_with_origin_office": True,
+        "share_with_partners": False,
+        "given_on": "2026-01-02",
+    },
+}

@@ -8,26 +8,8 @@ import sqlalchemy as sa
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.extensions import db
-from tests.cases.helpers import case_manager, counsellor, host_office, register
+from tests.cases.helpers import PAYLOAD, case_manager, counsellor, host_office, register
 from tests.factories import bearer
-
-PAYLOAD = {
-    "first_name": "Aram",
-    "last_name": "Petrosyan",
-    "date_of_birth": "1979-09-09",
-    "sex": "male",
-    "nationality": "AM",
-    "return_country_code": "AM",
-    "languages": ["hy"],
-    "legal_status": "rejected_asylum_seeker",
-    "dependants": [{"relation": "child", "date_of_birth": "2012-01-01"}],
-    "vulnerabilities": [{"category": "serious_illness", "notes": "diabetes"}],
-    "consent": {
-        "share_with_origin_office": True,
-        "share_with_partners": False,
-        "given_on": "2026-01-02",
-    },
-}
 
 
 def test_create_get_and_list_without_names(client) -> None:

@@ -3,8 +3,6 @@ nothing; milestones, reminders, escalations and the partners' contact follow the
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 import sqlalchemy as sa
 
@@ -23,12 +21,8 @@ from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
 from tests.cases.helpers import case_manager, counsellor, details, host_office, origin_office
 from tests.factories import user_with_role
-from tests.followups.test_services import DEPARTURE, approved, by_key
+from tests.followups.helpers import DEPARTURE, approved, by_key, day
 from tests.plans.helpers import World, single_mother, world
-
-
-def day(offset: int) -> dt.date:
-    return DEPARTURE + dt.timedelta(days=offset)
 
 
 @pytest.fixture

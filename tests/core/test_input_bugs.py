@@ -19,10 +19,10 @@ from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
-from tests.cases.helpers import counsellor, origin_office, register
-from tests.cases.test_api import PAYLOAD, bearer
+from tests.cases.helpers import PAYLOAD, counsellor, origin_office, register
 from tests.deliveries.helpers import JPEG, build_world
-from tests.factories import OfficeFactory, PartnerFactory, UserFactory
+from tests.factories import OfficeFactory, PartnerFactory, UserFactory, bearer
+from tests.monitoring import casework
 
 
 def count(model: Any) -> int:
@@ -160,9 +160,7 @@ def test_the_edit_form_refuses_a_departure_in_9999(app: Flask, login: Any) -> No
 
 
 def test_the_donor_report_of_a_period_in_9999_is_a_clear_refusal(app: Flask, login: Any) -> None:
-    from tests.monitoring.test_reports import _grant
-
-    grant = _grant("LV-AMIF-2026")
+    grant = casework.grant("LV-AMIF-2026")
     admin = UserFactory(role=Role.ADMIN, office=OfficeFactory(kind=OfficeKind.HOME))
     client = login(admin)
     response = client.get(f"/monitoring/report?grant={grant.id}&from=9999-12-01&to=9999-12-31")

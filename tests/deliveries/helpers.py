@@ -238,3 +238,16 @@ def build_world(
         line=line,
         referral=referral,
     )
+
+
+def form_data(content: bytes = PNG, filename: str = "handover.png", **changes: str) -> dict:
+    return {
+        "delivered_on": now_utc().date().isoformat(),
+        "amount": "450.00",
+        "currency": "GEL",
+        "eur_rate": "",
+        "invoice_number": "INV-7",
+        "note": "",
+        "certificate": (io.BytesIO(content), filename),
+        **changes,
+    }

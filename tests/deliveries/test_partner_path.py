@@ -13,8 +13,7 @@ from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneKind, MilestoneStatus
-from tests.deliveries.helpers import PNG, build_world, delivery_input, upload
-from tests.deliveries.test_views import form_data
+from tests.deliveries.helpers import PNG, build_world, delivery_input, form_data, upload
 from tests.queries import counted_statements
 
 

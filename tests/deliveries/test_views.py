@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import sqlalchemy as sa
 from flask import Flask
 
 from reintegration_hub.core.audit import AuditEntry
-from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Role
 from reintegration_hub.deliveries import certificates, services
 from reintegration_hub.deliveries.models import Delivery
@@ -21,24 +19,12 @@ from tests.deliveries.helpers import (
     build_world,
     case_manager_in,
     delivery_input,
+    form_data,
     partner_user_of,
     upload,
 )
 from tests.factories import PartnerFactory, user_with_role
 from tests.queries import counted_statements
-
-
-def form_data(content: bytes = PNG, filename: str = "handover.png", **changes: str) -> dict:
-    return {
-        "delivered_on": now_utc().date().isoformat(),
-        "amount": "450.00",
-        "currency": "GEL",
-        "eur_rate": "",
-        "invoice_number": "INV-7",
-        "note": "",
-        "certificate": (io.BytesIO(content), filename),
-        **changes,
-    }
 
 
 def test_the_form_shows_the_line_and_records_a_delivery(client, login, certificate_dir) -> None:

@@ -20,7 +20,7 @@ from reintegration_hub.core.vocabulary import Sex
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans import services as plans
-from tests.e2e.test_roles import sign_in
+from tests.e2e.helpers import sign_in
 
 pytestmark = pytest.mark.e2e
 

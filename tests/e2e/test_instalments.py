@@ -22,8 +22,7 @@ from reintegration_hub.demo.marketplace import KUTAISI_COURSE
 from reintegration_hub.extensions import db
 from reintegration_hub.plans import services as plans
 from tests.cases.helpers import details
-from tests.e2e.test_plan_path import PNG
-from tests.e2e.test_roles import sign_in
+from tests.e2e.helpers import PNG, sign_in
 
 pytestmark = pytest.mark.e2e
 

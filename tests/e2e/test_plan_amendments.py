@@ -20,7 +20,7 @@ from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.extensions import db
 from reintegration_hub.plans import services
-from tests.e2e.test_roles import sign_in
+from tests.e2e.helpers import sign_in
 from tests.plans.helpers import single_mother
 
 pytestmark = pytest.mark.e2e

@@ -19,15 +19,11 @@ from partners.models import Referral
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.extensions import db
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import PNG, sign_in
 
 pytestmark = pytest.mark.e2e
 
 # the smallest valid PNG: a 1x1 transparent pixel
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082"
-)
 
 
 def _database(make_app: Callable[..., Flask]) -> Flask:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.e2e.test_roles import sign_in
+from tests.e2e.helpers import sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -8,10 +8,9 @@ from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MilestoneStatus
 from tests.cases.helpers import case_manager
+from tests.clock import travel
 from tests.factories import user_with_role
-from tests.followups.test_actions import day
-from tests.followups.test_scoring import travel
-from tests.followups.test_services import DEPARTURE, approved, by_key
+from tests.followups.helpers import DEPARTURE, approved, by_key, day
 from tests.plans.helpers import World, world
 
 

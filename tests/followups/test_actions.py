@@ -20,14 +20,10 @@ from reintegration_hub.followups.models import (
 )
 from reintegration_hub.followups.sweep import sweep
 from tests.cases.helpers import case_manager, counsellor, details, origin_office
+from tests.clock import travel
 from tests.factories import UserFactory, user_with_role
-from tests.followups.test_scoring import travel
-from tests.followups.test_services import DEPARTURE, approved, by_key
+from tests.followups.helpers import DEPARTURE, approved, by_key, day
 from tests.plans.helpers import World, world
-
-
-def day(offset: int) -> dt.date:
-    return DEPARTURE + dt.timedelta(days=offset)
 
 
 @pytest.fixture

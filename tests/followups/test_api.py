@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from reintegration_hub.auth import services as auth_services
 from reintegration_hub.core.roles import Role
-from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MilestoneStatus, NotApplicableReason
 from tests.cases.helpers import case_manager, counsellor, host_office
-from tests.factories import user_with_role
-from tests.followups.test_actions import day
-from tests.followups.test_scoring import travel
-from tests.followups.test_services import DEPARTURE, approved, by_key
+from tests.clock import travel
+from tests.factories import bearer, user_with_role
+from tests.followups.helpers import DEPARTURE, approved, by_key, day
 from tests.plans.helpers import World, world
-
-
-def bearer(user: object) -> dict[str, str]:
-    _, raw = auth_services.issue_api_token(name="test", actor=user)
-    db.session.commit()
-    return {"Authorization": f"Bearer {raw}"}
 
 
 @pytest.fixture

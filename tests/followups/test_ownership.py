@@ -17,8 +17,7 @@ from reintegration_hub.followups.models import MilestoneStatus, Responsible
 from reintegration_hub.followups.sweep import sweep
 from tests.cases.helpers import case_manager, counsellor
 from tests.factories import user_with_role
-from tests.followups.test_services import approved, by_key
-from tests.followups.test_sweep import day
+from tests.followups.helpers import approved, by_key, day
 from tests.plans.helpers import World, world
 
 

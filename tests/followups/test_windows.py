@@ -10,14 +10,9 @@ import pytest
 from reintegration_hub.core.errors import InvalidInput
 from reintegration_hub.followups import services
 from reintegration_hub.followups.models import MilestoneStatus, VisitMode
-from tests.followups.test_scoring import answers, travel
-from tests.followups.test_services import DEPARTURE, approved, by_key
+from tests.clock import travel
+from tests.followups.helpers import DEPARTURE, answers, approved, by_key, day
 from tests.plans.helpers import World, world
-
-
-def day(offset: int) -> dt.date:
-    return DEPARTURE + dt.timedelta(days=offset)
-
 
 ARRIVAL = day(2)
 

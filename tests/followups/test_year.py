@@ -12,11 +12,10 @@ never; first contacts on time, late or missing; referrals accepted and delivered
 and marked not applicable (or left); visits on time, late, moved, skipped as not applicable,
 or missed; surveys; consent to share with the origin office withdrawn; cases closed. And by
 ``STAFF_EVENTS``: a case manager leaves and the supervisor reassigns all their cases; cases
-are transferred to another host office. Declines, amendments and instalments: the plan
-amendments and delivery instalments of issue 14 are built alongside; once merged, add their
-steps to ``SCENARIO`` (a function ``(year, run) -> None`` that schedules actions with
-``year.on(day, action)``), e.g. a declined line replaced and re-referred, a line paid in
-monthly instalments, a visit's "plan revision needed" followed by an amendment.
+are transferred to another host office. And the exceptions of a plan's year: a declined
+line replaced by the same partner again (a new referral, confirmed by the case manager), a
+line paid in two instalments, a visit finding that the plan needs a revision, followed by an
+amendment adding support that the programme manager approves (or by its withdrawal).
 
 After each sweep every milestone it escalated is checked: its owner (the case's counsellor or
 case manager) tries to close it through the action service (and the attempt is rolled back).
@@ -36,13 +35,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from partners.models import DeclineReason, Referral
+from partners.models import DeclineReason, Partner, Referral, SupportOption
 from partners.referrals import LINK_ACTOR, accept_referral, decline_referral
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases import assignment
 from reintegration_hub.cases import services as cases
 from reintegration_hub.cases.models import CaseStatus, ClosureReason, Returnee
-from reintegration_hub.core.errors import DomainError
+from reintegration_hub.core.errors import Conflict, DomainError
 from reintegration_hub.core.money import ExchangeRate
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import Role
@@ -58,11 +57,14 @@ from reintegration_hub.followups.models import (
     VisitMode,
 )
 from reintegration_hub.followups.sweep import sweep
+from reintegration_hub.plans import amendments
 from reintegration_hub.plans import services as plans
+from reintegration_hub.plans.models import Plan, PlanLine
 from tests.cases.helpers import case_manager, counsellor, host_office, origin_office
+from tests.clock import travel
 from tests.deliveries.helpers import delivery_input, upload
 from tests.factories import SupportOptionFactory, user_with_role
-from tests.followups.test_scoring import answers, travel
+from tests.followups.helpers import answers
 from tests.plans.helpers import single_mother
 
 START = dt.date(2025, 1, 6)  # the first return; plans are approved the day before
@@ -80,6 +82,8 @@ class Run:
     plan_id: int
     returned_on: dt.date
     line_ids: list[int]
+    #: the line that replaced a declined one, and the line added by an amendment, once made
+    new_lines: dict[str, int] = field(default_factory=dict)
 
     def day(self, offset: int) -> dt.date:
         return self.returned_on + dt.timedelta(days=offset)
@@ -89,6 +93,7 @@ class Run:
 class Year:
     rng: random.Random
     admin: User
+    approver: User
     supervisors: dict[int, User]  # office id -> its supervisor
     agenda: dict[dt.date, list[Callable[[], Any]]] = field(
         default_factory=lambda: defaultdict(list)
@@ -170,9 +175,40 @@ def first_contact(year: Year, run: Run) -> None:
     year.on(run.day(offset), mark, "first contact")
 
 
+def deliver(year: Year, run: Run, line_key: int | str, first_on: dt.date) -> None:
+    """The line is delivered on ``first_on``: in one delivery, or (three lines in ten) in two
+    instalments a month apart whose sum is the line's amount. ``line_key``: a line id, or
+    the key of a line made during the year (``Run.new_lines``)."""
+    parts = 2 if year.rng.random() < 0.3 else 1
+    for part in range(parts):
+        on = first_on + dt.timedelta(days=30 * part)
+
+        def record(part: int = part, on: dt.date = on) -> None:
+            line_id = line_key if isinstance(line_key, int) else run.new_lines.get(line_key)
+            line = db.session.get(PlanLine, line_id) if line_id is not None else None
+            if line is None:
+                raise Conflict("the line was never made")  # counted as refused
+            amount = line.unit_cost_minor * line.quantity
+            last = part == parts - 1
+            record_delivery(
+                line.id,
+                delivery_input(
+                    delivered_on=on,
+                    amount_minor=amount - amount // parts * part if last else amount // parts,
+                    quantity=line.quantity if last else 0,  # the units go with the last one
+                    currency=line.currency,
+                    eur_rate=None,
+                ),
+                upload(),
+                actor=manager_of(run.case_id),
+            )
+
+        year.on(on, record, "instalment" if parts > 1 else "delivery")
+
+
 def referrals(year: Year, run: Run) -> None:
-    """Each line's referral is accepted and delivered, or declined and then marked not
-    applicable (or left for the escalation). After merging: replace and re-refer instead."""
+    """Each line's referral is accepted and delivered, or declined and then replaced by the
+    same partner again, marked not applicable, or left for the escalation."""
     for line_id in run.line_ids:
         referral_id = db.session.scalar(
             sa.select(Referral.id).where(Referral.reference == f"plan-line:{line_id}")
@@ -182,17 +218,7 @@ def referrals(year: Year, run: Run) -> None:
         if draw < 0.8:
             year.on(answered, lambda r=referral_id: accept_referral(r, actor=LINK_ACTOR), "accept")
             if year.rng.random() < 0.85:
-                delivered = run.day(year.rng.randint(5, 60))
-                year.on(
-                    delivered,
-                    lambda line=line_id, on=delivered: record_delivery(
-                        line,
-                        delivery_input(delivered_on=on),
-                        upload(),
-                        actor=manager_of(run.case_id),
-                    ),
-                    "delivery",
-                )
+                deliver(year, run, line_id, run.day(year.rng.randint(5, 60)))
             continue
         year.on(
             answered,
@@ -201,13 +227,19 @@ def referrals(year: Year, run: Run) -> None:
             ),
             "decline",
         )
-        if year.rng.random() < 0.7:
+        draw = year.rng.random()
+        if draw < 0.5:
+            replace(year, run, line_id, run.day(year.rng.randint(1, 10)))
+        elif draw < 0.85:
 
             def skip(line: int = line_id) -> None:
                 milestone = db.session.scalar(
-                    sa.select(Milestone).where(Milestone.plan_line_id == line)
+                    sa.select(Milestone).where(
+                        Milestone.plan_line_id == line, Milestone.status.in_(OPEN_STATUSES)
+                    )
                 )
-                assert milestone is not None
+                if milestone is None:
+                    raise Conflict("no open delivery milestone")  # counted as refused
                 actions.mark_not_applicable(
                     milestone.id,
                     reason=NotApplicableReason.SUPPORT_CANCELLED,
@@ -216,6 +248,88 @@ def referrals(year: Year, run: Run) -> None:
                 )
 
             year.on(run.day(year.rng.randint(1, 10)), skip, "delivery not applicable")
+
+
+def replace(year: Year, run: Run, line_id: int, on: dt.date) -> None:
+    """The counsellor proposes the same partner again for a declined line, the case manager
+    confirms the next day (the total stays within what was approved), the partner accepts
+    the new referral the day after, and the line is delivered within the next weeks."""
+    key = f"replaces {line_id}"
+
+    def propose() -> None:
+        counsellor = counsellor_of(run.case_id)
+        new = amendments.replace_line(line_id, actor=counsellor)
+        amendments.submit_amendment(run.plan_id, actor=counsellor)
+        run.new_lines[key] = new.id
+
+    def confirm() -> None:
+        amendments.confirm_amendment(run.plan_id, actor=manager_of(run.case_id))
+
+    year.on(on, propose, "line replaced")
+    year.on(on + dt.timedelta(days=1), confirm, "replacement confirmed")
+    year.on(on + dt.timedelta(days=2), lambda: accept_new(run, key), "replacement accepted")
+    deliver(year, run, key, on + dt.timedelta(days=year.rng.randint(10, 40)))
+
+
+def accept_new(run: Run, key: str) -> None:
+    """The partner accepts the referral of a line made during the year."""
+    line_id = run.new_lines.get(key)
+    referral_id = db.session.scalar(
+        sa.select(Referral.id).where(Referral.reference == f"plan-line:{line_id}")
+    )
+    if referral_id is None:
+        raise Conflict("the line was never referred")  # counted as refused
+    accept_referral(referral_id, actor=LINK_ACTOR)
+
+
+def revision(year: Year, run: Run, visited_on: int) -> None:
+    """The visit of ``visited_on`` found the plan needs a revision (a draft amendment is
+    open): a week later the counsellor adds support, the case manager confirms, and, as it
+    raises the approved total, the programme manager approves; or the counsellor withdraws
+    the draft."""
+    on = run.day(visited_on + 7)
+    key = f"amendment after day {visited_on}"
+    if year.rng.random() < 0.3:
+        year.on(
+            on,
+            lambda: amendments.withdraw_amendment(run.plan_id, actor=counsellor_of(run.case_id)),
+            "amendment withdrawn",
+        )
+        return
+
+    def add() -> None:
+        counsellor = counsellor_of(run.case_id)
+        plan = db.session.get(Plan, run.plan_id)
+        assert plan is not None
+        taken = {line.option_id for line in plan.lines}
+        option_id = db.session.scalar(
+            sa.select(SupportOption.id)
+            .where(
+                SupportOption.partner_id.in_(
+                    sa.select(Partner.id).where(Partner.office_id == plan.returnee.origin_office_id)
+                )
+            )
+            .where(SupportOption.id.not_in(taken))
+            .order_by(SupportOption.id)
+        )
+        if option_id is None:
+            raise Conflict("no other option")  # counted as refused
+        new = amendments.add_support(run.plan_id, option_id, actor=counsellor)
+        amendments.submit_amendment(
+            run.plan_id, justification="The visit found a second need.", actor=counsellor
+        )
+        run.new_lines[key] = new.id
+
+    def confirm() -> None:
+        amendment = amendments.confirm_amendment(run.plan_id, actor=manager_of(run.case_id))
+        if amendment.needs_approval:
+            db.session.flush()
+            amendments.approve_amendment(run.plan_id, actor=year.approver)
+
+    year.on(on, add, "support added")
+    year.on(on + dt.timedelta(days=2), confirm, "amendment in effect")
+    year.on(on + dt.timedelta(days=3), lambda: accept_new(run, key), "added line accepted")
+    deliver(year, run, key, on + dt.timedelta(days=year.rng.randint(10, 30)))
 
 
 def visits(year: Year, run: Run) -> None:
@@ -251,16 +365,24 @@ def visits(year: Year, run: Run) -> None:
                 )
 
             year.on(run.day(offset + year.rng.randint(-5, 5)), skip, "visit not applicable")
-        if visit_on is not None:
-            year.on(
-                run.day(visit_on),
-                lambda on=visit_on: services.record_visit(
-                    run.case_id,
-                    services.VisitInput(visited_on=run.day(on), mode=VisitMode.IN_PERSON),
-                    actor=manager_of(run.case_id),
+        if visit_on is None:
+            continue
+        needs_revision = year.rng.random() < 0.08
+        year.on(
+            run.day(visit_on),
+            lambda on=visit_on, revise=needs_revision: services.record_visit(
+                run.case_id,
+                services.VisitInput(
+                    visited_on=run.day(on),
+                    mode=VisitMode.IN_PERSON,
+                    plan_revision_needed=revise,
                 ),
-                "visit",
-            )
+                actor=manager_of(run.case_id),
+            ),
+            "visit (plan revision needed)" if needs_revision else "visit",
+        )
+        if needs_revision:
+            revision(year, run, visit_on)
 
 
 def survey(year: Year, run: Run) -> None:
@@ -314,7 +436,7 @@ def consent_and_closure(year: Year, run: Run) -> None:
         )
 
 
-#: What happens to each case during its year. Add the amendment and instalment steps here.
+#: What happens to each case during its year.
 SCENARIO: tuple[Callable[[Year, Run], None], ...] = (
     arrival,
     first_contact,
@@ -392,13 +514,21 @@ def build(year_rng: random.Random) -> tuple[Year, list[Run], dict[str, Office]]:
     year = Year(
         rng=year_rng,
         admin=user_with_role(Role.ADMIN),
+        approver=user_with_role(Role.PROGRAMME_MANAGER),
         supervisors={offices[n].id: staff[n][0] for n in offices},
     )
-    options = {
-        name: [SupportOptionFactory(partner__office=offices[name]) for _ in range(4)]
+    options = {  # GEL 600 (EUR 204) each, paid in one or two instalments
+        name: [
+            SupportOptionFactory(
+                partner__office=offices[name],
+                cost_minor=60_000,
+                currency="GEL",
+                cost_eur_minor=20_400,
+            )
+            for _ in range(4)
+        ]
         for name in ("tbilisi", "batumi")
     }
-    approver = user_with_role(Role.PROGRAMME_MANAGER)
     runs = []
     for number in range(CASES):
         host = year_rng.choice(["riga", "vilnius"])
@@ -413,7 +543,7 @@ def build(year_rng: random.Random) -> tuple[Year, list[Run], dict[str, Office]]:
             plans.add_line(plan.id, option.id, actor=case.counsellor)
         plans.submit_plan(plan.id, actor=case.counsellor)
         plans.confirm_feasibility(plan.id, actor=manager)
-        plans.approve_plan(plan.id, actor=approver)
+        plans.approve_plan(plan.id, actor=year.approver)
         runs.append(Run(case.id, plan.id, case.departed_on, [line.id for line in plan.lines]))
         if number % 20 == 19:
             db.session.commit()

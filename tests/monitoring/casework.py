@@ -26,6 +26,12 @@ from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import ScoringVersion, SustainabilitySurvey
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
+from reintegration_hub.programmes.models import (
+    Grant,
+    GrantFundingSource,
+    GrantTarget,
+    TargetIndicator,
+)
 from tests.factories import OfficeFactory, PartnerFactory, SupportOptionFactory, UserFactory
 
 _numbers = itertools.count(1)
@@ -228,3 +234,26 @@ def survey(
     db.session.add(row)
     db.session.flush()
     return row
+
+
+def grant(number: str) -> Grant:
+    """A grant of 2026-2027 with two funding sources and targets for returns and reintegration."""
+    grant = Grant(
+        number=number,
+        title="Return and reintegration from Latvia",
+        start_on=dt.date(2026, 1, 1),
+        end_on=dt.date(2027, 12, 31),
+        currency="EUR",
+        total_budget_minor=10_000_000,
+        funding_sources=[
+            GrantFundingSource(name="AMIF", share_bp=7500),
+            GrantFundingSource(name="State budget", share_bp=2500),
+        ],
+        targets=[
+            GrantTarget(indicator=TargetIndicator.RETURNS, target_value=280),
+            GrantTarget(indicator=TargetIndicator.REINTEGRATION, target_value=140),
+        ],
+    )
+    db.session.add(grant)
+    db.session.flush()
+    return grant

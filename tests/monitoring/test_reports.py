@@ -17,9 +17,6 @@ from reintegration_hub.core.errors import PermissionDenied
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring.reports import donor_report
 from reintegration_hub.programmes.models import (
-    Grant,
-    GrantFundingSource,
-    GrantTarget,
     TargetIndicator,
 )
 from tests.monitoring import casework as w
@@ -28,31 +25,9 @@ D = dt.date
 PERIOD = (D(2026, 1, 1), D(2026, 6, 30))
 
 
-def _grant(number: str) -> Grant:
-    grant = Grant(
-        number=number,
-        title="Return and reintegration from Latvia",
-        start_on=D(2026, 1, 1),
-        end_on=D(2027, 12, 31),
-        currency="EUR",
-        total_budget_minor=10_000_000,
-        funding_sources=[
-            GrantFundingSource(name="AMIF", share_bp=7500),
-            GrantFundingSource(name="State budget", share_bp=2500),
-        ],
-        targets=[
-            GrantTarget(indicator=TargetIndicator.RETURNS, target_value=280),
-            GrantTarget(indicator=TargetIndicator.REINTEGRATION, target_value=140),
-        ],
-    )
-    db.session.add(grant)
-    db.session.flush()
-    return grant
-
-
 def build_report_world() -> dict[str, Any]:
     where = w.offices()
-    grant, other = _grant("LV-AMIF-2026"), _grant("CZ-OTHER-2026")
+    grant, other = w.grant("LV-AMIF-2026"), w.grant("CZ-OTHER-2026")
     _, option = w.partner_with_option(where, "Kutaisi Business Hub")
 
     def returned(day: dt.date | None, country: str = "GE", **kw: Any) -> Any:

@@ -7,33 +7,10 @@ from flask import Flask
 
 from partners.models import OptionStatus
 from reintegration_hub.core.audit import AuditEntry
-from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from tests.factories import OfficeFactory, PartnerFactory, SupportOptionFactory, UserFactory
-
-API = "/api/v1/marketplace"
-
-
-def case_manager(country: str = "GE"):
-    return UserFactory(
-        role=Role.CASE_MANAGER, office=OfficeFactory(kind=OfficeKind.ORIGIN, country_code=country)
-    )
-
-
-OPTION = {
-    "category": "housing",
-    "texts": [{"language": "en", "title": "Rent support in Tbilisi"}],
-    "locations": [
-        {"city": "Tbilisi", "region": "Tbilisi", "latitude": "41.7151", "longitude": "44.8271"}
-    ],
-    "max_family_size": 5,
-    "vulnerabilities_served": ["single_parent"],
-    "cost_minor": 30000,
-    "currency": "EUR",
-    "cost_basis": "per_month",
-    "delivery_mode": "cash",
-    "capacity_places": 1,
-}
+from tests.factories import PartnerFactory, SupportOptionFactory, UserFactory
+from tests.partners.helpers import API, OPTION, case_manager
 
 
 def test_create_publish_and_hold_through_the_api(app: Flask, login) -> None:

@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.pool import NullPool
 
 from partners import services
 from partners.models import CapacityPeriod, HoldStatus, OptionCapacity, OptionStatus, PlaceHold
@@ -20,8 +19,9 @@ from reintegration_hub.core.errors import Conflict, NotFound
 from reintegration_hub.core.money import ExchangeRate
 from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
 from reintegration_hub.extensions import db
+from tests.database import racing_app
 from tests.factories import OfficeFactory, SupportOptionFactory, UserFactory
-from tests.partners.test_services import case_manager, kutaisi_course
+from tests.partners.helpers import case_manager, kutaisi_course
 
 ACTOR = SystemActor("test")
 DAY = dt.date(2026, 3, 15)
@@ -175,18 +175,6 @@ def test_the_database_refuses_an_overbooked_row(app: Flask) -> None:
 
 
 ATTEMPTS, PLACES, WORKERS, ROUNDS = 200, 10, 40, 3
-
-
-def racing_app(make_app: Callable[..., Flask]) -> Flask:
-    """An app on the test database without a pool: every session its own connection and
-    transaction, so that threads race as separate clients would. Skips on SQLite, which lets
-    one writer in at a time: nothing can race there."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (HUB_TEST_DATABASE_URL): SQLite lets one writer in at a time, "
-            "so separate connections cannot race there"
-        )
-    return make_app(SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool})
 
 
 @pytest.mark.postgres

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 import pytest
@@ -13,30 +12,9 @@ from openpyxl import Workbook, load_workbook
 from partners import imports
 from partners.models import OptionStatus, SupportOption
 from reintegration_hub.core.errors import InvalidInput
-from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
-from tests.factories import OfficeFactory, PartnerFactory, UserFactory
-
-COLUMNS = list(imports.COLUMNS)
-
-
-def case_manager(country: str = "GE"):
-    return UserFactory(
-        role=Role.CASE_MANAGER, office=OfficeFactory(kind=OfficeKind.ORIGIN, country_code=country)
-    )
-
-
-def rows(partner_name: str, count: int = 3) -> list[dict[str, str]]:
-    base = {**imports.COLUMNS, "partner": partner_name, "currency": "EUR", "cost": "150.50"}
-    return [{**base, "title_en": f"Course {n}", "city": f"City {n}"} for n in range(count)]
-
-
-def as_csv(data: list[dict[str, str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(data)
-    return out.getvalue().encode()
+from tests.factories import PartnerFactory
+from tests.partners.helpers import COLUMNS, as_csv, case_manager, rows
 
 
 def as_xlsx(data: list[dict[str, str]]) -> bytes:

@@ -13,8 +13,7 @@ from partners.models import CostBasis, PaymentSchedule, SupportCategory
 from partners.services import OptionInput, TextInput, validate_option
 from reintegration_hub.core.errors import InvalidInput
 from tests.factories import PartnerFactory, SupportOptionFactory
-from tests.partners.test_api import API, OPTION, case_manager
-from tests.partners.test_imports import as_csv, rows
+from tests.partners.helpers import API, OPTION, as_csv, case_manager, rows
 
 COURSE = OptionInput(
     category=SupportCategory.VOCATIONAL_TRAINING,

@@ -12,7 +12,7 @@ from partners.models import DeclineReason, Referral, ReferralStatus
 from partners.referrals import decline_referral, withdraw_referral
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.extensions import db
-from tests.partners.test_referrals import ACTOR, accept_form, fresh, link_path, refer
+from tests.partners.helpers import ACTOR, accept_form, fresh, link_path, refer
 
 CASE_NUMBER, FIRST_NAME = "LV-2026-00042", "Nino"
 

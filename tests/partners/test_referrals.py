@@ -41,7 +41,6 @@ from reintegration_hub.auth.models import User
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from tests.factories import (
@@ -50,10 +49,17 @@ from tests.factories import (
     SupportOptionTextFactory,
     user_with_role,
 )
-from tests.partners.helpers import ACTOR, CONTACT, origin_office, refer
+from tests.partners.helpers import (
+    ACTOR,
+    CONTACT,
+    accept_form,
+    fresh,
+    link_path,
+    origin_office,
+    outbox,
+    refer,
+)
 from tests.queries import counted_statements
-
-LINK = re.compile(r"http://127\.0\.0\.1:5000(/marketplace/referrals/answer/\S+)")
 
 
 def member_of(partner_id: int) -> User:
@@ -61,20 +67,6 @@ def member_of(partner_id: int) -> User:
     db.session.add(PartnerMember(partner_id=partner_id, user_id=user.id))
     db.session.flush()
     return user
-
-
-def outbox(key_suffix: str = "") -> list[OutboxMessage]:
-    stmt = sa.select(OutboxMessage).order_by(OutboxMessage.id)
-    if key_suffix:
-        stmt = stmt.where(OutboxMessage.key.endswith(key_suffix))
-    return list(db.session.scalars(stmt))
-
-
-def link_path(referral: Referral) -> str:
-    (message,) = [m for m in outbox() if m.key == f"referral:{referral.id}:sent"]
-    match = LINK.search(message.body_text)
-    assert match, message.body_text
-    return match.group(1)
 
 
 def audit_actions(object_type: str = "Referral") -> list[str]:
@@ -87,19 +79,8 @@ def audit_actions(object_type: str = "Referral") -> list[str]:
     )
 
 
-def accept_form(note: str = "") -> dict[str, str]:
-    return {"accept-note": note, "accept-submit": "Accept"}
-
-
 def decline_form(reason: str, note: str = "") -> dict[str, str]:
     return {"decline-reason": reason, "decline-note": note, "decline-submit": "Decline"}
-
-
-def fresh(referral_id: int) -> Referral:
-    db.session.expire_all()
-    found = db.session.get(Referral, referral_id)
-    assert found is not None
-    return found
 
 
 # --- sending ---------------------------------------------------------------------------------

@@ -12,11 +12,10 @@ from flask import Flask
 from partners import services
 from partners.models import (
     OptionStatus,
-    SupportCategory,
     SupportOption,
     VettingStatus,
 )
-from partners.services import LocationInput, OptionInput, PartnerInput, TextInput
+from partners.services import PartnerInput, TextInput
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -24,36 +23,7 @@ from reintegration_hub.core.money import ExchangeRate
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 from tests.factories import OfficeFactory, PartnerFactory, SupportOptionFactory, UserFactory
-
-
-def case_manager(country: str = "GE"):
-    office = OfficeFactory(kind=OfficeKind.ORIGIN, country_code=country)
-    return UserFactory(role=Role.CASE_MANAGER, office=office)
-
-
-def kutaisi_course(**changes: object) -> OptionInput:
-    data = OptionInput(
-        category=SupportCategory.VOCATIONAL_TRAINING,
-        texts=[
-            TextInput("en", "Sewing course in Kutaisi", "Three months, certificate at the end."),
-            TextInput("ka", "კერვის კურსი ქუთაისში", "სამი თვე."),
-        ],
-        locations=[
-            LocationInput(
-                "Kutaisi", "Imereti", latitude=Decimal("42.27"), longitude=Decimal("42.70")
-            )
-        ],
-        service_area=["Imereti"],
-        vulnerabilities_served=["single_parent"],
-        max_family_size=6,
-        cost_minor=120_000,
-        currency="GEL",
-        delivery_languages=["ka"],
-        capacity_places=8,
-    )
-    for name, value in changes.items():
-        setattr(data, name, value)
-    return data
+from tests.partners.helpers import case_manager, kutaisi_course
 
 
 @pytest.fixture

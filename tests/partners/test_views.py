@@ -8,13 +8,8 @@ from partners.models import OptionStatus, Partner, SupportOption, VettingStatus
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 from tests.factories import OfficeFactory, PartnerFactory, SupportOptionFactory, UserFactory
+from tests.partners.helpers import case_manager
 from tests.queries import counted_statements
-
-
-def case_manager(country: str):
-    return UserFactory(
-        role=Role.CASE_MANAGER, office=OfficeFactory(kind=OfficeKind.ORIGIN, country_code=country)
-    )
 
 
 def option_form(**changes: str) -> dict[str, str]:

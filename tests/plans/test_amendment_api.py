@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from partners.models import DeclineReason
 from partners.referrals import LINK_ACTOR, decline_referral
 from reintegration_hub.extensions import db
-from tests.cases.test_api import bearer
+from tests.factories import bearer
 from tests.plans.helpers import World, approved_plan, other_counsellor, world
 
 

@@ -35,7 +35,7 @@ from reintegration_hub.plans.models import (
     PlanRevision,
     PlanStatus,
 )
-from tests.partners.test_capacity import racing_app
+from tests.database import racing_app
 from tests.plans.helpers import (
     World,
     another_case,

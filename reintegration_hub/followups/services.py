@@ -28,6 +28,7 @@ from reintegration_hub.core.audit import pending_changes, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from reintegration_hub.core.fallback import own_else_default, owned_by
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
@@ -57,16 +58,12 @@ from reintegration_hub.programmes.models import Grant
 
 def template_for(case: Returnee) -> MilestoneTemplate:
     """The grant's own template, else the default one."""
-    template = None
-    if case.grant_id is not None:
-        template = db.session.scalars(
-            sa.select(MilestoneTemplate).where(MilestoneTemplate.grant_id == case.grant_id)
-        ).first()
-    template = (
-        template
-        or db.session.scalars(
-            sa.select(MilestoneTemplate).where(MilestoneTemplate.is_default.is_(True))
-        ).first()
+    template = own_else_default(
+        sa.select(MilestoneTemplate),
+        (
+            owned_by(MilestoneTemplate.grant_id, case.grant_id),
+            MilestoneTemplate.is_default.is_(True),
+        ),
     )
     if template is None:
         raise Conflict(_l("No milestone template is set up: an administrator must add one."))

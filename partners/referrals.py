@@ -27,6 +27,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import joinedload
 
 from partners import events
+from partners.capacity import OPEN_HOLD_STATUSES, promote_waitlist, release_hold
 from partners.labels import DECLINE_REASON_LABELS
 from partners.models import (
     DeclineReason,
@@ -38,7 +39,6 @@ from partners.models import (
     SupportOption,
     VettingStatus,
 )
-from partners.services import OPEN_HOLD_STATUSES, promote_waitlist, release_hold
 from reintegration_hub.core.audit import AuditEntry, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped, sees_all_offices
 from reintegration_hub.core.db import now_utc

@@ -29,6 +29,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
+from partners.capacity import consume_place
 from partners.models import (
     PartnerMember,
     Referral,
@@ -37,7 +38,6 @@ from partners.models import (
     instalments,
 )
 from partners.referrals import mark_referral_delivered
-from partners.services import consume_place
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.cases.services import advance_case
 from reintegration_hub.core.audit import record_audit

@@ -22,10 +22,11 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
+from partners.access import get_option
+from partners.capacity import hold_place, release_hold
 from partners.eligibility import ReturneeProfile, evaluate
 from partners.models import HoldStatus, PlaceHold, Referral, SupportOption
 from partners.referrals import ReferralRequest, send_referral
-from partners.services import get_option, hold_place, release_hold
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.cases.services import advance_case, get_case

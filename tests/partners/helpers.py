@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from partners import services
+from partners import capacity
 from partners.models import Referral, SupportOption
 from partners.referrals import ReferralRequest, send_referral
 from reintegration_hub.auth.models import Office
@@ -29,7 +29,7 @@ def refer(
 ) -> Referral:
     option = option or SupportOptionFactory(capacity_places=2)
     office = office or origin_office()
-    hold_id = services.hold_place(option.id, reference, actor=ACTOR).hold_id if hold else None
+    hold_id = capacity.hold_place(option.id, reference, actor=ACTOR).hold_id if hold else None
     return send_referral(
         ReferralRequest(
             option_id=option.id,

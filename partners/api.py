@@ -68,7 +68,7 @@ def _language() -> str:
 @signed_in
 def hsds_services(args: dict[str, Any]) -> Any:
     """The directory's services as HSDS 3.0 ``service`` records, paginated as in its OpenAPI."""
-    return hsds.list_services(**args, language=_language(), actor=current_user).as_json()
+    return hsds.page_json(hsds.list_services(**args, language=_language(), actor=current_user))
 
 
 @bp.get("/hsds/services/<uuid:public_id>")
@@ -86,7 +86,8 @@ def hsds_service(public_id: uuid.UUID) -> Any:
 @signed_in
 def hsds_organizations(args: dict[str, Any]) -> Any:
     """Approved partners as HSDS 3.0 ``organization`` records, paginated as in its OpenAPI."""
-    return hsds.list_organizations(**args, language=_language(), actor=current_user).as_json()
+    organizations = hsds.list_organizations(**args, language=_language(), actor=current_user)
+    return hsds.page_json(organizations)
 
 
 @bp.get("/hsds/organizations/<uuid:public_id>")

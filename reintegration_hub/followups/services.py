@@ -30,6 +30,7 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.fallback import own_else_default, owned_by
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
@@ -326,18 +327,6 @@ class WorkListFilters:
     overdue_only: bool = False
 
 
-@dataclass
-class WorkListPage:
-    items: list[Milestone]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-
 #: The work list's order: overdue first, then by due date.
 WORK_LIST_ORDER = (
     sa.case((Milestone.status == MilestoneStatus.OVERDUE, 0), else_=1),
@@ -366,19 +355,12 @@ def work_list_where(
 
 def work_list(
     filters: WorkListFilters, *, actor: Actor, page: int = 1, page_size: int = 50
-) -> WorkListPage:
+) -> Page[Milestone]:
     """The due and overdue milestones ``actor`` answers for or oversees: overdue first, then
     by due date; two statements whatever the page size."""
-    page = max(page, 1)
     stmt = work_list_where(sa.select(Milestone), filters, actor=actor)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
-    items = db.session.scalars(
-        stmt.options(joinedload(Milestone.returnee))
-        .order_by(*WORK_LIST_ORDER)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    return WorkListPage(list(items), int(total), page, page_size)
+    stmt = stmt.options(joinedload(Milestone.returnee)).order_by(*WORK_LIST_ORDER)
+    return paginate(stmt, page=page, per_page=page_size)
 
 
 def offices_with_milestones(*, actor: Actor) -> Sequence[Office]:

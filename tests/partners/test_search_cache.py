@@ -59,15 +59,14 @@ def compiled(statement: sa.Executable, dialect: Any) -> tuple[str, list[Any]]:
     return str(sql), [values[name] for name in sql.positiontup or ()]
 
 
-@pytest.mark.parametrize("typo", [False, True])
-@pytest.mark.parametrize("dialect_name", sorted(DIALECTS))
+@pytest.mark.parametrize(
+    ("dialect_name", "typo"), [("sqlite", False), ("postgresql", False), ("postgresql", True)]
+)
 @pytest.mark.parametrize("actor_name", sorted(ACTORS))
 @pytest.mark.parametrize("query_name", sorted(QUERIES))
 def test_a_cached_statement_is_the_statement_built_afresh(
     app, query_name: str, actor_name: str, dialect_name: str, typo: bool
 ) -> None:
-    if typo and dialect_name != "postgresql":
-        pytest.skip("typo tolerance is PostgreSQL's")
     query, actor = normalise(QUERIES[query_name]), ACTORS[actor_name]
     cached = summary_statement(
         query, actor=actor, dialect=dialect_name, now=NOW, typo=typo, build=_summary_statement

@@ -1,10 +1,12 @@
 """Searching the marketplace: free text, filters, eligibility, facets, sorting and pages.
 
-One service over both databases. The text match is the main dialect branch: PostgreSQL uses
-the ``simple`` text-search configuration on the stored ``fts_document`` vector of migration 0002
-(GIN-indexed); SQLite uses the FTS5 table of the same migration, with every word matched as a
-prefix. Everything else (scope, filters, eligibility, facets, counting and the page) is the same
-set-based SQL on both, but for the names of the JSON functions.
+One service over both databases. The text match is the main dialect branch
+(``partners.search_text``): PostgreSQL uses the ``simple`` text-search configuration on the
+stored ``fts_document`` vector of migration 0002 (GIN-indexed); SQLite uses the FTS5 table of
+the same migration, with every word matched as a prefix. Everything else (scope, filters,
+eligibility, facets, counting and the page) is the same set-based SQL on both, but for the
+names of the JSON functions. A search's statement is built once per shape (which filters are
+set, the sort, ...) and run with the search's own values (``partners.search_cache``).
 
 Typo tolerance is a fallback, as search engines do it: on PostgreSQL, only when the exact
 full-text match finds no option at all under the filters is the search run again with trigram

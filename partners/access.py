@@ -12,11 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from partners.models import (
-    Partner,
-    SupportOption,
-)
-from reintegration_hub.core.authz import scoped, sees_all_offices
+from partners.models import Partner, SupportOption
+from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.errors import NotFound, PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
@@ -27,10 +24,6 @@ MANAGING_ROLES = frozenset({Role.ADMIN, Role.CASE_MANAGER})
 
 def is_system(actor: Actor) -> bool:
     return actor.role is None
-
-
-def sees_everything(actor: Actor) -> bool:
-    return is_system(actor) or sees_all_offices(actor)
 
 
 def check_manager(actor: Actor) -> None:

@@ -9,16 +9,13 @@ and 200 case page reads are timed; p50/p95 are printed. Use a throw-away databas
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
-import time
 from typing import Any
 
 import sqlalchemy as sa
 
-from bench.timing import summary, timed
-from reintegration_hub import create_app
+from bench.harness import CHUNK, arguments, bench_app, migrated, report, stopwatch, timed
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases import services
 from reintegration_hub.cases.models import CaseNumberCounter, CaseStatus, Consent, Returnee
@@ -28,7 +25,6 @@ from reintegration_hub.extensions import db
 
 HOSTS = [("LV", "Riga"), ("LT", "Vilnius"), ("CZ", "Prague")]
 ORIGINS = [("GE", "Tbilisi"), ("AM", "Yerevan"), ("UZ", "Tashkent")]
-CHUNK = 10_000
 
 
 def _office(name: str, kind: OfficeKind, country: str, city: str) -> Office:
@@ -115,28 +111,15 @@ def generate(total: int, seed: int = 4) -> dict[str, list[User]]:
     return {"counsellors": counsellors, "managers": managers, "admins": [admin]}
 
 
-def report(name: str, samples: list[float]) -> None:
-    cuts = summary(samples)
-    print(
-        f"{name}: n={len(samples)} p50={cuts['p50']:.1f} ms p95={cuts['p95']:.1f} ms "
-        f"max={cuts['max']:.1f} ms"
-    )
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
+    parser = arguments(__doc__, database_required=True)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "ENV": "testing"})
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
-        start = time.perf_counter()
-        people = generate(args.cases)
-        print(f"generated {args.cases} cases in {time.perf_counter() - start:.1f} s")
+    with migrated(bench_app(args.database_url)):
+        with stopwatch() as took:
+            people = generate(args.cases)
+        print(f"generated {args.cases} cases in {took():.1f} s")
         readers = [u for group in people.values() for u in group]
         rng = random.Random(7)
         countries = [c for c, _ in ORIGINS]

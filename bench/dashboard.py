@@ -20,26 +20,21 @@ counted live (reported, not part of the target). The tables are emptied again at
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gc
 import random
-import tempfile
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bench.cases_list import _office, _user, report
+from bench.cases_list import _office, _user
+from bench.harness import arguments, bench_app, migrated, report, stopwatch, summary, timed
 from bench.plan_page import _empty, counted, signed_in
 from bench.plan_page import generate as generate_plans
-from bench.timing import summary, timed
 from partners.models import Partner, SupportCategory
-from reintegration_hub import create_app
 from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import Returnee, VulnerabilityEntry
 from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
@@ -223,8 +218,7 @@ def request(app: Flask, client: FlaskClient, args: dict[str, str]) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--database-url", help="default: an SQLite file in a temporary directory")
+    parser = arguments(__doc__)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--lines", type=int, default=300_000)
     parser.add_argument("--requests", type=int, default=200)
@@ -235,28 +229,23 @@ def main() -> None:
         "--reuse", action="store_true", help="time the data a --keep run left, if it is there"
     )
     args = parser.parse_args()
-    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "ENV": "testing"})
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
+    with migrated(bench_app(args.database_url)) as app:
         dialect = _dialect()
-        start = time.perf_counter()
         there = db.session.scalar(sa.select(sa.func.count()).select_from(SustainabilitySurvey))
         if not (args.reuse and there):
-            generate_plans(args.cases, 1_000, 3, args.lines)
-            made = enrich()
+            with stopwatch() as took:
+                generate_plans(args.cases, 1_000, 3, args.lines)
+                made = enrich()
             print(
                 f"{dialect}: generated {args.cases} cases, {args.lines} plan lines, "
-                f"{made['surveys']} surveys in {time.perf_counter() - start:.1f} s",
+                f"{made['surveys']} surveys in {took():.1f} s",
                 flush=True,
             )
-        start = time.perf_counter()
-        counts = services.snapshot_outcomes(dt.date(2026, 12, 1), actor=SystemActor("bench"))
-        db.session.commit()
+        with stopwatch() as took:
+            counts = services.snapshot_outcomes(dt.date(2026, 12, 1), actor=SystemActor("bench"))
+            db.session.commit()
         print(
-            f"{dialect}: snapshot_outcomes in {time.perf_counter() - start:.1f} s, "
+            f"{dialect}: snapshot_outcomes in {took():.1f} s, "
             f"{counts.total} cells ({', '.join(f'{k} {v}' for k, v in counts.cells.items())})"
         )
         home = _office("Bench home office", OfficeKind.HOME, "LV", "Riga")

@@ -14,7 +14,6 @@ database.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -25,17 +24,13 @@ import zipfile
 import sqlalchemy as sa
 
 from bench.cases_list import _user, generate
-from reintegration_hub import create_app
+from bench.harness import arguments, bench_app, migrated, stopwatch
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.auth.services import start_session
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 
 PM_EMAIL = "bench.pm@bench.example"
-
-
-def _config(url: str) -> dict[str, str]:
-    return {"DATABASE_URL": url, "SECRET_KEY": "bench", "ENV": "testing"}
 
 
 def rss_mb(field: str) -> float:
@@ -48,7 +43,7 @@ def rss_mb(field: str) -> float:
 
 def child(url: str, fmt: str, query: str = "") -> None:
     """One export in this process (``--child``); prints a JSON line of its figures."""
-    app = create_app(_config(url))
+    app = bench_app(url)
     with app.app_context():
         manager = db.session.scalars(sa.select(User).where(User.email == PM_EMAIL)).one()
         start_session(manager)
@@ -89,8 +84,7 @@ def child(url: str, fmt: str, query: str = "") -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
+    parser = arguments(__doc__, database_required=True)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--child", choices=("csv", "xlsx"))
     parser.add_argument("--query", default="", help="(child) more of the list's parameters")
@@ -99,15 +93,11 @@ def main() -> None:
     if args.child:
         child(args.database_url, args.child, args.query)
         return
-    app = create_app(_config(args.database_url))
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
+    with migrated(bench_app(args.database_url)):
         if not args.skip_generate:
-            start = time.perf_counter()
-            generate(args.cases)
-            print(f"generated {args.cases} cases in {time.perf_counter() - start:.1f} s")
+            with stopwatch() as took:
+                generate(args.cases)
+            print(f"generated {args.cases} cases in {took():.1f} s")
         home = db.session.scalars(sa.select(Office).order_by(Office.id)).first()
         assert home is not None
         _user(PM_EMAIL, Role.PROGRAMME_MANAGER, home)

@@ -15,18 +15,14 @@ counts; every bare result is checked against the service's. Use a throw-away dat
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
-import tempfile
-import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from bench.timing import summary, timed
+from bench.harness import arguments, bench_app, insert_rows, migrated, stopwatch, summary, timed
 from partners.eligibility import ReturneeProfile
 from partners.models import (
     OptionCapacity,
@@ -38,8 +34,8 @@ from partners.models import (
     SupportOptionText,
     listing_fresh_since,
 )
-from partners.search import SearchQuery, fts5_query, search_options
-from reintegration_hub import create_app
+from partners.search import SearchQuery, search_options
+from partners.search_text import fts5_query
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import OfficeKind, Role
@@ -68,7 +64,6 @@ CRAFTS = {
 }
 # a few words in the countries' second text language, so both texts are real full-text input
 LOCAL_WORDS = ["kursi", "dasakmeba", "biznesi", "sakhli", "skola", "mkurnaloba", "dakhmareba"]
-CHUNK = 5_000
 
 
 def _office(country: str, city: str) -> Office:
@@ -103,11 +98,6 @@ def _counsellor() -> User:
     return user
 
 
-def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        db.session.execute(sa.insert(model), rows[start : start + CHUNK])
-
-
 def generate(partners: int, options_per_partner: int, seed: int = 3) -> User:
     rng = random.Random(seed)
     for model in (PlaceHold, OptionCapacity, SupportOptionLocation, SupportOptionText):
@@ -118,7 +108,7 @@ def generate(partners: int, options_per_partner: int, seed: int = 3) -> User:
     counsellor = _counsellor()
     now = now_utc()
     today = now.date()
-    _insert(
+    insert_rows(
         Partner,
         [
             {
@@ -187,7 +177,7 @@ def generate(partners: int, options_per_partner: int, seed: int = 3) -> User:
                     "updated_at": now,
                 }
             )
-    _insert(SupportOption, option_rows)
+    insert_rows(SupportOption, option_rows)
     options = db.session.execute(
         sa.select(
             SupportOption.id,
@@ -236,9 +226,9 @@ def generate(partners: int, options_per_partner: int, seed: int = 3) -> User:
                     "waitlist_last": 0,
                 }
             )
-    _insert(SupportOptionText, texts)
-    _insert(SupportOptionLocation, locations)
-    _insert(OptionCapacity, capacities)
+    insert_rows(SupportOptionText, texts)
+    insert_rows(SupportOptionLocation, locations)
+    insert_rows(OptionCapacity, capacities)
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -357,25 +347,19 @@ def bare_statements(dialect: str, *, typo: bool = False) -> tuple[sa.TextClause,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--database-url", help="default: an SQLite file in a temporary directory")
+    parser = arguments(__doc__)
     parser.add_argument("--partners", type=int, default=1_000)
     parser.add_argument("--options-per-partner", type=int, default=10)
     parser.add_argument("--searches", type=int, default=300)
     args = parser.parse_args()
-    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "ENV": "testing"})
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
+    with migrated(bench_app(args.database_url)):
         dialect = db.engine.dialect.name
-        start = time.perf_counter()
-        counsellor = generate(args.partners, args.options_per_partner)
+        with stopwatch() as took:
+            counsellor = generate(args.partners, args.options_per_partner)
         total_options = args.partners * args.options_per_partner
         print(
             f"{dialect}: generated {args.partners} partners, {total_options} options "
-            f"in {time.perf_counter() - start:.1f} s"
+            f"in {took():.1f} s"
         )
         page_sql, facet_sql = bare_statements(dialect)
         typo_page_sql, typo_facet_sql = bare_statements(dialect, typo=True)

@@ -23,27 +23,32 @@ database.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bench.cases_list import ORIGINS, report
+from bench.cases_list import ORIGINS
 from bench.cases_list import generate as generate_cases
-from bench.timing import summary, timed
+from bench.harness import (
+    arguments,
+    bench_app,
+    insert_rows,
+    migrated,
+    report,
+    stopwatch,
+    summary,
+    timed,
+)
 from partners.models import (
     HoldStatus,
     OptionCapacity,
@@ -57,7 +62,6 @@ from partners.models import (
     SupportOptionLocation,
     SupportOptionText,
 )
-from reintegration_hub import create_app
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.auth.services import start_session
 from reintegration_hub.cases.models import Returnee
@@ -118,7 +122,6 @@ AMENDING = 0.1
 # lines of a plan: weight (mean 3.04 before the total is trimmed to --lines)
 LINE_COUNTS = {1: 15, 2: 25, 3: 25, 4: 15, 5: 12, 6: 8}
 PLANS_PER_CHUNK = 5_000
-CHUNK = 10_000
 # children first, so every delete passes the foreign keys
 FILLED = (
     Milestone,
@@ -147,11 +150,6 @@ class Bench:
     manager_of: dict[str, int]  # country of return -> user id
     # (status, lines, with a waitlisted line, with amendments) -> case id of the first such plan
     examples: dict[tuple[PlanStatus, int, bool, bool], int]
-
-
-def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        db.session.execute(sa.insert(model.__table__), rows[start : start + CHUNK])
 
 
 def _empty() -> None:
@@ -193,7 +191,7 @@ def _marketplace(partners: int, options_per_partner: int, rng: random.Random) ->
     }
     now = now_utc()
     countries = list(CURRENCIES)
-    _insert(
+    insert_rows(
         Partner,
         [
             {
@@ -251,7 +249,7 @@ def _marketplace(partners: int, options_per_partner: int, rng: random.Random) ->
                     "updated_at": now,
                 }
             )
-    _insert(SupportOption, option_rows)
+    insert_rows(SupportOption, option_rows)
     options = db.session.execute(
         sa.select(
             SupportOption.id,
@@ -275,8 +273,8 @@ def _marketplace(partners: int, options_per_partner: int, rng: random.Random) ->
         )
         locations.append({"option_id": option_id, "city": city, "region": "", "address": ""})
         by_country[country].append((option_id, partner_id, cost_minor))
-    _insert(SupportOptionText, texts)
-    _insert(SupportOptionLocation, locations)
+    insert_rows(SupportOptionText, texts)
+    insert_rows(SupportOptionLocation, locations)
     return {"by_country": by_country, "offices": offices}
 
 
@@ -780,8 +778,8 @@ def generate(
                 }
             )
         for model, model_rows in rows.items():  # in the order of the foreign keys
-            _insert(model, model_rows)
-        _insert(PlanRevision, revisions)
+            insert_rows(model, model_rows)
+        insert_rows(PlanRevision, revisions)
     db.session.execute(
         sa.update(OptionCapacity),
         [
@@ -907,24 +905,17 @@ def through_http(app: Flask, client: FlaskClient, case_id: int) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--database-url", help="default: an SQLite file in a temporary directory")
+    parser = arguments(__doc__)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--lines", type=int, default=300_000)
     parser.add_argument("--partners", type=int, default=1_000)
     parser.add_argument("--options-per-partner", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "ENV": "testing"})
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
+    with migrated(bench_app(args.database_url)) as app:
         dialect = db.engine.dialect.name
-        start = time.perf_counter()
-        bench = generate(args.cases, args.partners, args.options_per_partner, args.lines)
-        took = time.perf_counter() - start
+        with stopwatch() as took:
+            bench = generate(args.cases, args.partners, args.options_per_partner, args.lines)
         made = {
             model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
             for model in (
@@ -943,7 +934,7 @@ def main() -> None:
             f"{dialect}: generated {args.cases} cases, {args.partners} partners, "
             f"{args.partners * args.options_per_partner} options, "
             + ", ".join(f"{n} {table}" for table, n in made.items())
-            + f" in {took:.1f} s"
+            + f" in {took():.1f} s"
         )
         clients: dict[int, FlaskClient] = {}
 

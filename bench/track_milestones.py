@@ -50,6 +50,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.cases_list import HOSTS, ORIGINS, _office, _user
+from bench.harness import arguments, insert_rows, migrated
 from partners.models import Partner, Referral, ReferralStatus, SupportOption
 from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import Returnee
@@ -98,11 +99,6 @@ class Marks:
 
     notices: int
     messages: int
-
-
-def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        db.session.execute(sa.insert(model.__table__), rows)
 
 
 def _copy(model: Any, rows: list[dict[str, Any]]) -> None:
@@ -156,9 +152,9 @@ def _marketplace(origins: list[Office]) -> dict[str, list[tuple[int, int, int]]]
         for office in origins
         for n in range(PARTNERS_PER_COUNTRY)
     ]
-    _insert(Partner, rows)
+    insert_rows(Partner, rows)
     partners = db.session.execute(sa.select(Partner.id, Partner.country_code)).all()
-    _insert(
+    insert_rows(
         SupportOption,
         [
             {
@@ -335,7 +331,7 @@ def generate(plans: int, as_of: dt.date, seed: int = 5) -> None:
                     )
                 )
         for model, model_rows in rows.items():  # in the order of the foreign keys
-            (_copy if model is Milestone else _insert)(model, model_rows)
+            (_copy if model is Milestone else insert_rows)(model, model_rows)
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for model in (Returnee, Plan, PlanLine, Referral):  # ids were given
@@ -509,8 +505,7 @@ def in_worker_process(as_of: dt.date, batch_size: int, api_url: str) -> tuple[Ru
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--database-url", help="a throw-away PostgreSQL database")
+    parser = arguments(__doc__, database_help="a throw-away PostgreSQL database")
     parser.add_argument("--plans", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -540,13 +535,9 @@ def main() -> None:
 
     from workflows.milestones import PARALLEL_BATCHES, track_milestones, track_plan
 
-    app = get_app()
-    with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            parser.error("the issue's target is PostgreSQL: give a postgresql:// URL")
-        from flask_migrate import upgrade
-
-        upgrade()
+    if not args.database_url.startswith("postgresql"):
+        parser.error("the issue's target is PostgreSQL: give a postgresql:// URL")
+    with migrated(get_app()) as app:
         start = time.perf_counter()
         generate(args.plans, args.as_of)
     if args.last_swept_days_ago:

@@ -194,13 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         smtp_server() as sink,
     ):
         try:
-            from flask_migrate import upgrade
-
+            from bench.harness import upgraded
             from reintegration_hub import create_app
 
-            app = create_app({"DATABASE_URL": app_url})
-            with app.app_context():
-                upgrade()
+            app = upgraded(create_app({"DATABASE_URL": app_url}))
             worker_env = {
                 **base_env,
                 "HUB_DATABASE_URL": app_url,

@@ -10,7 +10,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_smorest.error_handler import ErrorSchema
 
-from partners import hsds, referrals, services
+from partners import access, capacity, hsds, referrals, services
 from partners.schemas import (
     HoldArgsSchema,
     HoldResultSchema,
@@ -68,7 +68,7 @@ def _language() -> str:
 @signed_in
 def hsds_services(args: dict[str, Any]) -> Any:
     """The directory's services as HSDS 3.0 ``service`` records, paginated as in its OpenAPI."""
-    return hsds.list_services(**args, language=_language(), actor=current_user).as_json()
+    return hsds.page_json(hsds.list_services(**args, language=_language(), actor=current_user))
 
 
 @bp.get("/hsds/services/<uuid:public_id>")
@@ -86,7 +86,8 @@ def hsds_service(public_id: uuid.UUID) -> Any:
 @signed_in
 def hsds_organizations(args: dict[str, Any]) -> Any:
     """Approved partners as HSDS 3.0 ``organization`` records, paginated as in its OpenAPI."""
-    return hsds.list_organizations(**args, language=_language(), actor=current_user).as_json()
+    organizations = hsds.list_organizations(**args, language=_language(), actor=current_user)
+    return hsds.page_json(organizations)
 
 
 @bp.get("/hsds/organizations/<uuid:public_id>")
@@ -98,7 +99,7 @@ def hsds_organization(public_id: uuid.UUID) -> Any:
     return hsds.get_organization(public_id, language=_language(), actor=current_user)
 
 
-# --- partners, options, capacity (helper A: partners/services.py) ---------------------------
+# --- partners, options, capacity (partners/services.py, access.py, capacity.py) -------------
 
 MANAGERS = (Role.ADMIN, Role.CASE_MANAGER)
 NOT_FOUND = "No such object in the caller's scope"
@@ -134,7 +135,7 @@ def create_partner(data: dict[str, Any]) -> Any:
 @bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
 @signed_in
 def get_partner(partner_id: int) -> Any:
-    return services.get_partner(partner_id, actor=current_user)
+    return access.get_partner(partner_id, actor=current_user)
 
 
 @bp.put("/marketplace/partners/<int:partner_id>")
@@ -191,7 +192,7 @@ def create_option(data: services.OptionInput, partner_id: int) -> Any:
 @bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
 @signed_in
 def get_option(option_id: int) -> Any:
-    return services.get_option(option_id, actor=current_user)
+    return access.get_option(option_id, actor=current_user)
 
 
 @bp.put("/marketplace/options/<int:option_id>")
@@ -240,7 +241,7 @@ def verify_option(option_id: int) -> Any:
 @roles(Role.ADMIN, Role.COUNSELLOR, Role.CASE_MANAGER)
 def hold_place(data: dict[str, Any], option_id: int) -> Any:
     """Hold a place for ``reference``; when full, join the waitlist (its position is returned)."""
-    result = services.hold_place(
+    result = capacity.hold_place(
         option_id, data["reference"], on=data.get("on"), actor=current_user
     )
     db.session.commit()
@@ -254,7 +255,7 @@ def hold_place(data: dict[str, Any], option_id: int) -> Any:
 @roles(Role.ADMIN, Role.COUNSELLOR, Role.CASE_MANAGER)
 def release_place(hold_id: int) -> Any:
     """Give the place back, or leave the waitlist; nobody is promoted automatically."""
-    hold = services.release_place(hold_id, actor=current_user)
+    hold = capacity.release_place(hold_id, actor=current_user)
     db.session.commit()
     return hold
 
@@ -266,7 +267,7 @@ def release_place(hold_id: int) -> Any:
 @roles(Role.ADMIN, Role.CASE_MANAGER)
 def consume_place(hold_id: int) -> Any:
     """The held place is used: the support was delivered or has started."""
-    hold = services.consume_place(hold_id, actor=current_user)
+    hold = capacity.consume_place(hold_id, actor=current_user)
     db.session.commit()
     return hold
 

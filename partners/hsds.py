@@ -12,11 +12,9 @@ Every page loads its records in a fixed number of queries whatever its size.
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +35,7 @@ from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import NotFound
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
+from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
 
@@ -48,34 +47,21 @@ HSDS_STATUS = {
 }
 #: how many field changes a record's ``metadata`` lists (the latest first)
 METADATA_LIMIT = 20
-MAX_PER_PAGE = 100
 _users = sa.table("users", sa.column("id", sa.Integer), sa.column("email", sa.String))
 
 
-@dataclass(frozen=True)
-class HsdsPage:
-    """One page in the shape of the HSDS OpenAPI ``Page`` (plus its ``contents``)."""
-
-    contents: list[dict[str, Any]]
-    total_items: int
-    page_number: int
-    per_page: int
-
-    @property
-    def total_pages(self) -> int:
-        return max(1, math.ceil(self.total_items / self.per_page))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "total_items": self.total_items,
-            "total_pages": self.total_pages,
-            "page_number": self.page_number,
-            "size": len(self.contents),
-            "first_page": self.page_number == 1,
-            "last_page": self.page_number >= self.total_pages,
-            "empty": not self.contents,
-            "contents": self.contents,
-        }
+def page_json(page: Page[dict[str, Any]]) -> dict[str, Any]:
+    """A page of records in the shape of the HSDS OpenAPI ``Page`` (plus its ``contents``)."""
+    return {
+        "total_items": page.total,
+        "total_pages": page.pages,
+        "page_number": page.page,
+        "size": len(page.items),
+        "first_page": not page.has_prev,
+        "last_page": not page.has_next,
+        "empty": not page.items,
+        "contents": page.items,
+    }
 
 
 def _child_id(parent: uuid.UUID, name: str) -> str:
@@ -306,10 +292,6 @@ def organization_record(
     return {k: v for k, v in record.items() if v is not None}
 
 
-def _bounds(page: int, per_page: int) -> tuple[int, int]:
-    return max(1, page), min(max(1, per_page), MAX_PER_PAGE)
-
-
 def _service_records(options: Sequence[SupportOption], language: str) -> list[dict[str, Any]]:
     verifier_ids = {o.verified_by_id for o in options if o.verified_by_id is not None}
     emails: dict[int, str] = {}
@@ -330,22 +312,21 @@ def _service_records(options: Sequence[SupportOption], language: str) -> list[di
     ]
 
 
+def _loaded(stmt: sa.Select[Any]) -> sa.Select[Any]:
+    return stmt.options(selectinload(SupportOption.texts), selectinload(SupportOption.locations))
+
+
 def _options(stmt: sa.Select[Any]) -> list[SupportOption]:
-    loaded = stmt.options(selectinload(SupportOption.texts), selectinload(SupportOption.locations))
-    return list(db.session.scalars(loaded).unique())
+    return list(db.session.scalars(_loaded(stmt)).unique())
 
 
 def list_services(
     *, page: int = 1, per_page: int = 20, language: str = "en", actor: Actor
-) -> HsdsPage:
+) -> Page[dict[str, Any]]:
     """A page of the directory's services, oldest first (stable across pages)."""
-    page, per_page = _bounds(page, per_page)
-    listed = sa.select(SupportOption).where(_listed())
-    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(listed.subquery())) or 0)
-    options = _options(
-        listed.order_by(SupportOption.id).offset((page - 1) * per_page).limit(per_page)
-    )
-    return HsdsPage(_service_records(options, language), total, page, per_page)
+    listed = _loaded(sa.select(SupportOption).where(_listed()).order_by(SupportOption.id))
+    options = paginate(listed, page=page, per_page=per_page)
+    return options.map(lambda found: _service_records(found, language))
 
 
 def get_service(public_id: uuid.UUID, *, language: str = "en", actor: Actor) -> dict[str, Any]:
@@ -382,17 +363,11 @@ def _organization_records(partners: Sequence[Partner], language: str) -> list[di
 
 def list_organizations(
     *, page: int = 1, per_page: int = 20, language: str = "en", actor: Actor
-) -> HsdsPage:
+) -> Page[dict[str, Any]]:
     """A page of approved partners, oldest first."""
-    page, per_page = _bounds(page, per_page)
     approved = sa.select(Partner).where(Partner.vetting_status == VettingStatus.APPROVED)
-    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(approved.subquery())) or 0)
-    partners = list(
-        db.session.scalars(
-            approved.order_by(Partner.id).offset((page - 1) * per_page).limit(per_page)
-        )
-    )
-    return HsdsPage(_organization_records(partners, language), total, page, per_page)
+    partners = paginate(approved.order_by(Partner.id), page=page, per_page=per_page)
+    return partners.map(lambda found: _organization_records(found, language))
 
 
 def get_organization(public_id: uuid.UUID, *, language: str = "en", actor: Actor) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import enum
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import joinedload
 
 from partners import events
+from partners.capacity import OPEN_HOLD_STATUSES, promote_waitlist, release_hold
 from partners.labels import DECLINE_REASON_LABELS
 from partners.models import (
     DeclineReason,
@@ -38,12 +39,12 @@ from partners.models import (
     SupportOption,
     VettingStatus,
 )
-from partners.services import OPEN_HOLD_STATUSES, promote_waitlist, release_hold
 from reintegration_hub.core.audit import AuditEntry, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped, sees_all_offices
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.outbox import public_url, queue_message
+from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role, SystemActor
 from reintegration_hub.extensions import db
 
@@ -53,7 +54,6 @@ LINK_ACTOR = SystemActor("referral-link")
 ACTIVE_STATUSES = frozenset({ReferralStatus.SENT, ReferralStatus.ACCEPTED})
 LINK_SALT = "partners.referral-link"  # separates these signatures from other uses of the key
 ANSWER_ENDPOINT = "partners.answer_referral"
-MAX_PAGE_SIZE = 100
 #: Referrals expired per statement: bounds the parameter lists of the hold updates.
 EXPIRY_BATCH = 500
 
@@ -93,18 +93,6 @@ class ReferralRequest:
     # the consent in force: may the origin office, the partner read the personal fields?
     shared_with_office: bool
     shared_with_partner: bool
-
-
-@dataclass
-class ReferralPage:
-    items: list[Referral]
-    total: int
-    page: int
-    page_size: int
-    pages: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, -(-self.total // self.page_size))
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -200,15 +188,9 @@ def partner_inbox(
     *,
     page: int = 1,
     page_size: int = 25,
-) -> ReferralPage:
+) -> Page[Referral]:
     """One page of the referrals ``actor`` may see and their total (see ``referrals_stmt``)."""
-    page = max(page, 1)
-    page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
-    count = sa.select(sa.func.count()).select_from(_visible(actor, status).subquery())
-    total = int(db.session.scalar(count) or 0)
-    stmt = referrals_stmt(actor=actor, status=status).offset((page - 1) * page_size)
-    items = list(db.session.scalars(stmt.limit(page_size)))
-    return ReferralPage(items=items, total=total, page=page, page_size=page_size)
+    return paginate(referrals_stmt(actor=actor, status=status), page=page, per_page=page_size)
 
 
 def get_referral(referral_id: int, *, actor: Actor) -> Referral:

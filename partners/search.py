@@ -1,10 +1,12 @@
 """Searching the marketplace: free text, filters, eligibility, facets, sorting and pages.
 
-One service over both databases. The text match is the main dialect branch: PostgreSQL uses
-the ``simple`` text-search configuration on the stored ``fts_document`` vector of migration 0002
-(GIN-indexed); SQLite uses the FTS5 table of the same migration, with every word matched as a
-prefix. Everything else (scope, filters, eligibility, facets, counting and the page) is the same
-set-based SQL on both, but for the names of the JSON functions.
+One service over both databases. The text match is the main dialect branch
+(``partners.search_text``): PostgreSQL uses the ``simple`` text-search configuration on the
+stored ``fts_document`` vector of migration 0002 (GIN-indexed); SQLite uses the FTS5 table of
+the same migration, with every word matched as a prefix. Everything else (scope, filters,
+eligibility, facets, counting and the page) is the same set-based SQL on both, but for the
+names of the JSON functions. A search's statement is built once per shape (which filters are
+set, the sort, ...) and run with the search's own values (``partners.search_cache``).
 
 Typo tolerance is a fallback, as search engines do it: on PostgreSQL, only when the exact
 full-text match finds no option at all under the filters is the search run again with trigram
@@ -29,8 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import math
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -39,8 +39,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.sql import visitors
-from sqlalchemy.sql.elements import BindParameter
 
 from partners.eligibility import (
     Ineligibility,
@@ -60,18 +58,16 @@ from partners.models import (
     SupportOption,
     SupportOptionLocation,
     SupportOptionText,
-    listing_fresh_since,
 )
+from partners.search_cache import bind_values, summary_statement
+from partners.search_text import fts5_query, text_match
 from partners.services import listed_for
 from reintegration_hub.core import i18n
 from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.paging import Page, page_length, page_number
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
 
-MAX_PER_PAGE = 100
-#: The stored ``tsvector`` of title and description that migration 0002 adds on PostgreSQL
-#: (GIN-indexed; deliberately not mapped on the model, the database computes it).
-SEARCH_VECTOR = "support_option_texts.fts_document"
 FACETS = ("category", "country", "language", "partner")
 
 
@@ -211,23 +207,21 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
-class SearchResult:
-    query: SearchQuery
-    items: list[SearchHit]
-    total: int
+class SearchResult(Page[SearchHit]):
+    """A page of hits (of the query's page and page length) with the query and its facets."""
+
+    query: SearchQuery = field(default_factory=SearchQuery)
     facets: dict[str, list[FacetCount]] = field(default_factory=dict)
 
-    @property
-    def page(self) -> int:
-        return self.query.page
-
-    @property
-    def per_page(self) -> int:
-        return self.query.per_page
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
+    @classmethod
+    def of(
+        cls,
+        query: SearchQuery,
+        hits: list[SearchHit],
+        total: int,
+        facets: dict[str, list[FacetCount]],
+    ) -> SearchResult:
+        return cls(hits, total, query.page, query.per_page, query, facets)
 
 
 def query_from_params(params: Mapping[str, Any], *, display_language: str = "en") -> SearchQuery:
@@ -284,72 +278,9 @@ def normalise(query: SearchQuery) -> SearchQuery:
         region=_clean(query.region),
         city=_clean(query.city),
         language=(_clean(query.language) or "").lower() or None,
-        page=max(1, query.page),
-        per_page=min(max(1, query.per_page), MAX_PER_PAGE),
+        page=page_number(query.page),
+        per_page=page_length(query.per_page),
     )
-
-
-def fts5_query(text: str) -> str | None:
-    """Words only, each quoted and matched as a prefix (never an FTS5 syntax error)."""
-    words = re.findall(r"\w+", text)
-    if not words:
-        return None
-    return " ".join('"' + word.replace('"', '""') + '"*' for word in words)
-
-
-def _text_match(
-    text: str, dialect: str, *, typo: bool = False
-) -> tuple[sa.ColumnElement[bool], Callable[[sa.Select[Any]], sa.Subquery]] | None:
-    """``(condition, ranks)``: whether a text of the option (any language) matches ``text``, as a
-    condition over ``SupportOption``, and a function giving, for a select of candidate option
-    ids, ``(option_id, rank)``: the best score of each candidate's matching texts (higher is
-    better).
-
-    The condition is a semi-join the planner runs only over the options the other filters keep;
-    ranks are computed only for the candidates given (the page's). On PostgreSQL ``typo`` adds
-    trigram word similarity on titles to the match (the fallback of :func:`search_options`);
-    the rank is the same sum either way, so a typo-tolerant search orders as before.
-    """
-    T = SupportOptionText
-    if dialect == "postgresql":
-        document: sa.ColumnElement[Any] = sa.literal_column(SEARCH_VECTOR)
-        tsquery = sa.func.websearch_to_tsquery(sa.literal_column("'simple'::regconfig"), text)
-        matched: sa.ColumnElement[bool] = document.bool_op("@@")(tsquery)
-        if typo:
-            similar = sa.literal(text).bool_op("<%")(T.title)  # pg_trgm word similarity
-            matched = sa.or_(matched, similar)
-        score = sa.func.ts_rank(document, tsquery) + sa.func.word_similarity(text, T.title)
-
-        def pg_ranks(candidates: sa.Select[Any]) -> sa.Subquery:
-            return (
-                sa.select(T.option_id, sa.func.max(score).label("rank"))
-                .where(T.option_id.in_(candidates), matched)
-                .group_by(T.option_id)
-                .subquery("ranks")
-            )
-
-        return sa.exists().where(T.option_id == SupportOption.id, matched), pg_ranks
-    match = fts5_query(text)
-    if match is None:
-        return None
-    # FTS5's hidden ``rank`` column is bm25 (lower is better); one scan of the match computes it
-    # (bm25 counts the whole match once per scan, so never look it up row by row)
-    fts = sa.table("support_option_texts_fts", sa.column("rowid"), sa.column("rank"))
-    fts_match = sa.literal_column("support_option_texts_fts").op("MATCH")(match)
-
-    def sqlite_ranks(candidates: sa.Select[Any]) -> sa.Subquery:
-        return (
-            sa.select(T.option_id, sa.func.max(-fts.c.rank).label("rank"))
-            .select_from(fts)
-            .join(T, T.id == fts.c.rowid)
-            .where(fts_match, T.option_id.in_(candidates))
-            .group_by(T.option_id)
-            .subquery("ranks")
-        )
-
-    # uncorrelated: SQLite runs the full-text lookup once, not once per option
-    matching = sa.select(T.option_id).join(fts, fts.c.rowid == T.id).where(fts_match)
-    return SupportOption.id.in_(matching), sqlite_ranks
 
 
 def _current_capacity(today: dt.date | sa.BindParameter[Any]) -> sa.ScalarSelect[Any]:
@@ -440,187 +371,31 @@ def search_options(query: SearchQuery, *, actor: Actor) -> SearchResult:
     dialect = db.session.get_bind().dialect.name
     if query.text and dialect != "postgresql" and fts5_query(query.text) is None:
         # nothing searchable in the text: nothing matches
-        return SearchResult(query, [], 0, {name: [] for name in FACETS})
-    template = _template_query(query)
-    values = _bind_values(query, now)
+        return SearchResult.of(query, [], 0, {name: [] for name in FACETS})
+    values = bind_values(query, now)
 
     def summary(typo: bool) -> tuple[int, dict[str, list[FacetCount]], list[SearchHit]]:
-        key = (dialect, actor.role, actor.country_code, template, typo)
-        plan = _PLANS.get(key)
-        if plan is None:
-            plan = _PLANS[key] = _parametrised(
-                _summary_statement(template, actor, dialect, _NOW, typo=typo)
-            )
-            if len(_PLANS) > _MAX_PLANS:
-                del _PLANS[next(iter(_PLANS))]
-        # a value the template could not name: build the statement with the real values
-        if plan is _UNCACHEABLE:
-            plan = _summary_statement(query, actor, dialect, now, typo=typo)
-        return _summary(plan, values, query)
+        statement = summary_statement(
+            query, actor=actor, dialect=dialect, now=now, typo=typo, build=_summary_statement
+        )
+        return _summary(statement, values, query)
 
     total, facets, hits = summary(typo=False)
     if total == 0 and query.text and dialect == "postgresql":
         # typo tolerance as a fallback: only when the exact words find nothing at all
         total, facets, hits = summary(typo=True)
-    return SearchResult(query, hits, total, facets)
-
-
-# --- statements built once per shape --------------------------------------------------------
-# Building the statements and their cache keys cost more Python than running them. A search's
-# statement depends on its *shape* (which filters are set, the sort, the dialect, the actor's
-# role) and its *values*. The statement of each shape is built once, from a query of that shape
-# holding sentinel values, and every sentinel's bound parameter is then renamed so that a search
-# only binds its own values (SQLAlchemy memoises the statement's cache key on the object).
-
-_NOW = dt.datetime(1901, 1, 1, tzinfo=dt.UTC)
-_SENTINELS: dict[str, Any] = {
-    "text": "zzqsentinelzz",
-    "country": "\x00country",
-    "region": "\x00REGION",
-    "region_lower": "\x00region",
-    "city": "\x00CITY",
-    "city_lower": "\x00city",
-    "category": "\x00category",
-    "max_cost": 1_000_000_001,
-    "language": "\x00language",
-    "partner_id": 1_000_000_002,
-    "age": 1_000_000_003,
-    "sex": "\x00sex",
-    "vulnerabilities": "\x00vulnerabilities",
-    "family_size": 1_000_000_004,
-    "languages": "\x00languages",
-}
-_MAX_PLANS = 512
-_UNCACHEABLE = sa.select(sa.null())
-_PLANS: dict[Any, sa.Executable] = {}
-
-
-def _template_query(query: SearchQuery) -> SearchQuery:
-    """``query``'s shape: the same filters set, holding sentinel values."""
-    S: Any = _SENTINELS
-    profile = query.profile
-    if profile is not None:
-        profile = ReturneeProfile(
-            age=S["age"] if profile.age is not None else None,
-            sex=S["sex"] if profile.sex else None,
-            vulnerabilities=frozenset([S["vulnerabilities"]] if profile.vulnerabilities else []),
-            family_size=S["family_size"] if profile.family_size is not None else None,
-            languages=frozenset([S["languages"]] if profile.languages else []),
-        )
-    return replace(
-        query,
-        text=S["text"] if query.text else "",
-        country_code=S["country"] if query.country_code else None,
-        region=S["region"] if query.region else None,
-        city=S["city"] if query.city else None,
-        category=S["category"] if query.category else None,
-        max_cost_eur_minor=S["max_cost"] if query.max_cost_eur_minor is not None else None,
-        language=S["language"] if query.language else None,
-        partner_id=S["partner_id"] if query.partner_id is not None else None,
-        profile=profile,
-        page=1,
-        per_page=20,
-        display_language="en",
-    )
-
-
-def _bind_values(query: SearchQuery, now: dt.datetime) -> dict[str, Any]:
-    """The values of ``query`` (and of now) under the names ``_parametrised`` gives them."""
-    profile = query.profile or ReturneeProfile()
-    text = query.text
-    return {
-        "now": now,
-        "today": now.date(),
-        "fresh_since": listing_fresh_since(now),
-        "text": text,
-        "text_match": fts5_query(text) if text else None,
-        "country": query.country_code,
-        "region": query.region,
-        "region_lower": query.region.lower() if query.region else None,
-        "region_in": [query.region],
-        "city": query.city,
-        "city_lower": query.city.lower() if query.city else None,
-        "category": query.category,
-        "max_cost": query.max_cost_eur_minor,
-        "language": query.language,
-        "language_in": [query.language],
-        "partner_id": query.partner_id,
-        "age": profile.age,
-        "sex": profile.sex,
-        "sex_in": [profile.sex],
-        "vulnerabilities_in": sorted(profile.vulnerabilities),
-        "family_size": profile.family_size,
-        "languages_in": sorted(profile.languages),
-        "offset": (query.page - 1) * query.per_page,
-        "limit": query.per_page,
-    }
-
-
-def _sentinel_names() -> dict[tuple[type, Any], str]:
-    """Each sentinel (and each value derived from one) by ``(type, value)``: ``1 == True`` and
-    a date is no datetime."""
-    names = {name: value for name, value in _SENTINELS.items()}
-    names |= {
-        "now": _NOW,
-        "today": _NOW.date(),
-        "fresh_since": listing_fresh_since(_NOW),
-        "text_match": fts5_query(_SENTINELS["text"]),
-    }
-    return {(type(value), value): name for name, value in names.items()}
-
-
-def _is_sentinel_like(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(_is_sentinel_like(item) for item in value)
-    if isinstance(value, str):
-        return value.startswith("\x00") or "sentinel" in value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value >= 1_000_000_000
-    return isinstance(value, dt.date)
-
-
-def _parametrised(statement: sa.Executable) -> sa.Executable:
-    """``statement`` with every sentinel's parameter named; ``_UNCACHEABLE`` when a date or a
-    sentinel is left that has no name (derived in a way this module does not know)."""
-    names = _sentinel_names()
-    left: list[Any] = []
-
-    def rename(element: Any, **_: Any) -> Any:
-        if not isinstance(element, BindParameter) or element.callable is not None:
-            return None
-        value = element.value
-        if element.expanding and isinstance(value, list) and len(value) == 1:
-            name = _name_of(names, value[0])
-            if name is not None:
-                return sa.bindparam(f"{name}_in", type_=element.type, expanding=True)
-        else:
-            name = _name_of(names, value)
-            if name is not None:
-                return sa.bindparam(name, type_=element.type)
-        if _is_sentinel_like(value):
-            left.append(value)
-        return None
-
-    renamed: Any = visitors.replacement_traverse(cast(Any, statement), {}, rename)
-    return _UNCACHEABLE if left else renamed
-
-
-def _name_of(names: dict[tuple[type, Any], str], value: Any) -> str | None:
-    try:
-        return names.get((type(value), value))
-    except TypeError:  # unhashable
-        return None
+    return SearchResult.of(query, hits, total, facets)
 
 
 def _summary_statement(
-    query: SearchQuery, actor: Actor, dialect: str, now: dt.datetime, *, typo: bool = False
+    query: SearchQuery, actor: Actor, dialect: str, now: dt.datetime, typo: bool = False
 ) -> sa.Executable:
     """The statement of :func:`_summary` for ``query`` (a template's sentinels, or real values)."""
     today = now.date()
     conditions: list[sa.ColumnElement[bool]] = [listed_for(actor, now)]
     ranks = None
     if query.text:
-        text = _text_match(query.text, dialect, typo=typo)
+        text = text_match(query.text, dialect, typo=typo)
         assert text is not None  # an unsearchable text returned before
         conditions.append(text[0])
         ranks = text[1]

@@ -18,7 +18,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from partners import imports, referrals, services
+from partners import access, capacity, imports, referrals, services
 from partners.forms import (
     AcceptReferralForm,
     ButtonForm,
@@ -138,12 +138,12 @@ def new_partner() -> Any:
 @bp.get("/partners/<int:partner_id>")
 @signed_in
 def partner(partner_id: int) -> Any:
-    found = services.get_partner(partner_id, actor=current_user)
+    found = access.get_partner(partner_id, actor=current_user)
     return render_template(
         "partners/partner.html",
         partner=found,
         options=services.list_options(actor=current_user, partner_id=found.id),
-        can_manage=services.can_manage(found, current_user),
+        can_manage=access.can_manage(found, current_user),
         vetting_form=VettingForm(vetting_status=found.vetting_status.value),
         performance=services.partner_performance(found.id),
     )
@@ -152,7 +152,7 @@ def partner(partner_id: int) -> Any:
 @bp.route("/partners/<int:partner_id>/edit", methods=["GET", "POST"])
 @roles(*MANAGERS)
 def edit_partner(partner_id: int) -> Any:
-    found = services.get_partner(partner_id, actor=current_user)
+    found = access.get_partner(partner_id, actor=current_user)
     form = partner_form(found, None)
     if form.validate_on_submit():
         try:
@@ -191,7 +191,7 @@ def set_vetting(partner_id: int) -> Any:
 @bp.route("/partners/<int:partner_id>/options/new", methods=["GET", "POST"])
 @roles(*MANAGERS)
 def new_option(partner_id: int) -> Any:
-    found = services.get_partner(partner_id, actor=current_user)
+    found = access.get_partner(partner_id, actor=current_user)
     form = OptionForm()
     if form.validate_on_submit():
         try:
@@ -208,15 +208,15 @@ def new_option(partner_id: int) -> Any:
 @bp.get("/options/<int:option_id>")
 @signed_in
 def option(option_id: int) -> Any:
-    found = services.get_option(option_id, actor=current_user)
+    found = access.get_option(option_id, actor=current_user)
     return render_template(
         "partners/option.html",
         option=found,
         text=found.text(str(get_locale() or "en")),
-        free_places=services.free_places(found.id),
+        free_places=capacity.free_places(found.id),
         is_stale=services.is_stale(found),
         hidden_as_stale=services.is_hidden_as_stale(found),
-        can_manage=services.can_manage(found, current_user),
+        can_manage=access.can_manage(found, current_user),
         next_statuses=sorted(services.STATUS_TRANSITIONS[found.status]),
         button_form=ButtonForm(),
     )
@@ -225,7 +225,7 @@ def option(option_id: int) -> Any:
 @bp.route("/options/<int:option_id>/edit", methods=["GET", "POST"])
 @roles(*MANAGERS)
 def edit_option(option_id: int) -> Any:
-    found = services.get_option(option_id, actor=current_user)
+    found = access.get_option(option_id, actor=current_user)
     form = OptionForm(data=None if request.method == "POST" else OptionForm.data_of(found))
     if form.validate_on_submit():
         try:

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +41,7 @@ from reintegration_hub.core.authz import get_scoped, scoped, sees_all_offices
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.i18n import country_codes, language_codes
+from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
@@ -58,7 +59,6 @@ from reintegration_hub.programmes.models import Grant
 DEADLINE_WARNING_DAYS = 5
 #: rapidfuzz token_sort_ratio at or above which two names are the same person's.
 DUPLICATE_NAME_SCORE = 85
-MAX_PAGE_SIZE = 100
 
 #: Roles that register and edit cases; case managers and programme managers only read.
 EDITOR_ROLES = frozenset({Role.COUNSELLOR, Role.ADMIN})
@@ -137,18 +137,6 @@ class PossibleDuplicate(Conflict):
         message = _l("This person may already have a case: %(numbers)s.", numbers=numbers)
         super().__init__(message, field_errors={"confirm_duplicate": [message]})
         self.matches = list(matches)
-
-
-@dataclass
-class CasePage:
-    items: list[Returnee]
-    total: int
-    page: int
-    page_size: int
-    pages: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, -(-self.total // self.page_size))
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -704,10 +692,8 @@ def list_cases(
     drill: CaseDrill | None = None,
     counsellor_id: int | None = None,
     case_manager_id: int | None = None,
-) -> CasePage:
+) -> Page[Returnee]:
     """One page of the case list and the total: two queries whatever the page size."""
-    page = max(page, 1)
-    page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
     filters: dict[str, Any] = {
         "actor": actor,
         "status": status,
@@ -718,12 +704,7 @@ def list_cases(
         "counsellor_id": counsellor_id,
         "case_manager_id": case_manager_id,
     }
-    count_stmt = _filter_cases(sa.select(sa.func.count(Returnee.id)), **filters)
-    total = int(db.session.scalar(count_stmt) or 0)
-    stmt = case_list_statement(**filters).offset((page - 1) * page_size).limit(page_size)
-    return CasePage(
-        items=list(db.session.scalars(stmt)), total=total, page=page, page_size=page_size
-    )
+    return paginate(case_list_statement(**filters), page=page, per_page=page_size)
 
 
 def origin_offices(country_code: str | None = None) -> Sequence[Office]:

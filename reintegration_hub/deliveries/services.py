@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from pathlib import Path
@@ -29,6 +29,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
+from partners.capacity import consume_place
 from partners.models import (
     PartnerMember,
     Referral,
@@ -37,7 +38,6 @@ from partners.models import (
     instalments,
 )
 from partners.referrals import mark_referral_delivered
-from partners.services import consume_place
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.cases.services import advance_case
 from reintegration_hub.core.audit import record_audit
@@ -46,6 +46,7 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.i18n import currency_codes, format_money
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
+from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.core.validation import MAX_AMOUNT_MINOR, MAX_ID
 from reintegration_hub.deliveries.certificates import (
@@ -65,8 +66,6 @@ from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 
 #: Who records deliveries: the origin case manager, the partner's users, administrators.
 RECORDER_ROLES = frozenset({Role.CASE_MANAGER, Role.PARTNER, Role.ADMIN})
-MAX_PAGE_SIZE = 100
-MAX_PAGE = 10**6  # keeps the offset inside a BIGINT
 #: Bounds that keep quantities and rates inside their columns (INTEGER, NUMERIC(18, 10)).
 MAX_QUANTITY = 10**6
 MAX_AMOUNT_EUR_MINOR = 10**15
@@ -145,18 +144,6 @@ class RecordingState:
     refusal: Conflict | None
     progress: LineProgress
     deliveries: list[Delivery]  # the line's instalments, first first
-
-
-@dataclass
-class DeliveryPage:
-    items: list[Delivery]
-    total: int
-    page: int
-    page_size: int
-    pages: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, -(-self.total // self.page_size))
 
 
 # --- access ----------------------------------------------------------------------------------
@@ -699,17 +686,10 @@ def deliveries_statement(
 
 def list_deliveries(
     *, actor: Actor, page: int = 1, page_size: int = 25, plan_id: int | None = None
-) -> DeliveryPage:
+) -> Page[Delivery]:
     """One page of ``deliveries_statement`` and the total, in a fixed number of queries."""
-    page = min(max(page, 1), MAX_PAGE)
-    page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
     stmt = deliveries_statement(actor=actor, plan_id=plan_id)
-    total = int(
-        db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
-        or 0
-    )
-    rows = db.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique()
-    return DeliveryPage(items=list(rows), total=total, page=page, page_size=page_size)
+    return paginate(stmt, page=page, per_page=page_size)
 
 
 def certificate_file(delivery_id: int, *, actor: Actor) -> tuple[Delivery, Path]:

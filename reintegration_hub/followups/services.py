@@ -28,7 +28,9 @@ from reintegration_hub.core.audit import pending_changes, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from reintegration_hub.core.fallback import own_else_default, owned_by
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
@@ -57,16 +59,12 @@ from reintegration_hub.programmes.models import Grant
 
 def template_for(case: Returnee) -> MilestoneTemplate:
     """The grant's own template, else the default one."""
-    template = None
-    if case.grant_id is not None:
-        template = db.session.scalars(
-            sa.select(MilestoneTemplate).where(MilestoneTemplate.grant_id == case.grant_id)
-        ).first()
-    template = (
-        template
-        or db.session.scalars(
-            sa.select(MilestoneTemplate).where(MilestoneTemplate.is_default.is_(True))
-        ).first()
+    template = own_else_default(
+        sa.select(MilestoneTemplate),
+        (
+            owned_by(MilestoneTemplate.grant_id, case.grant_id),
+            MilestoneTemplate.is_default.is_(True),
+        ),
     )
     if template is None:
         raise Conflict(_l("No milestone template is set up: an administrator must add one."))
@@ -329,18 +327,6 @@ class WorkListFilters:
     overdue_only: bool = False
 
 
-@dataclass
-class WorkListPage:
-    items: list[Milestone]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-
 #: The work list's order: overdue first, then by due date.
 WORK_LIST_ORDER = (
     sa.case((Milestone.status == MilestoneStatus.OVERDUE, 0), else_=1),
@@ -369,19 +355,12 @@ def work_list_where(
 
 def work_list(
     filters: WorkListFilters, *, actor: Actor, page: int = 1, page_size: int = 50
-) -> WorkListPage:
+) -> Page[Milestone]:
     """The due and overdue milestones ``actor`` answers for or oversees: overdue first, then
     by due date; two statements whatever the page size."""
-    page = max(page, 1)
     stmt = work_list_where(sa.select(Milestone), filters, actor=actor)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
-    items = db.session.scalars(
-        stmt.options(joinedload(Milestone.returnee))
-        .order_by(*WORK_LIST_ORDER)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    return WorkListPage(list(items), int(total), page, page_size)
+    stmt = stmt.options(joinedload(Milestone.returnee)).order_by(*WORK_LIST_ORDER)
+    return paginate(stmt, page=page, per_page=page_size)
 
 
 def offices_with_milestones(*, actor: Actor) -> Sequence[Office]:

@@ -37,6 +37,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from partners import events
+from partners.capacity import OPEN_HOLD_STATUSES, release_hold
 from partners.labels import DECLINE_REASON_LABELS
 from partners.models import ReferralStatus, SupportOption
 from partners.referrals import (
@@ -45,7 +46,6 @@ from partners.referrals import (
     mark_referral_delivered,
     withdraw_referral,
 )
-from partners.services import OPEN_HOLD_STATUSES, release_hold
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc

@@ -22,10 +22,11 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
+from partners.access import get_option
+from partners.capacity import hold_place, release_hold
 from partners.eligibility import ReturneeProfile, evaluate
 from partners.models import HoldStatus, PlaceHold, Referral, SupportOption
 from partners.referrals import ReferralRequest, send_referral
-from partners.services import get_option, hold_place, release_hold
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.cases.services import advance_case, get_case
@@ -36,6 +37,7 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, Perm
 from reintegration_hub.core.labels import VULNERABILITY_LABELS
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
 from reintegration_hub.core.outbox import public_url, queue_message
+from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.deliveries.services import LineProgress, line_progress
 from reintegration_hub.extensions import db
@@ -676,19 +678,7 @@ def deliveries_by_line(plan: Plan) -> dict[int, LineProgress]:
     return line_progress([line.id for line in plan.lines])
 
 
-@dataclass
-class PlanPage:
-    items: list[Plan]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-
-def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> PlanPage:
+def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> Page[Plan]:
     """Plans waiting for ``actor``'s step, oldest first: submitted ones for case managers,
     feasible ones for programme managers, both for administrators; approved plans whose
     amendment waits for the same step with them (ordered by the amendment's submission)."""
@@ -703,7 +693,6 @@ def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> PlanPag
     )
     if waiting is None:
         raise PermissionDenied(_l("Your role cannot do this."))
-    page = max(page, 1)
     amendment = sa.select(PlanAmendment.submitted_at).where(
         PlanAmendment.plan_id == Plan.id,
         PlanAmendment.status.in_([AmendmentStatus(status.value) for status in waiting]),
@@ -713,15 +702,9 @@ def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> PlanPag
     )
     if actor.role == Role.PROGRAMME_MANAGER:  # the plans their office approves
         stmt = stmt.where(approvable_plans(actor))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     submitted_at = sa.func.coalesce(amendment.limit(1).scalar_subquery(), Plan.submitted_at)
-    items = db.session.scalars(
-        stmt.options(
-            joinedload(Plan.returnee).joinedload(Returnee.host_office),
-            selectinload(Plan.amendments),
-        )
-        .order_by(submitted_at, Plan.id)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    return PlanPage(list(items), int(total), page, page_size)
+    stmt = stmt.options(
+        joinedload(Plan.returnee).joinedload(Returnee.host_office),
+        selectinload(Plan.amendments),
+    ).order_by(submitted_at, Plan.id)
+    return paginate(stmt, page=page, per_page=page_size)

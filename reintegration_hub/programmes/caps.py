@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from reintegration_hub.core.fallback import own_else_default, owned_by
 from reintegration_hub.core.i18n import country_codes
 from reintegration_hub.core.money import BASE_CURRENCY
 from reintegration_hub.core.roles import Actor
@@ -61,23 +62,14 @@ def cap_rule_for(grant_id: int | None, return_country_code: str | None) -> Budge
     """The most specific rule: the grant's for the country, the grant's for any country, the
     programme-wide one for the country, then the default rule. One statement."""
     country = (return_country_code or "").upper() or None
-    grant_match = BudgetCapRule.grant_id == grant_id if grant_id is not None else sa.false()
-    country_match = (
-        BudgetCapRule.return_country_code == country if country is not None else sa.false()
-    )
-    stmt = (
-        sa.select(BudgetCapRule)
-        .where(
-            sa.or_(grant_match, BudgetCapRule.grant_id.is_(None)),
-            sa.or_(country_match, BudgetCapRule.return_country_code.is_(None)),
-        )
-        .order_by(
-            BudgetCapRule.grant_id.is_(None),  # the grant's own first (false sorts first)
+    return own_else_default(
+        sa.select(BudgetCapRule),
+        (owned_by(BudgetCapRule.grant_id, grant_id), BudgetCapRule.grant_id.is_(None)),
+        (
+            owned_by(BudgetCapRule.return_country_code, country),
             BudgetCapRule.return_country_code.is_(None),
-        )
-        .limit(1)
+        ),
     )
-    return db.session.scalars(stmt).first()
 
 
 def list_cap_rules(*, actor: Actor) -> Sequence[BudgetCapRule]:

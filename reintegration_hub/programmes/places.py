@@ -20,7 +20,7 @@ from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import CaseStatus, Returnee, VulnerabilityEntry
 from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.errors import Conflict, PermissionDenied
-from reintegration_hub.core.paging import Page, page_number
+from reintegration_hub.core.paging import Page, count_rows, page_number
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.core.vocabulary import VulnerabilityCategory
 from reintegration_hub.extensions import db
@@ -200,10 +200,11 @@ def priority_list(
         .group_by(VulnerabilityEntry.returnee_id)
         .subquery()
     )
-    waiting = _waiting(grant.id, actor).subquery()
+    waiting_cases = _waiting(grant.id, actor)
+    total = count_rows(waiting_cases)
+    waiting = waiting_cases.subquery()
     score = sa.func.coalesce(needs.c.score, 0)
     return_day = case_return_day()
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(waiting)) or 0
     rows = db.session.execute(
         sa.select(
             Returnee.id,

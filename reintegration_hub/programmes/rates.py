@@ -24,7 +24,7 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound
 from reintegration_hub.core.i18n import currency_codes
 from reintegration_hub.core.money import BASE_CURRENCY, ExchangeRate
-from reintegration_hub.core.paging import Page, page_number
+from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
 from reintegration_hub.programmes.services import Errors, clean_text, require_manager
@@ -180,12 +180,7 @@ def list_rates(
 ) -> Page[ExchangeRate]:
     """One page of rates and their number: two statements."""
     stmt = rate_list_statement(actor=actor, currency=currency)
-    page = page_number(page)
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
-    )
-    items = db.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).all()
-    return Page(list(items), int(total or 0), page, page_size)
+    return paginate(stmt, page=page, per_page=page_size)
 
 
 def rate_currencies() -> list[str]:

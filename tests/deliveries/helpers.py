@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from partners.capacity import hold_place
 from partners.models import (
     Partner,
     PartnerMember,
@@ -20,7 +21,6 @@ from partners.models import (
     ReferralStatus,
     SupportOption,
 )
-from partners.services import hold_place
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.db import now_utc

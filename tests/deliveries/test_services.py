@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.pool import NullPool
 
+from partners.capacity import free_places, release_place
 from partners.models import (
     DeclineReason,
     HoldStatus,
@@ -23,7 +24,6 @@ from partners.models import (
     PlaceHold,
     ReferralStatus,
 )
-from partners.services import free_places, release_place
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core.audit import AuditEntry

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from partners import imports, services
+from partners import capacity, imports
 from partners.models import Referral, SupportCategory, SupportOption
 from partners.referrals import ReferralRequest, send_referral
 from partners.services import LocationInput, OptionInput, TextInput
@@ -41,7 +41,7 @@ def refer(
 ) -> Referral:
     option = option or SupportOptionFactory(capacity_places=2)
     office = office or origin_office()
-    hold_id = services.hold_place(option.id, reference, actor=ACTOR).hold_id if hold else None
+    hold_id = capacity.hold_place(option.id, reference, actor=ACTOR).hold_id if hold else None
     return send_referral(
         ReferralRequest(
             option_id=option.id,

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from partners import services
+from partners import capacity, services
 from partners.models import CapacityPeriod, HoldStatus, OptionCapacity, OptionStatus, PlaceHold
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import Conflict, NotFound
@@ -27,8 +27,8 @@ ACTOR = SystemActor("test")
 DAY = dt.date(2026, 3, 15)
 
 
-def hold(option_id: int, reference: str) -> services.HoldResult:
-    return services.hold_place(option_id, reference, actor=ACTOR, on=DAY)
+def hold(option_id: int, reference: str) -> capacity.HoldResult:
+    return capacity.hold_place(option_id, reference, actor=ACTOR, on=DAY)
 
 
 def test_holds_beyond_capacity_join_the_waitlist_in_order(app: Flask) -> None:
@@ -37,7 +37,7 @@ def test_holds_beyond_capacity_join_the_waitlist_in_order(app: Flask) -> None:
     assert [r.status for r in results] == [HoldStatus.HELD] * 2 + [HoldStatus.WAITLISTED] * 3
     assert [r.waitlist_position for r in results] == [None, None, 1, 2, 3]
     assert results[1].free_places == 0
-    assert services.free_places(option.id, DAY) == 0
+    assert capacity.free_places(option.id, DAY) == 0
     assert results[0].period_start == dt.date(2026, 3, 1)
 
 
@@ -47,24 +47,24 @@ def test_holding_again_for_the_same_reference_returns_the_same_hold(app: Flask) 
     assert hold(option.id, "line-1") == first
     waiting = hold(option.id, "line-2")
     assert hold(option.id, "line-2").hold_id == waiting.hold_id
-    assert services.free_places(option.id, DAY) == 0
+    assert capacity.free_places(option.id, DAY) == 0
 
 
 def test_a_released_place_goes_to_the_earliest_waitlisted_hold_at_once(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=1)
     first, waiting, second_waiting = (hold(option.id, r) for r in ("a", "b", "c"))
 
-    released = services.release_place(first.hold_id, actor=ACTOR)
+    released = capacity.release_place(first.hold_id, actor=ACTOR)
 
     assert released.status == HoldStatus.RELEASED
     assert released.closed_at is not None
     promoted = db.session.get(PlaceHold, waiting.hold_id)
     assert (promoted.status, promoted.waitlist_number) == (HoldStatus.HELD, None)
     assert promoted.promoted_at is not None
-    assert services.free_places(option.id, DAY) == 0
+    assert capacity.free_places(option.id, DAY) == 0
     assert hold(option.id, "c").waitlist_position == 1  # "b" left the line
     assert second_waiting.waitlist_position == 2
-    assert hold(option.id, "b") == services.HoldResult(
+    assert hold(option.id, "b") == capacity.HoldResult(
         hold_id=waiting.hold_id,
         status=HoldStatus.HELD,
         period_start=dt.date(2026, 3, 1),
@@ -75,13 +75,13 @@ def test_a_released_place_goes_to_the_earliest_waitlisted_hold_at_once(app: Flas
     ).all()
     assert promotions == [str(waiting.hold_id)]
     with pytest.raises(Conflict):
-        services.release_place(first.hold_id, actor=ACTOR)
+        capacity.release_place(first.hold_id, actor=ACTOR)
 
 
 def test_leaving_the_waitlist_frees_no_place_and_promotes_nobody(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=1)
     held, a, b = (hold(option.id, r) for r in ("held", "a", "b"))
-    services.release_place(a.hold_id, actor=ACTOR)
+    capacity.release_place(a.hold_id, actor=ACTOR)
     assert db.session.get(PlaceHold, held.hold_id).status == HoldStatus.HELD
     assert hold(option.id, "b").waitlist_position == 1
     assert db.session.get(PlaceHold, b.hold_id).promoted_at is None
@@ -93,59 +93,59 @@ def test_more_places_on_the_option_go_to_its_waitlist(app: Flask) -> None:
     )
     option = SupportOptionFactory(capacity_places=1)
     today = dt.date.today()  # noqa: DTZ011  a resize applies to the periods from today on
-    results = [services.hold_place(option.id, r, actor=ACTOR, on=today) for r in "abcd"]
+    results = [capacity.hold_place(option.id, r, actor=ACTOR, on=today) for r in "abcd"]
 
     services.update_option(option.id, kutaisi_course(capacity_places=3), actor=case_manager("GE"))
 
     statuses = [db.session.get(PlaceHold, r.hold_id).status for r in results]
     assert statuses == [HoldStatus.HELD] * 3 + [HoldStatus.WAITLISTED]
-    assert services.free_places(option.id, today) == 0
+    assert capacity.free_places(option.id, today) == 0
 
 
 def test_leaving_the_waitlist_moves_the_others_up(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=0)
     a, b = hold(option.id, "a"), hold(option.id, "b")
     assert (a.waitlist_position, b.waitlist_position) == (1, 2)
-    services.release_place(a.hold_id, actor=ACTOR)
+    capacity.release_place(a.hold_id, actor=ACTOR)
     assert hold(option.id, "b").waitlist_position == 1
-    assert services.free_places(option.id, DAY) == 0
+    assert capacity.free_places(option.id, DAY) == 0
 
 
 def test_consume_moves_a_place_from_held_to_used(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=3)
     taken = hold(option.id, "line")
-    services.consume_place(taken.hold_id, actor=ACTOR)
+    capacity.consume_place(taken.hold_id, actor=ACTOR)
     row = db.session.scalars(sa.select(OptionCapacity)).one()
     db.session.refresh(row)
     assert (row.places_total, row.places_held, row.places_used) == (3, 0, 1)
-    assert services.free_places(option.id, DAY) == 2
+    assert capacity.free_places(option.id, DAY) == 2
     with pytest.raises(Conflict):
-        services.consume_place(taken.hold_id, actor=ACTOR)
+        capacity.consume_place(taken.hold_id, actor=ACTOR)
     waiting = hold(SupportOptionFactory(capacity_places=0).id, "w")
     with pytest.raises(Conflict):
-        services.consume_place(waiting.hold_id, actor=ACTOR)
+        capacity.consume_place(waiting.hold_id, actor=ACTOR)
 
 
 def test_unlimited_options_always_hold(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=None)
     results = [hold(option.id, f"line-{n}") for n in range(30)]
     assert {r.status for r in results} == {HoldStatus.HELD}
-    assert services.free_places(option.id, DAY) is None
+    assert capacity.free_places(option.id, DAY) is None
     assert db.session.scalar(sa.select(sa.func.count(OptionCapacity.id))) == 0
-    services.consume_place(results[0].hold_id, actor=ACTOR)
+    capacity.consume_place(results[0].hold_id, actor=ACTOR)
 
 
 def test_each_period_has_its_own_places(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=1, capacity_period=CapacityPeriod.QUARTER)
     assert hold(option.id, "q1").status == HoldStatus.HELD
-    later = services.hold_place(option.id, "q2", actor=ACTOR, on=dt.date(2026, 4, 2))
+    later = capacity.hold_place(option.id, "q2", actor=ACTOR, on=dt.date(2026, 4, 2))
     assert later.status == HoldStatus.HELD
     assert later.period_start == dt.date(2026, 4, 1)
-    assert services.period_bounds(CapacityPeriod.MONTH, dt.date(2026, 12, 31)) == (
+    assert capacity.period_bounds(CapacityPeriod.MONTH, dt.date(2026, 12, 31)) == (
         dt.date(2026, 12, 1),
         dt.date(2026, 12, 31),
     )
-    assert services.period_bounds(CapacityPeriod.YEAR, DAY) == (
+    assert capacity.period_bounds(CapacityPeriod.YEAR, DAY) == (
         dt.date(2026, 1, 1),
         dt.date(2026, 12, 31),
     )
@@ -160,10 +160,10 @@ def test_places_are_held_only_on_published_options_the_actor_sees(app: Flask) ->
     )
     option = SupportOptionFactory(capacity_places=5)
     with pytest.raises(NotFound):
-        services.hold_place(option.id, "line", actor=yerevan)
+        capacity.hold_place(option.id, "line", actor=yerevan)
     taken = hold(option.id, "line")
     with pytest.raises(NotFound):
-        services.release_place(taken.hold_id, actor=yerevan)
+        capacity.release_place(taken.hold_id, actor=yerevan)
 
 
 def test_the_database_refuses_an_overbooked_row(app: Flask) -> None:
@@ -184,10 +184,10 @@ def test_concurrent_holds_from_separate_connections_never_overbook(
 ) -> None:
     workers_app = racing_app(make_app)
 
-    def attempt(option_id: int, reference: str) -> services.HoldResult:
+    def attempt(option_id: int, reference: str) -> capacity.HoldResult:
         with workers_app.app_context():
             try:
-                result = services.hold_place(option_id, reference, actor=ACTOR, on=DAY)
+                result = capacity.hold_place(option_id, reference, actor=ACTOR, on=DAY)
                 db.session.commit()
                 return result
             finally:
@@ -215,7 +215,7 @@ def test_concurrent_holds_from_separate_connections_never_overbook(
             sa.select(OptionCapacity).where(OptionCapacity.option_id == option_id)
         ).one()
         assert (row.places_total, row.places_held, row.places_used) == (PLACES, PLACES, 0)
-        assert services.free_places(option_id, DAY) == 0
+        assert capacity.free_places(option_id, DAY) == 0
         stored = db.session.scalars(
             sa.select(PlaceHold.status).where(PlaceHold.option_id == option_id)
         ).all()
@@ -242,7 +242,7 @@ def test_places_freed_at_the_same_moment_each_go_to_one_waitlisted_hold(
             with workers_app.app_context():
                 try:
                     start.wait(timeout=30)  # every release at the same moment  # noqa: B023
-                    services.release_place(hold_id, actor=ACTOR)
+                    capacity.release_place(hold_id, actor=ACTOR)
                     db.session.commit()
                 finally:
                     db.session.remove()

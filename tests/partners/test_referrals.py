@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.pool import NullPool
 
-from partners import referrals, services
+from partners import capacity, referrals
 from partners.models import (
     DeclineReason,
     HoldStatus,
@@ -131,7 +131,7 @@ def test_the_expiry_follows_the_configuration(make_app) -> None:
 
 def test_a_referral_needs_its_packet_and_a_hold_of_its_option(app: Flask) -> None:
     option, other = SupportOptionFactory(), SupportOptionFactory()
-    stray = services.hold_place(other.id, "plan-line:9", actor=ACTOR)
+    stray = capacity.hold_place(other.id, "plan-line:9", actor=ACTOR)
     request = ReferralRequest(
         option_id=option.id,
         reference="plan-line:9",
@@ -339,12 +339,12 @@ def test_the_link_form_works_with_csrf_on_and_refuses_without_its_token(make_app
 def test_declining_gives_the_place_back_and_tells_the_case_manager_once(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=2)
     referral = refer(option)
-    assert services.free_places(option.id) == 1
+    assert capacity.free_places(option.id) == 1
     declined = decline_referral(
         referral.id, DeclineReason.NO_CAPACITY, note="Full until June.", actor=ACTOR
     )
     assert (declined.status, declined.answer_note) == (ReferralStatus.DECLINED, "Full until June.")
-    assert services.free_places(option.id) == 2
+    assert capacity.free_places(option.id) == 2
     assert db.session.get(PlaceHold, referral.hold_id).status == HoldStatus.RELEASED
     (message,) = outbox(":declined")
     assert message.to_address == CONTACT
@@ -353,16 +353,16 @@ def test_declining_gives_the_place_back_and_tells_the_case_manager_once(app: Fla
     with pytest.raises(Conflict):
         decline_referral(referral.id, DeclineReason.NO_CAPACITY, actor=ACTOR)
     assert len(outbox(":declined")) == 1
-    assert services.free_places(option.id) == 2
+    assert capacity.free_places(option.id) == 2
     assert audit_actions("PlaceHold")[-1] == "place.release"
 
 
 def test_declining_with_a_hold_released_by_hand_still_declines(app: Flask) -> None:
     option = SupportOptionFactory(capacity_places=1)
     referral = refer(option)
-    services.release_place(referral.hold_id, actor=ACTOR)
+    capacity.release_place(referral.hold_id, actor=ACTOR)
     decline_referral(referral.id, DeclineReason.LOCATION, actor=ACTOR)
-    assert services.free_places(option.id) == 1
+    assert capacity.free_places(option.id) == 1
 
 
 def test_expire_referrals_is_set_based_and_idempotent(app: Flask, monkeypatch) -> None:
@@ -378,7 +378,7 @@ def test_expire_referrals_is_set_based_and_idempotent(app: Flask, monkeypatch) -
         referral.expires_at = now_utc() - dt.timedelta(hours=1)
     answered.status = ReferralStatus.ACCEPTED
     db.session.commit()
-    assert services.free_places(option.id) == 0
+    assert capacity.free_places(option.id) == 0
     assert db.session.get(PlaceHold, late[2].hold_id).status == HoldStatus.WAITLISTED
 
     assert expire_referrals(actor=ACTOR) == 4
@@ -389,7 +389,7 @@ def test_expire_referrals_is_set_based_and_idempotent(app: Flask, monkeypatch) -
     assert fresh(on_time.id).status == ReferralStatus.SENT
     assert fresh(answered.id).status == ReferralStatus.ACCEPTED
     # two places back: the waitlisted hold of "answered" takes one at once, one stays free
-    assert services.free_places(option.id) == 1
+    assert capacity.free_places(option.id) == 1
     assert db.session.get(PlaceHold, answered.hold_id).status == HoldStatus.HELD
     assert audit_actions("PlaceHold").count("place.promote") == 1
     assert db.session.get(PlaceHold, late[2].hold_id).status == HoldStatus.RELEASED
@@ -484,7 +484,7 @@ def test_withdrawing_gives_the_place_back_and_tells_the_partner(app: Flask) -> N
     accept_referral(referral.id, actor=ACTOR)
     withdrawn = withdraw_referral(referral.id, actor=ACTOR)
     assert withdrawn.status == ReferralStatus.WITHDRAWN
-    assert services.free_places(option.id) == 1
+    assert capacity.free_places(option.id) == 1
     (message,) = outbox(":withdrawn")
     assert message.to_address == option.partner.focal_point_email
     with pytest.raises(Conflict):

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from partners import services
+from partners import access, capacity, services
 from partners.models import (
     OptionStatus,
     SupportOption,
@@ -92,7 +92,7 @@ def test_administrators_edit_everywhere_and_programme_managers_only_read(
     admin = UserFactory(role=Role.ADMIN, office=OfficeFactory(kind=OfficeKind.HOME))
     services.update_option(option.id, kutaisi_course(), actor=admin)
     manager = UserFactory(role=Role.PROGRAMME_MANAGER, office=OfficeFactory(kind=OfficeKind.HOME))
-    assert services.get_option(option.id, actor=manager) is option
+    assert access.get_option(option.id, actor=manager) is option
     with pytest.raises(PermissionDenied):
         services.update_option(option.id, kutaisi_course(), actor=manager)
 
@@ -246,7 +246,7 @@ def test_stale_options_are_flagged_then_hidden_from_counsellors_after_the_grace(
     counsellor = UserFactory(role=Role.COUNSELLOR)
     assert visible_ids(counsellor) == {fresh.id, stale.id}
     with pytest.raises(NotFound):
-        services.get_option(hidden.id, actor=counsellor)
+        access.get_option(hidden.id, actor=counsellor)
     assert hidden.id in visible_ids(case_manager())  # they must re-verify it
     manager = case_manager()
     services.verify_option(hidden.id, actor=manager)
@@ -290,8 +290,8 @@ def test_listed_for_hides_stale_options_from_counsellors_but_not_case_managers(a
 def test_changing_capacity_never_drops_below_the_places_taken(app: Flask, gel_rate: None) -> None:
     option = SupportOptionFactory(capacity_places=3)
     for n in range(3):
-        services.hold_place(option.id, f"line-{n}", actor=case_manager())
+        capacity.hold_place(option.id, f"line-{n}", actor=case_manager())
     services.update_option(option.id, kutaisi_course(capacity_places=1), actor=case_manager())
-    assert services.free_places(option.id) == 0
+    assert capacity.free_places(option.id) == 0
     services.update_option(option.id, kutaisi_course(capacity_places=5), actor=case_manager())
-    assert services.free_places(option.id) == 2
+    assert capacity.free_places(option.id) == 2

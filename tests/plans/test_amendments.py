@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from partners.capacity import free_places
 from partners.models import DeclineReason, HoldStatus, Referral, ReferralStatus
 from partners.referrals import LINK_ACTOR, accept_referral, decline_referral, expire_referrals
-from partners.services import free_places
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied

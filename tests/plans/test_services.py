@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from partners.capacity import free_places
 from partners.models import HoldStatus, Referral, ReferralStatus
-from partners.services import free_places
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied

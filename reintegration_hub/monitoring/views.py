@@ -19,7 +19,7 @@ from partners.models import SupportCategory
 from reintegration_hub.cases.drill import DONE_TIMELINESS
 from reintegration_hub.cases.labels import CLOSURE_LABELS
 from reintegration_hub.cases.models import CaseStatus, ClosureReason
-from reintegration_hub.core import i18n
+from reintegration_hub.core import exports, i18n
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import choices, show_domain_error
@@ -27,7 +27,7 @@ from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.core.web import query_int
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import MilestoneStatus
-from reintegration_hub.monitoring import exports, services
+from reintegration_hub.monitoring import services
 from reintegration_hub.monitoring.charts import Bar, column_chart, hbar_chart
 from reintegration_hub.monitoring.forms import ACTIVITY_LABELS, ActivityForm
 from reintegration_hub.monitoring.models import ActivityKind
@@ -598,7 +598,7 @@ def _download(table: Table, fmt: str, filters: DashboardFilters) -> Any:
         fmt,
         exports.export_filename(f"dashboard-{table.key}"),
         columns,
-        lambda: ([row[c.key] for c in table.columns] for row in table.rows),
+        lambda: exports.rows_of(columns, table.rows),
         title=str(table.title),
     )
 

@@ -14,7 +14,7 @@ from reintegration_hub.core.exports import CONTENT_TYPES
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import reports
-from reintegration_hub.monitoring.services import grants
+from reintegration_hub.monitoring.dashboard import grants
 from reintegration_hub.programmes.views import TARGET_LABELS
 
 bp = Blueprint("monitoring_reports", __name__, url_prefix="/monitoring")

@@ -29,15 +29,10 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
+from reintegration_hub.monitoring.dashboard import GrantProgress, count_cases, grant_progress
 from reintegration_hub.monitoring.figures import ReturnsRow
-from reintegration_hub.monitoring.services import (
-    DashboardFilters,
-    GrantProgress,
-    count_cases,
-    grant_progress,
-    latest_snapshot,
-    require_monitoring,
-)
+from reintegration_hub.monitoring.filters import DashboardFilters, require_monitoring
+from reintegration_hub.monitoring.snapshot import latest_snapshot
 from reintegration_hub.programmes.models import Grant
 
 #: The case dimensions the report's counts are grouped by.

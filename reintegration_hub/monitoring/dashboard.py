@@ -212,48 +212,15 @@ def grant_progress(
     """Budget, committed, delivered, remaining (``figures``), each split by co-financing
     source, and progress to the targets per grant (the grant filter's only), from the case
     counts ``per_grant`` and the programme activities in the period."""
-    grants_stmt = (
-        sa.select(Grant)
-        .options(selectinload(Grant.funding_sources), selectinload(Grant.targets))
-        .order_by(Grant.start_on.desc(), Grant.number)
-    )
-    if filters.grant_id is not None:
-        grants_stmt = grants_stmt.where(Grant.id == filters.grant_id)
-    grants = db.session.scalars(grants_stmt).all()
+    grants = _grants_with_targets(filters)
     if not grants:
         return []
-    ids = [g.id for g in grants]
-    activity_stmt = (
-        sa.select(
-            ProgrammeActivity.grant_id,
-            ProgrammeActivity.kind,
-            sa.func.count(ProgrammeActivity.id),
-            sa.func.coalesce(sa.func.sum(ProgrammeActivity.people_count), 0),
-        )
-        .where(ProgrammeActivity.grant_id.in_(ids))
-        .group_by(ProgrammeActivity.grant_id, ProgrammeActivity.kind)
-    )
-    if filters.period_from is not None:
-        activity_stmt = activity_stmt.where(ProgrammeActivity.occurred_on >= filters.period_from)
-    if filters.period_to is not None:
-        activity_stmt = activity_stmt.where(ProgrammeActivity.occurred_on <= filters.period_to)
-    activities = {
-        (gid, kind): (int(events), int(people))
-        for gid, kind, events, people in db.session.execute(activity_stmt)
-    }
+    activities = _activity_counts(filters, [g.id for g in grants])
     result = []
     for grant in grants:
         counts = per_grant.get(grant.id, Totals())
         committed, delivered = counts.committed_minor, counts.delivered_minor
-        # short stays count people; capacity-building counts events
-        stays = activities.get((grant.id, ActivityKind.SHORT_STAY), (0, 0))
-        events = activities.get((grant.id, ActivityKind.CAPACITY_EVENT), (0, 0))
-        actual = {
-            TargetIndicator.RETURNS: counts.returns,
-            TargetIndicator.REINTEGRATION: counts.reintegration,
-            TargetIndicator.SHORT_STAYS: stays[1],
-            TargetIndicator.CAPACITY_EVENTS: events[0],
-        }
+        actual = _target_actuals(counts, activities, grant.id)
         result.append(
             GrantProgress(
                 grant_id=grant.id,
@@ -271,6 +238,60 @@ def grant_progress(
             )
         )
     return result
+
+
+def _grants_with_targets(filters: DashboardFilters) -> Sequence[Grant]:
+    """The grants the figures are about (the grant filter's only), newest first, with their
+    funding sources and targets."""
+    stmt = (
+        sa.select(Grant)
+        .options(selectinload(Grant.funding_sources), selectinload(Grant.targets))
+        .order_by(Grant.start_on.desc(), Grant.number)
+    )
+    if filters.grant_id is not None:
+        stmt = stmt.where(Grant.id == filters.grant_id)
+    return db.session.scalars(stmt).all()
+
+
+def _activity_counts(
+    filters: DashboardFilters, grant_ids: Sequence[int]
+) -> dict[tuple[int, ActivityKind], tuple[int, int]]:
+    """Per grant and kind, the programme activities in the period: events and people."""
+    stmt = (
+        sa.select(
+            ProgrammeActivity.grant_id,
+            ProgrammeActivity.kind,
+            sa.func.count(ProgrammeActivity.id),
+            sa.func.coalesce(sa.func.sum(ProgrammeActivity.people_count), 0),
+        )
+        .where(ProgrammeActivity.grant_id.in_(grant_ids))
+        .group_by(ProgrammeActivity.grant_id, ProgrammeActivity.kind)
+    )
+    if filters.period_from is not None:
+        stmt = stmt.where(ProgrammeActivity.occurred_on >= filters.period_from)
+    if filters.period_to is not None:
+        stmt = stmt.where(ProgrammeActivity.occurred_on <= filters.period_to)
+    return {
+        (gid, kind): (int(events), int(people))
+        for gid, kind, events, people in db.session.execute(stmt)
+    }
+
+
+def _target_actuals(
+    counts: Totals,
+    activities: Mapping[tuple[int, ActivityKind], tuple[int, int]],
+    grant_id: int,
+) -> dict[TargetIndicator, int]:
+    """What each target indicator of the grant has reached: returns and beneficiaries from
+    the case counts; short stays count people, capacity-building counts events."""
+    stays = activities.get((grant_id, ActivityKind.SHORT_STAY), (0, 0))
+    events = activities.get((grant_id, ActivityKind.CAPACITY_EVENT), (0, 0))
+    return {
+        TargetIndicator.RETURNS: counts.returns,
+        TargetIndicator.REINTEGRATION: counts.reintegration,
+        TargetIndicator.SHORT_STAYS: stays[1],
+        TargetIndicator.CAPACITY_EVENTS: events[0],
+    }
 
 
 def _sources(grant: Grant, committed: int, delivered: int) -> list[SourceSplit]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,44 +130,106 @@ def read_outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -
     if snapshot is None:
         return result
     result.taken_at, result.as_of = snapshot.taken_at, snapshot.as_of
-    partner_filter, category_filter = filters.partner_id is not None, filters.category is not None
-    # the cells that count each case once under these filters, per breakdown
-    score_measure = {
-        (False, False): Measure.SCORE,
-        (True, False): Measure.SCORE_PARTNER,
-        (False, True): Measure.SCORE_CATEGORY,
-        (True, True): Measure.SCORE_SERVICE,
-    }[(partner_filter, category_filter)]
-    partner_measure = Measure.SCORE_SERVICE if category_filter else Measure.SCORE_PARTNER
-    category_measure = Measure.SCORE_SERVICE if partner_filter else Measure.SCORE_CATEGORY
+    scores = _ScoreGroups()
+    partner_names = _add_partner_scores(scores, filters)
+    _add_category_scores(scores, filters)
+    histogram, band_totals = _add_case_scores(scores, filters)
+    _add_follow_up(result, filters)
+    grant_names = dict(db.session.execute(sa.select(Grant.id, Grant.number)).tuples().all())
+    result.by_partner = scores.rows("partner", lambda k: partner_names.get(int(k), k))
+    result.by_category = scores.rows("category", str)
+    result.by_country = scores.rows("country", str)
+    result.by_grant = scores.rows(
+        "grant", lambda k: grant_names.get(int(k), "") if k != "None" else ""
+    )
+    overall = scores.rows("all", str)
+    result.overall = overall[0] if overall else None
+    if not filters.by_service:
+        result.histogram = [
+            BucketCount(str(b), histogram.get(str(b), 0)) for b in range(HISTOGRAM_BUCKETS)
+        ]
+    result.bands = [BucketCount(k, v) for k, v in sorted(band_totals.items())]
+    return result
+
+
+#: The breakdowns of the scores (``all``: every surveyed case under the filters).
+SCORE_GROUPS = ("partner", "category", "country", "grant", "all")
+
+
+class _ScoreGroups:
+    """Per breakdown and key: the surveyed cases and the sums of their economic, social,
+    psychosocial and composite scores, and the cases per band; the means come at the end
+    (``rows``), so cells are summed first whatever their number."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, dict[str, list[float]]] = {
+            name: defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0]) for name in SCORE_GROUPS
+        }
+        self.bands: dict[str, dict[str, dict[str, int]]] = {
+            name: defaultdict(dict) for name in SCORE_GROUPS
+        }
+
+    def add(self, group: str, key: str, band: Any, values: Sequence[Any]) -> None:
+        acc = self.sums[group][key]
+        for i, value in enumerate(values):
+            acc[i] += value or 0
+        n = int(values[0] or 0)
+        self.bands[group][key][str(band)] = self.bands[group][key].get(str(band), 0) + n
+
+    def rows(self, group: str, label: Callable[[str], str]) -> list[ScoreRow]:
+        """The group's mean scores per key, best composite first."""
+        made = [
+            ScoreRow(
+                key=key,
+                label=label(key),
+                n=int(acc[0]),
+                economic=acc[1] / acc[0],
+                social=acc[2] / acc[0],
+                psychosocial=acc[3] / acc[0],
+                composite=acc[4] / acc[0],
+                bands=self.bands[group][key],
+            )
+            for key, acc in self.sums[group].items()
+            if acc[0]
+        ]
+        return sorted(made, key=lambda r: (-r.composite, r.label))
+
+
+def _score_sums() -> tuple[Any, ...]:
+    """The cells' surveyed cases and score sums, summed, in ``_ScoreGroups.add``'s order."""
     c = OutcomeCell
-    sums: tuple[Any, ...] = (
+    return (
         sa.func.sum(c.n),
         sa.func.sum(c.sum_economic),
         sa.func.sum(c.sum_social),
         sa.func.sum(c.sum_psychosocial),
         sa.func.sum(c.sum_composite),
     )
-    service = filters.cell_conditions(service=True)
-    groups: dict[str, dict[str, list[float]]] = {
-        name: defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
-        for name in ("partner", "category", "country", "grant", "all")
-    }
-    bands: dict[str, dict[str, dict[str, int]]] = {name: defaultdict(dict) for name in groups}
 
-    def add(group: str, key: str, band: Any, values: Sequence[Any]) -> None:
-        acc = groups[group][key]
-        for i, value in enumerate(values):
-            acc[i] += value or 0
-        n = int(values[0] or 0)
-        bands[group][key][str(band)] = bands[group][key].get(str(band), 0) + n
 
-    # one statement per breakdown, each grouping only what it shows; the partners' names
-    # come with their rows (a list of a thousand ids to look them up by cost more)
-    partner_names: dict[int, str] = {}
+def _score_measures(filters: DashboardFilters) -> tuple[Measure, Measure, Measure]:
+    """The cells that count each case once under ``filters``: for the scores by country,
+    grant and overall, by partner, and by category."""
+    partner_filter, category_filter = filters.partner_id is not None, filters.category is not None
+    per_case = {
+        (False, False): Measure.SCORE,
+        (True, False): Measure.SCORE_PARTNER,
+        (False, True): Measure.SCORE_CATEGORY,
+        (True, True): Measure.SCORE_SERVICE,
+    }[(partner_filter, category_filter)]
+    per_partner = Measure.SCORE_SERVICE if category_filter else Measure.SCORE_PARTNER
+    per_category = Measure.SCORE_SERVICE if partner_filter else Measure.SCORE_CATEGORY
+    return per_case, per_partner, per_category
+
+
+def _add_partner_scores(scores: _ScoreGroups, filters: DashboardFilters) -> dict[int, str]:
+    """The scores by partner; returns the partners' names, which come with their rows (a
+    list of a thousand ids to look them up by cost more)."""
+    c = OutcomeCell
+    sums = _score_sums()
     per_partner = (
         sa.select(c.partner_id, c.band, *(s.label(f"s{i}") for i, s in enumerate(sums)))
-        .where(c.measure == partner_measure, *service)
+        .where(c.measure == _score_measures(filters)[1], *filters.cell_conditions(service=True))
         .group_by(c.partner_id, c.band)
         .subquery("per_partner")
     )
@@ -177,32 +239,52 @@ def read_outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -
         per_partner.c.band,
         *(per_partner.c[f"s{i}"] for i in range(len(sums))),
     ).outerjoin(Partner, Partner.id == per_partner.c.partner_id)
+    names: dict[int, str] = {}
     for partner_id, name, band, *values in db.session.execute(by_partner):
-        add("partner", str(partner_id), band, values)
+        scores.add("partner", str(partner_id), band, values)
         if partner_id is not None and name is not None:
-            partner_names[int(partner_id)] = name
+            names[int(partner_id)] = name
+    return names
+
+
+def _add_category_scores(scores: _ScoreGroups, filters: DashboardFilters) -> None:
+    c = OutcomeCell
     by_category = (
-        sa.select(c.category, c.band, *sums)
-        .where(c.measure == category_measure, *service)
+        sa.select(c.category, c.band, *_score_sums())
+        .where(c.measure == _score_measures(filters)[2], *filters.cell_conditions(service=True))
         .group_by(c.category, c.band)
     )
     for key, band, *values in db.session.execute(by_category):
-        add("category", str(key), band, values)
+        scores.add("category", str(key), band, values)
+
+
+def _add_case_scores(
+    scores: _ScoreGroups, filters: DashboardFilters
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The scores by country, by grant and overall, each case once; returns the surveyed
+    cases per tenth of the composite score (none from service cells) and per band."""
+    c = OutcomeCell
     histogram: dict[str, int] = defaultdict(int)
     band_totals: dict[str, int] = defaultdict(int)
     scored = (
-        sa.select(c.return_country_code, c.grant_id, c.bucket, c.band, *sums)
-        .where(c.measure == score_measure)
+        sa.select(c.return_country_code, c.grant_id, c.bucket, c.band, *_score_sums())
+        .where(c.measure == _score_measures(filters)[0])
         .where(*filters.cell_conditions(service=filters.by_service))
         .group_by(c.return_country_code, c.grant_id, c.bucket, c.band)
     )
     for country, grant_id, bucket, band, *values in db.session.execute(scored):
-        add("country", str(country), band, values)
-        add("grant", str(grant_id), band, values)
-        add("all", "all", band, values)
+        scores.add("country", str(country), band, values)
+        scores.add("grant", str(grant_id), band, values)
+        scores.add("all", "all", band, values)
         if bucket is not None:  # service cells have no histogram bucket
             histogram[str(bucket)] += int(values[0] or 0)
         band_totals[str(band)] += int(values[0] or 0)
+    return histogram, band_totals
+
+
+def _add_follow_up(result: Outcomes, filters: DashboardFilters) -> None:
+    """Time to plan (and its mean), milestones on time by office and closures by reason, from
+    one statement (``_follow_up_statement``) and the names of the offices among them."""
     plan_days: dict[str, int] = defaultdict(int)
     days_sum, days_n = 0, 0
     on_time: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TIMELINESS, 0))
@@ -221,38 +303,6 @@ def read_outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -
         elif measure == Measure.CLOSURE:
             closures[str(bucket)] += n
     office_names = _office_names(set(on_time))
-    grant_names = dict(db.session.execute(sa.select(Grant.id, Grant.number)).tuples().all())
-
-    def score_rows(group: str, label: Any) -> list[ScoreRow]:
-        made = [
-            ScoreRow(
-                key=key,
-                label=label(key),
-                n=int(acc[0]),
-                economic=acc[1] / acc[0],
-                social=acc[2] / acc[0],
-                psychosocial=acc[3] / acc[0],
-                composite=acc[4] / acc[0],
-                bands=bands[group][key],
-            )
-            for key, acc in groups[group].items()
-            if acc[0]
-        ]
-        return sorted(made, key=lambda r: (-r.composite, r.label))
-
-    result.by_partner = score_rows("partner", lambda k: partner_names.get(int(k), k))
-    result.by_category = score_rows("category", str)
-    result.by_country = score_rows("country", str)
-    result.by_grant = score_rows(
-        "grant", lambda k: grant_names.get(int(k), "") if k != "None" else ""
-    )
-    overall = score_rows("all", str)
-    result.overall = overall[0] if overall else None
-    if not filters.by_service:
-        result.histogram = [
-            BucketCount(str(b), histogram.get(str(b), 0)) for b in range(HISTOGRAM_BUCKETS)
-        ]
-    result.bands = [BucketCount(k, v) for k, v in sorted(band_totals.items())]
     result.plan_days = [BucketCount(k, plan_days.get(k, 0)) for k, _last in PLAN_DAY_RANGES]
     result.plan_days_mean = days_sum / days_n if days_n else None
     result.on_time = sorted(
@@ -265,7 +315,6 @@ def read_outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -
     result.closures = sorted(
         (BucketCount(k, v) for k, v in closures.items()), key=lambda b: (-b.n, b.key)
     )
-    return result
 
 
 def _follow_up_statement(filters: DashboardFilters) -> sa.Select[Any] | sa.CompoundSelect:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,9 +96,24 @@ def follow_up_figures(
     grouped by ``group``. Each select gives the ``group`` columns, then ``office_id`` (the
     milestones' responsible office, else NULL), ``bucket``, ``n`` and ``sum_days``: the snapshot
     writes them into cells, a partner-filtered dashboard reads them live."""
-    no_office = sa.cast(sa.null(), sa.Integer).label("office_id")
-    no_days = sa.cast(sa.literal_column("0"), sa.BigInteger).label("sum_days")
-    count = sa.func.count().label("n")
+    return [
+        (Measure.PLAN_DAYS, _plan_days(cases, group)),
+        (Measure.MILESTONES, _milestones_due(cases, group, as_of)),
+        (Measure.CLOSURE, _closures(cases, group)),
+    ]
+
+
+def _no_office() -> Any:
+    return sa.cast(sa.null(), sa.Integer).label("office_id")
+
+
+def _no_days() -> Any:
+    return sa.cast(sa.literal_column("0"), sa.BigInteger).label("sum_days")
+
+
+def _plan_days(cases: Any, group: Sequence[Any]) -> sa.Select[Any]:
+    """Approved plans per range of days from return to approval (``PLAN_DAY_RANGES``), with
+    the sum of the days (for the mean)."""
     days = days_to_plan(cases.c.departed_on)
     day_bucket = sa.case(
         *(
@@ -108,12 +123,12 @@ def follow_up_figures(
         ),
         else_=constant_text(PLAN_DAY_RANGES[-1][0]),
     )
-    plan_days = (
+    return (
         sa.select(
             *group,
-            no_office,
+            _no_office(),
             day_bucket.label("bucket"),
-            count,
+            sa.func.count().label("n"),
             sa.cast(sa.func.sum(days), sa.BigInteger).label("sum_days"),
         )
         .select_from(Plan)
@@ -125,36 +140,93 @@ def follow_up_figures(
         )
         .group_by(*group, day_bucket)
     )
+
+
+def _milestones_due(cases: Any, group: Sequence[Any], as_of: dt.date) -> sa.Select[Any]:
+    """Milestones come due by ``as_of`` per responsible office: done on time, done late,
+    still open (cancelled ones do not count)."""
     timeliness = sa.case(
         *((milestone_done(key), constant_text(key)) for key in DONE_TIMELINESS),
         else_=constant_text("open"),
     )
-    milestones = (
+    return (
         sa.select(
             *group,
             Milestone.office_id.label("office_id"),
             timeliness.label("bucket"),
-            count,
-            no_days,
+            sa.func.count().label("n"),
+            _no_days(),
         )
         .select_from(Milestone)
         .join(cases, cases.c.case_id == Milestone.returnee_id)
         .where(Milestone.due_on <= as_of, Milestone.status != MilestoneStatus.CANCELLED)
         .group_by(*group, Milestone.office_id, timeliness)
     )
+
+
+def _closures(cases: Any, group: Sequence[Any]) -> sa.Select[Any]:
+    """Closed cases per closure reason (``unspecified`` when none was given)."""
     reason = sa.func.coalesce(Returnee.closure_reason, constant_text("unspecified"))
-    closures = (
-        sa.select(*group, no_office, reason.label("bucket"), count, no_days)
+    return (
+        sa.select(
+            *group, _no_office(), reason.label("bucket"), sa.func.count().label("n"), _no_days()
+        )
         .select_from(Returnee)
         .join(cases, cases.c.case_id == Returnee.id)
         .where(Returnee.status == CaseStatus.CLOSED)
         .group_by(*group, reason)
     )
-    return [
-        (Measure.PLAN_DAYS, plan_days),
-        (Measure.MILESTONES, milestones),
-        (Measure.CLOSURE, closures),
-    ]
+
+
+#: What a cell holds when its measure does not say (``_CellWriter.insert``).
+CELL_DEFAULTS: dict[str, Any] = {
+    "n": 0,
+    "sum_economic": 0.0,
+    "sum_social": 0.0,
+    "sum_psychosocial": 0.0,
+    "sum_composite": 0.0,
+    "sum_days": 0,
+    "returns": 0,
+    "arrivals": 0,
+    "committed_minor": 0,
+    "delivered_minor": 0,
+}
+#: The columns a score cell fills after its breakdown (``SCORE`` has ``bucket`` first).
+SCORE_COLUMNS = ("band", "n", "sum_economic", "sum_social", "sum_psychosocial", "sum_composite")
+
+
+@dataclass
+class _CellWriter:
+    """Writes the cells of one measure after another, each row stamped with the snapshot's
+    time, and counts the cells of each measure."""
+
+    taken_at: dt.datetime
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def stamp(self) -> Any:
+        return sa.literal(self.taken_at, OutcomeCell.snapshot_at.type)
+
+    def insert(self, measure: Measure, select: sa.Select[Any], columns: Sequence[str]) -> None:
+        """``INSERT ... SELECT`` of ``measure``'s cells: ``select`` gives the stamp, the
+        measure, the ``DIMENSIONS`` and ``columns``; the other figures get their defaults."""
+        target = ["snapshot_at", "measure", *DIMENSIONS, *columns]
+        missing = [name for name in CELL_DEFAULTS if name not in columns]
+        select = select.add_columns(*(sa.literal(CELL_DEFAULTS[name]) for name in missing))
+        db.session.execute(sa.insert(OutcomeCell).from_select([*target, *missing], select))
+        self.counts[measure.value] = int(
+            db.session.scalar(
+                sa.select(sa.func.count(OutcomeCell.id)).where(OutcomeCell.measure == measure)
+            )
+            or 0
+        )
+
+    def insert_grouped(
+        self, measure: Measure, stmt: sa.Select[Any], columns: Sequence[str]
+    ) -> None:
+        """``stmt``'s rows (dimensions first, then ``columns``) as ``measure``'s cells."""
+        cells = stmt.subquery()
+        self.insert(measure, sa.select(self.stamp, sa.literal(measure.value), *cells.c), columns)
 
 
 def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
@@ -164,56 +236,44 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
     GROUP BY`` per measure writes the new ones, every row stamped with the same time, in the
     caller's transaction: readers see the old snapshot or the new one, never a mix.
     """
-    taken_at = now_utc()
+    writer = _CellWriter(now_utc())
     db.session.execute(sa.delete(OutcomeCell))
     db.session.execute(sa.delete(OutcomeSnapshot))
     cases = figures.case_rows()
-    dims = [cases.c[name] for name in DIMENSIONS]
-    stamp = sa.literal(taken_at, OutcomeCell.snapshot_at.type)
-    counts: dict[str, int] = {}
-
-    def insert(measure: Measure, select: sa.Select[Any], columns: Sequence[str]) -> None:
-        target = ["snapshot_at", "measure", *DIMENSIONS, *columns]
-        defaults = {
-            "n": 0,
-            "sum_economic": 0.0,
-            "sum_social": 0.0,
-            "sum_psychosocial": 0.0,
-            "sum_composite": 0.0,
-            "sum_days": 0,
-            "returns": 0,
-            "arrivals": 0,
-            "committed_minor": 0,
-            "delivered_minor": 0,
-        }
-        missing = [name for name in defaults if name not in columns]
-        select = select.add_columns(*(sa.literal(defaults[name]) for name in missing))
-        db.session.execute(sa.insert(OutcomeCell).from_select([*target, *missing], select))
-        counts[measure.value] = int(
-            db.session.scalar(
-                sa.select(sa.func.count(OutcomeCell.id)).where(OutcomeCell.measure == measure)
-            )
-            or 0
-        )
-
-    # every case by plan status, and each case once per category its approved plan serves:
-    # cases, returns, arrivals, committed and delivered (``figures``)
     categories = _served(("category",))
-    for measure, stmt, columns in (
-        (Measure.CASES, figures.snapshot_case_cells(as_of, cases, dims), ["bucket"]),
-        (
-            Measure.CASES_CATEGORY,
-            figures.snapshot_category_cells(as_of, cases, categories, dims),
-            ["category", "bucket"],
-        ),
-    ):
-        cells = stmt.subquery()
-        insert(
-            measure,
-            sa.select(stamp, sa.literal(measure.value), *cells.c),
-            [*columns, *figures.CELL_FIGURES],
-        )
-    # latest survey of each case (highest taken_on, then id)
+    _insert_case_cells(writer, as_of, cases, categories)
+    _insert_score_cells(writer, as_of, cases)
+    _insert_follow_up_cells(writer, as_of, cases, categories)
+    header = OutcomeSnapshot(
+        taken_at=writer.taken_at, as_of=as_of, cell_count=sum(writer.counts.values())
+    )
+    record_audit(
+        "monitoring.snapshot",
+        header,
+        actor=actor,
+        changes={"as_of": [None, as_of.isoformat()], "cells": [None, writer.counts]},
+    )
+    return SnapshotCounts(taken_at=writer.taken_at, as_of=as_of, cells=writer.counts)
+
+
+def _insert_case_cells(writer: _CellWriter, as_of: dt.date, cases: Any, categories: Any) -> None:
+    """Every case by plan status, and each case once per category its approved plan serves:
+    cases, returns, arrivals, committed and delivered (``figures``)."""
+    dims = [cases.c[name] for name in DIMENSIONS]
+    writer.insert_grouped(
+        Measure.CASES,
+        figures.snapshot_case_cells(as_of, cases, dims),
+        ["bucket", *figures.CELL_FIGURES],
+    )
+    writer.insert_grouped(
+        Measure.CASES_CATEGORY,
+        figures.snapshot_category_cells(as_of, cases, categories, dims),
+        ["category", "bucket", *figures.CELL_FIGURES],
+    )
+
+
+def _latest_surveys(as_of: dt.date) -> Any:
+    """The latest survey of each case by ``as_of`` (highest ``taken_on``, then id)."""
     ranked = (
         sa.select(
             SustainabilitySurvey.returnee_id,
@@ -232,7 +292,16 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
         .where(SustainabilitySurvey.taken_on <= as_of)
         .subquery("ranked")
     )
-    latest = sa.select(ranked).where(ranked.c.rank == 1).subquery("latest")
+    return sa.select(ranked).where(ranked.c.rank == 1).subquery("latest")
+
+
+def _insert_score_cells(writer: _CellWriter, as_of: dt.date, cases: Any) -> None:
+    """The latest survey's scores summed per case dimensions, tenth of the composite score
+    and band; then each case once per partner, per category, per partner and category served
+    (``SERVICE_SCORES``), without the tenth: a partner's or category's cells stay few (bands
+    suffice)."""
+    latest = _latest_surveys(as_of)
+    dims = [cases.c[name] for name in DIMENSIONS]
     bucket = score_bucket(latest.c.composite)
     score_sums = [
         sa.func.count(),
@@ -241,32 +310,35 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
         sa.func.sum(latest.c.psychosocial),
         sa.func.sum(latest.c.composite),
     ]
-    score_columns = ["bucket", "band", "n", "sum_economic", "sum_social", "sum_psychosocial"]
-    score_columns.append("sum_composite")
-    insert(
+    surveyed = latest.join(cases, cases.c.case_id == latest.c.returnee_id)
+    writer.insert(
         Measure.SCORE,
-        sa.select(stamp, sa.literal(Measure.SCORE.value), *dims, bucket, latest.c.band, *score_sums)
-        .select_from(latest.join(cases, cases.c.case_id == latest.c.returnee_id))
+        sa.select(
+            writer.stamp, sa.literal(Measure.SCORE.value), *dims, bucket, latest.c.band, *score_sums
+        )
+        .select_from(surveyed)
         .group_by(*dims, bucket, latest.c.band),
-        score_columns,
+        ["bucket", *SCORE_COLUMNS],
     )
-    # each case once per partner, per category, per partner and category served; no
-    # histogram bucket here: a partner's or category's cells stay few (bands suffice)
     for measure, by in SERVICE_SCORES.items():
         served = _served(by)
         keys = [served.c[name] for name in by]
-        insert(
+        writer.insert(
             measure,
-            sa.select(stamp, sa.literal(measure.value), *dims, *keys, latest.c.band, *score_sums)
-            .select_from(
-                latest.join(cases, cases.c.case_id == latest.c.returnee_id).join(
-                    served, served.c.case_id == latest.c.returnee_id
-                )
+            sa.select(
+                writer.stamp, sa.literal(measure.value), *dims, *keys, latest.c.band, *score_sums
             )
+            .select_from(surveyed.join(served, served.c.case_id == latest.c.returnee_id))
             .group_by(*dims, *keys, latest.c.band),
-            [*by, *score_columns[1:]],
+            [*by, *SCORE_COLUMNS],
         )
-    # time to plan, milestones come due and closures: per case, and per category served
+
+
+def _insert_follow_up_cells(
+    writer: _CellWriter, as_of: dt.date, cases: Any, categories: Any
+) -> None:
+    """Time to plan, milestones come due and closures (``follow_up_figures``): per case, and
+    per category served."""
     by_category = (
         sa.select(*cases.c, categories.c.category)
         .join(categories, categories.c.case_id == cases.c.case_id)
@@ -275,21 +347,11 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
     for source, extra in ((cases, []), (by_category, ["category"])):
         group = [source.c[name] for name in (*DIMENSIONS, *extra)]
         for measure, stmt in follow_up_figures(source, group, as_of):
-            measure = FOLLOW_UP_CATEGORY[measure] if extra else measure
-            cells = stmt.subquery()
-            insert(
-                measure,
-                sa.select(stamp, sa.literal(measure.value), *cells.c),
+            writer.insert_grouped(
+                FOLLOW_UP_CATEGORY[measure] if extra else measure,
+                stmt,
                 [*extra, "office_id", "bucket", "n", "sum_days"],
             )
-    header = OutcomeSnapshot(taken_at=taken_at, as_of=as_of, cell_count=sum(counts.values()))
-    record_audit(
-        "monitoring.snapshot",
-        header,
-        actor=actor,
-        changes={"as_of": [None, as_of.isoformat()], "cells": [None, counts]},
-    )
-    return SnapshotCounts(taken_at=taken_at, as_of=as_of, cells=counts)
 
 
 def latest_snapshot() -> OutcomeSnapshot | None:

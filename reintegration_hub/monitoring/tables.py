@@ -28,7 +28,7 @@ from reintegration_hub.followups.models import MilestoneStatus
 from reintegration_hub.monitoring.charts import Bar, column_chart, hbar_chart
 from reintegration_hub.monitoring.dashboard import Dashboard, GrantProgress, SourceSplit
 from reintegration_hub.monitoring.filters import DashboardFilters, month_end
-from reintegration_hub.monitoring.outcomes import ScoreRow
+from reintegration_hub.monitoring.outcomes import Outcomes, ScoreRow
 from reintegration_hub.plans.labels import PLAN_STATUS_LABELS
 from reintegration_hub.plans.models import PlanStatus
 from reintegration_hub.programmes.models import TargetIndicator
@@ -404,10 +404,26 @@ def _score_table(
 
 
 def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
+    """The outcome tables, from the snapshot (none before the first): scores by partner,
+    category, country and grant, their distribution (not under a partner or category filter:
+    its cells have no such dimension), bands, time to plan, milestones on time, closures."""
     f, o = board.filters, board.outcomes
     if o.taken_at is None:
         return []
-    tables = [
+    tables = _score_tables(f, o, full=full)
+    if not o.service_filtered:
+        tables.append(_histogram_table(f, o))
+    tables += [
+        _bands_table(f, o),
+        _plan_days_table(f, o),
+        _on_time_table(f, o),
+        _closures_table(f, o),
+    ]
+    return tables
+
+
+def _score_tables(f: DashboardFilters, o: Outcomes, *, full: bool) -> list[Table]:
+    return [
         _score_table(
             "scores-partner",
             _l("Sustainability scores by partner"),
@@ -446,70 +462,72 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
             ),
         ),
     ]
-    if not o.service_filtered:  # the histogram's cells have no partner or category
-        buckets = [
-            (
-                f"{int(b.key) / 10:.1f}-{(int(b.key) + 1) / 10:.1f}",
-                b.n,
-                _cases(f.case_args(score_bucket=int(b.key))),
-            )
-            for b in o.histogram
-        ]
-        tables.append(
-            Table(
-                "score-distribution",
-                _l("Distribution of composite scores"),
-                [
-                    Column("range", _l("Composite score")),
-                    Column("cases", _l("Surveyed cases"), "int"),
-                ],
-                [{"range": label, "cases": n} for label, n, _href in buckets],
-                [{"cases": href} for _label, _n, href in buckets],
-                chart=column_chart(
-                    _("Distribution of composite scores"),
-                    _("Surveyed cases per tenth of the composite score, from 0 to 1."),
-                    [Bar(label, [n], [_int(n)], href=href) for label, n, href in buckets],
-                ),
-            )
+
+
+def _histogram_table(f: DashboardFilters, o: Outcomes) -> Table:
+    buckets = [
+        (
+            f"{int(b.key) / 10:.1f}-{(int(b.key) + 1) / 10:.1f}",
+            b.n,
+            _cases(f.case_args(score_bucket=int(b.key))),
         )
-    tables.append(
-        Table(
-            "score-bands",
-            _l("Surveyed cases by band"),
-            [Column("band", _l("Band")), Column("cases", _l("Surveyed cases"), "int")],
-            [{"band": b.key, "cases": b.n} for b in o.bands],
-            [{"cases": _cases(f.case_args(band=b.key))} for b in o.bands],
-            chart=hbar_chart(
-                _("Surveyed cases by band"),
-                _("Cases per band of their latest survey."),
-                [
-                    Bar(b.key, [b.n], [_int(b.n)], href=_cases(f.case_args(band=b.key)))
-                    for b in o.bands
-                ],
-            ),
-        )
+        for b in o.histogram
+    ]
+    return Table(
+        "score-distribution",
+        _l("Distribution of composite scores"),
+        [
+            Column("range", _l("Composite score")),
+            Column("cases", _l("Surveyed cases"), "int"),
+        ],
+        [{"range": label, "cases": n} for label, n, _href in buckets],
+        [{"cases": href} for _label, _n, href in buckets],
+        chart=column_chart(
+            _("Distribution of composite scores"),
+            _("Surveyed cases per tenth of the composite score, from 0 to 1."),
+            [Bar(label, [n], [_int(n)], href=href) for label, n, href in buckets],
+        ),
     )
+
+
+def _bands_table(f: DashboardFilters, o: Outcomes) -> Table:
+    return Table(
+        "score-bands",
+        _l("Surveyed cases by band"),
+        [Column("band", _l("Band")), Column("cases", _l("Surveyed cases"), "int")],
+        [{"band": b.key, "cases": b.n} for b in o.bands],
+        [{"cases": _cases(f.case_args(band=b.key))} for b in o.bands],
+        chart=hbar_chart(
+            _("Surveyed cases by band"),
+            _("Cases per band of their latest survey."),
+            [Bar(b.key, [b.n], [_int(b.n)], href=_cases(f.case_args(band=b.key))) for b in o.bands],
+        ),
+    )
+
+
+def _plan_days_table(f: DashboardFilters, o: Outcomes) -> Table:
     in_range = {b.key: _cases(f.case_args(plan_days=b.key)) for b in o.plan_days}
-    tables.append(
-        Table(
-            "plan-days",
-            _l("Time from return to plan approval"),
-            [Column("range", _l("Days")), Column("plans", _l("Approved plans"), "int")],
-            [{"range": str(PLAN_DAY_LABELS[b.key]), "plans": b.n} for b in o.plan_days],
-            [{"plans": in_range[b.key]} for b in o.plan_days],
-            note=_l("Mean: %(days)s days.", days=_score(o.plan_days_mean))
-            if o.plan_days_mean is not None
-            else "",
-            chart=column_chart(
-                _("Time from return to plan approval"),
-                _("Approved plans per number of days from return to approval."),
-                [
-                    Bar(str(PLAN_DAY_LABELS[b.key]), [b.n], [_int(b.n)], href=in_range[b.key])
-                    for b in o.plan_days
-                ],
-            ),
-        )
+    return Table(
+        "plan-days",
+        _l("Time from return to plan approval"),
+        [Column("range", _l("Days")), Column("plans", _l("Approved plans"), "int")],
+        [{"range": str(PLAN_DAY_LABELS[b.key]), "plans": b.n} for b in o.plan_days],
+        [{"plans": in_range[b.key]} for b in o.plan_days],
+        note=_l("Mean: %(days)s days.", days=_score(o.plan_days_mean))
+        if o.plan_days_mean is not None
+        else "",
+        chart=column_chart(
+            _("Time from return to plan approval"),
+            _("Approved plans per number of days from return to approval."),
+            [
+                Bar(str(PLAN_DAY_LABELS[b.key]), [b.n], [_int(b.n)], href=in_range[b.key])
+                for b in o.plan_days
+            ],
+        ),
     )
+
+
+def _on_time_table(f: DashboardFilters, o: Outcomes) -> Table:
     rows, links, bars = [], [], []
     for office in [*o.on_time, replace(o.on_time_total, office=_("All offices"))]:
         of_office = office.office_id or None  # None: all offices
@@ -534,28 +552,29 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
         bars.append(
             Bar(office.office, [100 * (office.rate or 0)], [_share(office.rate)], href=overdue)
         )
-    tables.append(
-        Table(
-            "on-time",
-            _l("Milestones done on time, by responsible office"),
-            [
-                Column("office", _l("Office")),
-                Column("due", _l("Came due"), "int"),
-                Column("on_time", TIMELINESS_LABELS["on_time"], "int"),
-                Column("late", TIMELINESS_LABELS["late"], "int"),
-                Column("open", TIMELINESS_LABELS["open"], "int"),
-                Column("rate", _l("On-time rate"), "share"),
-            ],
-            rows,
-            links,
-            chart=hbar_chart(
-                _("Milestones done on time, by responsible office"),
-                _("Share of the milestones that came due which were done by their due date."),
-                bars,
-                maximum=100.0,
-            ),
-        )
+    return Table(
+        "on-time",
+        _l("Milestones done on time, by responsible office"),
+        [
+            Column("office", _l("Office")),
+            Column("due", _l("Came due"), "int"),
+            Column("on_time", TIMELINESS_LABELS["on_time"], "int"),
+            Column("late", TIMELINESS_LABELS["late"], "int"),
+            Column("open", TIMELINESS_LABELS["open"], "int"),
+            Column("rate", _l("On-time rate"), "share"),
+        ],
+        rows,
+        links,
+        chart=hbar_chart(
+            _("Milestones done on time, by responsible office"),
+            _("Share of the milestones that came due which were done by their due date."),
+            bars,
+            maximum=100.0,
+        ),
     )
+
+
+def _closures_table(f: DashboardFilters, o: Outcomes) -> Table:
     closed_rows: list[dict[str, Any]] = []
     closed_links: list[dict[str, str]] = []
     closed_bars: list[Bar] = []
@@ -566,22 +585,19 @@ def _outcome_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
         closed_rows.append({"reason": label, "cases": b.n})
         closed_links.append({"cases": href})
         closed_bars.append(Bar(label, [b.n], [_int(b.n)], href=href))
-    tables.append(
-        Table(
-            "closures",
-            _l("Closure reasons"),
-            [Column("reason", _l("Closure reason")), Column("cases", _l("Closed cases"), "int")],
-            closed_rows,
-            closed_links,
-            chart=hbar_chart(
-                _("Closure reasons"),
-                _("Closed cases per closure reason."),
-                closed_bars,
-                empty=_("No closed case."),
-            ),
-        )
+    return Table(
+        "closures",
+        _l("Closure reasons"),
+        [Column("reason", _l("Closure reason")), Column("cases", _l("Closed cases"), "int")],
+        closed_rows,
+        closed_links,
+        chart=hbar_chart(
+            _("Closure reasons"),
+            _("Closed cases per closure reason."),
+            closed_bars,
+            empty=_("No closed case."),
+        ),
     )
-    return tables
 
 
 def format_cell(value: Any, kind: str, currency: str = "EUR") -> str:

@@ -17,10 +17,7 @@ from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDeni
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring.filters import MONITORING_ROLES, require_monitoring
-from reintegration_hub.monitoring.models import (
-    ActivityKind,
-    ProgrammeActivity,
-)
+from reintegration_hub.monitoring.models import ActivityKind, ProgrammeActivity
 from reintegration_hub.programmes.models import Grant
 
 

@@ -28,12 +28,7 @@ from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus
 from reintegration_hub.monitoring import figures
-from reintegration_hub.monitoring.figures import (
-    BucketCount,
-    CaseCounts,
-    MonthCount,
-    Totals,
-)
+from reintegration_hub.monitoring.figures import BucketCount, CaseCounts, MonthCount, Totals
 from reintegration_hub.monitoring.filters import DashboardFilters, require_monitoring
 from reintegration_hub.monitoring.models import (
     ActivityKind,

@@ -22,21 +22,12 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from partners.models import SupportCategory
-from reintegration_hub.cases.drill import (
-    CaseDrill,
-    _bool,
-    _date,
-    _enum,
-    _int,
-    drill_conditions,
-)
+from reintegration_hub.cases.drill import CaseDrill, _bool, _date, _enum, _int, drill_conditions
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.authz import sees_all_offices
 from reintegration_hub.core.errors import PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
-from reintegration_hub.monitoring.models import (
-    OutcomeCell,
-)
+from reintegration_hub.monitoring.models import OutcomeCell
 
 #: Roles that see the dashboard (the home office); everyone else is refused.
 MONITORING_ROLES = frozenset({Role.ADMIN, Role.PROGRAMME_MANAGER})

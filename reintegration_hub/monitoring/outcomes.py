@@ -20,25 +20,15 @@ import sqlalchemy as sa
 
 from partners.models import Partner
 from reintegration_hub.auth.models import Office
-from reintegration_hub.cases.drill import (
-    DONE_TIMELINESS,
-    HISTOGRAM_BUCKETS,
-    PLAN_DAY_RANGES,
-)
+from reintegration_hub.cases.drill import DONE_TIMELINESS, HISTOGRAM_BUCKETS, PLAN_DAY_RANGES
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.core.sql import constant_text
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import figures
-from reintegration_hub.monitoring.figures import (
-    BucketCount,
-)
+from reintegration_hub.monitoring.figures import BucketCount
 from reintegration_hub.monitoring.filters import DashboardFilters, require_monitoring
-from reintegration_hub.monitoring.models import (
-    Measure,
-    OutcomeCell,
-    OutcomeSnapshot,
-)
+from reintegration_hub.monitoring.models import Measure, OutcomeCell, OutcomeSnapshot
 from reintegration_hub.monitoring.snapshot import (
     FOLLOW_UP_BASE,
     FOLLOW_UP_CATEGORY,

@@ -37,11 +37,7 @@ from reintegration_hub.core.sql import constant_number, constant_text
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
 from reintegration_hub.monitoring import figures
-from reintegration_hub.monitoring.models import (
-    Measure,
-    OutcomeCell,
-    OutcomeSnapshot,
-)
+from reintegration_hub.monitoring.models import Measure, OutcomeCell, OutcomeSnapshot
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 
 

@@ -40,13 +40,13 @@ from reintegration_hub.cases.models import Returnee, VulnerabilityEntry
 from reintegration_hub.core.roles import OfficeKind, Role, SystemActor
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import ScoringVersion, SustainabilitySurvey
-from reintegration_hub.monitoring import services
 from reintegration_hub.monitoring.models import (
     ActivityKind,
     OutcomeCell,
     OutcomeSnapshot,
     ProgrammeActivity,
 )
+from reintegration_hub.monitoring.snapshot import snapshot_outcomes
 from reintegration_hub.plans.models import Plan, PlanStatus
 from reintegration_hub.programmes import services as programmes
 from reintegration_hub.programmes.models import Grant, TargetIndicator
@@ -242,7 +242,7 @@ def main() -> None:
                 flush=True,
             )
         with stopwatch() as took:
-            counts = services.snapshot_outcomes(dt.date(2026, 12, 1), actor=SystemActor("bench"))
+            counts = snapshot_outcomes(dt.date(2026, 12, 1), actor=SystemActor("bench"))
             db.session.commit()
         print(
             f"{dialect}: snapshot_outcomes in {took():.1f} s, "

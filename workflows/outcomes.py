@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import SystemActor
-from reintegration_hub.monitoring import services as monitoring
+from reintegration_hub.monitoring import snapshot
 from workflows.app import unit_of_work
 from workflows.flows import RETRY_DELAYS, is_transient
 from workflows.performance import refresh_partner_figures
@@ -30,9 +30,9 @@ from workflows.records import recorded_flow
     retry_condition_fn=is_transient,
 )
 def snapshot_cells(as_of: dt.date) -> dict[str, int]:
-    """Replace the outcome cells (``monitoring.services.snapshot_outcomes``), one transaction."""
+    """Replace the outcome cells (``monitoring.snapshot.snapshot_outcomes``), one transaction."""
     with unit_of_work():
-        counts = monitoring.snapshot_outcomes(as_of, actor=SystemActor("snapshot_outcomes"))
+        counts = snapshot.snapshot_outcomes(as_of, actor=SystemActor("snapshot_outcomes"))
     return {f"cells {measure}": n for measure, n in counts.cells.items()}
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from reintegration_hub.cases import assignment, services
+from reintegration_hub.cases import assignment, exports, services
 from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.forms import (
     AssignForm,
@@ -29,12 +29,12 @@ from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
 from reintegration_hub.core.errors import DomainError, NotFound
+from reintegration_hub.core.exports import FORMATS
 from reintegration_hub.core.forms import HIDDEN_FIELD_PROBLEM, error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.web import query_int, query_page, query_text
 from reintegration_hub.extensions import db
-from reintegration_hub.monitoring import exports
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -100,7 +100,7 @@ def _list_page(args: Any, assign_form: BulkAssignForm | None = None, status: int
 @bp.get("/")
 @roles(*READERS)
 def index() -> Any:
-    if (export := request.args.get("format")) in exports.FORMATS:  # the same cases, streamed
+    if (export := request.args.get("format")) in FORMATS:  # the same cases, streamed
         drill = CaseDrill.from_args(request.args)
         return exports.case_list_export(
             export,

@@ -72,7 +72,7 @@ from reintegration_hub.followups.scoring import score
 from reintegration_hub.followups.services import current_scoring_version, milestone_dates
 from reintegration_hub.monitoring.models import ActivityKind, ProgrammeActivity
 from reintegration_hub.monitoring.performance import refresh_partner_performance
-from reintegration_hub.monitoring.services import snapshot_outcomes
+from reintegration_hub.monitoring.snapshot import snapshot_outcomes
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 from reintegration_hub.programmes.models import BudgetCapRule, Grant
 

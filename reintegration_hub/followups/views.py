@@ -15,11 +15,12 @@ from flask_wtf import FlaskForm
 from reintegration_hub.cases.services import get_case
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError, NotFound, PermissionDenied
+from reintegration_hub.core.exports import FORMATS
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.web import query_int, query_page
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import actions, ownership, services, windows
+from reintegration_hub.followups import actions, exports, ownership, services, windows
 from reintegration_hub.followups.forms import (
     BACK_TO,
     ArrivalForm,
@@ -46,7 +47,6 @@ from reintegration_hub.followups.labels import (
     RESPONSIBLE_LABELS,
 )
 from reintegration_hub.followups.models import Milestone, MilestoneKind, Responsible
-from reintegration_hub.monitoring import exports
 
 bp = Blueprint("followups", __name__, url_prefix="/follow-up")
 
@@ -70,7 +70,7 @@ def index() -> Any:
         kind=_enum(MilestoneKind, request.args.get("kind")),
         overdue_only=request.args.get("overdue") == "1",
     )
-    if (export := request.args.get("format")) in exports.FORMATS:  # the same list, streamed
+    if (export := request.args.get("format")) in FORMATS:  # the same list, streamed
         return exports.work_list_export(export, asdict(filters), actor=current_user)
     page = services.work_list(filters, actor=current_user, page=query_page())
     return render_template(

@@ -1,5 +1,5 @@
 """``/api/v1/monitoring``: the dashboard's indicators and programme activities, for other
-systems; the same services and filters as the pages."""
+systems; the same figures and filters as the pages."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from reintegration_hub.core.api import Blueprint
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.monitoring import services
+from reintegration_hub.monitoring import activities
+from reintegration_hub.monitoring import dashboard as dashboard_figures
+from reintegration_hub.monitoring import outcomes as outcome_figures
+from reintegration_hub.monitoring.filters import DashboardFilters
 from reintegration_hub.monitoring.schemas import (
     ActivityQuerySchema,
     ActivitySchema,
@@ -28,9 +31,9 @@ bp = Blueprint(
 HOME_OFFICE = (Role.ADMIN, Role.PROGRAMME_MANAGER)
 
 
-def _filters(query: dict[str, Any]) -> services.DashboardFilters:
+def _filters(query: dict[str, Any]) -> DashboardFilters:
     args = {("from" if k == "from_" else k): v for k, v in query.items()}
-    return services.DashboardFilters.from_args(args)
+    return DashboardFilters.from_args(args)
 
 
 @bp.get("/dashboard")
@@ -39,7 +42,7 @@ def _filters(query: dict[str, Any]) -> services.DashboardFilters:
 @roles(*HOME_OFFICE)
 def dashboard(query: dict[str, Any]) -> Any:
     """Every indicator of the dashboard under the filters: live figures and the snapshot's."""
-    return services.dashboard(_filters(query), actor=current_user)
+    return dashboard_figures.dashboard(_filters(query), actor=current_user)
 
 
 @bp.get("/outcomes")
@@ -48,7 +51,7 @@ def dashboard(query: dict[str, Any]) -> Any:
 @roles(*HOME_OFFICE)
 def outcomes(query: dict[str, Any]) -> Any:
     """The heavy indicators from the latest outcome snapshot (``taken_at``), filtered."""
-    return services.outcomes(_filters(query), actor=current_user)
+    return outcome_figures.outcomes(_filters(query), actor=current_user)
 
 
 @bp.get("/activities")
@@ -57,7 +60,7 @@ def outcomes(query: dict[str, Any]) -> Any:
 @roles(*HOME_OFFICE)
 def list_activities(query: dict[str, Any]) -> Any:
     """Short stays and capacity-building events, newest first (at most 100)."""
-    return services.list_activities(actor=current_user, grant_id=query.get("grant"))
+    return activities.list_activities(actor=current_user, grant_id=query.get("grant"))
 
 
 @bp.post("/activities")
@@ -68,7 +71,7 @@ def list_activities(query: dict[str, Any]) -> Any:
 @roles(*HOME_OFFICE)
 def record_activity(data: dict[str, Any]) -> Any:
     """Record a short stay or a capacity-building event toward a grant's targets."""
-    activity = services.record_activity(
+    activity = activities.record_activity(
         data["grant_id"],
         data["kind"],
         data["occurred_on"],

@@ -8,8 +8,8 @@ from flask.cli import AppGroup
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.extensions import db
-from reintegration_hub.monitoring import services
 from reintegration_hub.monitoring.performance import refresh_partner_performance
+from reintegration_hub.monitoring.snapshot import snapshot_outcomes
 
 monitoring_cli = AppGroup("monitoring", help="Home-office monitoring.")
 
@@ -23,7 +23,7 @@ monitoring_cli = AppGroup("monitoring", help="Home-office monitoring.")
 def snapshot_command(as_of: dt.datetime | None) -> None:
     """Recompute the dashboard's pre-aggregated outcome indicators now."""
     day = as_of.date() if as_of else now_utc().date()
-    counts = services.snapshot_outcomes(day, actor=SystemActor("cli"))
+    counts = snapshot_outcomes(day, actor=SystemActor("cli"))
     partners = refresh_partner_performance(day)
     db.session.commit()
     click.echo(

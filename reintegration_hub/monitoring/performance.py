@@ -68,46 +68,105 @@ def _ratio(part: Any, whole: Any) -> sa.ColumnElement[Any]:
 
 
 def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[Any]:
-    """One row per partner, in ``PartnerPerformance``'s column order of :data:`COLUMNS`."""
+    """One row per partner, in ``PartnerPerformance``'s column order of :data:`COLUMNS`: the
+    partner joined to one subquery per group of figures, each counted as of the end of
+    ``as_of``."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     as_of_value = sa.bindparam("as_of_day", as_of, type_=sa.Date)
-    answered = sa.and_(Referral.answered_at.is_not(None), Referral.answered_at < end)
-    accepted = sa.and_(answered, Referral.decline_reason.is_(None))
-    declined = sa.and_(answered, Referral.decline_reason.is_not(None))
+    referrals = _referral_counts(end)
+    to_accept = _hours_to_accept(end)
+    lines = _line_counts(end, as_of_value)
+    to_deliver = _days_to_deliver(as_of_value)
+    scores = _served_scores(as_of_value)
+    return (
+        sa.select(
+            Partner.id,
+            as_of_value,
+            sa.bindparam("refreshed_at", refreshed_at, type_=PartnerPerformance.refreshed_at.type),
+            _zero(referrals.c.sent),
+            _zero(referrals.c.decided),
+            _zero(referrals.c.accepted),
+            _ratio(referrals.c.accepted, referrals.c.decided),
+            to_accept.c.hours_to_accept,
+            _zero(lines.c.delivered),
+            to_deliver.c.days_to_deliver,
+            _zero(lines.c.due),
+            _zero(lines.c.within_year),
+            _ratio(lines.c.within_year, lines.c.due),
+            _zero(scores.c.surveyed),
+            scores.c.economic,
+            scores.c.social,
+            scores.c.psychosocial,
+            scores.c.composite,
+        )
+        .select_from(Partner)
+        .outerjoin(referrals, referrals.c.partner_id == Partner.id)
+        .outerjoin(to_accept, to_accept.c.partner_id == Partner.id)
+        .outerjoin(lines, lines.c.partner_id == Partner.id)
+        .outerjoin(to_deliver, to_deliver.c.partner_id == Partner.id)
+        .outerjoin(scores, scores.c.partner_id == Partner.id)
+    )
+
+
+def _counted(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _zero(column: Any) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(column, 0)
+
+
+def _answered(end: dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(Referral.answered_at.is_not(None), Referral.answered_at < end)
+
+
+def _accepted(end: dt.datetime) -> sa.ColumnElement[bool]:
+    """Answered by ``end`` without a decline reason (whatever happened since)."""
+    return sa.and_(_answered(end), Referral.decline_reason.is_(None))
+
+
+def _referral_counts(end: dt.datetime) -> sa.Subquery:
+    """Per partner, referrals sent by ``end``, accepted, and decided (accepted, declined or
+    expired)."""
+    declined = sa.and_(_answered(end), Referral.decline_reason.is_not(None))
     expired = sa.and_(Referral.status == "expired", Referral.expires_at < end)
-
-    def counted(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
-
-    referrals = (
+    return (
         sa.select(
             Referral.partner_id,
             sa.func.count().label("sent"),
-            counted(accepted).label("accepted"),
-            counted(sa.or_(accepted, declined, expired)).label("decided"),
+            _counted(_accepted(end)).label("accepted"),
+            _counted(sa.or_(_accepted(end), declined, expired)).label("decided"),
         )
         .where(Referral.sent_at < end)
         .group_by(Referral.partner_id)
         .subquery("referral_counts")
     )
-    to_accept = _median_by_partner(
+
+
+def _hours_to_accept(end: dt.datetime) -> sa.Subquery:
+    """Per partner, the median hours from sending a referral to its acceptance."""
+    return _median_by_partner(
         sa.select(
             Referral.partner_id,
             hours_between(Referral.answered_at, Referral.sent_at).label("value"),
-        ).where(Referral.sent_at < end, accepted),
+        ).where(Referral.sent_at < end, _accepted(end)),
         "hours_to_accept",
     )
 
+
+def _line_counts(end: dt.datetime, as_of_value: Any) -> sa.Subquery:
+    """Per partner, of the accepted referrals' lines: delivered, due within the year after
+    the return (delivered, or that year over) and delivered within it."""
     delivered = sa.and_(Delivery.id.is_not(None), Delivery.delivered_on <= as_of_value)
     return_day = sa.func.coalesce(Returnee.departed_on, utc_day(Plan.approved_at))
     days_after_return = days_between(Delivery.delivered_on, return_day)
     year_over = days_between(as_of_value, return_day) >= YEAR_DAYS
-    lines = (
+    return (
         sa.select(
             Referral.partner_id,
-            counted(delivered).label("delivered"),
-            counted(sa.or_(delivered, year_over)).label("due"),
-            counted(sa.and_(delivered, days_after_return <= YEAR_DAYS)).label("within_year"),
+            _counted(delivered).label("delivered"),
+            _counted(sa.or_(delivered, year_over)).label("due"),
+            _counted(sa.and_(delivered, days_after_return <= YEAR_DAYS)).label("within_year"),
         )
         .select_from(Referral)
         .join(PlanLine, PlanLine.referral_id == Referral.id)
@@ -115,11 +174,16 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
         .join(Returnee, Returnee.id == Plan.returnee_id)
         # a line is delivered by its final instalment (one row per line)
         .outerjoin(Delivery, sa.and_(Delivery.plan_line_id == PlanLine.id, Delivery.final))
-        .where(Referral.sent_at < end, accepted)
+        .where(Referral.sent_at < end, _accepted(end))
         .group_by(Referral.partner_id)
         .subquery("line_counts")
     )
-    to_deliver = _median_by_partner(
+
+
+def _days_to_deliver(as_of_value: Any) -> sa.Subquery:
+    """Per partner, the median days from sending a referral to its line's first
+    instalment (until the delivery starts)."""
+    return _median_by_partner(
         sa.select(
             Referral.partner_id,
             days_between(Delivery.delivered_on, utc_day(Referral.sent_at)).label("value"),
@@ -127,11 +191,14 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
         .select_from(Delivery)
         .join(PlanLine, PlanLine.id == Delivery.plan_line_id)
         .join(Referral, Referral.id == PlanLine.referral_id)
-        # until the delivery starts: a line's first instalment
         .where(Delivery.instalment == 1, Delivery.delivered_on <= as_of_value),
         "days_to_deliver",
     )
 
+
+def _served_scores(as_of_value: Any) -> sa.Subquery:
+    """Per partner, the mean scores of the latest survey of each returnee it delivered to,
+    and how many were surveyed."""
     served = (
         sa.select(Referral.partner_id, Plan.returnee_id)
         .select_from(Delivery)
@@ -160,7 +227,7 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
         .where(survey.taken_on <= as_of_value)
         .subquery("latest_surveys")
     )
-    scores = (
+    return (
         sa.select(
             served.c.partner_id,
             sa.func.count().label("surveyed"),
@@ -172,38 +239,6 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
         .join(latest, sa.and_(latest.c.returnee_id == served.c.returnee_id, latest.c.recency == 1))
         .group_by(served.c.partner_id)
         .subquery("scores")
-    )
-
-    def zero(column: Any) -> sa.ColumnElement[int]:
-        return sa.func.coalesce(column, 0)
-
-    return (
-        sa.select(
-            Partner.id,
-            as_of_value,
-            sa.bindparam("refreshed_at", refreshed_at, type_=PartnerPerformance.refreshed_at.type),
-            zero(referrals.c.sent),
-            zero(referrals.c.decided),
-            zero(referrals.c.accepted),
-            _ratio(referrals.c.accepted, referrals.c.decided),
-            to_accept.c.hours_to_accept,
-            zero(lines.c.delivered),
-            to_deliver.c.days_to_deliver,
-            zero(lines.c.due),
-            zero(lines.c.within_year),
-            _ratio(lines.c.within_year, lines.c.due),
-            zero(scores.c.surveyed),
-            scores.c.economic,
-            scores.c.social,
-            scores.c.psychosocial,
-            scores.c.composite,
-        )
-        .select_from(Partner)
-        .outerjoin(referrals, referrals.c.partner_id == Partner.id)
-        .outerjoin(to_accept, to_accept.c.partner_id == Partner.id)
-        .outerjoin(lines, lines.c.partner_id == Partner.id)
-        .outerjoin(to_deliver, to_deliver.c.partner_id == Partner.id)
-        .outerjoin(scores, scores.c.partner_id == Partner.id)
     )
 
 

@@ -10,11 +10,11 @@ from flask_login import current_user
 
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import InvalidInput
+from reintegration_hub.core.exports import CONTENT_TYPES
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import reports
-from reintegration_hub.monitoring.exports import CONTENT_TYPES
-from reintegration_hub.monitoring.services import grants
+from reintegration_hub.monitoring.dashboard import grants
 from reintegration_hub.programmes.views import TARGET_LABELS
 
 bp = Blueprint("monitoring_reports", __name__, url_prefix="/monitoring")

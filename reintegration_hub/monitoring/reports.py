@@ -29,15 +29,10 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
+from reintegration_hub.monitoring.dashboard import GrantProgress, count_cases, grant_progress
 from reintegration_hub.monitoring.figures import ReturnsRow
-from reintegration_hub.monitoring.services import (
-    DashboardFilters,
-    GrantProgress,
-    count_cases,
-    grant_progress,
-    latest_snapshot,
-    require_monitoring,
-)
+from reintegration_hub.monitoring.filters import DashboardFilters, require_monitoring
+from reintegration_hub.monitoring.snapshot import latest_snapshot
 from reintegration_hub.programmes.models import Grant
 
 #: The case dimensions the report's counts are grouped by.
@@ -189,8 +184,17 @@ def donor_report_workbook(report: DonorReport, target_labels: Mapping[Any, Any])
     """The report as an XLSX: a summary sheet (grant, period, targets against actual), returns
     by country, spending by co-financing source; headings bold, numbers formatted."""
     workbook = Workbook()
+    _summary_sheet(workbook.active, report, target_labels)
+    _countries_sheet(workbook.create_sheet(str(_l("Returns by country"))[:31]), report)
+    _spending_sheet(workbook.create_sheet(str(_l("Spending"))[:31]), report)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _summary_sheet(summary: Any, report: DonorReport, target_labels: Mapping[Any, Any]) -> None:
+    """Grant, period, currency and when counted; then targets against actual."""
     grant, progress = report.grant, report.progress
-    summary = workbook.active
     summary.title = str(_l("Summary"))[:31]
     summary["A1"] = str(_l("Donor report: %(number)s", number=grant.number))
     summary["A1"].font = TITLE
@@ -220,7 +224,9 @@ def donor_report_workbook(report: DonorReport, target_labels: Mapping[Any, Any])
         cell.number_format = SHARE
     _widths(summary, [34, 44, 12, 12])
 
-    countries = workbook.create_sheet(str(_l("Returns by country"))[:31])
+
+def _countries_sheet(countries: Any, report: DonorReport) -> None:
+    """Returns, beneficiaries and the vulnerable share by country of return, then the total."""
     _header(
         countries,
         1,
@@ -244,7 +250,10 @@ def donor_report_workbook(report: DonorReport, target_labels: Mapping[Any, Any])
         countries.cell(row=len(rows) + 1, column=column).font = BOLD
     _widths(countries, [26, 12, 16, 12, 14])
 
-    spending = workbook.create_sheet(str(_l("Spending"))[:31])
+
+def _spending_sheet(spending: Any, report: DonorReport) -> None:
+    """Budget, committed, delivered and remaining by co-financing source, then the total."""
+    progress = report.progress
     _header(
         spending,
         1,
@@ -287,7 +296,3 @@ def donor_report_workbook(report: DonorReport, target_labels: Mapping[Any, Any])
             cell.number_format = MONEY
             cell.font = BOLD
     _widths(spending, [28, 10, 16, 16, 16, 16])
-
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()

@@ -33,9 +33,10 @@ from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneKind, MilestoneStatus
-from reintegration_hub.monitoring import services as monitoring
+from reintegration_hub.monitoring.dashboard import case_counts, cell_case_counts
+from reintegration_hub.monitoring.filters import DashboardFilters
 from reintegration_hub.monitoring.performance import performance_of, refresh_partner_performance
-from reintegration_hub.monitoring.services import DashboardFilters
+from reintegration_hub.monitoring.snapshot import latest_snapshot, snapshot_outcomes
 from reintegration_hub.plans import services as plans
 from reintegration_hub.plans.models import PlanLine
 from tests.deliveries.helpers import (
@@ -381,12 +382,12 @@ def test_spending_and_partner_figures_count_a_line_once_whatever_its_instalments
     today = line.plan.approved_at.date()
     db.session.flush()
 
-    live = monitoring.case_counts(DashboardFilters(), ["grant_id"], today).totals
+    live = case_counts(DashboardFilters(), ["grant_id"], today).totals
     assert (live.committed_minor, live.delivered_minor) == (25500, 17000)
-    monitoring.snapshot_outcomes(today, actor=SystemActor("test"))
-    snapshot = monitoring.latest_snapshot()
+    snapshot_outcomes(today, actor=SystemActor("test"))
+    snapshot = latest_snapshot()
     assert snapshot is not None
-    cells = monitoring.cell_case_counts(DashboardFilters(), ["grant_id"], snapshot).totals
+    cells = cell_case_counts(DashboardFilters(), ["grant_id"], snapshot).totals
     assert (cells.committed_minor, cells.delivered_minor) == (25500, 17000)
 
     partner_id = line.option.partner_id

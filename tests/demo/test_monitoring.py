@@ -13,7 +13,10 @@ from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.demo import data
 from reintegration_hub.demo.monitoring import GRANT_CASES, RECENT_CASES, load_monitoring
 from reintegration_hub.extensions import db
-from reintegration_hub.monitoring import services
+from reintegration_hub.monitoring.dashboard import dashboard
+from reintegration_hub.monitoring.filters import DashboardFilters
+from reintegration_hub.monitoring.outcomes import outcomes
+from reintegration_hub.monitoring.snapshot import latest_snapshot
 from reintegration_hub.programmes.models import TargetIndicator
 from tests.database import empty_database
 
@@ -25,7 +28,7 @@ def test_demo_history_fills_every_part_of_the_dashboard(app: Flask) -> None:
     db.session.commit()
     assert made["returnees"] == GRANT_CASES + RECENT_CASES
     manager = db.session.scalars(sa.select(User).where(User.email == "manager@demo.example")).one()
-    board = services.dashboard(services.DashboardFilters(), actor=manager)
+    board = dashboard(DashboardFilters(), actor=manager)
     (grant,) = board.grants
     targets = {t.indicator: (t.target, t.actual) for t in grant.targets}
     assert [targets[i][0] for i in (TargetIndicator.RETURNS, TargetIndicator.REINTEGRATION)] == [
@@ -41,10 +44,8 @@ def test_demo_history_fills_every_part_of_the_dashboard(app: Flask) -> None:
     assert board.outcomes.taken_at is not None  # the snapshot is taken
     closures = {b.key for b in board.outcomes.closures}
     assert "completed" in closures
-    georgia = services.outcomes(
-        services.DashboardFilters(
-            return_country_code="GE", category=SupportCategory.BUSINESS_START_UP
-        ),
+    georgia = outcomes(
+        DashboardFilters(return_country_code="GE", category=SupportCategory.BUSINESS_START_UP),
         actor=manager,
     )
     assert len(georgia.by_partner) >= 2
@@ -83,6 +84,6 @@ def test_flask_demo_load_brings_the_history_and_a_snapshot_command_refreshes_it(
     result = runner.invoke(args=["monitoring", "snapshot", "--as-of", "2026-01-31"])
     assert result.exit_code == 0, result.output
     assert "as of 2026-01-31" in result.output
-    snapshot = services.latest_snapshot()
+    snapshot = latest_snapshot()
     assert snapshot is not None
     assert snapshot.as_of.isoformat() == "2026-01-31"

@@ -13,10 +13,19 @@ from partners.models import SupportCategory
 from reintegration_hub.core.errors import InvalidInput, PermissionDenied
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.extensions import db
-from reintegration_hub.monitoring import services
+from reintegration_hub.monitoring import outcomes as monitoring_outcomes
+from reintegration_hub.monitoring.activities import record_activity
+from reintegration_hub.monitoring.dashboard import (
+    DASHBOARD_KEYS,
+    Dashboard,
+    case_counts,
+    cell_case_counts,
+    dashboard,
+)
+from reintegration_hub.monitoring.filters import DashboardFilters
 from reintegration_hub.monitoring.models import ActivityKind, OutcomeCell, OutcomeSnapshot
 from reintegration_hub.monitoring.reports import REPORT_KEYS
-from reintegration_hub.monitoring.services import DashboardFilters
+from reintegration_hub.monitoring.snapshot import SnapshotCounts, latest_snapshot, snapshot_outcomes
 from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes.models import TargetIndicator
 from tests.factories import SupportOptionFactory
@@ -31,8 +40,8 @@ def w(app: Flask) -> World:
     return made
 
 
-def snapshot(as_of: dt.date = AS_OF) -> services.SnapshotCounts:
-    counts = services.snapshot_outcomes(as_of, actor=SystemActor("test"))
+def snapshot(as_of: dt.date = AS_OF) -> SnapshotCounts:
+    counts = snapshot_outcomes(as_of, actor=SystemActor("test"))
     db.session.commit()
     return counts
 
@@ -46,8 +55,8 @@ def counted(request: pytest.FixtureRequest, w: World) -> str:
     return str(request.param)
 
 
-def board_of(w: World, filters: DashboardFilters, counted: str) -> services.Dashboard:
-    board = services.dashboard(filters, actor=w.manager)
+def board_of(w: World, filters: DashboardFilters, counted: str) -> Dashboard:
+    board = dashboard(filters, actor=w.manager)
     from_cells = counted == "snapshot" and filters.from_cells
     assert (board.counted_at is not None) == from_cells
     return board
@@ -166,10 +175,10 @@ def test_the_snapshot_cells_count_as_the_live_sql_does(w: World, filters) -> Non
     snapshot()
     f = filters(w)
     assert f.from_cells
-    taken = services.latest_snapshot()
+    taken = latest_snapshot()
     assert taken is not None
-    for by in (services.DASHBOARD_KEYS, REPORT_KEYS):  # the dashboard's and the report's
-        cells, live = services.cell_case_counts(f, by, taken), services.case_counts(f, by, AS_OF)
+    for by in (DASHBOARD_KEYS, REPORT_KEYS):  # the dashboard's and the report's
+        cells, live = cell_case_counts(f, by, taken), case_counts(f, by, AS_OF)
         assert cells.totals == live.totals
         assert dict(cells.per_grant) == {k: v for k, v in live.per_grant.items() if v.cases}
         assert cells.plans() == live.plans()
@@ -187,14 +196,14 @@ def test_a_period_in_months_runs_from_the_first_day_to_the_last() -> None:
 
 
 def test_open_milestones_follow_the_filters(w: World) -> None:
-    board = services.dashboard(DashboardFilters(return_country_code="AM"), actor=w.manager)
+    board = dashboard(DashboardFilters(return_country_code="AM"), actor=w.manager)
     assert {o.office: (o.due, o.overdue) for o in board.milestones} == {"IOM Yerevan": (0, 1)}
 
 
 def test_snapshot_aggregates_the_heavy_indicators(w: World) -> None:
     counts = snapshot()
     assert counts.cells["score"] == 2  # C1 (high) and C2 (medium): different months and bands
-    outcomes = services.outcomes(DashboardFilters(), actor=w.manager)
+    outcomes = monitoring_outcomes.outcomes(DashboardFilters(), actor=w.manager)
     assert outcomes.taken_at == counts.taken_at
     assert outcomes.as_of == AS_OF
     overall = outcomes.overall
@@ -229,22 +238,26 @@ def test_snapshot_aggregates_the_heavy_indicators(w: World) -> None:
 
 def test_snapshot_figures_follow_the_filters(w: World) -> None:
     snapshot()
-    vulnerable = services.outcomes(DashboardFilters(vulnerable=True), actor=w.manager)
+    vulnerable = monitoring_outcomes.outcomes(DashboardFilters(vulnerable=True), actor=w.manager)
     assert vulnerable.overall is not None
     assert (vulnerable.overall.n, vulnerable.overall.composite) == (1, pytest.approx(0.8))
-    partner_two = services.outcomes(DashboardFilters(partner_id=w.p2.id), actor=w.manager)
+    partner_two = monitoring_outcomes.outcomes(
+        DashboardFilters(partner_id=w.p2.id), actor=w.manager
+    )
     assert partner_two.service_filtered
     assert [(r.label, r.n) for r in partner_two.by_partner] == [("Partner Two", 1)]
     assert partner_two.overall is not None
     assert partner_two.overall.composite == pytest.approx(0.4)
     assert not partner_two.histogram
-    from_february = services.outcomes(
+    from_february = monitoring_outcomes.outcomes(
         DashboardFilters(period_from=dt.date(2024, 2, 1)), actor=w.manager
     )
     assert from_february.overall is not None
     assert from_february.overall.n == 1  # C2 returned in February; C1 in January
     assert {b.key: b.n for b in from_february.closures} == {}  # C4 never left; C5 in 2023
-    yerevan = services.outcomes(DashboardFilters(host_office_id=w.vilnius.id), actor=w.manager)
+    yerevan = monitoring_outcomes.outcomes(
+        DashboardFilters(host_office_id=w.vilnius.id), actor=w.manager
+    )
     assert yerevan.overall is None
     assert {b.key: b.n for b in yerevan.closures} == {"withdrew": 1}
 
@@ -291,7 +304,7 @@ def test_time_to_plan_timeliness_and_closures_follow_a_partner_or_category_filte
 ) -> None:
     snapshot()
     f = filters(w)
-    outcomes = services.outcomes(f, actor=w.manager)
+    outcomes = monitoring_outcomes.outcomes(f, actor=w.manager)
     assert outcomes.follow_up_live == (f.partner_id is not None)
     assert {b.key: b.n for b in outcomes.plan_days if b.n} == plan_days
     assert {o.office: (o.on_time, o.late, o.open) for o in outcomes.on_time} == on_time
@@ -316,13 +329,15 @@ def test_a_case_counts_once_per_partner_and_once_per_category(w: World) -> None:
     )
     db.session.commit()
     snapshot()
-    outcomes = services.outcomes(DashboardFilters(), actor=w.manager)
+    outcomes = monitoring_outcomes.outcomes(DashboardFilters(), actor=w.manager)
     assert {r.label: r.n for r in outcomes.by_partner} == {"Partner One": 1, "Partner Two": 1}
     assert {r.key: r.n for r in outcomes.by_category} == {
         "business_start_up": 2,
         "vocational_training": 1,
     }
-    partner_one = services.outcomes(DashboardFilters(partner_id=w.p1.id), actor=w.manager)
+    partner_one = monitoring_outcomes.outcomes(
+        DashboardFilters(partner_id=w.p1.id), actor=w.manager
+    )
     assert partner_one.overall is not None
     assert partner_one.overall.n == 1
     assert {r.key: r.n for r in partner_one.by_category} == {
@@ -330,9 +345,9 @@ def test_a_case_counts_once_per_partner_and_once_per_category(w: World) -> None:
         "vocational_training": 1,
     }
     both = DashboardFilters(partner_id=w.p1.id, category=SupportCategory.VOCATIONAL_TRAINING)
-    assert services.dashboard(both, actor=w.manager).totals.cases == 1
+    assert dashboard(both, actor=w.manager).totals.cases == 1
     training_cases = DashboardFilters(category=SupportCategory.VOCATIONAL_TRAINING)
-    board = services.dashboard(training_cases, actor=w.manager)
+    board = dashboard(training_cases, actor=w.manager)
     assert board.counted_at is not None
     # C1 whole: both lines of its plan
     assert (board.totals.cases, board.totals.committed_minor) == (1, 100_001)
@@ -349,13 +364,13 @@ def test_a_new_snapshot_replaces_the_previous_one_whole(w: World) -> None:
     assert second.taken_at >= first.taken_at
     # as of a day before the newest surveys, C1's older survey is its latest
     snapshot(dt.date(2024, 12, 31))
-    overall = services.outcomes(DashboardFilters(), actor=w.manager).overall
+    overall = monitoring_outcomes.outcomes(DashboardFilters(), actor=w.manager).overall
     assert overall is not None
     assert (overall.n, overall.composite) == (1, pytest.approx(0.2))
 
 
 def test_without_a_snapshot_the_outcomes_are_empty(w: World) -> None:
-    outcomes = services.outcomes(DashboardFilters(), actor=w.manager)
+    outcomes = monitoring_outcomes.outcomes(DashboardFilters(), actor=w.manager)
     assert outcomes.taken_at is None
     assert outcomes.overall is None
 
@@ -363,23 +378,21 @@ def test_without_a_snapshot_the_outcomes_are_empty(w: World) -> None:
 def test_counsellors_and_case_managers_get_no_dashboard(w: World) -> None:
     for user in (w.riga_counsellor, w.tbilisi_manager):
         with pytest.raises(PermissionDenied):
-            services.dashboard(DashboardFilters(), actor=user)
-    assert services.dashboard(DashboardFilters(), actor=w.admin).totals.cases == 5
+            dashboard(DashboardFilters(), actor=user)
+    assert dashboard(DashboardFilters(), actor=w.admin).totals.cases == 5
 
 
 def test_recording_a_programme_activity_counts_toward_its_target(w: World) -> None:
-    services.record_activity(
-        w.grant.id, ActivityKind.SHORT_STAY, dt.date(2024, 7, 1), 2, actor=w.manager
-    )
+    record_activity(w.grant.id, ActivityKind.SHORT_STAY, dt.date(2024, 7, 1), 2, actor=w.manager)
     db.session.commit()
-    (grant,) = services.dashboard(DashboardFilters(), actor=w.manager).grants
+    (grant,) = dashboard(DashboardFilters(), actor=w.manager).grants
     assert {t.indicator: t.actual for t in grant.targets}[TargetIndicator.SHORT_STAYS] == 9
     with pytest.raises(InvalidInput):
-        services.record_activity(
+        record_activity(
             w.grant.id, ActivityKind.SHORT_STAY, dt.date(2099, 1, 1), 2, actor=w.manager
         )
     with pytest.raises(PermissionDenied):
-        services.record_activity(
+        record_activity(
             w.grant.id, ActivityKind.SHORT_STAY, dt.date(2024, 7, 1), 2, actor=w.riga_counsellor
         )
 
@@ -407,7 +420,7 @@ def test_the_dashboard_costs_the_same_statements_whatever_the_data_size(w: World
     def count(f: DashboardFilters) -> int:
         db.session.expire_all()
         with counted_statements() as statements:
-            services.dashboard(f, actor=w.manager)
+            dashboard(f, actor=w.manager)
         return len(statements)
 
     small = [count(f) for f in filters]

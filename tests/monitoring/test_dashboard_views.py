@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from reintegration_hub.auth.models import User
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.extensions import db
-from reintegration_hub.monitoring import services
 from reintegration_hub.monitoring.models import ProgrammeActivity
+from reintegration_hub.monitoring.snapshot import snapshot_outcomes
 from tests.monitoring.dashboard_world import AS_OF, World, world
 
 Login = Callable[[User], FlaskClient]
@@ -24,7 +24,7 @@ Login = Callable[[User], FlaskClient]
 @pytest.fixture
 def w(app) -> World:
     made = world()
-    services.snapshot_outcomes(AS_OF, actor=SystemActor("test"))
+    snapshot_outcomes(AS_OF, actor=SystemActor("test"))
     db.session.commit()
     return made
 

@@ -15,6 +15,7 @@ from flask import Flask
 
 from partners.models import PartnerMember
 from reintegration_hub.cases.models import CaseStatus
+from reintegration_hub.core import exports
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
@@ -24,7 +25,6 @@ from reintegration_hub.followups.models import (
     MilestoneStatus,
     Responsible,
 )
-from reintegration_hub.monitoring import exports
 from reintegration_hub.plans.models import Plan
 from tests.factories import UserFactory
 from tests.monitoring import casework as w

@@ -36,9 +36,16 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
-from reintegration_hub.monitoring import figures, services
+from reintegration_hub.monitoring import figures
+from reintegration_hub.monitoring.dashboard import (
+    DASHBOARD_KEYS,
+    case_counts,
+    cell_case_counts,
+    dashboard,
+)
+from reintegration_hub.monitoring.filters import DashboardFilters, month_end
 from reintegration_hub.monitoring.reports import donor_report
-from reintegration_hub.monitoring.services import DashboardFilters
+from reintegration_hub.monitoring.snapshot import latest_snapshot, snapshot_outcomes
 from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes.models import TargetIndicator
 from tests.monitoring.dashboard_world import World, approved_plan, at, returnee, world
@@ -50,7 +57,7 @@ PLANNED = TODAY + dt.timedelta(days=7)
 
 
 def _month_end(day: dt.date) -> dt.date:
-    return services.month_end(day)
+    return month_end(day)
 
 
 def more(w: World) -> None:
@@ -84,7 +91,7 @@ def w(request: pytest.FixtureRequest, app: Any) -> World:
     db.session.commit()
     more(made)
     if request.param == "snapshot":
-        services.snapshot_outcomes(TODAY, actor=SystemActor("test"))
+        snapshot_outcomes(TODAY, actor=SystemActor("test"))
         db.session.commit()
     return made
 
@@ -150,10 +157,10 @@ def everywhere(
     query = _query(g, start, end)
     found: dict[str, Any] = {}
 
-    board = services.dashboard(
+    board = dashboard(
         DashboardFilters(grant_id=g, period_from=start, period_to=end), actor=w.manager
     )
-    vulnerable = services.dashboard(
+    vulnerable = dashboard(
         DashboardFilters(grant_id=g, period_from=start, period_to=end, vulnerable=True),
         actor=w.manager,
     )
@@ -281,22 +288,22 @@ def test_they_agree_while_the_snapshot_is_an_hour_old(w: World, login: Login) ->
     found = everywhere(w, login(w.manager), start, end)
     assert len(set(found.values())) == 1
     returns = next(iter(found.values()))[0]
-    assert returns == (4 if services.latest_snapshot() else 5)  # the snapshot has not seen it
+    assert returns == (4 if latest_snapshot() else 5)  # the snapshot has not seen it
 
 
 def test_a_departure_planned_for_next_week_is_no_return_until_it_happens(
     w: World, login: Login
 ) -> None:
     planned = DashboardFilters(grant_id=w.grant.id, period_from=PLANNED, period_to=PLANNED)
-    board = services.dashboard(planned, actor=w.manager)
+    board = dashboard(planned, actor=w.manager)
     assert (board.totals.cases, board.totals.returns, board.totals.reintegration) == (1, 0, 0)
     assert board.months == []  # no month of returns to show
-    everything = services.dashboard(DashboardFilters(), actor=w.manager)
+    everything = dashboard(DashboardFilters(), actor=w.manager)
     # C1, C2, C3, C5 (C4 never left, C6 not yet, C7 withdrew first) of seven cases
     assert (everything.totals.cases, everything.totals.returns) == (7, 4)
     assert everything.totals.arrivals == 3  # C1, C3, C5
     # counted live as of its departure day, it is a return (and a beneficiary)
-    on_the_day = services.dashboard(planned, actor=w.manager, as_of=PLANNED)
+    on_the_day = dashboard(planned, actor=w.manager, as_of=PLANNED)
     assert (on_the_day.totals.returns, on_the_day.totals.reintegration) == (1, 1)
     report = donor_report(w.grant.id, PLANNED, PLANNED, actor=w.manager, as_of=PLANNED)
     assert (report.totals.returns, report.as_of) == (1, PLANNED)
@@ -351,15 +358,15 @@ def test_committed_follows_deliveries_and_closure(w: World) -> None:
     ).one()
     delivery.amount_eur_minor = 105_000  # EUR 1,050.00 on a EUR 1,000.00 line
     db.session.commit()
-    counts = services.case_counts(DashboardFilters(), services.DASHBOARD_KEYS, TODAY)
+    counts = case_counts(DashboardFilters(), DASHBOARD_KEYS, TODAY)
     # C1 1,050 (delivered, more than its line), C2 500, C5 300, C6 500.02, C7 150 (delivered
     # before it was closed; the rest released)
     assert counts.totals.committed_minor == 105_000 + 50_000 + 30_000 + 50_002 + 15_000
     assert counts.totals.delivered_minor == 105_000 + 30_000 + 15_000
-    services.snapshot_outcomes(TODAY, actor=SystemActor("test"))
-    taken = services.latest_snapshot()
+    snapshot_outcomes(TODAY, actor=SystemActor("test"))
+    taken = latest_snapshot()
     assert taken is not None
-    cells = services.cell_case_counts(DashboardFilters(), services.DASHBOARD_KEYS, taken)
+    cells = cell_case_counts(DashboardFilters(), DASHBOARD_KEYS, taken)
     assert cells.totals == counts.totals
 
 
@@ -388,7 +395,7 @@ def test_a_case_closed_before_its_departure_date_never_returned(w: World) -> Non
     one = DashboardFilters(
         return_country_code="AM", period_from=D(2024, 2, 1), period_to=D(2024, 2, 29)
     )
-    assert services.dashboard(one, actor=w.manager).totals.returns == 0
+    assert dashboard(one, actor=w.manager).totals.returns == 0
     c7.closed_at = at(D(2024, 2, 10))  # closed on the day it departed: it did depart
     db.session.commit()
-    assert services.case_counts(one, services.DASHBOARD_KEYS, TODAY).totals.returns == 1
+    assert case_counts(one, DASHBOARD_KEYS, TODAY).totals.returns == 1

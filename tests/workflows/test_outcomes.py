@@ -12,7 +12,8 @@ from prefect.artifacts import Artifact
 
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.extensions import db
-from reintegration_hub.monitoring import services
+from reintegration_hub.monitoring import outcomes as monitoring_outcomes
+from reintegration_hub.monitoring.filters import DashboardFilters
 from reintegration_hub.monitoring.models import OutcomeCell, OutcomeSnapshot
 from tests.monitoring.dashboard_world import AS_OF, world
 from workflows import outcomes
@@ -29,7 +30,7 @@ def test_the_snapshot_task_replaces_the_cells_in_its_own_transaction(
     db.session.rollback()  # read what the worker committed
     assert db.session.scalar(sa.select(sa.func.count(OutcomeSnapshot.id))) == 1
     assert db.session.scalar(sa.select(sa.func.count(OutcomeCell.id))) == sum(counts.values())
-    overall = services.outcomes(services.DashboardFilters(), actor=w.manager).overall
+    overall = monitoring_outcomes.outcomes(DashboardFilters(), actor=w.manager).overall
     assert overall is not None
     assert overall.n == 2
     audit = db.session.scalars(

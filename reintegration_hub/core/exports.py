@@ -1,4 +1,6 @@
-"""Exports of lists and dashboard tables to CSV and XLSX, streamed in constant memory.
+"""The generic CSV and XLSX export engine, streamed in constant memory: column definitions
+(``ExportColumn``), the CSV and XLSX writers, the streamed download with its file name and
+headers, and the audit row every export writes first.
 
 An export is a SQLAlchemy select and its column definitions. Rows come from the database in
 batches (a server-side cursor on PostgreSQL), and are written out as they come: CSV chunk by
@@ -7,7 +9,9 @@ Labels are translated once per export, not per row. A table already in memory (a
 table: a few dozen rows) goes through the same writers (``rows_of``).
 
 Exports hold case data: each is audited (who, what, which filters, which format) before the
-first byte is sent, and lists of cases carry the pseudonymous case number only, never names.
+first byte is sent. What each area exports (its select and columns) lives in the area: the
+case list in ``cases.exports``, the follow-up work list in ``followups.exports``, the
+dashboard's tables in ``monitoring.tables``.
 """
 
 from __future__ import annotations
@@ -24,25 +28,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, stream_with_context
-from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import aliased
 
-from reintegration_hub.auth.models import Office
-from reintegration_hub.cases import services as cases
-from reintegration_hub.cases.labels import CLOSURE_LABELS, STATUS_LABELS
-from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.labels import (
-    KIND_LABELS,
-    MILESTONE_STATUS_LABELS,
-    RESPONSIBLE_LABELS,
-)
-from reintegration_hub.followups.models import Milestone
-from reintegration_hub.followups.services import WORK_LIST_ORDER, WorkListFilters, work_list_where
-from reintegration_hub.programmes.models import Grant
 
 FORMATS = ("csv", "xlsx")
 CONTENT_TYPES = {
@@ -273,82 +263,102 @@ def xlsx_chunks(sheets: Iterable[_Sheet], *, flush_rows: int = CSV_CHUNK_ROWS) -
         for number, sheet in enumerate(sheets, start=1):
             titles.append(_sheet_title(sheet.title, titles))
             with zf.open(f"xl/worksheets/sheet{number}.xml", "w") as part:
-                frozen = 2 if sheet.heading else 1
-                cols = "".join(
-                    f'<col min="{i}" max="{i}" width="{c.width}" customWidth="1"/>'
-                    for i, c in enumerate(sheet.columns, start=1)
-                )
-                part.write(
-                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                    f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}"><sheetViews>'
-                    '<sheetView workbookViewId="0">'
-                    f'<pane ySplit="{frozen}" topLeftCell="A{frozen + 1}" activePane="bottomLeft"'
-                    ' state="frozen"/></sheetView></sheetViews>'
-                    f"<cols>{cols}</cols><sheetData>".encode()
-                )
-                if sheet.heading:
-                    part.write(f"<row>{_cell_xml(sheet.heading, HEADER_STYLE)}</row>".encode())
-                header = "".join(_cell_xml(str(c.heading), HEADER_STYLE) for c in sheet.columns)
-                part.write(f"<row>{header}</row>".encode())
-                convert = [
-                    (i, f, STYLE.get(c.kind, 0))
-                    for i, (f, c) in enumerate(
-                        zip(converters(sheet.columns), sheet.columns, strict=True)
-                    )
-                ]
+                part.write(_sheet_start(sheet))
+                to_cells = _row_writer(sheet.columns)
                 lines: list[str] = []
                 for row in sheet.rows:
-                    cells = "".join([_cell_xml(f(row[i]), style) for i, f, style in convert])
-                    lines.append(f"<row>{cells}</row>")
+                    lines.append(to_cells(row))
                     if len(lines) == flush_rows:
                         part.write("".join(lines).encode())
                         lines.clear()
                         yield sink.take()
                 part.write(("".join(lines) + "</sheetData></worksheet>").encode())
             yield sink.take()
-        sheet_list = "".join(
-            f'<sheet name="{_xml_text(title)}" sheetId="{n}" r:id="rId{n}"/>'
-            for n, title in enumerate(titles, start=1)
-        )
-        rels = "".join(
-            f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
-            for n in range(1, len(titles) + 1)
-        )
-        overrides = "".join(
-            f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            for n in range(1, len(titles) + 1)
-        )
-        head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        zf.writestr(
-            "xl/workbook.xml",
-            f'{head}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheet_list}</sheets>'
-            "</workbook>",
-        )
-        zf.writestr(
-            "xl/_rels/workbook.xml.rels",
-            f'{head}<Relationships xmlns="{_PKG}">{rels}<Relationship Id="rId{len(titles) + 1}"'
-            f' Type="{_REL}/styles" Target="styles.xml"/></Relationships>',
-        )
-        zf.writestr("xl/styles.xml", _STYLES)
-        zf.writestr(
-            "_rels/.rels",
-            f'{head}<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
-            f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        )
-        zf.writestr(
-            "[Content_Types].xml",
-            f'{head}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/'
-            'vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            f"{overrides}</Types>",
-        )
+        _write_workbook_parts(zf, titles)
     yield sink.take()
+
+
+def _sheet_start(sheet: _Sheet) -> bytes:
+    """A sheet's XML up to its first row of data: column widths, the frozen pane, the
+    optional heading above the table and the column headings."""
+    frozen = 2 if sheet.heading else 1
+    cols = "".join(
+        f'<col min="{i}" max="{i}" width="{c.width}" customWidth="1"/>'
+        for i, c in enumerate(sheet.columns, start=1)
+    )
+    heading = f"<row>{_cell_xml(sheet.heading, HEADER_STYLE)}</row>" if sheet.heading else ""
+    header = "".join(_cell_xml(str(c.heading), HEADER_STYLE) for c in sheet.columns)
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}"><sheetViews>'
+        '<sheetView workbookViewId="0">'
+        f'<pane ySplit="{frozen}" topLeftCell="A{frozen + 1}" activePane="bottomLeft"'
+        ' state="frozen"/></sheetView></sheetViews>'
+        f"<cols>{cols}</cols><sheetData>{heading}<row>{header}</row>"
+    ).encode()
+
+
+def _row_writer(columns: Sequence[ExportColumn]) -> Callable[[Sequence[Any]], str]:
+    """The function from a row of stored values to its ``<row>`` element, each cell
+    converted and styled by its column (converters made once per sheet)."""
+    convert = [
+        (i, f, STYLE.get(c.kind, 0))
+        for i, (f, c) in enumerate(zip(converters(columns), columns, strict=True))
+    ]
+
+    def row_xml(row: Sequence[Any]) -> str:
+        cells = "".join([_cell_xml(f(row[i]), style) for i, f, style in convert])
+        return f"<row>{cells}</row>"
+
+    return row_xml
+
+
+def _write_workbook_parts(zf: zipfile.ZipFile, titles: Sequence[str]) -> None:
+    """The parts that make the sheets a workbook: the list of sheets and their relations,
+    the styles, the package's relations and content types."""
+    numbers = range(1, len(titles) + 1)
+    sheet_list = "".join(
+        f'<sheet name="{_xml_text(title)}" sheetId="{n}" r:id="rId{n}"/>'
+        for n, title in zip(numbers, titles, strict=True)
+    )
+    rels = "".join(
+        f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+        for n in numbers
+    )
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for n in numbers
+    )
+    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    zf.writestr(
+        "xl/workbook.xml",
+        f'{head}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheet_list}</sheets>'
+        "</workbook>",
+    )
+    zf.writestr(
+        "xl/_rels/workbook.xml.rels",
+        f'{head}<Relationships xmlns="{_PKG}">{rels}<Relationship Id="rId{len(titles) + 1}"'
+        f' Type="{_REL}/styles" Target="styles.xml"/></Relationships>',
+    )
+    zf.writestr("xl/styles.xml", _STYLES)
+    zf.writestr(
+        "_rels/.rels",
+        f'{head}<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
+        f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    )
+    zf.writestr(
+        "[Content_Types].xml",
+        f'{head}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/'
+        'vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        f"{overrides}</Types>",
+    )
 
 
 def _sheet_title(title: str, taken: Sequence[str] = ()) -> str:
@@ -415,129 +425,3 @@ def _plain(value: Any) -> Any:
 
 def export_filename(what: str) -> str:
     return f"{what}-{now_utc():%Y%m%d-%H%M}"
-
-
-# --- the case list ---------------------------------------------------------------------------
-
-CASE_COLUMNS = (
-    ExportColumn("case_number", _l("Case number"), width=18),
-    ExportColumn("status", _l("Status"), labels=STATUS_LABELS),
-    ExportColumn("host_office", _l("Host office"), width=22),
-    ExportColumn("origin_office", _l("Origin office"), width=22),
-    ExportColumn("return_country_code", _l("Country of return"), width=10),
-    ExportColumn("grant_number", _l("Grant")),
-    ExportColumn("registered_at", _l("Registered"), kind="datetime"),
-    ExportColumn("departed_on", _l("Departure date"), kind="date", width=12),
-    ExportColumn("arrived_on", _l("Arrival date"), kind="date", width=12),
-    ExportColumn(
-        "closure_reason",
-        _l("Closure reason"),
-        labels=CLOSURE_LABELS,
-        width=22,
-    ),
-)
-
-
-def case_list_rows(
-    filters: Mapping[str, Any], *, drill: Any = None, actor: Actor
-) -> sa.Select[Any]:
-    """The case list's cases (its filters, a monitoring figure's ``drill`` (``cases.drill``)
-    and the reader's scope, newest first), as the columns of :data:`CASE_COLUMNS`: case
-    numbers, never names."""
-    if drill is not None:
-        filters = {**filters, "drill": drill}
-    listed = cases.case_list_statement(actor=actor, **filters)
-    host = aliased(Office)
-    origin = aliased(Office)
-    stmt = (
-        sa.select(
-            Returnee.case_number,
-            Returnee.status,
-            host.name.label("host_office"),
-            origin.name.label("origin_office"),
-            Returnee.return_country_code,
-            Grant.number.label("grant_number"),
-            Returnee.created_at.label("registered_at"),
-            Returnee.departed_on,
-            Returnee.arrived_on,
-            Returnee.closure_reason,
-        )
-        .select_from(Returnee)
-        .join(host, host.id == Returnee.host_office_id)
-        .outerjoin(origin, origin.id == Returnee.origin_office_id)
-        .outerjoin(Grant, Grant.id == Returnee.grant_id)
-        .order_by(Returnee.id.desc())
-    )
-    # the list's own conditions (scope, filters, drill-down), whatever they are
-    if listed.whereclause is not None:
-        stmt = stmt.where(listed.whereclause)
-    return stmt
-
-
-def case_list_export(
-    fmt: str, filters: Mapping[str, Any], *, drill: Any = None, actor: Actor
-) -> Response:
-    """Audit, commit, and stream the case list under ``filters`` in ``fmt``."""
-    record_export(
-        "case_list",
-        fmt,
-        {**filters, **(drill.query_args() if drill else {})},
-        actor=actor,
-    )
-    db.session.commit()
-    stmt = case_list_rows(filters, drill=drill, actor=actor)
-    return table_download(
-        fmt,
-        export_filename("cases"),
-        CASE_COLUMNS,
-        lambda: stream_rows(stmt, CASE_COLUMNS),
-        title=str(_l("Cases")),
-    )
-
-
-# --- the follow-up work list -----------------------------------------------------------------
-
-WORK_LIST_COLUMNS = (
-    ExportColumn("case_number", _l("Case number"), width=18),
-    ExportColumn("name", _l("Milestone"), width=28),
-    ExportColumn("kind", _l("Kind"), labels=KIND_LABELS, width=22),
-    ExportColumn("responsible", _l("Responsible"), labels=RESPONSIBLE_LABELS),
-    ExportColumn("office", _l("Office"), width=22),
-    ExportColumn("due_on", _l("Due"), kind="date", width=12),
-    ExportColumn("status", _l("Status"), labels=MILESTONE_STATUS_LABELS),
-    ExportColumn("escalation_level", _l("Escalation level"), kind="int"),
-)
-
-
-def work_list_rows(filters: WorkListFilters, *, actor: Actor) -> sa.Select[Any]:
-    """The work list's milestones that ``actor`` sees, in its order, as the columns of
-    :data:`WORK_LIST_COLUMNS`."""
-    stmt = (
-        sa.select(
-            Returnee.case_number,
-            Milestone.name,
-            Milestone.kind,
-            Milestone.responsible,
-            Office.name.label("office"),
-            Milestone.due_on,
-            Milestone.status,
-            Milestone.escalation_level,
-        )
-        .select_from(Milestone)
-        .join(Returnee, Returnee.id == Milestone.returnee_id)
-        .join(Office, Office.id == Milestone.office_id)
-    )
-    return work_list_where(stmt, filters, actor=actor).order_by(*WORK_LIST_ORDER)
-
-
-def work_list_export(fmt: str, filters: Mapping[str, Any], *, actor: Actor) -> Response:
-    record_export("work_list", fmt, filters, actor=actor)
-    db.session.commit()
-    stmt = work_list_rows(WorkListFilters(**filters), actor=actor)
-    return table_download(
-        fmt,
-        export_filename("work-list"),
-        WORK_LIST_COLUMNS,
-        lambda: stream_rows(stmt, WORK_LIST_COLUMNS),
-        title=str(_l("Work list")),
-    )

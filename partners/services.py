@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from partners import events
@@ -48,6 +47,7 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, Perm
 from reintegration_hub.core.i18n import currency_codes, language_codes
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
+from reintegration_hub.core.sql import insert_ignore
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
 
@@ -810,22 +810,13 @@ class HoldResult:
     free_places: int | None = None  # after this hold; None = unlimited
 
 
-def _insert_ignore(values: Mapping[str, Any]) -> Any:
-    dialect = db.session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    return (
-        module.insert(OptionCapacity)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["option_id", "period_start"])
-    )
-
-
 def _capacity_row(option: SupportOption, on: dt.date) -> int:
     """The id of the option's capacity row for the period of ``on``, created if missing."""
     assert option.capacity_places is not None
     start, end = period_bounds(option.capacity_period, on)
-    db.session.execute(
-        _insert_ignore(
+    insert_ignore(
+        OptionCapacity.__table__,
+        [
             {
                 "option_id": option.id,
                 "period_start": start,
@@ -835,7 +826,8 @@ def _capacity_row(option: SupportOption, on: dt.date) -> int:
                 "places_used": 0,
                 "waitlist_last": 0,
             }
-        )
+        ],
+        ["option_id", "period_start"],
     )
     capacity_id = db.session.scalar(
         sa.select(OptionCapacity.id).where(

@@ -975,21 +975,7 @@ class TimelineEntry:
 
 
 def _notice_entries(plan_id: int) -> list[NoticeEntry]:
-    """The plan's notices with their outbox messages counted, in one statement. The sweep
-    keys a notice's messages ``milestone:<id>:<level>:<recipient digest>``: the range on
-    the unique key index finds them (whatever the collation), the LIKE keeps exact ones."""
-    prefix = (
-        sa.literal("milestone:")
-        + sa.cast(MilestoneNotice.milestone_id, sa.String)
-        + sa.literal(":")
-        + sa.cast(MilestoneNotice.level, sa.String)
-        + sa.literal(":")
-    )
-    messages = sa.and_(
-        OutboxMessage.key >= prefix,
-        OutboxMessage.key < prefix + sa.literal("z"),
-        OutboxMessage.key.like(prefix + sa.literal("%")),
-    )
+    """The plan's notices with their outbox messages counted, in one statement."""
     sent = sa.func.sum(sa.case((OutboxMessage.status == OutboxStatus.SENT, 1), else_=0))
     failed = sa.func.sum(sa.case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0))
     rows = db.session.execute(
@@ -1006,7 +992,7 @@ def _notice_entries(plan_id: int) -> list[NoticeEntry]:
             sa.func.max(OutboxMessage.sent_at),
         )
         .join(Milestone, Milestone.id == MilestoneNotice.milestone_id)
-        .outerjoin(OutboxMessage, messages)
+        .outerjoin(OutboxMessage, OutboxMessage.notice_id == MilestoneNotice.id)
         # the plan's milestones first (SQLite would otherwise walk every notice in id order)
         .where(
             Milestone.plan_id == plan_id,

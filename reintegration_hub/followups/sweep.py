@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 from typing import Any
@@ -35,19 +36,21 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy.dialects import postgresql, sqlite
 
 from partners.models import Partner, Referral
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import (
-    OutboxMessage,
-    OutboxStatus,
+    MessageKey,
+    OutgoingMessage,
+    message_key,
     public_urls,
+    queue_messages,
     recipient_languages,
 )
 from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.sql import insert_ignore
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
@@ -63,8 +66,6 @@ from reintegration_hub.plans.models import Plan, PlanLine
 
 #: milestone ids a statement at most (SQLite binds each one)
 _IDS_PER_SELECT = 5000
-#: outbox rows an insert at most
-_MESSAGES_PER_INSERT = 2000
 
 
 @dataclass
@@ -118,11 +119,6 @@ def _changed(where: sa.ColumnElement[bool], **values: Any) -> list[tuple[int, bo
             .execution_options(synchronize_session=False)
         )
     ]
-
-
-def _insert_ignore(table: Any) -> Any:
-    module: Any = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table)
 
 
 def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepCounts:
@@ -203,24 +199,24 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         | {(milestone_id, 2) for milestone_id, _ in to_home_office}
     )
     new_notices = _write_notices(wanted, as_of, now)
-    counts.reminders = sum(1 for _, level in new_notices if level == 0)
+    counts.reminders = sum(1 for *_, level in new_notices if level == 0)
     counts.escalations = len(new_notices) - counts.reminders
     counts.messages = _queue_messages(new_notices)
     return counts
 
 
+#: a notice written by this run: (its id, the milestone's id, the level)
+_Notice = tuple[int, int, int]
+
+
 def _write_notices(
     wanted: list[tuple[int, int]], on_date: dt.date, now: dt.datetime
-) -> list[tuple[int, int]]:
-    """Insert the notices that do not exist yet; the ``(milestone id, level)`` of those
-    inserted (a milestone rescheduled after a notice was written has it already)."""
-    if not wanted:
-        return []
+) -> list[_Notice]:
+    """Insert the notices that do not exist yet, and return those inserted (a milestone
+    rescheduled after a notice was written has it already)."""
     table = MilestoneNotice.__table__
-    inserted = db.session.connection().execute(
-        _insert_ignore(table)
-        .on_conflict_do_nothing(index_elements=["milestone_id", "kind", "level"])
-        .returning(table.c.milestone_id, table.c.level),
+    inserted = insert_ignore(
+        table,
         [
             {
                 "milestone_id": milestone_id,
@@ -231,8 +227,18 @@ def _write_notices(
             }
             for milestone_id, level in wanted
         ],
+        ["milestone_id", "kind", "level"],
+        returning=[table.c.id, table.c.milestone_id, table.c.level],
     )
-    return sorted((milestone_id, level) for milestone_id, level in inserted)
+    return sorted(
+        ((notice_id, milestone_id, level) for notice_id, milestone_id, level in inserted),
+        key=lambda notice: notice[1:],
+    )
+
+
+def notice_message_key(milestone_id: int, level: int, address: str) -> MessageKey:
+    """Unique per notice and recipient (the address hashed: keys stay short)."""
+    return message_key("milestone:{}:{}:{}", milestone_id, level, _digest(address))
 
 
 #: the fields the message template shows, rendered as markers once per level, language and run
@@ -273,10 +279,44 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return _MARKERS.sub(lambda found: values[found.group(1)], text)
 
 
-def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
+@dataclass(frozen=True)
+class _Addressed:
+    """A new notice with its milestone's row, whom it goes to and the line whose delivery it
+    asks to record (``None``: the e-mail links to the plan)."""
+
+    notice_id: int
+    level: int
+    row: Any
+    line_id: int | None
+    recipients: list[str]
+
+
+def _queue_messages(new_notices: list[_Notice]) -> int:
     """One outbox row per new notice and recipient, in the recipient's language."""
     if not new_notices:
         return 0
+    row_of = _milestone_rows(sorted({milestone_id for _, milestone_id, _ in new_notices}))
+    home_office = _home_office_addresses()
+    # a milestone may get several notices in one run (a reminder and escalations): each of
+    # them queues its own e-mails
+    addressed = [
+        notice
+        for notice_id, milestone_id, level in new_notices
+        if (notice := _address(notice_id, level, row_of[milestone_id], home_office)).recipients
+    ]
+    language_of = recipient_languages({a for n in addressed for a in n.recipients})
+    texts = _texts(
+        {
+            (n.level, n.line_id is not None, language_of[address])
+            for n in addressed
+            for address in n.recipients
+        }
+    )
+    return queue_messages(_messages(addressed, language_of, texts))
+
+
+def _milestone_rows(ids: list[int]) -> dict[int, Any]:
+    """What the e-mails of each milestone show, and whom they may go to, by milestone id."""
     manager, counsellor, supervisor = (sa.orm.aliased(User) for _ in range(3))
     columns = sa.select(
         Milestone.id,
@@ -309,16 +349,18 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
         .outerjoin(Referral, Referral.id == PlanLine.referral_id)
         .outerjoin(Partner, Partner.id == Referral.partner_id)
     )
-    ids = sorted({milestone_id for milestone_id, _ in new_notices})
-    # a milestone may get several notices in one run (a reminder and escalations): each of
-    # them queues its own e-mails
     row_of: dict[int, Any] = {}
     for start in range(0, len(ids), _IDS_PER_SELECT):
         chunk = ids[start : start + _IDS_PER_SELECT]
         row_of.update(
             (row.id, row) for row in db.session.execute(joined.where(Milestone.id.in_(chunk)))
         )
-    home_office = list(
+    return row_of
+
+
+def _home_office_addresses() -> list[str]:
+    """Whom a level-2 escalation goes to: the home office's active programme managers."""
+    return list(
         db.session.scalars(
             sa.select(User.email)
             .join(Office, Office.id == User.office_id)
@@ -330,78 +372,51 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
             )
         )
     )
-    # (row, level, the line whose delivery to record or None, recipients)
-    notices: list[tuple[Any, int, int | None, list[str]]] = []
-    for milestone_id, level in new_notices:
-        row = row_of[milestone_id]
-        if level == 0:
-            responsible = {
-                Responsible.CASE_MANAGER: row.manager_email,
-                Responsible.COUNSELLOR: row.counsellor_email,
-                Responsible.PARTNER: row.partner_email or row.manager_email,
-            }[row.responsible]
-            recipients = [responsible] if responsible else []
-        elif level == 1:
-            recipients = [row.supervisor_email] if row.supervisor_email else []
-        else:
-            recipients = home_office
-        # whoever is reminded of a delivery gets the line's delivery form, overseers the plan
-        line_id = (
-            row.plan_line_id if level == 0 and row.kind == MilestoneKind.LINE_DELIVERED else None
-        )
-        if recipients:
-            notices.append((row, level, line_id, recipients))
-    language_of = recipient_languages({a for *_, recipients in notices for a in recipients})
-    texts = _texts(
-        {
-            (level, line_id is not None, language_of[address])
-            for _, level, line_id, recipients in notices
-            for address in recipients
-        }
-    )
+
+
+def _address(notice_id: int, level: int, row: Any, home_office: list[str]) -> _Addressed:
+    """Whom a notice goes to: a reminder to whoever is responsible, the first escalation to
+    the office's supervisor, the second to the home office."""
+    if level == 0:
+        responsible = {
+            Responsible.CASE_MANAGER: row.manager_email,
+            Responsible.COUNSELLOR: row.counsellor_email,
+            Responsible.PARTNER: row.partner_email or row.manager_email,
+        }[row.responsible]
+        recipients = [responsible] if responsible else []
+    elif level == 1:
+        recipients = [row.supervisor_email] if row.supervisor_email else []
+    else:
+        recipients = home_office
+    # whoever is reminded of a delivery gets the line's delivery form, overseers the plan
+    line_id = row.plan_line_id if level == 0 and row.kind == MilestoneKind.LINE_DELIVERED else None
+    return _Addressed(notice_id, level, row, line_id, recipients)
+
+
+def _messages(
+    addressed: list[_Addressed], language_of: dict[str, str], texts: dict[_TextKey, str]
+) -> Iterator[OutgoingMessage]:
+    """The e-mail of each notice to each of its recipients, filled in from the texts."""
     links = public_urls()
-    now = now_utc()
-    values: list[dict[str, Any]] = []
-    queued = 0
-    for row, level, line_id, recipients in notices:
+    for notice in addressed:
+        row = notice.row
         due = row.due_on.isoformat()
-        if line_id is None:
+        if notice.line_id is None:
             url = links.build("plans.plan", {"case_id": row.case_id}, force_external=True)
         else:
-            url = links.build("deliveries.record", {"line_id": line_id}, force_external=True)
+            url = links.build("deliveries.record", {"line_id": notice.line_id}, force_external=True)
         shown = {"milestone": row.name, "number": row.case_number, "date": due, "url": url}
         subject = f"{row.case_number}: {row.name} ({due})"
-        for address in recipients:
+        for address in notice.recipients:
             language = language_of[address]
-            values.append(
-                {
-                    # unique per notice and recipient (the address hashed: keys stay short)
-                    "key": f"milestone:{row.id}:{level}:{_digest(address)}",
-                    "to_address": address,
-                    "subject": subject[:300],
-                    "body_text": _fill(texts[level, line_id is not None, language], shown),
-                    "language": language,
-                    "status": OutboxStatus.QUEUED,
-                    "attempts": 0,
-                    "last_error": "",
-                    "created_at": now,
-                    "next_attempt_at": now,
-                }
+            yield OutgoingMessage(
+                notice_message_key(row.id, notice.level, address),
+                address,
+                subject,
+                _fill(texts[notice.level, notice.line_id is not None, language], shown),
+                language,
+                notice_id=notice.notice_id,
             )
-            if len(values) == _MESSAGES_PER_INSERT:  # a catch-up's range holds no more at once
-                queued += _insert_messages(values)
-                values = []
-    return queued + _insert_messages(values)
-
-
-def _insert_messages(values: list[dict[str, Any]]) -> int:
-    if values:
-        # on the connection: the rows are plain values, the ORM's bulk path costs more per row
-        db.session.connection().execute(
-            _insert_ignore(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"]),
-            values,
-        )
-    return len(values)
 
 
 def _digest(address: str) -> str:

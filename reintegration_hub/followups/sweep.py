@@ -12,7 +12,7 @@ not for every open milestone again each day, and in the same transaction: a rang
 way is rolled back whole, and the next run changes the same rows again and writes their
 notices then. A range run twice changes nothing the second time and so writes and queues
 nothing twice. Whatever else changes a milestone's dates must set it back to ``upcoming`` and
-level 0 (``services.reschedule_case`` and ``actions.move_milestone`` do), so that the sweep
+level 0 (``scheduling.reschedule_case`` and ``actions.move_milestone`` do), so that the sweep
 decides, and notices, its state again; nothing but the sweep makes a milestone due or overdue
 or raises its level.
 

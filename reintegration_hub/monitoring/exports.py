@@ -41,7 +41,7 @@ from reintegration_hub.followups.labels import (
     RESPONSIBLE_LABELS,
 )
 from reintegration_hub.followups.models import Milestone
-from reintegration_hub.followups.services import WORK_LIST_ORDER, WorkListFilters, work_list_where
+from reintegration_hub.followups.worklist import WORK_LIST_ORDER, WorkListFilters, work_list_where
 from reintegration_hub.programmes.models import Grant
 
 FORMATS = ("csv", "xlsx")

@@ -61,7 +61,7 @@ from reintegration_hub.followups.models import (
     MilestoneStatus,
     MonitoringVisit,
 )
-from reintegration_hub.followups.services import complete_milestones, schedule_plan
+from reintegration_hub.followups.scheduling import complete_milestones, schedule_plan
 from reintegration_hub.plans import services
 from reintegration_hub.plans.models import (
     EDITABLE_STATUSES,
@@ -848,7 +848,7 @@ def record_promotions(hold_ids: Sequence[int], *, actor: Actor) -> int:
 def on_revision_needed(visit: MonitoringVisit, *, actor: Actor) -> PlanAmendment | None:
     """A monitoring visit found the plan needs a revision: an approved plan gets a draft
     amendment naming the visit (or its open one is linked to it), and the counsellor is told
-    either way. The caller (``followups.services.record_visit``) checked role and scope.
+    either way. The caller (``followups.visits.record_visit``) checked role and scope.
     None when the case has no plan to revise."""
     plan_id = db.session.scalar(sa.select(Plan.id).where(Plan.returnee_id == visit.returnee_id))
     if plan_id is None:

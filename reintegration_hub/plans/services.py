@@ -39,7 +39,7 @@ from reintegration_hub.core.outbox import MessageKey, message_key, public_url, q
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.deliveries.services import LineProgress, line_progress
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.services import schedule_plan
+from reintegration_hub.followups.scheduling import schedule_plan
 from reintegration_hub.plans.models import (
     EDITABLE_STATUSES,
     AmendmentStatus,

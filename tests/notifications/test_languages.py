@@ -23,7 +23,7 @@ from reintegration_hub.core.outbox import (
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneKind
-from reintegration_hub.followups.services import recheck_plan
+from reintegration_hub.followups.timeline import recheck_plan
 from reintegration_hub.notifications.services import deliver_outbox
 from reintegration_hub.plans import services as plans
 from reintegration_hub.plans.models import Plan

@@ -143,10 +143,8 @@ class OutgoingMessage:
 def queue_messages(messages: Iterable[OutgoingMessage]) -> int:
     """Write ``messages`` to the outbox, a few thousand rows a statement, skipping each one
     whose key was queued before (nothing is written twice); how many were written."""
-    queued = 0
+    queued, now, table = 0, now_utc(), OutboxMessage.__table__
     for chunk in _chunks(messages, _MESSAGES_PER_INSERT):
-        now = now_utc()
-        table = OutboxMessage.__table__
         queued += len(
             insert_ignore(
                 table, [_row(message, now) for message in chunk], ["key"], returning=[table.c.id]

@@ -82,9 +82,25 @@ class _Planned(NamedTuple):
 def _due_dates(
     template: MilestoneTemplate, anchor: dt.date, lines: Sequence[PlanLine]
 ) -> list[_Planned]:
-    """Every milestone's step, line and due date, in the template's order. A step that counts
-    from another one starts at that step's due date (a delivery step's: its own latest date),
-    wherever the other step stands in the list; chains are followed to the return date."""
+    """Every milestone's step, line and due date, in the template's order (a delivery step
+    gives each line its own, ``_line_deliveries``)."""
+    latest = _latest_dates(template, anchor)
+    planned: list[_Planned] = []
+    for step in template.steps:
+        due = latest[step.key]
+        if step.kind != MilestoneKind.LINE_DELIVERED:
+            planned.append(_Planned(step, None, due))
+            continue
+        start = due - dt.timedelta(days=step.offset_days)
+        for line in lines:
+            planned += _line_deliveries(step, line, start, due)
+    return planned
+
+
+def _latest_dates(template: MilestoneTemplate, anchor: dt.date) -> dict[str, dt.date]:
+    """Each step's due date (a delivery step's: its own latest date), by step key. A step that
+    counts from another one starts at that step's date, wherever the other step stands in
+    the list; chains are followed to the return date (``anchor``)."""
     steps = {step.key: step for step in template.steps}
     latest_by_key: dict[str, dt.date] = {}
 
@@ -104,33 +120,29 @@ def _due_dates(
             latest_by_key[step.key] = due
         return latest_by_key[step.key]
 
-    planned: list[_Planned] = []
-    for step in template.steps:
-        due = latest(step)
-        if step.kind != MilestoneKind.LINE_DELIVERED:
-            planned.append(_Planned(step, None, due))
-            continue
-        start = due - dt.timedelta(days=step.offset_days)
-        for line in lines:
-            option = line.option
-            # a line an amendment added counts from the day it came into effect, and gets its
-            # lead time even when the step's own date has passed by then
-            begins = max(start, line.effective_on or start) if line.amendment_id else start
-            count = option.instalments_for(line.quantity)
-            if count == 1:
-                ready = dt.timedelta(days=option.lead_time_days + (option.duration_days or 0))
-                ready_on = begins + ready
-                planned.append(
-                    _Planned(step, line, ready_on if due < begins else min(ready_on, due))
-                )
-                continue
-            lead_on = begins + dt.timedelta(days=option.lead_time_days)
-            first = lead_on if due < begins else min(lead_on, due)
-            planned += [
-                _Planned(step, line, first + relativedelta(months=number - 1), number, count)
-                for number in range(1, count + 1)
-            ]
-    return planned
+    return {step.key: latest(step) for step in template.steps}
+
+
+def _line_deliveries(
+    step: MilestoneStep, line: PlanLine, start: dt.date, due: dt.date
+) -> list[_Planned]:
+    """The delivery milestones of one line: due when the option's lead time and duration have
+    passed from ``start``, at the latest on the step's ``due``; one per instalment, a month
+    apart, when the option is paid monthly (the first when the lead time has passed)."""
+    option = line.option
+    # a line an amendment added counts from the day it came into effect, and gets its lead
+    # time even when the step's own date has passed by then
+    begins = max(start, line.effective_on or start) if line.amendment_id else start
+    count = option.instalments_for(line.quantity)
+    if count == 1:
+        ready_on = begins + dt.timedelta(days=option.lead_time_days + (option.duration_days or 0))
+        return [_Planned(step, line, ready_on if due < begins else min(ready_on, due))]
+    lead_on = begins + dt.timedelta(days=option.lead_time_days)
+    first = lead_on if due < begins else min(lead_on, due)
+    return [
+        _Planned(step, line, first + relativedelta(months=number - 1), number, count)
+        for number in range(1, count + 1)
+    ]
 
 
 def milestone_dates(step: MilestoneStep, due: dt.date) -> dict[str, dt.date | None]:

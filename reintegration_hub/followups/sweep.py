@@ -124,23 +124,38 @@ def _changed(where: sa.ColumnElement[bool], **values: Any) -> list[tuple[int, bo
 def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepCounts:
     """Sweep the milestones of plans ``first_plan_id..last_plan_id`` as of ``as_of``. The
     caller commits (one transaction per range)."""
-    counts = SweepCounts()
     in_range = Milestone.plan_id.between(first_plan_id, last_plan_id)
-    is_open = Milestone.status.in_(OPEN_STATUSES)
     now = now_utc()
-
-    ended = (
-        sa.select(Milestone.plan_id)
-        .where(
-            in_range,
-            is_open,
-            Milestone.kind == MilestoneKind.WINDOW_CLOSES,
-            Milestone.due_on <= as_of,
-        )
-        .scalar_subquery()
+    cancelled, closed_windows = _close_ended_windows(in_range, as_of, now)
+    changes = _advance(in_range, as_of)
+    new_notices = _write_notices(changes.wanted_notices(), as_of, now)
+    reminders = sum(1 for *_, level in new_notices if level == 0)
+    return SweepCounts(
+        closed_windows=closed_windows,
+        cancelled=cancelled,
+        overdue=len(changes.made_overdue),
+        due=len(changes.made_due),
+        escalated=len(changes.to_home_office) + len(changes.to_supervisor),
+        reminders=reminders,
+        escalations=len(new_notices) - reminders,
+        messages=_queue_messages(new_notices),
     )
-    # the other open milestones of plans whose window ended are cancelled, then the window closes
-    counts.cancelled = _update(
+
+
+def _close_ended_windows(
+    in_range: sa.ColumnElement[bool], as_of: dt.date, now: dt.datetime
+) -> tuple[int, int]:
+    """The other open milestones of plans whose window ended are cancelled, then the window
+    closes; how many of each."""
+    is_open = Milestone.status.in_(OPEN_STATUSES)
+    window_ended = sa.and_(
+        in_range,
+        is_open,
+        Milestone.kind == MilestoneKind.WINDOW_CLOSES,
+        Milestone.due_on <= as_of,
+    )
+    ended = sa.select(Milestone.plan_id).where(window_ended).scalar_subquery()
+    cancelled = _update(
         sa.and_(
             in_range,
             is_open,
@@ -149,16 +164,36 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         ),
         status=MilestoneStatus.CANCELLED,
     )
-    counts.closed_windows = _update(
-        sa.and_(
-            in_range,
-            is_open,
-            Milestone.kind == MilestoneKind.WINDOW_CLOSES,
-            Milestone.due_on <= as_of,
-        ),
-        status=MilestoneStatus.DONE,
-        completed_at=now,
-    )
+    closed = _update(window_ended, status=MilestoneStatus.DONE, completed_at=now)
+    return cancelled, closed
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """The milestones one run changed, each with whether it has a supervisor escalation date."""
+
+    made_overdue: list[tuple[int, bool]]
+    made_due: list[tuple[int, bool]]
+    to_home_office: list[tuple[int, bool]]
+    to_supervisor: list[tuple[int, bool]]
+
+    def wanted_notices(self) -> list[tuple[int, int]]:
+        """(milestone id, level): a reminder for each milestone made due or overdue; the
+        supervisor's escalation for each one escalated that has a supervisor date (also when
+        it went straight to the home office); the home office's for each one raised to 2."""
+        return sorted(
+            {(milestone_id, 0) for milestone_id, _ in self.made_overdue + self.made_due}
+            | {
+                (milestone_id, 1)
+                for milestone_id, supervised in self.to_home_office + self.to_supervisor
+                if supervised
+            }
+            | {(milestone_id, 2) for milestone_id, _ in self.to_home_office}
+        )
+
+
+def _advance(in_range: sa.ColumnElement[bool], as_of: dt.date) -> _Changes:
+    """Make milestones overdue and due, and raise the escalation levels, from their dates."""
     made_overdue = _changed(
         sa.and_(
             in_range,
@@ -183,26 +218,7 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         sa.and_(overdue, Milestone.escalation_level < 1, Milestone.supervisor_on <= as_of),
         escalation_level=1,
     )
-    counts.overdue, counts.due = len(made_overdue), len(made_due)
-    counts.escalated = len(to_home_office) + len(to_supervisor)
-
-    # (milestone id, level): a reminder for each milestone made due or overdue; the supervisor's
-    # escalation for each one escalated that has a supervisor date (also when it went straight
-    # to the home office); the home office's for each one raised to level 2
-    wanted = sorted(
-        {(milestone_id, 0) for milestone_id, _ in made_overdue + made_due}
-        | {
-            (milestone_id, 1)
-            for milestone_id, supervised in to_home_office + to_supervisor
-            if supervised
-        }
-        | {(milestone_id, 2) for milestone_id, _ in to_home_office}
-    )
-    new_notices = _write_notices(wanted, as_of, now)
-    counts.reminders = sum(1 for *_, level in new_notices if level == 0)
-    counts.escalations = len(new_notices) - counts.reminders
-    counts.messages = _queue_messages(new_notices)
-    return counts
+    return _Changes(made_overdue, made_due, to_home_office, to_supervisor)
 
 
 #: a notice written by this run: (its id, the milestone's id, the level)

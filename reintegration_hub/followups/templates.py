@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -182,14 +183,27 @@ def _step_problems(
     others = {step.key: step for step in template.steps if step.id != step_id}
     problems: dict[str, list[object]] = {}
     if step_id is None:
-        if not STEP_KEY.fullmatch(key):
-            problems["key"] = [
-                _l("Use up to 40 lower-case letters, digits and _, starting with a letter.")
-            ]
-        elif key in others:
-            problems["key"] = [_l("Another step of this template has this key.")]
+        problems |= _key_problems(key, others)
     if not data.name.strip():
         problems["name"] = [_l("Give the step a name.")]
+    problems |= _days_problems(data)
+    if data.after_step:
+        problems |= _after_step_problems(data.after_step, key, others)
+    return problems | _kind_problems(template, data, step_id, others)
+
+
+def _key_problems(key: str, others: Mapping[str, MilestoneStep]) -> dict[str, list[object]]:
+    if not STEP_KEY.fullmatch(key):
+        return {
+            "key": [_l("Use up to 40 lower-case letters, digits and _, starting with a letter.")]
+        }
+    if key in others:
+        return {"key": [_l("Another step of this template has this key.")]}
+    return {}
+
+
+def _days_problems(data: StepInput) -> dict[str, list[object]]:
+    problems: dict[str, list[object]] = {}
     for field in ("offset_days", "reminder_days", "supervisor_after_days"):
         value = getattr(data, field)
         if value is not None and value < 0:
@@ -201,27 +215,54 @@ def _step_problems(
         problems["home_office_after_days"] = [
             _l("The home office is told after the office supervisor: give more days.")
         ]
-    if data.after_step:
-        if data.after_step == key:
-            problems["after_step"] = [_l("A step cannot count from itself.")]
-        elif data.after_step not in others:
-            problems["after_step"] = [_l("There is no such step in this template.")]
-        else:
-            # the template has no loop now, so a new one would have to come back to this step
-            current, seen = others[data.after_step], {key}
-            while current.after_step and current.key not in seen:
-                seen.add(current.key)
-                if current.after_step == key:
-                    problems["after_step"] = [
-                        _l(
-                            "%(step)s counts from this step already: that would be a loop.",
-                            step=current.name,
-                        )
-                    ]
-                    break
-                if current.after_step not in others:
-                    break
-                current = others[current.after_step]
+    return problems
+
+
+def _after_step_problems(
+    after_step: str, key: str, others: Mapping[str, MilestoneStep]
+) -> dict[str, list[object]]:
+    """What is wrong with counting the step ``key`` from ``after_step``."""
+    if after_step == key:
+        return {"after_step": [_l("A step cannot count from itself.")]}
+    if after_step not in others:
+        return {"after_step": [_l("There is no such step in this template.")]}
+    follower = _counting_from(key, others[after_step], others)
+    if follower is not None:
+        return {
+            "after_step": [
+                _l(
+                    "%(step)s counts from this step already: that would be a loop.",
+                    step=follower.name,
+                )
+            ]
+        }
+    return {}
+
+
+def _counting_from(
+    key: str, first: MilestoneStep, others: Mapping[str, MilestoneStep]
+) -> MilestoneStep | None:
+    """The step of the chain from ``first`` that counts from the step ``key``, if one does.
+    The template has no loop now, so a new one would have to come back to this step."""
+    current, seen = first, {key}
+    while current.after_step and current.key not in seen:
+        seen.add(current.key)
+        if current.after_step == key:
+            return current
+        if current.after_step not in others:
+            return None
+        current = others[current.after_step]
+    return None
+
+
+def _kind_problems(
+    template: MilestoneTemplate,
+    data: StepInput,
+    step_id: int | None,
+    others: Mapping[str, MilestoneStep],
+) -> dict[str, list[object]]:
+    """One step closes the window, and it stays the one that does."""
+    problems: dict[str, list[object]] = {}
     if data.kind == MilestoneKind.WINDOW_CLOSES and any(
         step.kind == MilestoneKind.WINDOW_CLOSES for step in others.values()
     ):

@@ -1,5 +1,6 @@
 """A plan's follow-up as one timeline (milestones, reminders and escalations with their
-e-mails' state, visits and surveys), and "re-check now": the sweep for one plan, at once."""
+e-mails' state, visits and surveys), "re-check now" (the sweep for one plan, at once), and the
+case a plan or milestone belongs to (the pages' redirects)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ class TimelineEntry:
 
 
 def _notice_entries(plan_id: int) -> list[NoticeEntry]:
-    """The plan's notices with their outbox messages counted, in one statement."""
+    """The plan's notices with their outbox messages counted (each message names its notice),
+    in one statement."""
     sent = sa.func.sum(sa.case((OutboxMessage.status == OutboxStatus.SENT, 1), else_=0))
     failed = sa.func.sum(sa.case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0))
     rows = db.session.execute(

@@ -77,7 +77,8 @@ from reintegration_hub.followups.models import (
     MilestoneTemplate,
     Responsible,
 )
-from reintegration_hub.followups.services import milestone_dates, plan_timeline
+from reintegration_hub.followups.scheduling import milestone_dates
+from reintegration_hub.followups.timeline import plan_timeline
 from reintegration_hub.plans import amendments, services
 from reintegration_hub.plans.models import (
     AmendmentStatus,

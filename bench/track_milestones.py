@@ -65,7 +65,7 @@ from reintegration_hub.followups.models import (
     MilestoneStep,
     MilestoneTemplate,
 )
-from reintegration_hub.followups.services import milestone_dates
+from reintegration_hub.followups.scheduling import milestone_dates
 from reintegration_hub.followups.sweep import SweepCounts, plan_id_ranges, sweep_range
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 from workflows.app import get_app, unit_of_work

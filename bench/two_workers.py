@@ -137,6 +137,7 @@ def queue_messages(app: Any, count: int, round_no: int) -> None:
         db.session.add_all(
             OutboxMessage(
                 key=f"bench:{round_no}:{n}",
+                kind="bench",
                 to_address=f"partner{round_no}-{n}@example.org",
                 subject=f"Bench message {round_no}-{n}",
                 body_text="Two workers bench.",

@@ -8,13 +8,11 @@ one. The counts change only by conditional UPDATEs, so a period is never overboo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 
 from partners import events
 from partners.access import get_option
@@ -31,6 +29,7 @@ from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound
 from reintegration_hub.core.roles import Actor
+from reintegration_hub.core.sql import insert_ignore
 from reintegration_hub.extensions import db
 
 #: Holds that still claim a place or a waitlist position.
@@ -58,22 +57,13 @@ class HoldResult:
     free_places: int | None = None  # after this hold; None = unlimited
 
 
-def _insert_ignore(values: Mapping[str, Any]) -> Any:
-    dialect = db.session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    return (
-        module.insert(OptionCapacity)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["option_id", "period_start"])
-    )
-
-
 def _capacity_row(option: SupportOption, on: dt.date) -> int:
     """The id of the option's capacity row for the period of ``on``, created if missing."""
     assert option.capacity_places is not None
     start, end = period_bounds(option.capacity_period, on)
-    db.session.execute(
-        _insert_ignore(
+    insert_ignore(
+        OptionCapacity.__table__,
+        [
             {
                 "option_id": option.id,
                 "period_start": start,
@@ -83,7 +73,8 @@ def _capacity_row(option: SupportOption, on: dt.date) -> int:
                 "places_used": 0,
                 "waitlist_last": 0,
             }
-        )
+        ],
+        ["option_id", "period_start"],
     )
     capacity_id = db.session.scalar(
         sa.select(OptionCapacity.id).where(

@@ -43,7 +43,7 @@ from reintegration_hub.core.audit import AuditEntry, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped, sees_all_offices
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from reintegration_hub.core.outbox import public_url, queue_message
+from reintegration_hub.core.outbox import message_key, public_url, queue_message
 from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role, SystemActor
 from reintegration_hub.extensions import db
@@ -304,7 +304,7 @@ def send_referral(request: ReferralRequest, *, actor: Actor) -> Referral:
     )
     record_audit("referral.send", referral, actor=actor)
     queue_message(
-        f"referral:{referral.id}:sent",
+        message_key("referral:{}:sent", referral.id),
         option.partner.focal_point_email,
         _l("New referral %(case_number)s: please answer", case_number=referral.case_number),
         "referral_sent.txt",
@@ -412,7 +412,7 @@ def withdraw_referral(referral_id: int, *, actor: Actor) -> Referral:
     record_audit("referral.withdraw", referral, actor=actor)
     _release_hold_of(referral, actor)
     queue_message(
-        f"referral:{referral.id}:withdrawn",
+        message_key("referral:{}:withdrawn", referral.id),
         referral.partner.focal_point_email,
         _l("Referral %(case_number)s is withdrawn", case_number=referral.case_number),
         "referral_withdrawn.txt",
@@ -484,7 +484,7 @@ def change_referral(
     referral.quantity, referral.note_for_partner = quantity, note
     entry = record_audit("referral.change", referral, actor=actor)
     queue_message(
-        f"referral:{referral.id}:changed:{entry.id}",
+        message_key("referral:{}:changed:{}", referral.id, entry.id),
         referral.partner.focal_point_email,
         _l("Referral %(case_number)s is changed", case_number=referral.case_number),
         "referral_changed.txt",
@@ -528,7 +528,7 @@ def _notify_case_manager(referral: Referral, event: str) -> None:
         ),
     }
     queue_message(
-        f"referral:{referral.id}:{event}",
+        message_key("referral:{}:" + event, referral.id),
         referral.contact_email,
         subjects[event],
         f"referral_{event}.txt",

@@ -41,7 +41,7 @@ from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
-from reintegration_hub.core.outbox import queue_message
+from reintegration_hub.core.outbox import MessageKey, message_key, queue_message
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.actions import clean_text
@@ -211,7 +211,13 @@ def assign_cases(
         follow_owner(case.id for case in changed)
         if column == "case_manager_id":
             _redirect_referrals([case.id for case in changed], owner)
-        _tell(owner, change, changed, note, key=f"case-assign:{first_entry}:{owner.id}")
+        _tell(
+            owner,
+            change,
+            changed,
+            note,
+            key=message_key("case-assign:{}:{}", first_entry, owner.id),
+        )
     unchanged = [case for case in cases if case not in changed]
     return AssignmentResult(owner=owner, change=change, changed=changed, unchanged=unchanged)
 
@@ -231,7 +237,9 @@ def _redirect_referrals(case_ids: list[int], owner: User) -> None:
     )
 
 
-def _tell(owner: User, change: Change, cases: list[Returnee], note: str, *, key: str) -> None:
+def _tell(
+    owner: User, change: Change, cases: list[Returnee], note: str, *, key: MessageKey
+) -> None:
     base = current_app.config["PUBLIC_BASE_URL"]
     subject = ngettext(
         "Case %(number)s is yours now",

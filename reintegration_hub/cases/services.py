@@ -47,10 +47,7 @@ from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.actions import arrival_recorded
 from reintegration_hub.followups.ownership import follow_owner
-from reintegration_hub.followups.services import (
-    cancel_case_milestones,
-    reschedule_case,
-)
+from reintegration_hub.followups.scheduling import cancel_case_milestones, reschedule_case
 from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes import caps
 from reintegration_hub.programmes.models import Grant

@@ -1,8 +1,11 @@
 """The outbox: every e-mail is first a row, written in the transaction of the change it reports.
 
 A rolled-back change therefore never sends a message. The sending flow (follow-up engine) picks
-queued rows, sends them and marks each one sent; ``key`` is unique per message purpose (for
-example ``referral:42:sent``), so writing the same message twice queues it once.
+queued rows, sends them and marks each one sent. Every writer builds its keys with
+``message_key``: ``key`` is unique per message purpose (for example ``referral:42:sent``), so
+writing the same message twice queues it once, and ``kind`` (``referral:sent``) is stored
+beside it for the digests, never read back out of the key. All rows are written by
+``queue_messages`` (``queue_message`` renders one and hands it over).
 
 A message is written in its recipient's language, never the sender's: the language of the
 account with the recipient's address, else of the partner whose focal point it is, else
@@ -15,23 +18,26 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.routing import MapAdapter
 
 from reintegration_hub.core.db import Base, now_utc, str_enum
-from reintegration_hub.extensions import db
+from reintegration_hub.core.sql import insert_ignore
 
 #: Finds the language of each recipient address it knows (lower-cased address -> code).
 LanguageLookup = Callable[[Collection[str]], Mapping[str, str]]
 _EXTENSION = "reintegration_hub.outbox"
+#: outbox rows an insert at most (a catch-up of the sweep queues many at once)
+_MESSAGES_PER_INSERT = 2000
 
 
 class OutboxStatus(enum.StrEnum):
@@ -48,6 +54,11 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(160), unique=True)
+    # what the message is about (``message_key``): a digest gathers one recipient's of a kind
+    kind: Mapped[str] = mapped_column(sa.String(80))
+    # the milestone notice (``followups``) it tells of, for the plan's timeline; no foreign
+    # key: the outbox is below every area that writes to it
+    notice_id: Mapped[int | None] = mapped_column(index=True)
     to_address: Mapped[str] = mapped_column(sa.String(254), index=True)
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
@@ -98,8 +109,75 @@ def public_url(endpoint: str, **values: Any) -> str:
     return public_urls().build(endpoint, values, force_external=True)
 
 
+@dataclass(frozen=True)
+class MessageKey:
+    """A message's unique ``text`` and its ``kind``, built by ``message_key``."""
+
+    text: str
+    kind: str
+
+
+def message_key(pattern: str, *ids: object) -> MessageKey:
+    """The key of a message: ``pattern`` is its kind's words separated by ``:``, with ``{}``
+    where the message's own ids, versions or dates go, filled from ``ids`` in turn. A part
+    holding a ``{}`` is left out of the kind: ``message_key("plan:{}:v{}:submitted", 7, 2)``
+    is ``plan:7:v2:submitted`` of kind ``plan:submitted``."""
+    if pattern.count("{}") != len(ids):
+        raise ValueError(f"{pattern!r} takes {pattern.count('{}')} ids, not {len(ids)}")
+    kind = ":".join(part for part in pattern.split(":") if "{}" not in part)
+    return MessageKey(pattern.format(*ids), kind)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """An e-mail rendered and ready to queue (``queue_messages``)."""
+
+    key: MessageKey
+    to_address: str
+    subject: str
+    body_text: str
+    language: str
+    notice_id: int | None = None
+
+
+def queue_messages(messages: Iterable[OutgoingMessage]) -> int:
+    """Write ``messages`` to the outbox, a few thousand rows a statement, skipping each one
+    whose key was queued before (nothing is written twice); how many were written."""
+    queued, now, table = 0, now_utc(), OutboxMessage.__table__
+    for chunk in _chunks(messages, _MESSAGES_PER_INSERT):
+        queued += len(
+            insert_ignore(
+                table, [_row(message, now) for message in chunk], ["key"], returning=[table.c.id]
+            )
+        )
+    return queued
+
+
+def _row(message: OutgoingMessage, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "key": message.key.text,
+        "kind": message.key.kind,
+        "notice_id": message.notice_id,
+        "to_address": message.to_address,
+        "subject": message.subject[:300],
+        "body_text": message.body_text,
+        "language": message.language,
+        "status": OutboxStatus.QUEUED,
+        "attempts": 0,
+        "last_error": "",
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
+def _chunks(messages: Iterable[OutgoingMessage], size: int) -> Iterator[list[OutgoingMessage]]:
+    remaining = iter(messages)
+    while chunk := list(islice(remaining, size)):
+        yield chunk
+
+
 def queue_message(
-    key: str,
+    key: MessageKey,
     to_address: str,
     subject: Any,
     template: str,
@@ -118,24 +196,4 @@ def queue_message(
     with force_locale(language):
         subject_text = str(subject)
         body = render_template(f"emails/{template}", public_url=public_url, **context)
-    dialect = db.session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    now = now_utc()
-    inserted = db.session.execute(
-        module.insert(OutboxMessage)
-        .values(
-            key=key,
-            to_address=to_address,
-            subject=subject_text[:300],
-            body_text=body,
-            language=language,
-            status=OutboxStatus.QUEUED,
-            attempts=0,
-            last_error="",
-            created_at=now,
-            next_attempt_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxMessage.id)
-    ).first()
-    return inserted is not None
+    return bool(queue_messages([OutgoingMessage(key, to_address, subject_text, body, language)]))

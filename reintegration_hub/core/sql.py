@@ -1,9 +1,11 @@
-"""Date arithmetic in SQL that PostgreSQL and SQLite spell differently, compiled per dialect.
+"""SQL that PostgreSQL and SQLite spell differently: date arithmetic, and inserts that skip rows
+already there (``insert_ignore``, the one place that picks the dialect's ``ON CONFLICT``).
 
-Each is a SQL construct (``sqlalchemy.ext.compiler``), so one expression serves both databases
-and the statement needs no dialect at build time. Their constants are written into the SQL
-text, not bound: the same expression in a select list and its ``GROUP BY`` then compiles to the
-same text (psycopg binds server-side, and PostgreSQL would see two different parameters).
+Each date function is a SQL construct (``sqlalchemy.ext.compiler``), so one expression serves
+both databases and the statement needs no dialect at build time. Their constants are written
+into the SQL text, not bound: the same expression in a select list and its ``GROUP BY`` then
+compiles to the same text (psycopg binds server-side, and PostgreSQL would see two different
+parameters).
 Timestamps are stored in UTC (``core.db.UTCDateTime``), so a day is the UTC calendar day
 whatever the database session's time zone.
 """
@@ -11,12 +13,16 @@ whatever the database session's time zone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+
+from reintegration_hub.extensions import db
 
 
 class utc_day(FunctionElement[dt.date]):
@@ -113,3 +119,28 @@ def _hours_between_pg(element: hours_between, compiler: SQLCompiler, **kw: Any) 
 def _hours_between(element: hours_between, compiler: SQLCompiler, **kw: Any) -> str:
     later, earlier = _args(element, compiler, **kw)
     return f"((julianday({later}) - julianday({earlier})) * 24.0)"
+
+
+def insert_ignore(
+    table: sa.Table | sa.FromClause,
+    rows: Sequence[Mapping[str, Any]],
+    key_columns: Iterable[str],
+    *,
+    returning: Iterable[sa.ColumnElement[Any]] = (),
+) -> list[sa.Row[Any]]:
+    """Insert ``rows`` into ``table`` in one statement, skipping each row whose ``key_columns``
+    (a unique constraint) match a row already there, or an earlier row of ``rows``; the
+    ``returning`` columns of the rows inserted (none asked: an empty list).
+
+    Written as ``INSERT .. ON CONFLICT (key) DO NOTHING`` on both databases, so a concurrent
+    writer of the same key never fails the transaction."""
+    if not rows:
+        return []
+    dialect = db.session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=list(key_columns))
+    columns = list(returning)
+    if not columns:
+        db.session.execute(stmt, list(rows))
+        return []
+    return list(db.session.execute(stmt.returning(*columns), list(rows)))

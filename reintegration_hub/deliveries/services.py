@@ -61,7 +61,7 @@ from reintegration_hub.deliveries.certificates import (
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import OPEN_STATUSES, Milestone, MilestoneKind
-from reintegration_hub.followups.services import complete_milestones
+from reintegration_hub.followups.scheduling import complete_milestones
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
 
 #: Who records deliveries: the origin case manager, the partner's users, administrators.

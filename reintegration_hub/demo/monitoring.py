@@ -68,8 +68,9 @@ from reintegration_hub.followups.models import (
     Responsible,
     SustainabilitySurvey,
 )
+from reintegration_hub.followups.scheduling import milestone_dates
 from reintegration_hub.followups.scoring import score
-from reintegration_hub.followups.services import current_scoring_version, milestone_dates
+from reintegration_hub.followups.visits import current_scoring_version
 from reintegration_hub.monitoring.models import ActivityKind, ProgrammeActivity
 from reintegration_hub.monitoring.performance import refresh_partner_performance
 from reintegration_hub.monitoring.snapshot import snapshot_outcomes

@@ -49,7 +49,7 @@ from reintegration_hub.followups.models import (
     NotApplicableReason,
 )
 from reintegration_hub.followups.ownership import may_act
-from reintegration_hub.followups.services import close_milestone, return_date
+from reintegration_hub.followups.scheduling import close_milestone, return_date
 from reintegration_hub.followups.windows import window_end
 from reintegration_hub.plans.models import Plan
 

@@ -13,8 +13,8 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.services import load_scoring_version, rescore_surveys
 from reintegration_hub.followups.sweep import sweep
+from reintegration_hub.followups.visits import load_scoring_version, rescore_surveys
 
 followups_cli = AppGroup("followups", help="Follow-up milestones.")
 CLI_ACTOR = SystemActor("cli")

@@ -29,7 +29,7 @@ from reintegration_hub.followups.labels import (
     RESPONSIBLE_LABELS,
 )
 from reintegration_hub.followups.models import Milestone
-from reintegration_hub.followups.services import WORK_LIST_ORDER, WorkListFilters, work_list_where
+from reintegration_hub.followups.worklist import WORK_LIST_ORDER, WorkListFilters, work_list_where
 
 WORK_LIST_COLUMNS = (
     ExportColumn("case_number", _l("Case number"), width=18),

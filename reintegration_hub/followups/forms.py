@@ -46,7 +46,8 @@ from reintegration_hub.followups.models import (
     VisitMode,
 )
 from reintegration_hub.followups.scoring import MAX_ANSWER
-from reintegration_hub.followups.services import StepInput, VisitInput
+from reintegration_hub.followups.templates import StepInput
+from reintegration_hub.followups.visits import VisitInput
 
 
 class VisitForm(Form):

@@ -12,7 +12,7 @@ not for every open milestone again each day, and in the same transaction: a rang
 way is rolled back whole, and the next run changes the same rows again and writes their
 notices then. A range run twice changes nothing the second time and so writes and queues
 nothing twice. Whatever else changes a milestone's dates must set it back to ``upcoming`` and
-level 0 (``services.reschedule_case`` and ``actions.move_milestone`` do), so that the sweep
+level 0 (``scheduling.reschedule_case`` and ``actions.move_milestone`` do), so that the sweep
 decides, and notices, its state again; nothing but the sweep makes a milestone due or overdue
 or raises its level.
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 from typing import Any
@@ -35,19 +36,21 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy.dialects import postgresql, sqlite
 
 from partners.models import Partner, Referral
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import (
-    OutboxMessage,
-    OutboxStatus,
+    MessageKey,
+    OutgoingMessage,
+    message_key,
     public_urls,
+    queue_messages,
     recipient_languages,
 )
 from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.sql import insert_ignore
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
@@ -63,8 +66,6 @@ from reintegration_hub.plans.models import Plan, PlanLine
 
 #: milestone ids a statement at most (SQLite binds each one)
 _IDS_PER_SELECT = 5000
-#: outbox rows an insert at most
-_MESSAGES_PER_INSERT = 2000
 
 
 @dataclass
@@ -120,31 +121,41 @@ def _changed(where: sa.ColumnElement[bool], **values: Any) -> list[tuple[int, bo
     ]
 
 
-def _insert_ignore(table: Any) -> Any:
-    module: Any = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
 def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepCounts:
     """Sweep the milestones of plans ``first_plan_id..last_plan_id`` as of ``as_of``. The
     caller commits (one transaction per range)."""
-    counts = SweepCounts()
     in_range = Milestone.plan_id.between(first_plan_id, last_plan_id)
-    is_open = Milestone.status.in_(OPEN_STATUSES)
     now = now_utc()
-
-    ended = (
-        sa.select(Milestone.plan_id)
-        .where(
-            in_range,
-            is_open,
-            Milestone.kind == MilestoneKind.WINDOW_CLOSES,
-            Milestone.due_on <= as_of,
-        )
-        .scalar_subquery()
+    cancelled, closed_windows = _close_ended_windows(in_range, as_of, now)
+    changes = _advance(in_range, as_of)
+    new_notices = _write_notices(changes.wanted_notices(), as_of, now)
+    reminders = sum(1 for *_, level in new_notices if level == 0)
+    return SweepCounts(
+        closed_windows=closed_windows,
+        cancelled=cancelled,
+        overdue=len(changes.made_overdue),
+        due=len(changes.made_due),
+        escalated=len(changes.to_home_office) + len(changes.to_supervisor),
+        reminders=reminders,
+        escalations=len(new_notices) - reminders,
+        messages=_queue_messages(new_notices),
     )
-    # the other open milestones of plans whose window ended are cancelled, then the window closes
-    counts.cancelled = _update(
+
+
+def _close_ended_windows(
+    in_range: sa.ColumnElement[bool], as_of: dt.date, now: dt.datetime
+) -> tuple[int, int]:
+    """The other open milestones of plans whose window ended are cancelled, then the window
+    closes; how many of each."""
+    is_open = Milestone.status.in_(OPEN_STATUSES)
+    window_ended = sa.and_(
+        in_range,
+        is_open,
+        Milestone.kind == MilestoneKind.WINDOW_CLOSES,
+        Milestone.due_on <= as_of,
+    )
+    ended = sa.select(Milestone.plan_id).where(window_ended).scalar_subquery()
+    cancelled = _update(
         sa.and_(
             in_range,
             is_open,
@@ -153,16 +164,36 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         ),
         status=MilestoneStatus.CANCELLED,
     )
-    counts.closed_windows = _update(
-        sa.and_(
-            in_range,
-            is_open,
-            Milestone.kind == MilestoneKind.WINDOW_CLOSES,
-            Milestone.due_on <= as_of,
-        ),
-        status=MilestoneStatus.DONE,
-        completed_at=now,
-    )
+    closed = _update(window_ended, status=MilestoneStatus.DONE, completed_at=now)
+    return cancelled, closed
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """The milestones one run changed, each with whether it has a supervisor escalation date."""
+
+    made_overdue: list[tuple[int, bool]]
+    made_due: list[tuple[int, bool]]
+    to_home_office: list[tuple[int, bool]]
+    to_supervisor: list[tuple[int, bool]]
+
+    def wanted_notices(self) -> list[tuple[int, int]]:
+        """(milestone id, level): a reminder for each milestone made due or overdue; the
+        supervisor's escalation for each one escalated that has a supervisor date (also when
+        it went straight to the home office); the home office's for each one raised to 2."""
+        return sorted(
+            {(milestone_id, 0) for milestone_id, _ in self.made_overdue + self.made_due}
+            | {
+                (milestone_id, 1)
+                for milestone_id, supervised in self.to_home_office + self.to_supervisor
+                if supervised
+            }
+            | {(milestone_id, 2) for milestone_id, _ in self.to_home_office}
+        )
+
+
+def _advance(in_range: sa.ColumnElement[bool], as_of: dt.date) -> _Changes:
+    """Make milestones overdue and due, and raise the escalation levels, from their dates."""
     made_overdue = _changed(
         sa.and_(
             in_range,
@@ -187,40 +218,21 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         sa.and_(overdue, Milestone.escalation_level < 1, Milestone.supervisor_on <= as_of),
         escalation_level=1,
     )
-    counts.overdue, counts.due = len(made_overdue), len(made_due)
-    counts.escalated = len(to_home_office) + len(to_supervisor)
+    return _Changes(made_overdue, made_due, to_home_office, to_supervisor)
 
-    # (milestone id, level): a reminder for each milestone made due or overdue; the supervisor's
-    # escalation for each one escalated that has a supervisor date (also when it went straight
-    # to the home office); the home office's for each one raised to level 2
-    wanted = sorted(
-        {(milestone_id, 0) for milestone_id, _ in made_overdue + made_due}
-        | {
-            (milestone_id, 1)
-            for milestone_id, supervised in to_home_office + to_supervisor
-            if supervised
-        }
-        | {(milestone_id, 2) for milestone_id, _ in to_home_office}
-    )
-    new_notices = _write_notices(wanted, as_of, now)
-    counts.reminders = sum(1 for _, level in new_notices if level == 0)
-    counts.escalations = len(new_notices) - counts.reminders
-    counts.messages = _queue_messages(new_notices)
-    return counts
+
+#: a notice written by this run: (its id, the milestone's id, the level)
+_Notice = tuple[int, int, int]
 
 
 def _write_notices(
     wanted: list[tuple[int, int]], on_date: dt.date, now: dt.datetime
-) -> list[tuple[int, int]]:
-    """Insert the notices that do not exist yet; the ``(milestone id, level)`` of those
-    inserted (a milestone rescheduled after a notice was written has it already)."""
-    if not wanted:
-        return []
+) -> list[_Notice]:
+    """Insert the notices that do not exist yet, and return those inserted (a milestone
+    rescheduled after a notice was written has it already)."""
     table = MilestoneNotice.__table__
-    inserted = db.session.connection().execute(
-        _insert_ignore(table)
-        .on_conflict_do_nothing(index_elements=["milestone_id", "kind", "level"])
-        .returning(table.c.milestone_id, table.c.level),
+    inserted = insert_ignore(
+        table,
         [
             {
                 "milestone_id": milestone_id,
@@ -231,8 +243,18 @@ def _write_notices(
             }
             for milestone_id, level in wanted
         ],
+        ["milestone_id", "kind", "level"],
+        returning=[table.c.id, table.c.milestone_id, table.c.level],
     )
-    return sorted((milestone_id, level) for milestone_id, level in inserted)
+    return sorted(
+        ((notice_id, milestone_id, level) for notice_id, milestone_id, level in inserted),
+        key=lambda notice: notice[1:],
+    )
+
+
+def notice_message_key(milestone_id: int, level: int, address: str) -> MessageKey:
+    """Unique per notice and recipient (the address hashed: keys stay short)."""
+    return message_key("milestone:{}:{}:{}", milestone_id, level, _digest(address))
 
 
 #: the fields the message template shows, rendered as markers once per level, language and run
@@ -273,10 +295,44 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return _MARKERS.sub(lambda found: values[found.group(1)], text)
 
 
-def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
+@dataclass(frozen=True)
+class _Addressed:
+    """A new notice with its milestone's row, whom it goes to and the line whose delivery it
+    asks to record (``None``: the e-mail links to the plan)."""
+
+    notice_id: int
+    level: int
+    row: Any
+    line_id: int | None
+    recipients: list[str]
+
+
+def _queue_messages(new_notices: list[_Notice]) -> int:
     """One outbox row per new notice and recipient, in the recipient's language."""
     if not new_notices:
         return 0
+    row_of = _milestone_rows(sorted({milestone_id for _, milestone_id, _ in new_notices}))
+    home_office = _home_office_addresses()
+    # a milestone may get several notices in one run (a reminder and escalations): each of
+    # them queues its own e-mails
+    addressed = [
+        notice
+        for notice_id, milestone_id, level in new_notices
+        if (notice := _address(notice_id, level, row_of[milestone_id], home_office)).recipients
+    ]
+    language_of = recipient_languages({a for n in addressed for a in n.recipients})
+    texts = _texts(
+        {
+            (n.level, n.line_id is not None, language_of[address])
+            for n in addressed
+            for address in n.recipients
+        }
+    )
+    return queue_messages(_messages(addressed, language_of, texts))
+
+
+def _milestone_rows(ids: list[int]) -> dict[int, Any]:
+    """What the e-mails of each milestone show, and whom they may go to, by milestone id."""
     manager, counsellor, supervisor = (sa.orm.aliased(User) for _ in range(3))
     columns = sa.select(
         Milestone.id,
@@ -309,16 +365,18 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
         .outerjoin(Referral, Referral.id == PlanLine.referral_id)
         .outerjoin(Partner, Partner.id == Referral.partner_id)
     )
-    ids = sorted({milestone_id for milestone_id, _ in new_notices})
-    # a milestone may get several notices in one run (a reminder and escalations): each of
-    # them queues its own e-mails
     row_of: dict[int, Any] = {}
     for start in range(0, len(ids), _IDS_PER_SELECT):
         chunk = ids[start : start + _IDS_PER_SELECT]
         row_of.update(
             (row.id, row) for row in db.session.execute(joined.where(Milestone.id.in_(chunk)))
         )
-    home_office = list(
+    return row_of
+
+
+def _home_office_addresses() -> list[str]:
+    """Whom a level-2 escalation goes to: the home office's active programme managers."""
+    return list(
         db.session.scalars(
             sa.select(User.email)
             .join(Office, Office.id == User.office_id)
@@ -330,78 +388,51 @@ def _queue_messages(new_notices: list[tuple[int, int]]) -> int:
             )
         )
     )
-    # (row, level, the line whose delivery to record or None, recipients)
-    notices: list[tuple[Any, int, int | None, list[str]]] = []
-    for milestone_id, level in new_notices:
-        row = row_of[milestone_id]
-        if level == 0:
-            responsible = {
-                Responsible.CASE_MANAGER: row.manager_email,
-                Responsible.COUNSELLOR: row.counsellor_email,
-                Responsible.PARTNER: row.partner_email or row.manager_email,
-            }[row.responsible]
-            recipients = [responsible] if responsible else []
-        elif level == 1:
-            recipients = [row.supervisor_email] if row.supervisor_email else []
-        else:
-            recipients = home_office
-        # whoever is reminded of a delivery gets the line's delivery form, overseers the plan
-        line_id = (
-            row.plan_line_id if level == 0 and row.kind == MilestoneKind.LINE_DELIVERED else None
-        )
-        if recipients:
-            notices.append((row, level, line_id, recipients))
-    language_of = recipient_languages({a for *_, recipients in notices for a in recipients})
-    texts = _texts(
-        {
-            (level, line_id is not None, language_of[address])
-            for _, level, line_id, recipients in notices
-            for address in recipients
-        }
-    )
+
+
+def _address(notice_id: int, level: int, row: Any, home_office: list[str]) -> _Addressed:
+    """Whom a notice goes to: a reminder to whoever is responsible, the first escalation to
+    the office's supervisor, the second to the home office."""
+    if level == 0:
+        responsible = {
+            Responsible.CASE_MANAGER: row.manager_email,
+            Responsible.COUNSELLOR: row.counsellor_email,
+            Responsible.PARTNER: row.partner_email or row.manager_email,
+        }[row.responsible]
+        recipients = [responsible] if responsible else []
+    elif level == 1:
+        recipients = [row.supervisor_email] if row.supervisor_email else []
+    else:
+        recipients = home_office
+    # whoever is reminded of a delivery gets the line's delivery form, overseers the plan
+    line_id = row.plan_line_id if level == 0 and row.kind == MilestoneKind.LINE_DELIVERED else None
+    return _Addressed(notice_id, level, row, line_id, recipients)
+
+
+def _messages(
+    addressed: list[_Addressed], language_of: dict[str, str], texts: dict[_TextKey, str]
+) -> Iterator[OutgoingMessage]:
+    """The e-mail of each notice to each of its recipients, filled in from the texts."""
     links = public_urls()
-    now = now_utc()
-    values: list[dict[str, Any]] = []
-    queued = 0
-    for row, level, line_id, recipients in notices:
+    for notice in addressed:
+        row = notice.row
         due = row.due_on.isoformat()
-        if line_id is None:
+        if notice.line_id is None:
             url = links.build("plans.plan", {"case_id": row.case_id}, force_external=True)
         else:
-            url = links.build("deliveries.record", {"line_id": line_id}, force_external=True)
+            url = links.build("deliveries.record", {"line_id": notice.line_id}, force_external=True)
         shown = {"milestone": row.name, "number": row.case_number, "date": due, "url": url}
         subject = f"{row.case_number}: {row.name} ({due})"
-        for address in recipients:
+        for address in notice.recipients:
             language = language_of[address]
-            values.append(
-                {
-                    # unique per notice and recipient (the address hashed: keys stay short)
-                    "key": f"milestone:{row.id}:{level}:{_digest(address)}",
-                    "to_address": address,
-                    "subject": subject[:300],
-                    "body_text": _fill(texts[level, line_id is not None, language], shown),
-                    "language": language,
-                    "status": OutboxStatus.QUEUED,
-                    "attempts": 0,
-                    "last_error": "",
-                    "created_at": now,
-                    "next_attempt_at": now,
-                }
+            yield OutgoingMessage(
+                notice_message_key(row.id, notice.level, address),
+                address,
+                subject,
+                _fill(texts[notice.level, notice.line_id is not None, language], shown),
+                language,
+                notice_id=notice.notice_id,
             )
-            if len(values) == _MESSAGES_PER_INSERT:  # a catch-up's range holds no more at once
-                queued += _insert_messages(values)
-                values = []
-    return queued + _insert_messages(values)
-
-
-def _insert_messages(values: list[dict[str, Any]]) -> int:
-    if values:
-        # on the connection: the rows are plain values, the ORM's bulk path costs more per row
-        db.session.connection().execute(
-            _insert_ignore(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["key"]),
-            values,
-        )
-    return len(values)
 
 
 def _digest(address: str) -> str:

@@ -20,7 +20,18 @@ from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.web import query_int, query_page
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import actions, exports, ownership, services, windows
+from reintegration_hub.followups import (
+    actions,
+    exports,
+    ownership,
+    timeline,
+    visits,
+    windows,
+    worklist,
+)
+from reintegration_hub.followups import (
+    templates as template_rules,
+)
 from reintegration_hub.followups.forms import (
     BACK_TO,
     ArrivalForm,
@@ -64,7 +75,7 @@ def _enum(enum_cls: Any, value: str | None) -> Any:
 @bp.get("/")
 @roles(Role.COUNSELLOR, Role.CASE_MANAGER, Role.PARTNER, Role.PROGRAMME_MANAGER, Role.ADMIN)
 def index() -> Any:
-    filters = services.WorkListFilters(
+    filters = worklist.WorkListFilters(
         office_id=query_int("office_id"),
         responsible=_enum(Responsible, request.args.get("responsible")),
         kind=_enum(MilestoneKind, request.args.get("kind")),
@@ -72,12 +83,12 @@ def index() -> Any:
     )
     if (export := request.args.get("format")) in FORMATS:  # the same list, streamed
         return exports.work_list_export(export, asdict(filters), actor=current_user)
-    page = services.work_list(filters, actor=current_user, page=query_page())
+    page = worklist.work_list(filters, actor=current_user, page=query_page())
     return render_template(
         "followups/index.html",
         page=page,
         filters=filters,
-        offices=services.offices_with_milestones(actor=current_user),
+        offices=worklist.offices_with_milestones(actor=current_user),
         kind_labels=KIND_LABELS,
         responsible_labels=RESPONSIBLE_LABELS,
         status_labels=MILESTONE_STATUS_LABELS,
@@ -100,13 +111,13 @@ def _closes(milestone: Milestone | None) -> str:
 
 
 @bp.route("/cases/<int:case_id>/visit", methods=["GET", "POST"])
-@roles(*services.RECORDER_ROLES)
+@roles(*visits.RECORDER_ROLES)
 def record_visit(case_id: int) -> Any:
     case = get_case(case_id, actor=current_user)
     form = VisitForm()
     if form.validate_on_submit():
         try:
-            visit = services.record_visit(case.id, form.visit_input(), actor=current_user)
+            visit = visits.record_visit(case.id, form.visit_input(), actor=current_user)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -121,14 +132,14 @@ def record_visit(case_id: int) -> Any:
 
 
 @bp.route("/cases/<int:case_id>/survey", methods=["GET", "POST"])
-@roles(*services.RECORDER_ROLES)
+@roles(*visits.RECORDER_ROLES)
 def record_survey(case_id: int) -> Any:
     case = get_case(case_id, actor=current_user)
-    version = services.current_scoring_version()
+    version = visits.current_scoring_version()
     form = survey_form(version)
     if form.validate_on_submit():
         try:
-            survey = services.record_survey(
+            survey = visits.record_survey(
                 case.id,
                 form.taken_on.data,
                 survey_answers(form, version),
@@ -148,14 +159,14 @@ def record_survey(case_id: int) -> Any:
 
 
 @bp.post("/plans/<int:plan_id>/recheck")
-@roles(*services.RECHECK_ROLES)
+@roles(*timeline.RECHECK_ROLES)
 def recheck_plan(plan_id: int) -> Any:
     """ "Re-check now": the sweep for this one plan, in this request (one small transaction;
     the ``track_plan`` flow runs the same service: a page never starts a flow)."""
     if not FlaskForm().validate_on_submit():
         return redirect(request.referrer or url_for("followups.index"))
-    counts = services.recheck_plan(plan_id, actor=current_user)
-    case_id = services.plan_case_id(plan_id)
+    counts = timeline.recheck_plan(plan_id, actor=current_user)
+    case_id = timeline.plan_case_id(plan_id)
     db.session.commit()
     changed = counts.as_dict()
     if any(changed.values()):
@@ -216,7 +227,7 @@ def _milestone_page(
 def _after_action(milestone_id: int, back: str | None) -> Any:
     if back == "work":
         return redirect(url_for("followups.index"))
-    return _plan_page(services.milestone_case_id(milestone_id))
+    return _plan_page(timeline.milestone_case_id(milestone_id))
 
 
 @bp.get("/milestones/<int:milestone_id>")
@@ -383,7 +394,7 @@ def _show_errors(form: Any, error: DomainError) -> None:
 @bp.get("/templates")
 @roles(Role.ADMIN)
 def templates() -> Any:
-    rows, grants = services.milestone_templates(actor=current_user)
+    rows, grants = template_rules.milestone_templates(actor=current_user)
     form = NewTemplateForm(formdata=None)
     form.grant_id.choices = [(grant.id, f"{grant.number} · {grant.title}") for grant in grants]
     return render_template("followups/templates.html", rows=rows, form=form)
@@ -393,12 +404,12 @@ def templates() -> Any:
 @roles(Role.ADMIN)
 def create_template() -> Any:
     form = NewTemplateForm()
-    _rows, grants = services.milestone_templates(actor=current_user)
+    _rows, grants = template_rules.milestone_templates(actor=current_user)
     form.grant_id.choices = [(grant.id, grant.number) for grant in grants]
     if not form.validate_on_submit():
         flash(_("Choose a grant without a template of its own."), "danger")
         return redirect(url_for("followups.templates"))
-    template = services.create_grant_template(form.grant_id.data, actor=current_user)
+    template = template_rules.create_grant_template(form.grant_id.data, actor=current_user)
     db.session.commit()
     flash(_("The grant has its own template now, a copy of the default one."), "success")
     return redirect(url_for("followups.template", template_id=template.id))
@@ -407,11 +418,11 @@ def create_template() -> Any:
 @bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
 @roles(Role.ADMIN)
 def template(template_id: int) -> Any:
-    template = services.get_template(template_id, actor=current_user)
+    template = template_rules.get_template(template_id, actor=current_user)
     form = TemplateForm(obj=template)
     if form.validate_on_submit():
         try:
-            services.update_template(
+            template_rules.update_template(
                 template.id,
                 name=form.name.data or "",
                 grace_days=int(form.grace_days.data or 0),
@@ -420,7 +431,7 @@ def template(template_id: int) -> Any:
         except DomainError as error:
             db.session.rollback()
             _show_errors(form, error)
-            template = services.get_template(template_id, actor=current_user)
+            template = template_rules.get_template(template_id, actor=current_user)
         else:
             db.session.commit()
             flash(_("The template is saved."), "success")
@@ -437,8 +448,8 @@ def template(template_id: int) -> Any:
 
 
 def _step_page(template_id: int, step_id: int | None) -> Any:
-    template = services.get_template(template_id, actor=current_user)
-    step = services.template_step(template, step_id) if step_id is not None else None
+    template = template_rules.get_template(template_id, actor=current_user)
+    step = template_rules.template_step(template, step_id) if step_id is not None else None
     form: StepForm = StepForm(obj=step) if step is not None else NewStepForm()
     form.after_step.choices = [("", _("The return date"))] + [
         (other.key, other.name) for other in template.steps if other is not step
@@ -448,11 +459,13 @@ def _step_page(template_id: int, step_id: int | None) -> Any:
     if form.validate_on_submit():
         try:
             if step is None:
-                services.add_step(
+                template_rules.add_step(
                     template.id, form.step_input(key=form.key.data or ""), actor=current_user
                 )
             else:
-                services.update_step(template.id, step.id, form.step_input(), actor=current_user)
+                template_rules.update_step(
+                    template.id, step.id, form.step_input(), actor=current_user
+                )
         except DomainError as error:
             db.session.rollback()
             _show_errors(form, error)
@@ -481,7 +494,7 @@ def edit_step(template_id: int, step_id: int) -> Any:
 @roles(Role.ADMIN)
 def remove_step(template_id: int, step_id: int) -> Any:
     if FlaskForm().validate_on_submit():
-        services.remove_step(template_id, step_id, actor=current_user)
+        template_rules.remove_step(template_id, step_id, actor=current_user)
         db.session.commit()
         flash(_("The step is removed."), "success")
     return redirect(url_for("followups.template", template_id=template_id))
@@ -501,7 +514,7 @@ def _rescored(count: int) -> str:
 def _scoring_page(form: ScoringForm, status: int = 200) -> Any:
     return render_template(
         "followups/scoring.html",
-        rows=services.scoring_versions(actor=current_user),
+        rows=visits.scoring_versions(actor=current_user),
         form=form,
         rescore_form=FlaskForm(formdata=None),
         flag_labels=FLAG_LABELS,
@@ -512,7 +525,7 @@ def _scoring_page(form: ScoringForm, status: int = 200) -> Any:
 @roles(Role.ADMIN)
 def scoring() -> Any:
     form = ScoringForm(formdata=None)
-    form.fill_from(services.current_scoring_version())
+    form.fill_from(visits.current_scoring_version())
     return _scoring_page(form)
 
 
@@ -522,9 +535,9 @@ def load_scoring() -> Any:
     form = ScoringForm()
     if form.validate_on_submit():
         try:
-            version = services.load_scoring_version(**form.version_input(), actor=current_user)
+            version = visits.load_scoring_version(**form.version_input(), actor=current_user)
             rescored = (
-                services.rescore_surveys(version.id, actor=current_user)
+                visits.rescore_surveys(version.id, actor=current_user)
                 if form.rescore.data
                 else None
             )
@@ -544,7 +557,7 @@ def load_scoring() -> Any:
 @roles(Role.ADMIN)
 def rescore(version_id: int) -> Any:
     if FlaskForm().validate_on_submit():
-        rescored = services.rescore_surveys(version_id, actor=current_user)
+        rescored = visits.rescore_surveys(version_id, actor=current_user)
         db.session.commit()
         flash(_rescored(rescored), "success")
     return redirect(url_for("followups.scoring"))

@@ -85,6 +85,7 @@ class _Pending:
     body_text: str
     attempts: int
     language: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ _PENDING_COLUMNS = (
     OutboxMessage.body_text,
     OutboxMessage.attempts,
     OutboxMessage.language,
+    OutboxMessage.kind,
 )
 
 
@@ -111,8 +113,9 @@ def deliver_outbox(
     """Send the queued messages due at ``now`` (default: the current time) until ``batch_size``
     of them are handled (a digest may take the count past it).
 
-    A recipient with more than ``OUTBOX_DIGEST_AFTER`` due messages of one kind (see
-    ``message_kind``) gets them in one digest e-mail, and they are all marked sent.
+    A recipient with more than ``OUTBOX_DIGEST_AFTER`` due messages of one kind (the outbox's
+    ``kind``, see ``core.outbox.message_key``) gets them in one digest e-mail, and they are
+    all marked sent.
     A refusal with a 4xx code, or a server that cannot be reached, keeps the message queued with
     one more attempt and the next one ``OUTBOX_RETRY_SECONDS`` later, doubling each time up to
     ``OUTBOX_RETRY_MAX_SECONDS``; a 5xx refusal, a message that cannot be encoded, or the
@@ -150,12 +153,6 @@ def deliver_outbox(
     return counts
 
 
-def message_kind(key: str) -> str:
-    """What a message is about, for digests: its key without the parts holding digits (ids,
-    versions, dates). ``referral:42:sent`` and ``referral:43:sent`` are both ``referral:sent``."""
-    return ":".join(part for part in key.split(":") if not any(c.isdigit() for c in part))
-
-
 def message_id(key: str, domain: str) -> str:
     """The ``Message-ID`` of the message with outbox ``key``: the same for every send of it."""
     readable = ".".join(part for part in re.split(r"[^A-Za-z0-9_-]+", key) if part)
@@ -177,13 +174,14 @@ def _claim_next(now: dt.datetime, *, digest_after: int) -> list[_Pending]:
     if first is None:
         return []
     unit = [_Pending(*first)]
-    kind = message_kind(first.key)
-    others = db.session.execute(
-        sa.select(OutboxMessage.id, OutboxMessage.key).where(
-            *due, OutboxMessage.to_address == first.to_address, OutboxMessage.id != first.id
+    same_kind = db.session.scalars(
+        sa.select(OutboxMessage.id).where(
+            *due,
+            OutboxMessage.to_address == first.to_address,
+            OutboxMessage.kind == first.kind,
+            OutboxMessage.id != first.id,
         )
     ).all()
-    same_kind = [row.id for row in others if message_kind(row.key) == kind]
     if len(same_kind) + 1 > digest_after:
         locked = db.session.execute(
             sa.select(*_PENDING_COLUMNS)

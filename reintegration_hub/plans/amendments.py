@@ -51,6 +51,7 @@ from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound
 from reintegration_hub.core.i18n import format_money
+from reintegration_hub.core.outbox import message_key
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
@@ -60,7 +61,7 @@ from reintegration_hub.followups.models import (
     MilestoneStatus,
     MonitoringVisit,
 )
-from reintegration_hub.followups.services import complete_milestones, schedule_plan
+from reintegration_hub.followups.scheduling import complete_milestones, schedule_plan
 from reintegration_hub.plans import services
 from reintegration_hub.plans.models import (
     EDITABLE_STATUSES,
@@ -516,7 +517,7 @@ def submit_amendment(
     amendment.feasible_at = amendment.feasible_by_id = None
     revision = revise(plan, "amend_submit", actor=actor, comment=amendment.justification)
     notify(
-        f"plan:{plan.id}:v{revision.version}:amendment-submitted",
+        message_key("plan:{}:v{}:amendment-submitted", plan.id, revision.version),
         case.case_manager,
         _l(
             "Amendment %(amendment)d of plan %(number)s to review",
@@ -548,7 +549,7 @@ def return_amendment(
     case = plan.returnee
     revision = revise(plan, "amend_return", actor=actor, comment=comment)
     notify(
-        f"plan:{plan.id}:v{revision.version}:amendment-returned",
+        message_key("plan:{}:v{}:amendment-returned", plan.id, revision.version),
         case.counsellor,
         _l(
             "Amendment %(amendment)d of plan %(number)s returned with comments",
@@ -664,7 +665,7 @@ def _put_into_effect(
     revision = revise(plan, action, actor=actor, comment=comment, amendment=amendment)
     schedule_plan(plan, actor=actor)
     notify(
-        f"plan:{plan.id}:v{revision.version}:amendment-in-effect",
+        message_key("plan:{}:v{}:amendment-in-effect", plan.id, revision.version),
         case.counsellor,
         _l(
             "Amendment %(amendment)d of plan %(number)s is in effect",
@@ -795,7 +796,7 @@ def close_lines_of_referrals(
         case = plan.returnee
         for line in lines:
             notify(
-                f"plan-line:{line.id}:{status.value}",
+                message_key("plan-line:{}:" + status.value, line.id),
                 case.counsellor,
                 _l("Plan %(number)s: a line to replace", number=case.case_number),
                 "plan_line_closed.txt",
@@ -833,7 +834,7 @@ def record_promotions(hold_ids: Sequence[int], *, actor: Actor) -> int:
         case = plan.returnee
         for line in lines:
             notify(
-                f"plan-line:{line.id}:hold:{line.hold_id}:promoted",
+                message_key("plan-line:{}:hold:{}:promoted", line.id, line.hold_id),
                 case.counsellor,
                 _l("Plan %(number)s: a place is free now", number=case.case_number),
                 "plan_place_promoted.txt",
@@ -847,7 +848,7 @@ def record_promotions(hold_ids: Sequence[int], *, actor: Actor) -> int:
 def on_revision_needed(visit: MonitoringVisit, *, actor: Actor) -> PlanAmendment | None:
     """A monitoring visit found the plan needs a revision: an approved plan gets a draft
     amendment naming the visit (or its open one is linked to it), and the counsellor is told
-    either way. The caller (``followups.services.record_visit``) checked role and scope.
+    either way. The caller (``followups.visits.record_visit``) checked role and scope.
     None when the case has no plan to revise."""
     plan_id = db.session.scalar(sa.select(Plan.id).where(Plan.returnee_id == visit.returnee_id))
     if plan_id is None:
@@ -864,7 +865,7 @@ def on_revision_needed(visit: MonitoringVisit, *, actor: Actor) -> PlanAmendment
         elif amendment.visit_id is None:
             amendment.visit_id = visit.id
     notify(
-        f"plan:{plan.id}:visit:{visit.id}:revision-needed",
+        message_key("plan:{}:visit:{}:revision-needed", plan.id, visit.id),
         case.counsellor,
         _l("Plan %(number)s needs a revision", number=case.case_number),
         "plan_revision_needed.txt",

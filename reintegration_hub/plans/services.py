@@ -36,12 +36,12 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.labels import VULNERABILITY_LABELS
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
-from reintegration_hub.core.outbox import public_url, queue_message
+from reintegration_hub.core.outbox import MessageKey, message_key, public_url, queue_message
 from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.deliveries.services import LineProgress, line_progress
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.services import schedule_plan
+from reintegration_hub.followups.scheduling import schedule_plan
 from reintegration_hub.plans.models import (
     EDITABLE_STATUSES,
     AmendmentStatus,
@@ -442,7 +442,7 @@ def plan_link(case_id: int) -> str:
     return public_url("plans.plan", case_id=case_id)
 
 
-def notify(key: str, user: User | None, subject: Any, template: str, **context: Any) -> None:
+def notify(key: MessageKey, user: User | None, subject: Any, template: str, **context: Any) -> None:
     """Queue an e-mail to ``user`` if active; a ``case`` in the context gives the template the
     plan page's address as ``link``."""
     if user is not None and user.is_active:
@@ -472,7 +472,7 @@ def submit_plan(plan_id: int, *, justification: str = "", actor: Actor) -> Plan:
     advance_case(case, CaseStatus.PLAN_SUBMITTED, actor=actor)
     revision = revise(plan, "submit", actor=actor, comment=plan.over_cap_justification)
     notify(
-        f"plan:{plan.id}:v{revision.version}:submitted",
+        message_key("plan:{}:v{}:submitted", plan.id, revision.version),
         case.case_manager,
         _l("Plan %(number)s to review", number=case.case_number),
         "plan_submitted.txt",
@@ -577,7 +577,7 @@ def return_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
     advance_case(case, CaseStatus.PLAN_DRAFT, actor=actor)
     revision = revise(plan, "return", actor=actor, comment=comment)
     notify(
-        f"plan:{plan.id}:v{revision.version}:returned",
+        message_key("plan:{}:v{}:returned", plan.id, revision.version),
         case.counsellor,
         _l("Plan %(number)s returned with comments", number=case.case_number),
         "plan_returned.txt",

@@ -29,7 +29,7 @@ from reintegration_hub.followups.labels import (
     RESPONSIBLE_LABELS,
     VISIT_MODE_LABELS,
 )
-from reintegration_hub.followups.services import plan_timeline
+from reintegration_hub.followups.timeline import plan_timeline
 from reintegration_hub.plans import amendments, services
 from reintegration_hub.plans.forms import (
     AddLineForm,

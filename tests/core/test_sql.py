@@ -1,5 +1,5 @@
-"""The per-dialect date arithmetic gives the same answers on SQLite and PostgreSQL, whatever the
-database session's time zone."""
+"""The per-dialect SQL gives the same answers on SQLite and PostgreSQL: date arithmetic whatever
+the database session's time zone, and inserts that skip the rows already there."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from flask import Flask
 
 from reintegration_hub.core.db import UTCDateTime
-from reintegration_hub.core.sql import days_between, hours_between, month_start, utc_day
+from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.sql import (
+    days_between,
+    hours_between,
+    insert_ignore,
+    month_start,
+    utc_day,
+)
 from reintegration_hub.extensions import db
 
 
@@ -47,3 +54,41 @@ def test_days_and_hours_between(app: Flask) -> None:
     assert value(days_between(utc_day(at("2024-01-25T23:59:00+00:00")), day("2024-01-10"))) == 15
     hours = value(hours_between(at("2024-01-02T06:30:00+00:00"), at("2024-01-01T00:00:00+00:00")))
     assert float(hours) == pytest.approx(30.5)  # type: ignore[arg-type]
+
+
+def outbox_row(key: str, subject: str) -> dict[str, object]:
+    now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    return {
+        "key": key,
+        "kind": "test",
+        "to_address": "someone@example.org",
+        "subject": subject,
+        "body_text": "",
+        "status": OutboxStatus.QUEUED,
+        "attempts": 0,
+        "last_error": "",
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
+def test_insert_ignore_skips_the_rows_whose_key_is_taken(app: Flask) -> None:
+    table = OutboxMessage.__table__
+    first = insert_ignore(table, [outbox_row("a", "first a")], ["key"], returning=[table.c.key])
+    assert [row.key for row in first] == ["a"]
+    # a key already stored, and a key twice in one call: the first row given of each stays
+    again = insert_ignore(
+        table,
+        [outbox_row("a", "second a"), outbox_row("b", "first b"), outbox_row("b", "second b")],
+        ["key"],
+        returning=[table.c.key],
+    )
+    assert [row.key for row in again] == ["b"]
+    assert insert_ignore(table, [outbox_row("c", "only c")], ["key"]) == []
+    assert insert_ignore(table, [], ["key"], returning=[table.c.key]) == []
+    stored = db.session.execute(
+        sa.select(OutboxMessage.key, OutboxMessage.subject)
+        .where(OutboxMessage.key.in_(["a", "b", "c"]))
+        .order_by(OutboxMessage.key)
+    ).all()
+    assert [tuple(row) for row in stored] == [("a", "first a"), ("b", "first b"), ("c", "only c")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reintegration_hub.followups import services
+from reintegration_hub.followups import timeline, visits
 from reintegration_hub.followups.models import Milestone
 from reintegration_hub.plans import services as plans
 from reintegration_hub.plans.models import Plan
@@ -28,11 +28,11 @@ def approved(w: World, *options: object) -> Plan:
 
 
 def by_key(plan: Plan) -> dict[str, Milestone]:
-    return {m.step_key: m for m in services.plan_milestones(plan.id)}
+    return {m.step_key: m for m in timeline.plan_milestones(plan.id)}
 
 
 def answers(economic: int, social: int, psychosocial: int) -> dict[str, int]:
     """Survey answers giving each indicator its dimension's value (current scoring version)."""
-    version = services.current_scoring_version()
+    version = visits.current_scoring_version()
     value = {"economic": economic, "social": social, "psychosocial": psychosocial}
     return {key: value[dimension] for key, (dimension, _weight) in version.indicators.items()}

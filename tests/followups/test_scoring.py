@@ -8,7 +8,7 @@ import pytest
 
 from reintegration_hub.core.errors import InvalidInput, PermissionDenied
 from reintegration_hub.core.roles import Role
-from reintegration_hub.followups import services
+from reintegration_hub.followups import visits
 from reintegration_hub.followups.models import MilestoneStatus, VisitMode
 from tests.clock import travel
 from tests.factories import user_with_role
@@ -30,9 +30,9 @@ def w(app: object, time_machine: object) -> World:
 def test_a_visit_answers_the_visit_milestone_whose_window_holds_it(w: World) -> None:
     plan = approved(w, w.option())
 
-    visit = services.record_visit(
+    visit = visits.record_visit(
         w.case.id,
-        services.VisitInput(visited_on=day(95), mode=VisitMode.PHONE, findings="Course started"),
+        visits.VisitInput(visited_on=day(95), mode=VisitMode.PHONE, findings="Course started"),
         actor=w.case_manager,
     )
 
@@ -41,9 +41,9 @@ def test_a_visit_answers_the_visit_milestone_whose_window_holds_it(w: World) -> 
     assert visit.milestone_id == by_key(plan)["visit_90"].id
     assert by_key(plan)["visit_180"].status == MilestoneStatus.UPCOMING
     with pytest.raises(PermissionDenied):
-        services.record_visit(
+        visits.record_visit(
             w.case.id,
-            services.VisitInput(visited_on=day(95), mode=VisitMode.PHONE),
+            visits.VisitInput(visited_on=day(95), mode=VisitMode.PHONE),
             actor=w.counsellor,
         )
 
@@ -51,7 +51,7 @@ def test_a_visit_answers_the_visit_milestone_whose_window_holds_it(w: World) -> 
 def test_equal_weights_score_each_dimension_and_the_composite(w: World) -> None:
     plan = approved(w, w.option())
 
-    survey = services.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
+    survey = visits.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
 
     assert (survey.economic, survey.social, survey.psychosocial) == (1.0, 0.5, 0.0)
     assert survey.composite == 0.5
@@ -61,11 +61,11 @@ def test_equal_weights_score_each_dimension_and_the_composite(w: World) -> None:
 
 
 def test_a_drop_since_the_last_survey_is_flagged(w: World) -> None:
-    services.record_survey(
+    visits.record_survey(
         w.case.id, TODAY - dt.timedelta(days=180), answers(3, 3, 3), actor=w.case_manager
     )
 
-    later = services.record_survey(w.case.id, TODAY, answers(2, 2, 2), actor=w.case_manager)
+    later = visits.record_survey(w.case.id, TODAY, answers(2, 2, 2), actor=w.case_manager)
 
     assert later.band == "medium"
     assert later.flags == ["decline"]
@@ -75,22 +75,22 @@ def test_bad_answers_are_refused_per_indicator(w: World) -> None:
     bad = answers(2, 2, 2) | {"debt": 7, "made_up": 1}
 
     with pytest.raises(InvalidInput) as refused:
-        services.record_survey(w.case.id, TODAY, bad, actor=w.case_manager)
+        visits.record_survey(w.case.id, TODAY, bad, actor=w.case_manager)
 
     assert {"debt", "made_up"} <= set(refused.value.field_errors)
 
 
 def test_a_new_version_rescores_the_stored_answers(w: World) -> None:
-    survey = services.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
-    current = services.current_scoring_version()
-    version = services.load_scoring_version(
+    survey = visits.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
+    current = visits.current_scoring_version()
+    version = visits.load_scoring_version(
         dimension_weights={"economic": 2, "social": 1, "psychosocial": 1},
         indicators={key: (d, 1) for key, (d, _w) in current.indicators.items()},
         bands=[("low", 0), ("high", 0.6)],
         actor=user_with_role(Role.ADMIN),
     )
 
-    rescored = services.rescore_surveys(version.id, actor=user_with_role(Role.ADMIN))
+    rescored = visits.rescore_surveys(version.id, actor=user_with_role(Role.ADMIN))
 
     assert rescored == 1
     assert survey.composite == 0.625  # (2 x 1 + 0.5 + 0) / 4

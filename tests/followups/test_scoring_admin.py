@@ -13,7 +13,7 @@ from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import Conflict, InvalidInput, PermissionDenied
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import services
+from reintegration_hub.followups import visits
 from tests.clock import travel
 from tests.factories import user_with_role
 from tests.followups.helpers import answers, day
@@ -32,7 +32,7 @@ def w(app: object, time_machine: object) -> World:
 
 
 def equal_indicators() -> dict[str, tuple[str, float]]:
-    current = services.current_scoring_version()
+    current = visits.current_scoring_version()
     return {key: (d, 1) for key, (d, _w) in current.indicators.items()}
 
 
@@ -69,7 +69,7 @@ def test_a_bad_version_is_refused_naming_the_part(
     w: World, change: dict[str, object], field: str
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
-        services.load_scoring_version(
+        visits.load_scoring_version(
             **new_version(**change),  # type: ignore[arg-type]
             actor=user_with_role(Role.ADMIN),
         )
@@ -79,26 +79,26 @@ def test_a_bad_version_is_refused_naming_the_part(
 
 def test_only_the_version_in_force_rescores_and_only_for_administrators(w: World) -> None:
     admin = user_with_role(Role.ADMIN)
-    first = services.current_scoring_version()
-    services.load_scoring_version(**new_version(), actor=admin)  # type: ignore[arg-type]
+    first = visits.current_scoring_version()
+    visits.load_scoring_version(**new_version(), actor=admin)  # type: ignore[arg-type]
 
     with pytest.raises(Conflict):
-        services.rescore_surveys(first.id, actor=admin)
+        visits.rescore_surveys(first.id, actor=admin)
     with pytest.raises(PermissionDenied):
-        services.rescore_surveys(
-            services.current_scoring_version().id, actor=user_with_role(Role.PROGRAMME_MANAGER)
+        visits.rescore_surveys(
+            visits.current_scoring_version().id, actor=user_with_role(Role.PROGRAMME_MANAGER)
         )
     with pytest.raises(PermissionDenied):
-        services.scoring_versions(actor=w.case_manager)
+        visits.scoring_versions(actor=w.case_manager)
 
 
 def test_the_list_counts_the_surveys_each_version_scores(w: World) -> None:
     admin = user_with_role(Role.ADMIN)
-    services.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
-    services.record_survey(w.case.id, TODAY, answers(1, 2, 3), actor=w.case_manager)
-    version = services.load_scoring_version(**new_version(), actor=admin)  # type: ignore[arg-type]
+    visits.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
+    visits.record_survey(w.case.id, TODAY, answers(1, 2, 3), actor=w.case_manager)
+    version = visits.load_scoring_version(**new_version(), actor=admin)  # type: ignore[arg-type]
 
-    rows = services.scoring_versions(actor=admin)
+    rows = visits.scoring_versions(actor=admin)
 
     assert [(r.version.version, r.surveys, r.current) for r in rows] == [
         (version.version, 0, True),
@@ -127,7 +127,7 @@ def form_data(**overrides: str) -> dict[str, str]:
 def test_the_administrator_loads_a_version_and_the_stored_surveys_are_rescored(
     w: World, login
 ) -> None:
-    survey = services.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
+    survey = visits.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
     client = login(user_with_role(Role.ADMIN))
 
     page = client.get("/follow-up/scoring").get_data(as_text=True)
@@ -139,12 +139,12 @@ def test_the_administrator_loads_a_version_and_the_stored_surveys_are_rescored(
     assert "The lowest band must start at 0." in bands_field
     unreadable = client.post("/follow-up/scoring", data=form_data(bands="low 0"))
     assert unreadable.status_code == 422
-    assert services.current_scoring_version().version == 1
+    assert visits.current_scoring_version().version == 1
 
     loaded = client.post("/follow-up/scoring", data=form_data())
 
     assert loaded.status_code == 302
-    version = services.current_scoring_version()
+    version = visits.current_scoring_version()
     assert (version.version, version.note) == (2, "Economy counts double")
     db.session.refresh(survey)
     assert survey.scoring_version_id == version.id
@@ -158,8 +158,8 @@ def test_the_administrator_loads_a_version_and_the_stored_surveys_are_rescored(
 
 def test_the_rescore_button_scores_the_stored_answers_again(w: World, login) -> None:
     admin = user_with_role(Role.ADMIN)
-    survey = services.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
-    version = services.load_scoring_version(**new_version(), actor=admin)  # type: ignore[arg-type]
+    survey = visits.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
+    version = visits.load_scoring_version(**new_version(), actor=admin)  # type: ignore[arg-type]
     client = login(admin)
     assert survey.composite == 0.5
 
@@ -172,19 +172,19 @@ def test_the_rescore_button_scores_the_stored_answers_again(w: World, login) -> 
 
 def test_a_counsellor_cannot_reach_the_scoring_pages(w: World, login) -> None:
     client = login(w.counsellor)
-    version = services.current_scoring_version()
+    version = visits.current_scoring_version()
 
     assert client.get("/follow-up/scoring").status_code == 403
     assert client.post("/follow-up/scoring", data=form_data()).status_code == 403
     assert client.post(f"/follow-up/scoring/{version.id}/rescore").status_code == 403
-    assert services.current_scoring_version().version == 1
+    assert visits.current_scoring_version().version == 1
 
 
 # --- the command line ------------------------------------------------------------------------
 
 
 def test_the_command_loads_a_version_file_and_rescores(w: World, runner, tmp_path: Path) -> None:
-    survey = services.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
+    survey = visits.record_survey(w.case.id, TODAY, answers(4, 2, 0), actor=w.case_manager)
     db.session.commit()
     path = tmp_path / "weights.json"
     version = new_version()
@@ -197,7 +197,7 @@ def test_the_command_loads_a_version_file_and_rescores(w: World, runner, tmp_pat
     assert "scoring version 2 is in force" in result.output
     assert "1 stored surveys scored again" in result.output
     db.session.expire_all()
-    assert services.current_scoring_version().note == "from a file"
+    assert visits.current_scoring_version().note == "from a file"
     assert db.session.get(type(survey), survey.id).composite == 0.625
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(version | {"bands": [["low", 0.5]]}))

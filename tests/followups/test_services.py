@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from reintegration_hub.cases import services as cases
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import services
+from reintegration_hub.followups import scheduling
 from reintegration_hub.followups.models import Milestone, MilestoneKind, MilestoneStatus
 from tests.cases.helpers import details
 from tests.followups.helpers import DEPARTURE, approved, by_key
@@ -79,7 +79,7 @@ def test_recording_the_arrival_closes_the_arrival_milestone(w: World) -> None:
 def test_scheduling_twice_creates_nothing_twice(w: World) -> None:
     plan = approved(w, w.option(), w.option())
 
-    again = services.schedule_plan(plan, actor=w.programme_manager)
+    again = scheduling.schedule_plan(plan, actor=w.programme_manager)
 
     assert again == []
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Milestone))
@@ -89,7 +89,7 @@ def test_scheduling_twice_creates_nothing_twice(w: World) -> None:
 def test_only_the_first_open_visit_closes_for_one_visit(w: World) -> None:
     plan = approved(w, w.option())
 
-    closed = services.complete_milestones(
+    closed = scheduling.complete_milestones(
         w.case.id, MilestoneKind.MONITORING_VISIT, first_only=True, actor=w.case_manager
     )
 

@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from reintegration_hub.cases import services as cases
+from reintegration_hub.core import outbox as outbox_module
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import sweep as sweep_module
 from reintegration_hub.followups.models import Milestone, MilestoneNotice, MilestoneStatus
-from reintegration_hub.followups.sweep import sweep
+from reintegration_hub.followups.sweep import notice_message_key, sweep
 from reintegration_hub.plans.models import Plan
 from tests.cases.helpers import details
 from tests.factories import user_with_role
@@ -70,6 +70,26 @@ def test_a_milestone_is_due_then_overdue_then_escalated_with_one_notice_each(w: 
     ]
     home_office = [m for m in outbox() if m.to_address == w.programme_manager.email]
     assert len(home_office) >= 1
+
+
+def test_each_e_mail_names_its_notice_and_is_of_the_milestone_kind(w: World) -> None:
+    plan = approved(w, w.option(lead_time_days=60))
+    db.session.commit()
+    sweep(day(11))  # the arrival's reminder
+    sweep(day(21))  # and the office supervisor's escalation
+    arrival = by_key(plan)["arrival"]
+    notices = db.session.execute(
+        sa.select(MilestoneNotice.level, MilestoneNotice.id).where(
+            MilestoneNotice.milestone_id == arrival.id
+        )
+    ).all()
+    expected = {
+        (notice_message_key(arrival.id, level, w.case_manager.email).text, notice_id)
+        for level, notice_id in notices
+    }
+    assert len(expected) == 2
+    assert {(m.key, m.notice_id) for m in outbox()} == expected
+    assert {m.kind for m in outbox()} == {"milestone"}
 
 
 def test_running_twice_changes_and_sends_nothing_twice(w: World) -> None:
@@ -134,7 +154,7 @@ def test_the_tick_command_sweeps_as_of_a_day(w: World, runner) -> None:
 def test_a_milestone_passing_several_thresholds_in_one_sweep_queues_each_notice(
     w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sweep_module, "_MESSAGES_PER_INSERT", 2)  # inserted in several parts
+    monkeypatch.setattr(outbox_module, "_MESSAGES_PER_INSERT", 2)  # inserted in several parts
     supervisor = user_with_role(Role.CASE_MANAGER, office=w.tbilisi)
     w.tbilisi.supervisor_id = supervisor.id
     user_with_role(Role.PROGRAMME_MANAGER, office=w.riga)  # a host office's: not told

@@ -15,7 +15,7 @@ from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import Conflict, InvalidInput, PermissionDenied
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import services
+from reintegration_hub.followups import scheduling, templates
 from reintegration_hub.followups.models import (
     Milestone,
     MilestoneKind,
@@ -50,7 +50,7 @@ def a_grant(number: str = "G-7") -> Grant:
     return grant
 
 
-STEP = services.StepInput(
+STEP = templates.StepInput(
     key="visit_120",
     name="Monitoring visit (4 months)",
     kind=MilestoneKind.MONITORING_VISIT,
@@ -76,8 +76,8 @@ def test_a_grant_template_is_a_copy_of_the_default_and_its_plans_follow_it(w: Wo
     grant = a_grant()
     w.case.grant_id = grant.id
 
-    template = services.create_grant_template(grant.id, actor=admin)
-    services.add_step(template.id, STEP, actor=admin)
+    template = templates.create_grant_template(grant.id, actor=admin)
+    templates.add_step(template.id, STEP, actor=admin)
     plan = approved(w, w.option())
 
     assert template.grant_id == grant.id
@@ -89,28 +89,28 @@ def test_a_grant_template_is_a_copy_of_the_default_and_its_plans_follow_it(w: Wo
     (created,) = audits("milestone_template.create")
     assert created.changes["steps"] == [None, 9]
     with pytest.raises(Conflict):
-        services.create_grant_template(grant.id, actor=admin)
+        templates.create_grant_template(grant.id, actor=admin)
 
 
 def test_only_administrators_edit_templates(w: World) -> None:
     grant = a_grant()
     for role in (Role.COUNSELLOR, Role.PROGRAMME_MANAGER, Role.CASE_MANAGER):
         with pytest.raises(PermissionDenied):
-            services.create_grant_template(grant.id, actor=user_with_role(role))
+            templates.create_grant_template(grant.id, actor=user_with_role(role))
 
 
 def test_a_step_counts_from_a_later_step_and_chains_to_the_return_date(w: World) -> None:
     admin = user_with_role(Role.ADMIN)
-    default = services.template_for(w.case)
+    default = scheduling.template_for(w.case)
     call = dataclasses.replace(STEP, key="follow_up_call", after_step="visit_270", offset_days=5)
-    services.add_step(default.id, call, actor=admin)
-    services.add_step(
+    templates.add_step(default.id, call, actor=admin)
+    templates.add_step(
         default.id,
         dataclasses.replace(STEP, key="exit_call", after_step="visit_270", offset_days=10),
         actor=admin,
     )
     # the first of the two now counts from the one placed after it
-    services.update_step(
+    templates.update_step(
         default.id,
         step_of(default, "follow_up_call"),
         dataclasses.replace(call, after_step="exit_call"),
@@ -141,10 +141,10 @@ def test_a_step_counts_from_a_later_step_and_chains_to_the_return_date(w: World)
 def test_a_bad_new_step_is_refused_next_to_its_field(
     w: World, change: dict[str, object], field: str
 ) -> None:
-    default = services.template_for(w.case)
+    default = scheduling.template_for(w.case)
 
     with pytest.raises(InvalidInput) as refused:
-        services.add_step(
+        templates.add_step(
             default.id, dataclasses.replace(STEP, **change), actor=user_with_role(Role.ADMIN)
         )
 
@@ -153,10 +153,10 @@ def test_a_bad_new_step_is_refused_next_to_its_field(
 
 def test_a_step_cannot_count_from_itself_or_close_a_loop(w: World) -> None:
     admin = user_with_role(Role.ADMIN)
-    default = services.template_for(w.case)
-    services.add_step(default.id, STEP, actor=admin)  # visit_120 after visit_90
+    default = scheduling.template_for(w.case)
+    templates.add_step(default.id, STEP, actor=admin)  # visit_120 after visit_90
     visit_90 = step_of(default, "visit_90")
-    as_is = services.StepInput(
+    as_is = templates.StepInput(
         name="Monitoring visit (3 months)",
         kind=MilestoneKind.MONITORING_VISIT,
         offset_days=90,
@@ -167,11 +167,11 @@ def test_a_step_cannot_count_from_itself_or_close_a_loop(w: World) -> None:
     )
 
     with pytest.raises(InvalidInput) as itself:
-        services.update_step(
+        templates.update_step(
             default.id, visit_90, dataclasses.replace(as_is, after_step="visit_90"), actor=admin
         )
     with pytest.raises(InvalidInput) as loop:
-        services.update_step(
+        templates.update_step(
             default.id, visit_90, dataclasses.replace(as_is, after_step="visit_120"), actor=admin
         )
 
@@ -181,9 +181,9 @@ def test_a_step_cannot_count_from_itself_or_close_a_loop(w: World) -> None:
 
 def test_changes_are_audited_with_before_and_after(w: World) -> None:
     admin = user_with_role(Role.ADMIN)
-    default = services.template_for(w.case)
+    default = scheduling.template_for(w.case)
     visit_90 = step_of(default, "visit_90")
-    changed = services.StepInput(
+    changed = templates.StepInput(
         name="Monitoring visit (3 months)",
         kind=MilestoneKind.MONITORING_VISIT,
         offset_days=100,
@@ -193,11 +193,11 @@ def test_changes_are_audited_with_before_and_after(w: World) -> None:
         home_office_after_days=30,
     )
 
-    assert services.update_step(default.id, visit_90, changed, actor=admin) is True
-    assert services.update_step(default.id, visit_90, changed, actor=admin) is False
-    services.add_step(default.id, STEP, actor=admin)
-    services.remove_step(default.id, step_of(default, "visit_120"), actor=admin)
-    services.update_template(default.id, name="IOM practice", grace_days=45, actor=admin)
+    assert templates.update_step(default.id, visit_90, changed, actor=admin) is True
+    assert templates.update_step(default.id, visit_90, changed, actor=admin) is False
+    templates.add_step(default.id, STEP, actor=admin)
+    templates.remove_step(default.id, step_of(default, "visit_120"), actor=admin)
+    templates.update_template(default.id, name="IOM practice", grace_days=45, actor=admin)
 
     (update,) = audits("milestone_step.update")
     assert update.changes == {
@@ -217,24 +217,24 @@ def test_changes_are_audited_with_before_and_after(w: World) -> None:
 
 def test_a_step_others_count_from_and_the_window_step_stay(w: World) -> None:
     admin = user_with_role(Role.ADMIN)
-    default = services.template_for(w.case)
-    services.add_step(default.id, STEP, actor=admin)
+    default = scheduling.template_for(w.case)
+    templates.add_step(default.id, STEP, actor=admin)
 
     with pytest.raises(Conflict):
-        services.remove_step(default.id, step_of(default, "visit_90"), actor=admin)
+        templates.remove_step(default.id, step_of(default, "visit_90"), actor=admin)
     with pytest.raises(Conflict):
-        services.remove_step(default.id, step_of(default, "window_closes"), actor=admin)
+        templates.remove_step(default.id, step_of(default, "window_closes"), actor=admin)
 
 
 def test_scheduled_milestones_keep_their_dates_when_the_template_changes(w: World) -> None:
     admin = user_with_role(Role.ADMIN)
     plan = approved(w, w.option())
-    default = services.template_for(w.case)
+    default = scheduling.template_for(w.case)
     visit = next(step for step in default.steps if step.key == "visit_90")
-    services.update_step(
+    templates.update_step(
         default.id,
         visit.id,
-        services.StepInput(
+        templates.StepInput(
             name=visit.name,
             kind=visit.kind,
             offset_days=120,
@@ -335,7 +335,7 @@ def test_the_administrator_creates_a_grant_template_and_edits_its_steps(w: World
 
 
 def test_a_counsellor_cannot_reach_the_template_pages(w: World, login) -> None:
-    default = services.template_for(w.case)
+    default = scheduling.template_for(w.case)
     visit = step_of(default, "visit_90")
     client = login(w.counsellor)
 

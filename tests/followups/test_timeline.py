@@ -14,7 +14,7 @@ from reintegration_hub.core.errors import Conflict, NotFound
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import services
+from reintegration_hub.followups import timeline, visits
 from reintegration_hub.followups.models import MilestoneStatus, VisitMode
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
@@ -57,12 +57,12 @@ def followed(w: World, plan: Plan) -> None:
         .where(OutboxMessage.key.like(escalation))
         .values(status=OutboxStatus.FAILED)
     )
-    services.record_visit(
+    visits.record_visit(
         w.case.id,
-        services.VisitInput(visited_on=day(1), mode=VisitMode.PHONE, findings="Settled in"),
+        visits.VisitInput(visited_on=day(1), mode=VisitMode.PHONE, findings="Settled in"),
         actor=w.case_manager,
     )
-    services.record_survey(w.case.id, day(2), answers(4, 2, 0), actor=w.case_manager)
+    visits.record_survey(w.case.id, day(2), answers(4, 2, 0), actor=w.case_manager)
     db.session.commit()
 
 
@@ -70,18 +70,18 @@ def test_the_timeline_puts_everything_in_date_order_with_the_e_mails_state(w: Wo
     plan = approved(w, w.option())
     followed(w, plan)
 
-    timeline = services.plan_timeline(plan.id, w.case.id)
+    entries = timeline.plan_timeline(plan.id, w.case.id)
 
-    assert [entry.on for entry in timeline] == sorted(entry.on for entry in timeline)
-    kinds = [(entry.on, entry.kind) for entry in timeline if entry.kind != "milestone"]
+    assert [entry.on for entry in entries] == sorted(entry.on for entry in entries)
+    kinds = [(entry.on, entry.kind) for entry in entries if entry.kind != "milestone"]
     assert kinds[:3] == [(day(1), "visit"), (day(2), "survey"), (day(12), "notice")]
-    notices = [entry.item for entry in timeline if entry.kind == "notice"]
+    notices = [entry.item for entry in entries if entry.kind == "notice"]
     reminder = next(n for n in notices if n.milestone_name == "Arrival confirmed" and n.level == 0)
     assert (reminder.messages, reminder.sent, reminder.failed) == (1, 1, 0)
     assert reminder.last_sent_at is not None
     supervisor = next(n for n in notices if n.level == 1)
     assert (supervisor.on_date, supervisor.messages, supervisor.failed) == (day(22), 1, 1)
-    milestones = [entry.item for entry in timeline if entry.kind == "milestone"]
+    milestones = [entry.item for entry in entries if entry.kind == "milestone"]
     assert len(milestones) == 9
     assert milestones[-1].step_key == "window_closes"
 
@@ -91,7 +91,7 @@ def test_the_timeline_takes_four_statements_whatever_its_length(w: World) -> Non
     db.session.commit()
     small_ids = small.id, w.case.id
     with counted_statements() as few:
-        assert len(services.plan_timeline(*small_ids)) == 9
+        assert len(timeline.plan_timeline(*small_ids)) == 9
 
     second = single_mother(w.counsellor, w.tbilisi)
     second.case_manager_id, second.departed_on = w.case_manager.id, DEPARTURE
@@ -101,7 +101,7 @@ def test_the_timeline_takes_four_statements_whatever_its_length(w: World) -> Non
     followed(w, big)
     big_ids = big.id, second.id
     with counted_statements() as many:
-        assert len(services.plan_timeline(*big_ids)) > 20
+        assert len(timeline.plan_timeline(*big_ids)) > 20
 
     assert len(few) == len(many) == 4
 
@@ -126,9 +126,9 @@ def test_the_plan_page_shows_the_timeline_in_a_fixed_number_of_statements(w: Wor
 
     followed(w, small)
     for offset in (3, 4, 5):  # more visits
-        services.record_visit(
+        visits.record_visit(
             w.case.id,
-            services.VisitInput(visited_on=day(offset), mode=VisitMode.OFFICE),
+            visits.VisitInput(visited_on=day(offset), mode=VisitMode.OFFICE),
             actor=w.case_manager,
         )
     db.session.commit()
@@ -157,13 +157,13 @@ def test_re_check_now_runs_the_sweep_for_this_plan_only(w: World) -> None:
     other.case_manager_id, other.departed_on = w.case_manager.id, DEPARTURE
     other_plan = w_plan(w, other, lines=1)
 
-    counts = services.recheck_plan(plan.id, actor=w.case_manager, as_of=day(20))
+    counts = timeline.recheck_plan(plan.id, actor=w.case_manager, as_of=day(20))
 
     assert counts.overdue >= 1  # the arrival (+14) at least
     db.session.expire_all()
     assert by_key(plan)["arrival"].status == MilestoneStatus.OVERDUE
     assert by_key(other_plan)["arrival"].status == MilestoneStatus.UPCOMING
-    again = services.recheck_plan(plan.id, actor=w.case_manager, as_of=day(20))
+    again = timeline.recheck_plan(plan.id, actor=w.case_manager, as_of=day(20))
     assert not any(again.as_dict().values())
     audits = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "plan.recheck")
@@ -174,13 +174,13 @@ def test_re_check_now_runs_the_sweep_for_this_plan_only(w: World) -> None:
 def test_re_check_now_refuses_out_of_scope_and_unapproved_plans(w: World) -> None:
     plan = approved(w, w.option())
     with pytest.raises(NotFound):
-        services.recheck_plan(plan.id, actor=other_counsellor())
+        timeline.recheck_plan(plan.id, actor=other_counsellor())
     draft_case = single_mother(w.counsellor, w.tbilisi)
     original, w.case = w.case, draft_case
     draft = submitted_plan(w, w.option())
     w.case = original
     with pytest.raises(Conflict):
-        services.recheck_plan(draft.id, actor=w.counsellor)
+        timeline.recheck_plan(draft.id, actor=w.counsellor)
 
 
 def test_the_re_check_button_answers_at_once(w: World, login) -> None:

@@ -7,7 +7,7 @@ import pytest
 from partners.models import PartnerMember
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import services
+from reintegration_hub.followups import visits
 from reintegration_hub.followups.sweep import sweep
 from tests.clock import TODAY
 from tests.factories import UserFactory
@@ -77,7 +77,7 @@ def test_the_case_manager_records_a_visit_and_a_survey_from_the_plan(w: World, l
     form = client.get(f"/follow-up/cases/{w.case.id}/survey")
     assert form.status_code == 200
     assert b"Sources of income" in form.data
-    version = services.current_scoring_version()
+    version = visits.current_scoring_version()
     data = {f"answer_{key}": 3 for key in version.indicators} | {"taken_on": TODAY.isoformat()}
     assert client.post(f"/follow-up/cases/{w.case.id}/survey", data=data).status_code == 302
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from reintegration_hub.core.errors import InvalidInput
-from reintegration_hub.followups import services
+from reintegration_hub.followups import models, visits
 from reintegration_hub.followups.models import MilestoneStatus, VisitMode
 from tests.clock import travel
 from tests.followups.helpers import DEPARTURE, answers, approved, by_key, day
@@ -25,10 +25,10 @@ def w(app: object, time_machine: object) -> World:
     return w
 
 
-def visit(w: World, on: dt.date) -> services.MonitoringVisit:
-    return services.record_visit(
+def visit(w: World, on: dt.date) -> models.MonitoringVisit:
+    return visits.record_visit(
         w.case.id,
-        services.VisitInput(visited_on=on, mode=VisitMode.IN_PERSON),
+        visits.VisitInput(visited_on=on, mode=VisitMode.IN_PERSON),
         actor=w.case_manager,
     )
 
@@ -44,12 +44,12 @@ def test_a_visit_and_a_survey_before_the_arrival_are_refused_and_close_nothing(w
     with pytest.raises(InvalidInput) as early_visit:
         visit(w, day(1))
     with pytest.raises(InvalidInput) as early_survey:
-        services.record_survey(w.case.id, day(1), answers(3, 3, 3), actor=w.case_manager)
+        visits.record_survey(w.case.id, day(1), answers(3, 3, 3), actor=w.case_manager)
 
     assert "visited_on" in early_visit.value.field_errors
     assert "taken_on" in early_survey.value.field_errors
     assert states(plan, "visit_90", "survey") == ["upcoming", "upcoming"]
-    assert services.case_visits(w.case.id) == []
+    assert visits.case_visits(w.case.id) == []
 
 
 def test_nothing_is_recorded_before_the_arrival_is(w: World) -> None:
@@ -76,7 +76,7 @@ def test_an_early_contact_and_an_early_survey_close_no_milestone(w: World) -> No
     plan = approved(w, w.option())
 
     extra = visit(w, day(30))  # before the 3-month visit's window opens (day 46)
-    baseline = services.record_survey(w.case.id, day(30), answers(2, 2, 2), actor=w.case_manager)
+    baseline = visits.record_survey(w.case.id, day(30), answers(2, 2, 2), actor=w.case_manager)
 
     assert extra.milestone_id is None
     assert baseline.milestone_id is None
@@ -110,7 +110,7 @@ def test_a_visit_after_the_next_one_is_due_closes_that_one_not_the_missed_one(w:
 def test_the_survey_of_the_year_is_closed_by_a_survey_in_its_window(w: World) -> None:
     plan = approved(w, w.option())
 
-    survey = services.record_survey(w.case.id, day(350), answers(3, 3, 3), actor=w.case_manager)
+    survey = visits.record_survey(w.case.id, day(350), answers(3, 3, 3), actor=w.case_manager)
 
     assert survey.milestone_id == by_key(plan)["survey"].id
     assert by_key(plan)["survey"].status == MilestoneStatus.DONE

@@ -47,7 +47,7 @@ from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import Role
 from reintegration_hub.deliveries.services import record_delivery
 from reintegration_hub.extensions import db
-from reintegration_hub.followups import actions, services
+from reintegration_hub.followups import actions
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
     Milestone,
@@ -57,6 +57,7 @@ from reintegration_hub.followups.models import (
     VisitMode,
 )
 from reintegration_hub.followups.sweep import sweep
+from reintegration_hub.followups.visits import VisitInput, record_survey, record_visit
 from reintegration_hub.plans import amendments
 from reintegration_hub.plans import services as plans
 from reintegration_hub.plans.models import Plan, PlanLine
@@ -370,9 +371,9 @@ def visits(year: Year, run: Run) -> None:
         needs_revision = year.rng.random() < 0.08
         year.on(
             run.day(visit_on),
-            lambda on=visit_on, revise=needs_revision: services.record_visit(
+            lambda on=visit_on, revise=needs_revision: record_visit(
                 run.case_id,
-                services.VisitInput(
+                VisitInput(
                     visited_on=run.day(on),
                     mode=VisitMode.IN_PERSON,
                     plan_revision_needed=revise,
@@ -391,9 +392,7 @@ def survey(year: Year, run: Run) -> None:
         on = run.day(year.rng.randint(340, 370))
         year.on(
             on,
-            lambda: services.record_survey(
-                run.case_id, on, answers(3, 2, 3), actor=manager_of(run.case_id)
-            ),
+            lambda: record_survey(run.case_id, on, answers(3, 2, 3), actor=manager_of(run.case_id)),
             "survey",
         )
     elif draw < 0.9:

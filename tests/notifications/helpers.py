@@ -6,14 +6,14 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.outbox import MessageKey, OutboxMessage, OutboxStatus
 from reintegration_hub.extensions import db
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def queue(
-    key: str,
+    key: MessageKey,
     to_address: str = "case.manager@iom.example.org",
     *,
     subject: str | None = None,
@@ -22,10 +22,11 @@ def queue(
     status: OutboxStatus = OutboxStatus.QUEUED,
 ) -> OutboxMessage:
     message = OutboxMessage(
-        key=key,
+        key=key.text,
+        kind=key.kind,
         to_address=to_address,
-        subject=subject or f"About {key}",
-        body_text=f"Body of {key}.\n",
+        subject=subject or f"About {key.text}",
+        body_text=f"Body of {key.text}.\n",
         status=status,
         attempts=attempts,
         last_error="",

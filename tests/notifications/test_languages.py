@@ -14,11 +14,16 @@ from flask_babel import force_locale
 from partners.models import DeclineReason, PartnerMember
 from partners.referrals import accept_referral, decline_referral
 from reintegration_hub.auth.models import User
-from reintegration_hub.core.outbox import OutboxMessage, public_url, recipient_languages
+from reintegration_hub.core.outbox import (
+    OutboxMessage,
+    message_key,
+    public_url,
+    recipient_languages,
+)
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneKind
-from reintegration_hub.followups.services import recheck_plan
+from reintegration_hub.followups.timeline import recheck_plan
 from reintegration_hub.notifications.services import deliver_outbox
 from reintegration_hub.plans import services as plans
 from reintegration_hub.plans.models import Plan
@@ -177,7 +182,7 @@ def test_a_delivery_reminder_reaches_the_partner_in_its_language_with_the_delive
 
 def test_a_digest_is_written_in_its_recipients_language(app: Flask, smtp: Sink) -> None:
     for number in range(6):
-        queue(f"referral:{number}:sent", "partner@example.org").language = "lv"
+        queue(message_key("referral:{}:sent", number), "partner@example.org").language = "lv"
     db.session.commit()
 
     deliver_outbox(batch_size=100, now=NOW)

@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, PermissionDenied
-from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.outbox import MessageKey, OutboxMessage, OutboxStatus, message_key
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.notifications.services import (
@@ -26,7 +26,6 @@ from reintegration_hub.notifications.services import (
     deliver_outbox,
     failed_messages,
     message_id,
-    message_kind,
     recent_messages,
     retry_failed,
 )
@@ -46,8 +45,12 @@ def deliver(batch_size: int = 100, now: dt.datetime = NOW) -> DeliveryCounts:
 
 
 def test_queued_messages_arrive_once_and_a_second_run_sends_nothing(app: Flask, smtp: Sink) -> None:
-    queue("referral:1:sent", "partner@example.org", subject="New referral")
-    queue("plan:7:v2:submitted", "case.manager@iom.example.org", subject="Plan to review")
+    queue(message_key("referral:{}:sent", 1), "partner@example.org", subject="New referral")
+    queue(
+        message_key("plan:{}:v{}:submitted", 7, 2),
+        "case.manager@iom.example.org",
+        subject="Plan to review",
+    )
     counts = deliver()
     assert counts == DeliveryCounts(sent=2)
     assert len(smtp.received) == 2
@@ -67,10 +70,10 @@ def test_queued_messages_arrive_once_and_a_second_run_sends_nothing(app: Flask, 
 
 
 def test_only_messages_due_are_sent_and_a_batch_stops_at_its_size(app: Flask, smtp: Sink) -> None:
-    later = queue("referral:9:sent", due=NOW + dt.timedelta(minutes=1))
+    later = queue(message_key("referral:{}:sent", 9), due=NOW + dt.timedelta(minutes=1))
     for n in range(3):
-        queue(f"referral:{n}:sent", f"partner{n}@example.org")
-    queue("referral:5:sent", status=OutboxStatus.FAILED)
+        queue(message_key("referral:{}:sent", n), f"partner{n}@example.org")
+    queue(message_key("referral:{}:sent", 5), status=OutboxStatus.FAILED)
     assert deliver(batch_size=2).sent == 2
     assert deliver(batch_size=2).sent == 1
     assert deliver(batch_size=2).sent == 0
@@ -84,9 +87,9 @@ def test_refusals_fail_for_good_on_5xx_and_back_off_on_4xx(app: Flask, smtp: Sin
         "gone@example.org": "550 5.1.1 Mailbox unavailable",
         "busy@example.org": "451 4.3.0 Try again later",
     }
-    queue("referral:1:sent", "gone@example.org")
-    queue("referral:2:sent", "busy@example.org")
-    queue("referral:3:sent", "fine@example.org")
+    queue(message_key("referral:{}:sent", 1), "gone@example.org")
+    queue(message_key("referral:{}:sent", 2), "busy@example.org")
+    queue(message_key("referral:{}:sent", 3), "fine@example.org")
 
     assert deliver() == DeliveryCounts(sent=1, deferred=1, failed=1)
     assert [m["To"] for m in smtp.received] == ["fine@example.org"]
@@ -123,7 +126,7 @@ def test_the_backoff_is_capped_and_the_last_attempt_fails_the_message(
     )
     smtp.replies = {"busy@example.org": "452 4.2.2 Mailbox full"}
     with app.app_context():
-        queue("referral:1:sent", "busy@example.org", attempts=2)
+        queue(message_key("referral:{}:sent", 1), "busy@example.org", attempts=2)
         assert deliver() == DeliveryCounts(deferred=1)
         assert stored("referral:1:sent").next_attempt_at == NOW + dt.timedelta(seconds=150)
         assert deliver(now=NOW + dt.timedelta(hours=1)) == DeliveryCounts(failed=1)
@@ -137,7 +140,10 @@ def test_an_unreachable_server_defers_one_message_and_stops(
 ) -> None:
     app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(), SMTP_TIMEOUT_SECONDS=2)
     with app.app_context():
-        first, second = queue("referral:1:sent"), queue("referral:2:sent", "other@example.org")
+        first, second = (
+            queue(message_key("referral:{}:sent", 1)),
+            queue(message_key("referral:{}:sent", 2), "other@example.org"),
+        )
         with pytest.raises(MailServerUnavailable):
             deliver()
         tried, untouched = stored(first.key), stored(second.key)
@@ -150,8 +156,8 @@ def test_an_unreachable_server_defers_one_message_and_stops(
 def test_a_message_that_cannot_be_encoded_fails_without_stopping_the_others(
     app: Flask, smtp: Sink
 ) -> None:
-    queue("referral:1:sent", "broken@example.org\nBcc: someone@example.org")
-    queue("referral:2:sent", "fine@example.org")
+    queue(message_key("referral:{}:sent", 1), "broken@example.org\nBcc: someone@example.org")
+    queue(message_key("referral:{}:sent", 2), "fine@example.org")
     assert deliver() == DeliveryCounts(sent=1, failed=1)
     broken = stored("referral:1:sent")
     assert broken.status == OutboxStatus.FAILED
@@ -162,10 +168,10 @@ def test_a_message_that_cannot_be_encoded_fails_without_stopping_the_others(
 def test_many_messages_of_one_kind_to_one_recipient_make_one_digest(app: Flask, smtp: Sink) -> None:
     boss = "case.manager@iom.example.org"
     for n in range(1, 7):
-        queue(f"referral:{n}:expired", boss, subject=f"Referral {n} expired")
-    queue("referral:7:declined", boss, subject="Referral 7 declined")
+        queue(message_key("referral:{}:expired", n), boss, subject=f"Referral {n} expired")
+    queue(message_key("referral:{}:declined", 7), boss, subject="Referral 7 declined")
     for n in range(10, 15):  # five: not more than OUTBOX_DIGEST_AFTER
-        queue(f"referral:{n}:expired", "colleague@iom.example.org")
+        queue(message_key("referral:{}:expired", n), "colleague@iom.example.org")
 
     assert deliver() == DeliveryCounts(sent=12, digests=1)
     to_boss = smtp.to(boss)
@@ -186,17 +192,24 @@ def test_many_messages_of_one_kind_to_one_recipient_make_one_digest(app: Flask, 
 def test_a_refused_digest_defers_every_message_in_it(app: Flask, smtp: Sink) -> None:
     smtp.replies = {"busy@example.org": "451 4.3.0 Try again later"}
     for n in range(6):
-        queue(f"referral:{n}:expired", "busy@example.org")
+        queue(message_key("referral:{}:expired", n), "busy@example.org")
     assert deliver() == DeliveryCounts(deferred=6)
     db.session.expire_all()
     rows = db.session.scalars(sa.select(OutboxMessage)).all()
     assert {(m.status, m.attempts) for m in rows} == {(OutboxStatus.QUEUED, 1)}
 
 
-def test_message_kinds_and_ids_come_from_the_key() -> None:
-    assert message_kind("referral:42:expired") == "referral:expired"
-    assert message_kind("plan:7:v2:submitted") == "plan:submitted"
-    assert message_kind("milestone:5:reminder:2026-05-01") == "milestone:reminder"
+def test_message_kinds_come_with_the_key_and_ids_from_it() -> None:
+    # the kinds digests used to read out of the keys (their parts without digits)
+    assert message_key("referral:{}:expired", 42) == MessageKey(
+        "referral:42:expired", "referral:expired"
+    )
+    assert message_key("plan:{}:v{}:submitted", 7, 2) == MessageKey(
+        "plan:7:v2:submitted", "plan:submitted"
+    )
+    assert message_key("milestone:{}:reminder:{}", 5, "2026-05-01").kind == "milestone:reminder"
+    with pytest.raises(ValueError, match="takes 1 ids, not 0"):
+        message_key("referral:{}:sent")
     first = message_id("referral:42:sent", "hub.example.org")
     assert first == message_id("referral:42:sent", "hub.example.org")
     assert first.startswith("<referral.42.sent.")
@@ -206,7 +219,7 @@ def test_message_kinds_and_ids_come_from_the_key() -> None:
 
 def test_a_send_function_replaces_smtp(app: Flask) -> None:
     sent: list[EmailMessage] = []
-    queue("referral:1:sent")
+    queue(message_key("referral:{}:sent", 1))
     db.session.commit()
     assert deliver_outbox(batch_size=10, now=NOW, send=sent.append).sent == 1
     assert [m["Subject"] for m in sent] == ["About referral:1:sent"]
@@ -216,7 +229,7 @@ def test_a_send_function_raising_a_refusal_is_counted_like_smtp(app: Flask) -> N
     def refuse(message: EmailMessage) -> None:
         raise smtplib.SMTPDataError(554, b"5.7.1 Rejected as spam")
 
-    queue("referral:1:sent")
+    queue(message_key("referral:{}:sent", 1))
     db.session.commit()
     assert deliver_outbox(batch_size=10, now=NOW, send=refuse) == DeliveryCounts(failed=1)
     assert stored("referral:1:sent").last_error == "554 5.7.1 Rejected as spam"
@@ -227,7 +240,7 @@ def test_a_send_function_raising_a_refusal_is_counted_like_smtp(app: Flask) -> N
 
 def test_an_admin_queues_a_failed_message_again_and_it_is_audited(app: Flask, smtp: Sink) -> None:
     admin = user_with_role(Role.ADMIN)
-    failed = queue("referral:1:sent", status=OutboxStatus.FAILED, attempts=8)
+    failed = queue(message_key("referral:{}:sent", 1), status=OutboxStatus.FAILED, attempts=8)
     assert [m.id for m in failed_messages(actor=admin)] == [failed.id]
     retry_failed(failed.id, actor=admin)
     db.session.commit()
@@ -244,7 +257,7 @@ def test_an_admin_queues_a_failed_message_again_and_it_is_audited(app: Flask, sm
 
 
 def test_only_admins_read_and_retry(app: Flask) -> None:
-    failed = queue("referral:1:sent", status=OutboxStatus.FAILED)
+    failed = queue(message_key("referral:{}:sent", 1), status=OutboxStatus.FAILED)
     manager = user_with_role(Role.PROGRAMME_MANAGER)
     for call in (
         lambda: retry_failed(failed.id, actor=manager),
@@ -258,8 +271,8 @@ def test_only_admins_read_and_retry(app: Flask) -> None:
 
 def test_counts_name_every_status(app: Flask) -> None:
     admin = user_with_role(Role.ADMIN)
-    queue("referral:1:sent")
-    queue("referral:2:sent", status=OutboxStatus.FAILED)
+    queue(message_key("referral:{}:sent", 1))
+    queue(message_key("referral:{}:sent", 2), status=OutboxStatus.FAILED)
     assert count_by_status(actor=admin) == {
         OutboxStatus.QUEUED: 1,
         OutboxStatus.SENT: 0,
@@ -281,7 +294,7 @@ def test_two_deliverers_at_once_send_every_message_exactly_once(
     if db.engine.dialect.name != "postgresql":
         pytest.skip("needs PostgreSQL (HUB_TEST_DATABASE_URL): SQLite runs one deliverer")
     for n in range(MESSAGES):
-        queue(f"referral:{n}:sent", f"partner{n}@example.org")
+        queue(message_key("referral:{}:sent", n), f"partner{n}@example.org")
     db.session.commit()
     # each deliverer: its own app context, session and connection (no pool), like two workers
     workers_app = make_app(

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from reintegration_hub.auth.models import User
 from reintegration_hub.auth.services import start_session
-from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus, message_key
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from tests.factories import user_with_role
@@ -21,9 +21,14 @@ Login = Callable[[User], FlaskClient]
 
 
 def test_admins_see_failed_messages_and_counts(app: Flask, login: Login) -> None:
-    failed = queue("referral:1:sent", "gone@example.org", status=OutboxStatus.FAILED, attempts=3)
+    failed = queue(
+        message_key("referral:{}:sent", 1),
+        "gone@example.org",
+        status=OutboxStatus.FAILED,
+        attempts=3,
+    )
     failed.last_error = "550 5.1.1 Mailbox unavailable"
-    queue("referral:2:sent", "fine@example.org", status=OutboxStatus.SENT)
+    queue(message_key("referral:{}:sent", 2), "fine@example.org", status=OutboxStatus.SENT)
     page = login(user_with_role(Role.ADMIN)).get("/admin/notifications").get_data(as_text=True)
     assert "E-mail delivery" in page
     assert 'data-status="failed">1<' in page
@@ -37,7 +42,7 @@ def test_admins_see_failed_messages_and_counts(app: Flask, login: Login) -> None
 
 
 def test_retrying_queues_the_message_again(app: Flask, login: Login) -> None:
-    failed = queue("referral:1:sent", status=OutboxStatus.FAILED, attempts=8)
+    failed = queue(message_key("referral:{}:sent", 1), status=OutboxStatus.FAILED, attempts=8)
     client = login(user_with_role(Role.ADMIN))
     response = client.post(f"/admin/notifications/{failed.id}/retry")
     assert response.status_code == 302
@@ -49,7 +54,7 @@ def test_retrying_queues_the_message_again(app: Flask, login: Login) -> None:
 
 
 def test_other_roles_are_refused(app: Flask, login: Login) -> None:
-    failed = queue("referral:1:sent", status=OutboxStatus.FAILED)
+    failed = queue(message_key("referral:{}:sent", 1), status=OutboxStatus.FAILED)
     client = login(user_with_role(Role.PROGRAMME_MANAGER))
     assert client.get("/admin/notifications").status_code == 403
     assert client.post(f"/admin/notifications/{failed.id}/retry").status_code == 403
@@ -61,7 +66,7 @@ def test_the_retry_button_needs_its_csrf_token(make_app: Callable[..., Flask]) -
     app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
         admin = user_with_role(Role.ADMIN)
-        failed = queue("referral:1:sent", status=OutboxStatus.FAILED)
+        failed = queue(message_key("referral:{}:sent", 1), status=OutboxStatus.FAILED)
         start_session(admin)
         db.session.commit()
         client = app.test_client()

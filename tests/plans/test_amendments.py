@@ -25,7 +25,7 @@ from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, VisitMode
-from reintegration_hub.followups.services import VisitInput, record_visit
+from reintegration_hub.followups.visits import VisitInput, record_visit
 from reintegration_hub.plans import amendments, services
 from reintegration_hub.plans.models import (
     AmendmentStatus,

@@ -11,7 +11,7 @@ from flask import Flask
 
 from partners.models import Referral, ReferralStatus
 from partners.services import StaleCounts
-from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus, message_key
 from reintegration_hub.extensions import db
 from reintegration_hub.notifications.services import DeliveryCounts
 from tests.factories import SupportOptionFactory
@@ -28,8 +28,10 @@ def test_deliver_notifications_sends_every_due_message_once_in_batches(
     app: Flask, worker_app: Flask, smtp: Sink
 ) -> None:
     for n in range(7):
-        queue(f"referral:{n}:sent", f"partner{n}@example.org")
-    queue("referral:99:sent", "later@example.org", due=NOW + dt.timedelta(minutes=5))
+        queue(message_key("referral:{}:sent", n), f"partner{n}@example.org")
+    queue(
+        message_key("referral:{}:sent", 99), "later@example.org", due=NOW + dt.timedelta(minutes=5)
+    )
     db.session.commit()
 
     state = flows.deliver_notifications(as_of=NOW, return_state=True)

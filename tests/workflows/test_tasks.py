@@ -12,7 +12,7 @@ from prefect.states import Failed
 
 from partners.models import Referral, ReferralStatus
 from partners.services import StaleCounts
-from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus, message_key
 from reintegration_hub.extensions import db
 from reintegration_hub.notifications.services import DeliveryCounts, MailServerUnavailable
 from tests.factories import SupportOptionFactory
@@ -33,11 +33,11 @@ def test_a_unit_of_work_commits_at_the_end_and_rolls_back_on_error(
     app: Flask, worker_app: Flask
 ) -> None:
     with unit_of_work():
-        queue("kept:1")
+        queue(message_key("kept:{}", 1))
 
     def failing_task() -> None:
         with unit_of_work():
-            queue("dropped:1")
+            queue(message_key("dropped:{}", 1))
             raise RuntimeError("the task failed")
 
     with pytest.raises(RuntimeError):
@@ -50,7 +50,7 @@ def test_deliver_batch_sends_one_batch_and_commits(
     app: Flask, worker_app: Flask, smtp: Sink
 ) -> None:
     for n in range(4):
-        queue(f"referral:{n}:sent", f"partner{n}@example.org")
+        queue(message_key("referral:{}:sent", n), f"partner{n}@example.org")
     db.session.commit()
     assert flows.deliver_batch.fn(NOW, 3) == DeliveryCounts(sent=3)
     assert flows.deliver_batch.fn(NOW, 3) == DeliveryCounts(sent=1)

@@ -34,9 +34,8 @@ from reintegration_hub.auth.forms import (
 )
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.authz import get_scoped, public, roles, signed_in
-from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.submit import submit
 from reintegration_hub.core.web import query_int
 from reintegration_hub.extensions import db, limiter
 
@@ -121,16 +120,12 @@ def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        try:
-            user = services.authenticate(form.email.data or "", form.password.data or "")
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            _sign_in(user)
-            db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", form=form)
+    return submit(
+        form,
+        lambda: _sign_in(services.authenticate(form.email.data or "", form.password.data or "")),
+        then=_safe_next(request.args.get("next")),
+        page=lambda: render_template("auth/login.html", form=form),
+    )
 
 
 @bp.post("/logout")
@@ -185,22 +180,23 @@ def account() -> Any:
 @signed_in
 def change_password() -> Any:
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            user = services.change_password(
-                current_user.id,
-                current_password=form.current_password.data or "",
-                new_password=form.password.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            _sign_in(user)  # every session ended; this browser goes on in a new one
-            db.session.commit()
-            flash(_("Your password is changed. Other sessions are signed out."), "success")
-            return redirect(url_for("auth.account"))
-    return _account_page(password_form=form), 422
+
+    def change() -> None:
+        user = services.change_password(
+            current_user.id,
+            current_password=form.current_password.data or "",
+            new_password=form.password.data or "",
+            actor=current_user,
+        )
+        _sign_in(user)  # every session ended; this browser goes on in a new one
+
+    return submit(
+        form,
+        change,
+        done=_("Your password is changed. Other sessions are signed out."),
+        then=url_for("auth.account"),
+        page=lambda: (_account_page(password_form=form), 422),
+    )
 
 
 @bp.post("/account/sessions/end-others")
@@ -275,29 +271,27 @@ def users() -> Any:
 @roles(Role.ADMIN)
 def new_user() -> Any:
     form = UserForm(offices=_office_choices(), partners=services.partner_choices())
-    if form.validate_on_submit():
-        try:
-            user = services.create_user(
-                email=form.email.data or "",
-                full_name=form.full_name.data or "",
-                office_id=form.office_id.data or 0,
-                role=Role(form.role.data),
-                preferred_language=form.preferred_language.data or "en",
-                password=form.password.data or "",
-                actor=current_user,
-            )
-            db.session.flush()
-            services.set_partner_memberships(
-                user.id, form.partner_ids.data or [], actor=current_user
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The user is created."), "success")
-            return redirect(url_for("auth.users"))
-    return render_template("auth/user_form.html", form=form, user=None)
+
+    def create() -> None:
+        user = services.create_user(
+            email=form.email.data or "",
+            full_name=form.full_name.data or "",
+            office_id=form.office_id.data or 0,
+            role=Role(form.role.data),
+            preferred_language=form.preferred_language.data or "en",
+            password=form.password.data or "",
+            actor=current_user,
+        )
+        db.session.flush()
+        services.set_partner_memberships(user.id, form.partner_ids.data or [], actor=current_user)
+
+    return submit(
+        form,
+        create,
+        done=_("The user is created."),
+        then=url_for("auth.users"),
+        page=lambda: render_template("auth/user_form.html", form=form, user=None),
+    )
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -308,28 +302,26 @@ def edit_user(user_id: int) -> Any:
     del form.password
     if request.method == "GET":
         form.partner_ids.data = services.partner_ids_of(user.id)
-    if form.validate_on_submit():
-        try:
-            services.update_user(
-                user.id,
-                email=form.email.data or "",
-                full_name=form.full_name.data or "",
-                office_id=form.office_id.data or 0,
-                role=Role(form.role.data),
-                preferred_language=form.preferred_language.data or "en",
-                actor=current_user,
-            )
-            services.set_partner_memberships(
-                user.id, form.partner_ids.data or [], actor=current_user
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The user is saved."), "success")
-            return redirect(url_for("auth.users"))
-    return render_template("auth/user_form.html", form=form, user=user)
+
+    def update() -> None:
+        services.update_user(
+            user.id,
+            email=form.email.data or "",
+            full_name=form.full_name.data or "",
+            office_id=form.office_id.data or 0,
+            role=Role(form.role.data),
+            preferred_language=form.preferred_language.data or "en",
+            actor=current_user,
+        )
+        services.set_partner_memberships(user.id, form.partner_ids.data or [], actor=current_user)
+
+    return submit(
+        form,
+        update,
+        done=_("The user is saved."),
+        then=url_for("auth.users"),
+        page=lambda: render_template("auth/user_form.html", form=form, user=user),
+    )
 
 
 @bp.post("/admin/users/<int:user_id>/active")
@@ -367,7 +359,8 @@ def edit_office(office_id: int) -> Any:
 
 def _office_form(office: Office | None) -> Any:
     form = OfficeForm(obj=office)
-    if form.validate_on_submit():
+
+    def save() -> object:
         fields = {
             "name": form.name.data or "",
             "kind": OfficeKind(form.kind.data),
@@ -376,18 +369,17 @@ def _office_form(office: Office | None) -> Any:
             "languages": form.languages.data or [],
             "actor": current_user,
         }
-        try:
-            if office is None:
-                services.create_office(**fields)
-            else:
-                services.update_office(office.id, **fields)
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The office is saved."), "success")
-            return redirect(url_for("auth.offices"))
-    return render_template("auth/office_form.html", form=form, office=office)
+        if office is None:
+            return services.create_office(**fields)
+        return services.update_office(office.id, **fields)
+
+    return submit(
+        form,
+        save,
+        done=_("The office is saved."),
+        then=url_for("auth.offices"),
+        page=lambda: render_template("auth/office_form.html", form=form, office=office),
+    )
 
 
 @bp.post("/admin/offices/<int:office_id>/active")

@@ -42,13 +42,21 @@ from partners.labels import (
     STATUS_LABELS,
     VETTING_LABELS,
 )
-from partners.models import DeclineReason, OptionStatus, Referral, ReferralStatus, VettingStatus
+from partners.models import (
+    DeclineReason,
+    OptionStatus,
+    Referral,
+    ReferralStatus,
+    SupportOption,
+    VettingStatus,
+)
 from partners.search import PERFORMANCE_SORTS, query_from_params, search_options
 from reintegration_hub.core.authz import public, roles, signed_in
 from reintegration_hub.core.errors import DomainError, InvalidInput, NotFound
-from reintegration_hub.core.forms import error_summary, show_domain_error
+from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit, submit_flashed
 from reintegration_hub.core.web import query_page
 from reintegration_hub.extensions import db, limiter
 
@@ -120,19 +128,17 @@ def partners() -> Any:
 @roles(*MANAGERS)
 def new_partner() -> Any:
     form = partner_form(None, _origin_offices())
-    if form.validate_on_submit():
-        office_id = form.office_id.data if "office_id" in form else None
-        try:
-            partner = services.create_partner(
-                form.to_input(), office_id=office_id, actor=current_user
-            )
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The partner is saved. It is pending vetting."), "success")
-            return redirect(url_for("partners.partner", partner_id=partner.id))
-    return render_template("partners/partner_form.html", form=form, partner=None)
+    return submit(
+        form,
+        lambda: services.create_partner(
+            form.to_input(),
+            office_id=form.office_id.data if "office_id" in form else None,
+            actor=current_user,
+        ),
+        done=_("The partner is saved. It is pending vetting."),
+        then=lambda partner: url_for("partners.partner", partner_id=partner.id),
+        page=lambda: render_template("partners/partner_form.html", form=form, partner=None),
+    )
 
 
 @bp.get("/partners/<int:partner_id>")
@@ -154,38 +160,30 @@ def partner(partner_id: int) -> Any:
 def edit_partner(partner_id: int) -> Any:
     found = access.get_partner(partner_id, actor=current_user)
     form = partner_form(found, None)
-    if form.validate_on_submit():
-        try:
-            services.update_partner(found.id, form.to_input(), actor=current_user)
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The partner is saved."), "success")
-            return redirect(url_for("partners.partner", partner_id=found.id))
-    return render_template("partners/partner_form.html", form=form, partner=found)
+    return submit(
+        form,
+        lambda: services.update_partner(found.id, form.to_input(), actor=current_user),
+        done=_("The partner is saved."),
+        then=url_for("partners.partner", partner_id=found.id),
+        page=lambda: render_template("partners/partner_form.html", form=form, partner=found),
+    )
 
 
 @bp.post("/partners/<int:partner_id>/vetting")
 @roles(*MANAGERS)
 def set_vetting(partner_id: int) -> Any:
     form = VettingForm()
-    if form.validate_on_submit():
-        try:
-            services.set_vetting_status(
-                partner_id,
-                VettingStatus(form.vetting_status.data),
-                reason=form.reason.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            flash(str(error), "danger")
-        else:
-            db.session.commit()
-            flash(_("The vetting status is saved."), "success")
-    else:
-        flash(error_summary(form), "danger")
-    return redirect(url_for("partners.partner", partner_id=partner_id))
+    return submit_flashed(
+        form,
+        lambda: services.set_vetting_status(
+            partner_id,
+            VettingStatus(form.vetting_status.data),
+            reason=form.reason.data or "",
+            actor=current_user,
+        ),
+        done=_("The vetting status is saved."),
+        back=url_for("partners.partner", partner_id=partner_id),
+    )
 
 
 @bp.route("/partners/<int:partner_id>/options/new", methods=["GET", "POST"])
@@ -193,16 +191,16 @@ def set_vetting(partner_id: int) -> Any:
 def new_option(partner_id: int) -> Any:
     found = access.get_partner(partner_id, actor=current_user)
     form = OptionForm()
-    if form.validate_on_submit():
-        try:
-            option = services.create_option(found.id, form.to_input(), actor=current_user)
-        except DomainError as error:
-            form.show_error(error)
-        else:
-            db.session.commit()
-            flash(_("The support option is saved as a draft."), "success")
-            return redirect(url_for("partners.option", option_id=option.id))
-    return render_template("partners/option_form.html", form=form, partner=found, option=None)
+    return submit(
+        form,
+        lambda: services.create_option(found.id, form.to_input(), actor=current_user),
+        done=_("The support option is saved as a draft."),
+        then=lambda option: url_for("partners.option", option_id=option.id),
+        page=lambda: render_template(
+            "partners/option_form.html", form=form, partner=found, option=None
+        ),
+        show=form.show_error,
+    )
 
 
 @bp.get("/options/<int:option_id>")
@@ -227,17 +225,15 @@ def option(option_id: int) -> Any:
 def edit_option(option_id: int) -> Any:
     found = access.get_option(option_id, actor=current_user)
     form = OptionForm(data=None if request.method == "POST" else OptionForm.data_of(found))
-    if form.validate_on_submit():
-        try:
-            services.update_option(found.id, form.to_input(), actor=current_user)
-        except DomainError as error:
-            form.show_error(error)
-        else:
-            db.session.commit()
-            flash(_("The support option is saved."), "success")
-            return redirect(url_for("partners.option", option_id=found.id))
-    return render_template(
-        "partners/option_form.html", form=form, partner=found.partner, option=found
+    return submit(
+        form,
+        lambda: services.update_option(found.id, form.to_input(), actor=current_user),
+        done=_("The support option is saved."),
+        then=url_for("partners.option", option_id=found.id),
+        page=lambda: render_template(
+            "partners/option_form.html", form=form, partner=found.partner, option=found
+        ),
+        show=form.show_error,
     )
 
 
@@ -255,19 +251,14 @@ def verify_option(option_id: int) -> Any:
 @roles(*MANAGERS)
 def set_option_status(option_id: int) -> Any:
     form = StatusForm()
-    if form.validate_on_submit():
-        try:
-            services.set_option_status(
-                option_id, OptionStatus(form.status.data), actor=current_user
-            )
-        except DomainError as error:
-            flash(str(error), "danger")
-        else:
-            db.session.commit()
-            flash(_("The status is changed."), "success")
-    else:
-        flash(error_summary(form), "danger")
-    return redirect(url_for("partners.option", option_id=option_id))
+    return submit_flashed(
+        form,
+        lambda: services.set_option_status(
+            option_id, OptionStatus(form.status.data), actor=current_user
+        ),
+        done=_("The status is changed."),
+        back=url_for("partners.option", option_id=option_id),
+    )
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -275,28 +266,36 @@ def set_option_status(option_id: int) -> Any:
 def import_options() -> Any:
     form = ImportForm(offices=_origin_offices())
     problems: list[imports.RowError] = []
-    if form.validate_on_submit():
+
+    def import_file() -> list[SupportOption]:
         upload = form.file.data
         office_id = form.office_id.data if "office_id" in form else None
-        try:
-            created = imports.import_options(
-                upload.filename or "", upload.read(), office_id=office_id, actor=current_user
-            )
-        except imports.ImportRejected as error:
-            problems = error.rows
+        return imports.import_options(
+            upload.filename or "", upload.read(), office_id=office_id, actor=current_user
+        )
+
+    def show(error: DomainError) -> None:
+        if isinstance(error, imports.ImportRejected):  # line by line, above the table
+            problems.extend(error.rows)
             form.form_errors.append(str(error.message))
-        except DomainError as error:
-            show_domain_error(form, error)
         else:
-            db.session.commit()
-            flash(
-                _("%(count)d support options are imported as drafts.", count=len(created)),
-                "success",
-            )
-            return redirect(url_for("partners.partners"))
-    return render_template(
-        "partners/import.html", form=form, problems=problems, columns=imports.COLUMNS
-    ), (422 if form.is_submitted() and (problems or form.errors or form.form_errors) else 200)
+            show_domain_error(form, error)
+
+    return submit(
+        form,
+        import_file,
+        done=lambda created: _(
+            "%(count)d support options are imported as drafts.", count=len(created)
+        ),
+        then=url_for("partners.partners"),
+        page=lambda: (
+            render_template(
+                "partners/import.html", form=form, problems=problems, columns=imports.COLUMNS
+            ),
+            422 if form.is_submitted() and (problems or form.errors or form.form_errors) else 200,
+        ),
+        show=show,
+    )
 
 
 @bp.get("/import/template.<any(csv, xlsx):fmt>")
@@ -335,7 +334,8 @@ def _submit_answer(
     form: AcceptReferralForm | DeclineReferralForm = decline if decline.submit.data else accept
     if not form.validate_on_submit():
         return 422
-    try:
+
+    def answer() -> None:
         if form is decline:
             referrals.decline_referral(
                 referral_id,
@@ -345,13 +345,14 @@ def _submit_answer(
             )
         else:
             referrals.accept_referral(referral_id, note=accept.note.data or "", actor=actor)
-    except DomainError as error:
-        if isinstance(error, InvalidInput):
-            show_domain_error(form, error)
+
+    answered = commit_or_roll_back(answer)
+    if isinstance(answered, Refused):
+        if isinstance(answered.error, InvalidInput):
+            show_domain_error(form, answered.error)
         else:
-            flash(str(error.message), "warning")
-        return error.status_code
-    db.session.commit()
+            flash(str(answered.error.message), "warning")
+        return answered.error.status_code
     if form is decline:
         flash(_("The referral is declined. IOM is told; thank you for answering."), "success")
     else:

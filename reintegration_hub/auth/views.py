@@ -35,7 +35,7 @@ from reintegration_hub.auth.forms import (
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.authz import get_scoped, public, roles, signed_in
 from reintegration_hub.core.roles import OfficeKind, Role
-from reintegration_hub.core.submit import submit
+from reintegration_hub.core.submit import submit_form
 from reintegration_hub.core.web import query_int
 from reintegration_hub.extensions import db, limiter
 
@@ -120,7 +120,7 @@ def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    return submit(
+    return submit_form(
         form,
         lambda: _sign_in(services.authenticate(form.email.data or "", form.password.data or "")),
         then=_safe_next(request.args.get("next")),
@@ -190,7 +190,7 @@ def change_password() -> Any:
         )
         _sign_in(user)  # every session ended; this browser goes on in a new one
 
-    return submit(
+    return submit_form(
         form,
         change,
         done=_("Your password is changed. Other sessions are signed out."),
@@ -285,7 +285,7 @@ def new_user() -> Any:
         db.session.flush()
         services.set_partner_memberships(user.id, form.partner_ids.data or [], actor=current_user)
 
-    return submit(
+    return submit_form(
         form,
         create,
         done=_("The user is created."),
@@ -315,7 +315,7 @@ def edit_user(user_id: int) -> Any:
         )
         services.set_partner_memberships(user.id, form.partner_ids.data or [], actor=current_user)
 
-    return submit(
+    return submit_form(
         form,
         update,
         done=_("The user is saved."),
@@ -373,7 +373,7 @@ def _office_form(office: Office | None) -> Any:
             return services.create_office(**fields)
         return services.update_office(office.id, **fields)
 
-    return submit(
+    return submit_form(
         form,
         save,
         done=_("The office is saved."),

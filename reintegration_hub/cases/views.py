@@ -33,6 +33,7 @@ from reintegration_hub.core.exports import FORMATS
 from reintegration_hub.core.forms import HIDDEN_FIELD_PROBLEM, error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_form
 from reintegration_hub.core.web import query_int, query_page, query_text
 from reintegration_hub.extensions import db
 
@@ -145,22 +146,20 @@ def _filter_args(values: Any) -> dict[str, Any]:
 
 def _assigned(form: AssignForm, case_ids: list[int]) -> bool:
     """Give ``case_ids`` to the form's choice and commit; ``False`` with the refusal at the
-    form's fields."""
-    try:
-        result = assignment.assign_cases(
+    form's fields. A case out of scope is the 404 page, as for any case."""
+    result = commit_or_roll_back(
+        lambda: assignment.assign_cases(
             case_ids,
             user_id=form.user_id.data,
             transfer=bool(form.transfer.data),
             note=form.note.data or "",
             actor=current_user,
-        )
-    except NotFound:
-        raise  # a case out of scope: the 404 page, as for any case
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
+        ),
+        passes=(NotFound,),
+    )
+    if isinstance(result, Refused):
+        show_domain_error(form, result.error)
         return False
-    db.session.commit()
     if result.changed:
         flash(
             ngettext(
@@ -201,26 +200,31 @@ def assign(case_id: int) -> Any:
 def register() -> Any:
     form = RegisterCaseForm()
     duplicates: list[services.DuplicateMatch] = []
-    if form.validate_on_submit():
-        try:
-            case = services.register_case(
-                form.case_details(),
-                dependants=form.dependant_inputs(),
-                vulnerabilities=form.vulnerability_notes(),
-                consent=form.consent_input(),
-                confirm_duplicate=bool(form.confirm_duplicate.data),
-                actor=current_user,
-            )
-        except services.PossibleDuplicate as warning:
-            duplicates = warning.matches
-        except DomainError as error:
-            show_domain_error(form, error)
+
+    def show(error: DomainError) -> None:
+        if isinstance(error, services.PossibleDuplicate):  # a warning: confirm to go on
+            duplicates.extend(error.matches)
         else:
-            db.session.commit()
-            flash(_("Case %(number)s is registered.", number=case.case_number), "success")
-            return redirect(url_for("cases.show", case_id=case.id))
-    status = 409 if duplicates else (422 if form.errors else 200)
-    return render_template("cases/form.html", form=form, case=None, duplicates=duplicates), status
+            show_domain_error(form, error)
+
+    return submit_form(
+        form,
+        lambda: services.register_case(
+            form.case_details(),
+            dependants=form.dependant_inputs(),
+            vulnerabilities=form.vulnerability_notes(),
+            consent=form.consent_input(),
+            confirm_duplicate=bool(form.confirm_duplicate.data),
+            actor=current_user,
+        ),
+        done=lambda case: _("Case %(number)s is registered.", number=case.case_number),
+        then=lambda case: url_for("cases.show", case_id=case.id),
+        page=lambda: (
+            render_template("cases/form.html", form=form, case=None, duplicates=duplicates),
+            409 if duplicates else (422 if form.errors else 200),
+        ),
+        show=show,
+    )
 
 
 @bp.get("/<int:case_id>")
@@ -249,24 +253,21 @@ def edit(case_id: int) -> Any:
     else:  # the change itself is audited
         case = services.get_case(case_id, actor=current_user)
     form = EditCaseForm.for_case(case)
-    if form.validate_on_submit():
-        try:
-            services.update_case(
-                case.id,
-                form.case_details(),
-                dependants=form.dependant_inputs(),
-                vulnerabilities=form.vulnerability_notes(),
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The case is saved."), "success")
-            return redirect(url_for("cases.show", case_id=case.id))
-    return render_template("cases/form.html", form=form, case=case, duplicates=[]), (
-        422 if form.errors else 200
+    return submit_form(
+        form,
+        lambda: services.update_case(
+            case.id,
+            form.case_details(),
+            dependants=form.dependant_inputs(),
+            vulnerabilities=form.vulnerability_notes(),
+            actor=current_user,
+        ),
+        done=_("The case is saved."),
+        then=url_for("cases.show", case_id=case.id),
+        page=lambda: (
+            render_template("cases/form.html", form=form, case=case, duplicates=[]),
+            422 if form.errors else 200,
+        ),
     )
 
 

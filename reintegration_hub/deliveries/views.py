@@ -12,8 +12,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from reintegration_hub.core.authz import roles
-from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.submit import Refused, commit_or_roll_back
 from reintegration_hub.core.web import query_page
 from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.forms import DeliveryForm
@@ -63,18 +63,16 @@ def record(line_id: int) -> Any:
     state = services.recording_state(line_id, actor=current_user)
     form = DeliveryForm(progress=state.progress)
     if state.refusal is None and form.validate_on_submit():
-        try:
-            delivery = services.record_delivery(
+        delivery = commit_or_roll_back(
+            lambda: services.record_delivery(
                 line_id, form.delivery_input(), form.certificate_upload(), actor=current_user
             )
-        except DomainError as error:
-            db.session.rollback()
-            form.show_error(error)
-            state = services.recording_state(line_id, actor=current_user)
-        else:
-            db.session.commit()
+        )
+        if not isinstance(delivery, Refused):
             flash(_("The delivery is recorded."), "success")
             return redirect(url_for("deliveries.delivery", delivery_id=delivery.id))
+        form.show_error(delivery.error)
+        state = services.recording_state(line_id, actor=current_user)  # what refused it
     failed = form.is_submitted() and (state.refusal is not None or bool(form.errors))
     status = (409 if state.refusal is not None else 422) if failed else 200
     return render_template("deliveries/form.html", form=form, state=state), status

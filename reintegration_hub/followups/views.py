@@ -18,6 +18,7 @@ from reintegration_hub.core.errors import DomainError, NotFound, PermissionDenie
 from reintegration_hub.core.exports import FORMATS
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_form
 from reintegration_hub.core.web import query_int, query_page
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import (
@@ -95,8 +96,12 @@ def index() -> Any:
     )
 
 
+def _plan_url(case_id: int) -> str:
+    return url_for("plans.plan", case_id=case_id) + "#follow-up"
+
+
 def _plan_page(case_id: int) -> Any:
-    return redirect(url_for("plans.plan", case_id=case_id) + "#follow-up")
+    return redirect(_plan_url(case_id))
 
 
 def _closes(milestone: Milestone | None) -> str:
@@ -115,19 +120,17 @@ def _closes(milestone: Milestone | None) -> str:
 def record_visit(case_id: int) -> Any:
     case = get_case(case_id, actor=current_user)
     form = VisitForm()
-    if form.validate_on_submit():
-        try:
-            visit = visits.record_visit(case.id, form.visit_input(), actor=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            closes = _closes(visit.milestone)
-            db.session.commit()
-            flash(_("The visit is recorded.") + " " + closes, "success")
-            return _plan_page(case.id)
-    return render_template("followups/visit.html", case=case, form=form), (
-        422 if form.errors else 200
+    return submit_form(
+        form,
+        lambda: _closes(
+            visits.record_visit(case.id, form.visit_input(), actor=current_user).milestone
+        ),
+        done=lambda closes: _("The visit is recorded.") + " " + closes,
+        then=_plan_url(case.id),
+        page=lambda: (
+            render_template("followups/visit.html", case=case, form=form),
+            422 if form.errors else 200,
+        ),
     )
 
 
@@ -137,24 +140,19 @@ def record_survey(case_id: int) -> Any:
     case = get_case(case_id, actor=current_user)
     version = visits.current_scoring_version()
     form = survey_form(version)
-    if form.validate_on_submit():
-        try:
-            survey = visits.record_survey(
-                case.id,
-                form.taken_on.data,
-                survey_answers(form, version),
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            closes = _closes(survey.milestone)
-            db.session.commit()
-            flash(_("The survey is recorded and scored.") + " " + closes, "success")
-            return _plan_page(case.id)
-    return render_template("followups/survey.html", case=case, form=form, version=version), (
-        422 if form.errors else 200
+    return submit_form(
+        form,
+        lambda: _closes(
+            visits.record_survey(
+                case.id, form.taken_on.data, survey_answers(form, version), actor=current_user
+            ).milestone
+        ),
+        done=lambda closes: _("The survey is recorded and scored.") + " " + closes,
+        then=_plan_url(case.id),
+        page=lambda: (
+            render_template("followups/survey.html", case=case, form=form, version=version),
+            422 if form.errors else 200,
+        ),
     )
 
 
@@ -224,10 +222,10 @@ def _milestone_page(
     ), status
 
 
-def _after_action(milestone_id: int, back: str | None) -> Any:
+def _after_action(milestone_id: int, back: str | None) -> str:
     if back == "work":
-        return redirect(url_for("followups.index"))
-    return _plan_page(timeline.milestone_case_id(milestone_id))
+        return url_for("followups.index")
+    return _plan_url(timeline.milestone_case_id(milestone_id))
 
 
 @bp.get("/milestones/<int:milestone_id>")
@@ -239,21 +237,20 @@ def milestone(milestone_id: int) -> Any:
 
 def _act(milestone_id: int, name: str, form: FlaskForm, run: Any, done: str) -> Any:
     """Validate ``form``, call ``run(form)`` (one service), commit; the page again with the
-    errors at the fields when refused."""
-    if form.validate_on_submit():
-        try:
-            run(form)
-        except (NotFound, PermissionDenied):
-            raise  # the error pages answer (404, 403)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(done, "success")
-            return _after_action(milestone_id, form.back.data)
-    back = form.back.data if form.back.data in BACK_TO else "plan"
-    return _milestone_page(milestone_id, 422, back=back, **{name: form})
+    errors at the fields when refused (the error pages answer 404 and 403)."""
+    return submit_form(
+        form,
+        lambda: run(form),
+        done=done,
+        then=lambda _result: _after_action(milestone_id, form.back.data),
+        page=lambda: _milestone_page(
+            milestone_id,
+            422,
+            back=form.back.data if form.back.data in BACK_TO else "plan",
+            **{name: form},
+        ),
+        passes=(NotFound, PermissionDenied),
+    )
 
 
 @bp.post("/milestones/<int:milestone_id>/done")
@@ -320,23 +317,20 @@ def reopen(milestone_id: int) -> Any:
 def record_arrival(case_id: int) -> Any:
     case = get_case(case_id, actor=current_user)
     form = ArrivalForm(obj=case) if request.method == "GET" else ArrivalForm()
-    if form.validate_on_submit():
-        try:
-            actions.record_arrival(
-                case.id,
-                arrived_on=form.arrived_on.data,  # type: ignore[arg-type]  # DataRequired
-                note=form.note.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The arrival is recorded."), "success")
-            return redirect(url_for("cases.show", case_id=case.id))
-    return render_template("followups/arrival.html", case=case, form=form), (
-        422 if form.errors or form.form_errors else 200
+    return submit_form(
+        form,
+        lambda: actions.record_arrival(
+            case.id,
+            arrived_on=form.arrived_on.data,  # type: ignore[arg-type]  # DataRequired
+            note=form.note.data or "",
+            actor=current_user,
+        ),
+        done=_("The arrival is recorded."),
+        then=url_for("cases.show", case_id=case.id),
+        page=lambda: (
+            render_template("followups/arrival.html", case=case, form=form),
+            422 if form.errors or form.form_errors else 200,
+        ),
     )
 
 
@@ -420,31 +414,30 @@ def create_template() -> Any:
 def template(template_id: int) -> Any:
     template = template_rules.get_template(template_id, actor=current_user)
     form = TemplateForm(obj=template)
-    if form.validate_on_submit():
-        try:
-            template_rules.update_template(
-                template.id,
-                name=form.name.data or "",
-                grace_days=int(form.grace_days.data or 0),
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            _show_errors(form, error)
-            template = template_rules.get_template(template_id, actor=current_user)
-        else:
-            db.session.commit()
-            flash(_("The template is saved."), "success")
-            return redirect(url_for("followups.template", template_id=template.id))
-    return render_template(
-        "followups/template.html",
-        template=template,
-        form=form,
-        remove_form=FlaskForm(formdata=None),
-        steps_by_key={step.key: step for step in template.steps},
-        kind_labels=KIND_LABELS,
-        responsible_labels=RESPONSIBLE_LABELS,
-    ), (422 if form.errors or form.form_errors else 200)
+    return submit_form(
+        form,
+        lambda: template_rules.update_template(
+            template.id,
+            name=form.name.data or "",
+            grace_days=int(form.grace_days.data or 0),
+            actor=current_user,
+        ),
+        done=_("The template is saved."),
+        then=url_for("followups.template", template_id=template.id),
+        page=lambda: (
+            render_template(
+                "followups/template.html",
+                template=template,  # as stored: a refusal rolled back the change
+                form=form,
+                remove_form=FlaskForm(formdata=None),
+                steps_by_key={step.key: step for step in template.steps},
+                kind_labels=KIND_LABELS,
+                responsible_labels=RESPONSIBLE_LABELS,
+            ),
+            422 if form.errors or form.form_errors else 200,
+        ),
+        show=lambda error: _show_errors(form, error),
+    )
 
 
 def _step_page(template_id: int, step_id: int | None) -> Any:
@@ -456,25 +449,26 @@ def _step_page(template_id: int, step_id: int | None) -> Any:
     ]
     if step is not None and request.method == "GET":
         form.after_step.data = step.after_step or ""
-    if form.validate_on_submit():
-        try:
-            if step is None:
-                template_rules.add_step(
-                    template.id, form.step_input(key=form.key.data or ""), actor=current_user
-                )
-            else:
-                template_rules.update_step(
-                    template.id, step.id, form.step_input(), actor=current_user
-                )
-        except DomainError as error:
-            db.session.rollback()
-            _show_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("The step is saved."), "success")
-            return redirect(url_for("followups.template", template_id=template.id))
-    return render_template("followups/step.html", template=template, step=step, form=form), (
-        422 if form.errors or form.form_errors else 200
+
+    def save() -> object:
+        if step is None:
+            return template_rules.add_step(
+                template.id, form.step_input(key=form.key.data or ""), actor=current_user
+            )
+        return template_rules.update_step(
+            template.id, step.id, form.step_input(), actor=current_user
+        )
+
+    return submit_form(
+        form,
+        save,
+        done=_("The step is saved."),
+        then=url_for("followups.template", template_id=template.id),
+        page=lambda: (
+            render_template("followups/step.html", template=template, step=step, form=form),
+            422 if form.errors or form.form_errors else 200,
+        ),
+        show=lambda error: _show_errors(form, error),
     )
 
 
@@ -533,20 +527,21 @@ def scoring() -> Any:
 @roles(Role.ADMIN)
 def load_scoring() -> Any:
     form = ScoringForm()
+
+    def load() -> tuple[int, int | None]:
+        version = visits.load_scoring_version(**form.version_input(), actor=current_user)
+        rescored = (
+            visits.rescore_surveys(version.id, actor=current_user) if form.rescore.data else None
+        )
+        return version.version, rescored
+
     if form.validate_on_submit():
-        try:
-            version = visits.load_scoring_version(**form.version_input(), actor=current_user)
-            rescored = (
-                visits.rescore_surveys(version.id, actor=current_user)
-                if form.rescore.data
-                else None
-            )
-        except DomainError as error:
-            db.session.rollback()
-            _show_errors(form, error)
+        loaded = commit_or_roll_back(load)
+        if isinstance(loaded, Refused):
+            _show_errors(form, loaded.error)
         else:
-            db.session.commit()
-            flash(_("Version %(num)d is in force.", num=version.version), "success")
+            number, rescored = loaded
+            flash(_("Version %(num)d is in force.", num=number), "success")
             if rescored is not None:
                 flash(_rescored(rescored), "success")
             return redirect(url_for("followups.scoring"))

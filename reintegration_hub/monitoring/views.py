@@ -6,16 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from partners.labels import CATEGORY_LABELS
 from reintegration_hub.core import exports
 from reintegration_hub.core.authz import roles
-from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import choices, show_domain_error
+from reintegration_hub.core.forms import choices
 from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.core.submit import submit_form
 from reintegration_hub.core.web import query_int
 from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import activities as programme_activities
@@ -81,27 +81,26 @@ def activities() -> Any:
     form.grant_id.choices = choices((g.id, g.number) for g in grants)
     if request.method == "GET" and (chosen := query_int("grant")) is not None:
         form.grant_id.data = chosen
-    if form.validate_on_submit():
-        try:
-            programme_activities.record_activity(
-                int(form.grant_id.data),
-                ActivityKind(form.kind.data),
-                form.occurred_on.data or dt.date.min,
-                int(form.people_count.data or 0),
-                form.note.data or "",
-                actor=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The activity is recorded."), "success")
-            return redirect(url_for("monitoring.activities"))
-    return render_template(
-        "monitoring/activities.html",
-        form=form,
-        activities=programme_activities.list_activities(actor=current_user),
-        grant_numbers={g.id: g.number for g in grants},
-        activity_labels=ACTIVITY_LABELS,
-    ), (422 if form.errors else 200)
+    return submit_form(
+        form,
+        lambda: programme_activities.record_activity(
+            int(form.grant_id.data),
+            ActivityKind(form.kind.data),
+            form.occurred_on.data or dt.date.min,
+            int(form.people_count.data or 0),
+            form.note.data or "",
+            actor=current_user,
+        ),
+        done=_("The activity is recorded."),
+        then=url_for("monitoring.activities"),
+        page=lambda: (
+            render_template(
+                "monitoring/activities.html",
+                form=form,
+                activities=programme_activities.list_activities(actor=current_user),
+                grant_numbers={g.id: g.number for g in grants},
+                activity_labels=ACTIVITY_LABELS,
+            ),
+            422 if form.errors else 200,
+        ),
+    )

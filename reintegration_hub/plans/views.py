@@ -19,8 +19,9 @@ from partners.search import query_from_params, search_options
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
-from reintegration_hub.core.forms import error_summary, show_domain_error
+from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.submit import submit_flashed, submit_form
 from reintegration_hub.core.web import query_page
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.labels import (
@@ -190,28 +191,24 @@ def _plan_or_404(plan_id: int) -> Plan:
 def add_line(plan_id: int) -> Any:
     plan = _plan_or_404(plan_id)
     form = AddLineForm()
-    if not form.validate_on_submit():
-        flash(error_summary(form), "danger")
-        return redirect(request.referrer or url_for("plans.options", case_id=plan.returnee_id))
-    try:
-        line = amendments.add_support(
+    return submit_flashed(
+        form,
+        lambda: amendments.add_support(
             plan.id,
             _int(form.option_id.data),
             quantity=form.quantity.data or 0,
             notes=form.notes.data or "",
             expected_version=form.version.data,
             actor=current_user,
-        )
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "danger")
-        return redirect(request.referrer or url_for("plans.options", case_id=plan.returnee_id))
-    db.session.commit()
-    if line.amendment_id is not None:
-        flash(_("The option is proposed in the plan's amendment."), "success")
-    else:
-        flash(_("The option is added to the plan."), "success")
-    return redirect(url_for("plans.plan", case_id=plan.returnee_id))
+        ),
+        done=lambda line: (
+            _("The option is proposed in the plan's amendment.")
+            if line.amendment_id is not None
+            else _("The option is added to the plan.")
+        ),
+        back=request.referrer or url_for("plans.options", case_id=plan.returnee_id),
+        then=url_for("plans.plan", case_id=plan.returnee_id),
+    )
 
 
 def _int(value: Any) -> int:
@@ -227,18 +224,7 @@ def _line_action(line_id: int, form: FlaskForm, act: Any, done: Any) -> Any:
     """Run a line action (``act()``) from the plan page: commit and say ``done``, or roll back
     and show the refusal; back to the plan page either way."""
     case_id = services.case_id_of_line(line_id, actor=current_user)
-    if not form.validate_on_submit():
-        flash(error_summary(form), "danger")
-        return redirect(url_for("plans.plan", case_id=case_id))
-    try:
-        act()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "danger")
-    else:
-        db.session.commit()
-        flash(str(done), "success")
-    return redirect(url_for("plans.plan", case_id=case_id))
+    return submit_flashed(form, act, done=done, back=url_for("plans.plan", case_id=case_id))
 
 
 @bp.post("/plans/lines/<int:line_id>")
@@ -321,21 +307,27 @@ def _step(plan_id: int, form: VersionedForm, name: str, act: Any, done: Any) -> 
     shows the page again with it there (the form called ``name``, input kept); any other is
     said above the plan page (the state changed: the form may no longer be shown)."""
     plan = _plan_or_404(plan_id)
-    if form.validate_on_submit():
-        try:
-            services.lock_plan(plan.id, actor=current_user, expected_version=form.version.data)
-            act()
-        except DomainError as error:
-            db.session.rollback()
-            if not any(f in form and f != "version" for f in error.field_errors):
-                flash(str(error.message), "danger")
-                return redirect(url_for("plans.plan", case_id=plan.returnee_id))
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(str(done), "success")
-            return redirect(url_for("plans.plan", case_id=plan.returnee_id))
-    return _page(plan.returnee_id, 422, **{name: form})
+    back = url_for("plans.plan", case_id=plan.returnee_id)
+
+    def locked_act() -> Any:
+        services.lock_plan(plan.id, actor=current_user, expected_version=form.version.data)
+        return act()
+
+    def show(error: DomainError) -> Any:
+        if not any(f in form and f != "version" for f in error.field_errors):
+            flash(str(error.message), "danger")
+            return redirect(back)
+        show_domain_error(form, error)
+        return None
+
+    return submit_form(
+        form,
+        locked_act,
+        done=done,
+        then=back,
+        page=lambda: _page(plan.returnee_id, 422, **{name: form}),
+        show=show,
+    )
 
 
 @bp.post("/plans/<int:plan_id>/submit")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
@@ -13,6 +12,7 @@ from flask_wtf import FlaskForm
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.submit import submit_form
 from reintegration_hub.extensions import db
 from reintegration_hub.programmes import caps, places, services
 from reintegration_hub.programmes import rates as exchange
@@ -41,22 +41,6 @@ def programme_labels() -> dict[str, Any]:
 
 def _status(form: FlaskForm) -> int:
     return 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
-
-
-def _saved(form: Any, save: Callable[[], object], done: str, target: str) -> Any | None:
-    """Validate ``form``, ``save()`` it and commit: a redirect to ``target`` with ``done``
-    flashed. None when the form is to be shown again, the refusals at its fields."""
-    if not form.validate_on_submit():
-        return None
-    try:
-        save()
-    except DomainError as error:
-        db.session.rollback()
-        form.show_error(error)
-        return None
-    db.session.commit()
-    flash(done, "success")
-    return redirect(target)
 
 
 # --- grants ---------------------------------------------------------------------------------
@@ -92,10 +76,16 @@ def _grant_form(grant: Grant | None) -> Any:
             return services.create_grant(**form.terms().__dict__, actor=current_user)
         return services.update_grant(grant.id, form.terms(), actor=current_user)
 
-    done = _saved(form, save, _("The grant is saved."), url_for("programmes.grants"))
-    return done or (
-        render_template("programmes/grant_form.html", form=form, grant=grant),
-        _status(form),
+    return submit_form(
+        form,
+        save,
+        done=_("The grant is saved."),
+        then=url_for("programmes.grants"),
+        page=lambda: (
+            render_template("programmes/grant_form.html", form=form, grant=grant),
+            _status(form),
+        ),
+        show=form.show_error,
     )
 
 
@@ -142,10 +132,16 @@ def _cap_rule_form(rule: BudgetCapRule | None) -> Any:
             return caps.create_cap_rule(form.terms(), actor=current_user)
         return caps.update_cap_rule(rule.id, form.terms(), actor=current_user)
 
-    done = _saved(form, save, _("The budget cap rule is saved."), url_for("programmes.cap_rules"))
-    return done or (
-        render_template("programmes/cap_rule_form.html", form=form, rule=rule),
-        _status(form),
+    return submit_form(
+        form,
+        save,
+        done=_("The budget cap rule is saved."),
+        then=url_for("programmes.cap_rules"),
+        page=lambda: (
+            render_template("programmes/cap_rule_form.html", form=form, rule=rule),
+            _status(form),
+        ),
+        show=form.show_error,
     )
 
 
@@ -190,7 +186,7 @@ def rates() -> Any:
 @roles(*MANAGERS)
 def add_rate() -> Any:
     form = RateForm()
-    done = _saved(
+    return submit_form(
         form,
         lambda: exchange.record_rate(
             form.currency.data or "",
@@ -200,10 +196,11 @@ def add_rate() -> Any:
             source=form.source.data or "",
             actor=current_user,
         ),
-        _("The rate is recorded."),
-        url_for("programmes.rates", currency=form.currency.data),
+        done=_("The rate is recorded."),
+        then=url_for("programmes.rates", currency=form.currency.data),
+        page=lambda: _rates_page(form, 422),
+        show=form.show_error,
     )
-    return done or _rates_page(form, 422)
 
 
 @bp.route("/rates/<int:rate_id>", methods=["GET", "POST"])
@@ -213,7 +210,7 @@ def edit_rate(rate_id: int) -> Any:
     form = RateChangeForm(
         data={"rate": row.eur_per_unit, "quoted_as": "eur_per_unit", "source": row.source}
     )
-    done = _saved(
+    return submit_form(
         form,
         lambda: exchange.update_rate(
             row.id,
@@ -222,12 +219,13 @@ def edit_rate(rate_id: int) -> Any:
             source=form.source.data or "",
             actor=current_user,
         ),
-        _("The rate is saved."),
-        url_for("programmes.rates", currency=row.currency),
-    )
-    return done or (
-        render_template("programmes/rate_form.html", form=form, rate=row),
-        _status(form),
+        done=_("The rate is saved."),
+        then=url_for("programmes.rates", currency=row.currency),
+        page=lambda: (
+            render_template("programmes/rate_form.html", form=form, rate=row),
+            _status(form),
+        ),
+        show=form.show_error,
     )
 
 
@@ -246,35 +244,33 @@ def delete_rate(rate_id: int) -> Any:
 def import_rates() -> Any:
     form = RateImportForm()
     problems: list[Any] = []
-    if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            result = exchange.import_rates(
-                upload.filename or "",
-                upload.read(exchange.MAX_IMPORT_BYTES + 1),
-                actor=current_user,
-            )
-        except exchange.RatesRejected as error:
-            db.session.rollback()
-            problems = error.rows
+
+    def show(error: DomainError) -> None:
+        if isinstance(error, exchange.RatesRejected):  # line by line, above the table
+            problems.extend(error.rows)
             form.form_errors.append(str(error.message))
-        except DomainError as error:
-            db.session.rollback()
-            form.file.errors = [*form.file.errors, str(error.message)]
         else:
-            db.session.commit()
-            flash(
-                _(
-                    "Rates imported: %(added)d new, %(changed)d changed, %(unchanged)d unchanged.",
-                    added=result.added,
-                    changed=result.changed,
-                    unchanged=result.unchanged,
-                ),
-                "success",
-            )
-            return redirect(url_for("programmes.rates"))
-    return render_template("programmes/rates_import.html", form=form, problems=problems), (
-        422 if form.is_submitted() and (problems or form.errors) else 200
+            form.file.errors = [*form.file.errors, str(error.message)]
+
+    return submit_form(
+        form,
+        lambda: exchange.import_rates(
+            form.file.data.filename or "",
+            form.file.data.read(exchange.MAX_IMPORT_BYTES + 1),
+            actor=current_user,
+        ),
+        done=lambda result: _(
+            "Rates imported: %(added)d new, %(changed)d changed, %(unchanged)d unchanged.",
+            added=result.added,
+            changed=result.changed,
+            unchanged=result.unchanged,
+        ),
+        then=url_for("programmes.rates"),
+        page=lambda: (
+            render_template("programmes/rates_import.html", form=form, problems=problems),
+            422 if form.is_submitted() and (problems or form.errors) else 200,
+        ),
+        show=show,
     )
 
 

@@ -56,7 +56,7 @@ from reintegration_hub.core.errors import DomainError, InvalidInput, NotFound
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Actor, Role
-from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit, submit_flashed
+from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_flashed, submit_form
 from reintegration_hub.core.web import query_page
 from reintegration_hub.extensions import db, limiter
 
@@ -128,7 +128,7 @@ def partners() -> Any:
 @roles(*MANAGERS)
 def new_partner() -> Any:
     form = partner_form(None, _origin_offices())
-    return submit(
+    return submit_form(
         form,
         lambda: services.create_partner(
             form.to_input(),
@@ -160,7 +160,7 @@ def partner(partner_id: int) -> Any:
 def edit_partner(partner_id: int) -> Any:
     found = access.get_partner(partner_id, actor=current_user)
     form = partner_form(found, None)
-    return submit(
+    return submit_form(
         form,
         lambda: services.update_partner(found.id, form.to_input(), actor=current_user),
         done=_("The partner is saved."),
@@ -191,7 +191,7 @@ def set_vetting(partner_id: int) -> Any:
 def new_option(partner_id: int) -> Any:
     found = access.get_partner(partner_id, actor=current_user)
     form = OptionForm()
-    return submit(
+    return submit_form(
         form,
         lambda: services.create_option(found.id, form.to_input(), actor=current_user),
         done=_("The support option is saved as a draft."),
@@ -225,7 +225,7 @@ def option(option_id: int) -> Any:
 def edit_option(option_id: int) -> Any:
     found = access.get_option(option_id, actor=current_user)
     form = OptionForm(data=None if request.method == "POST" else OptionForm.data_of(found))
-    return submit(
+    return submit_form(
         form,
         lambda: services.update_option(found.id, form.to_input(), actor=current_user),
         done=_("The support option is saved."),
@@ -281,7 +281,7 @@ def import_options() -> Any:
         else:
             show_domain_error(form, error)
 
-    return submit(
+    return submit_form(
         form,
         import_file,
         done=lambda created: _(

@@ -3,10 +3,10 @@ refusal, show the refusal, then redirect or show the page again.
 
 The caller owns the transaction (style.md 6), and this is where every page view's commit or
 roll-back happens: a view says only which service it calls, what it says when done and where
-it goes. ``submit_form`` is for a form shown on a page of its own (a refusal at its fields, the page
-again); ``submit_flashed`` for a form posted from another page (a row's button: its errors and
-the refusal flashed, back to that page); ``commit_or_roll_back`` for the views whose refusals
-take another turn (a warning with its own answer, a status of its own).
+it goes. ``submit_form`` is for a form shown on a page of its own (a refusal at its fields,
+the page again); ``submit_flashed`` for a form posted from another page (a row's button: its
+errors and the refusal flashed, back to that page); ``commit_or_roll_back`` for the views
+whose refusals take another turn (a warning with its own answer, a status of its own).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from prefect.artifacts import Artifact
 def artifact_rows(key: str, flow_run_id: Any) -> list[dict[str, Any]]:
     """The table the flow run ``flow_run_id`` stored as its artifact ``key``."""
     artifact = Artifact.get(key)
-    assert artifact is not None
+    assert isinstance(artifact, Artifact)
     assert artifact.flow_run_id == flow_run_id
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert isinstance(rows, list)

@@ -35,7 +35,7 @@ lint: $(VENV)/.installed
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy reintegration_hub partners workflows
+	$(BIN)/mypy reintegration_hub partners workflows tests
 
 # With PostgreSQL to follow, the browser tests and the orchestrated Prefect runs (about a third
 # of the time) run there only: they test pages and flows, not the database under them; so does

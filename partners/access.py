@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from partners.models import Partner, SupportOption
-from reintegration_hub.core.authz import scoped
+from reintegration_hub.core.authz import Rows, scoped
 from reintegration_hub.core.errors import NotFound, PermissionDenied
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
@@ -33,7 +33,7 @@ def check_manager(actor: Actor) -> None:
         )
 
 
-def visible(stmt: sa.Select[Any], model: Any, actor: Actor) -> sa.Select[Any]:
+def visible(stmt: sa.Select[Rows], model: Any, actor: Actor) -> sa.Select[Rows]:
     return stmt if is_system(actor) else scoped(stmt, model, actor)
 
 

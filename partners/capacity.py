@@ -349,7 +349,8 @@ def free_places(option_id: int, on: dt.date | None = None) -> int | None:
     ).one_or_none()
     if row is None:
         return option.capacity_places
-    return max(0, row.places_total - row.places_held - row.places_used)
+    free: int = max(0, row.places_total - row.places_held - row.places_used)
+    return free
 
 
 def waitlist(option_id: int, *, actor: Actor, on: dt.date | None = None) -> Sequence[PlaceHold]:

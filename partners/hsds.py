@@ -116,7 +116,8 @@ def _metadata(object_type: str, ids: Sequence[int]) -> dict[int, list[dict[str, 
 
 
 def _amount(minor: int, currency: str) -> float:
-    return float(minor) / 10 ** get_currency_precision(currency)
+    scale: int = 10 ** get_currency_precision(currency)
+    return float(minor) / scale
 
 
 def eligibility_description(option: SupportOption) -> str:

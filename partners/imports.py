@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from babel.numbers import get_currency_precision
@@ -52,6 +52,8 @@ from reintegration_hub.extensions import db
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_ROWS = 2000
 LIST_SEPARATOR = ";"
+#: A cell's value once read (a number, a date, a text).
+V = TypeVar("V")
 
 #: The template's columns, in order, with an example row (the Kutaisi course).
 COLUMNS: dict[str, str] = {
@@ -261,7 +263,7 @@ class _Row:
             value = self.text(column)
             self.check(column, value.split(LIST_SEPARATOR) if column in LIST_COLUMNS else value)
 
-    def check(self, column: str, value: Any) -> Any:
+    def check(self, column: str, value: V) -> V | None:
         """``value`` if it keeps its column's rule; else None, reported."""
         try:
             validation.check(cell_rules()[column], value)
@@ -270,7 +272,7 @@ class _Row:
             return None
         return value
 
-    def parse(self, column: str, convert: Callable[[str], Any], message: Any) -> Any:
+    def parse(self, column: str, convert: Callable[[str], V], message: Any) -> V | None:
         raw = self.text(column)
         if not raw:
             return None
@@ -297,9 +299,11 @@ class _Row:
         value = self.values.get(column)
         if isinstance(value, dt.datetime):
             value = value.date()
-        if not isinstance(value, dt.date):
-            value = self.parse(column, dt.date.fromisoformat, _l("Give a date as YYYY-MM-DD."))
-        return self.check(column, value)
+        if isinstance(value, dt.date):
+            return self.check(column, value)
+        return self.check(
+            column, self.parse(column, dt.date.fromisoformat, _l("Give a date as YYYY-MM-DD."))
+        )
 
     def choice(self, column: str, enum_cls: Any, default: Any = None) -> Any:
         raw = self.text(column).lower()

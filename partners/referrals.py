@@ -163,7 +163,7 @@ def link_state(referral: Referral, now: dt.datetime | None = None) -> LinkState:
     return LinkState.STATUS
 
 
-def _with_packet(stmt: sa.Select[Any]) -> sa.Select[Any]:
+def _with_packet(stmt: sa.Select[tuple[Referral]]) -> sa.Select[tuple[Referral]]:
     return stmt.options(
         joinedload(Referral.partner),
         joinedload(Referral.option).selectinload(SupportOption.texts),

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from reintegration_hub.auth import services
 from reintegration_hub.auth.models import User
 from reintegration_hub.core import validation
+from reintegration_hub.core.roles import Role
 from reintegration_hub.demo import data
 from reintegration_hub.extensions import db
 from tests.hostile import FAR_DATES, NUL, PAST_INT32, PAST_INT64, SURROGATE, role_for
@@ -108,7 +109,7 @@ def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 def hostile_strategy(value: Any, *, json: bool) -> st.SearchStrategy[Any]:
     """``value`` (a generated body or query) with one of its texts, numbers or dates replaced
     by a hostile value; lone surrogates only where JSON carries them."""
-    choices = []
+    choices: list[tuple[tuple[Any, ...], Any]] = []
     for path, leaf in _leaves(value):
         if isinstance(leaf, bool) or not path:
             continue
@@ -140,7 +141,7 @@ def hostile_api_schema(make_app) -> object:
     app: Flask = make_app(RATELIMIT_ENABLED=False)
     with app.app_context():
         data.load()
-        tokens = {}
+        tokens: dict[Role, str] = {}
         for user in db.session.scalars(sa.select(User).order_by(User.id)).all():
             tokens.setdefault(user.role, services.issue_api_token(name="hostile", actor=user)[1])
         db.session.commit()

@@ -411,7 +411,9 @@ def test_the_api_refuses_hostile_values_at_the_field(
     role = role_for(world.app, url, method.upper())
     token = world.tokens[role] if role else ""
     base, mime, found = api_cases(operation)
-    schema = next(iter(operation.get("requestBody", {}).get("content", {}).values()), {})
+    schema: dict[str, Any] = next(
+        iter(operation.get("requestBody", {}).get("content", {}).values()), {}
+    )
     client = world.client(None)
     kind = "form" if mime.startswith("multipart") else "json"
     problems: list[str] = []
@@ -597,9 +599,9 @@ def crawl(world: World) -> None:
             parser.feed(response.get_data(as_text=True))
             queue += [link for link in parser.links if link not in visited]
             for link in parser.links:
-                target = urlsplit(link)
-                for name, _value in parse_qsl(target.query):
-                    world.links.setdefault((target.path, name), set()).add(link)
+                parts = urlsplit(link)
+                for name, _value in parse_qsl(parts.query):
+                    world.links.setdefault((parts.path, name), set()).add(link)
             for attrs, fields in parser.forms:
                 action = attrs.get("action") or url
                 method = attrs.get("method", "get").lower()

@@ -7,6 +7,7 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -78,7 +79,7 @@ def test_0020_fills_the_kind_and_notice_of_messages_queued_before_and_goes_back(
     w.case.departed_on = DEPARTURE
     approved(w, w.option(lead_time_days=60))
     sweep(day(11))  # the arrival's reminder, one e-mail to the case manager
-    table = OutboxMessage.__table__
+    table = cast(sa.Table, OutboxMessage.__table__)
     for key, kind in [
         ("referral:42:sent", "referral:sent"),
         ("plan:7:v2:submitted", "plan:submitted"),

@@ -74,8 +74,9 @@ def recorded_flow(
             @functools.wraps(fn)
             def run(*args: P.args, **kwargs: P.kwargs) -> R:
                 with _recording(name, counts) as outcome:
-                    outcome.append(fn(*args, **kwargs))
-                return outcome[0]
+                    result = fn(*args, **kwargs)
+                    outcome.append(result)
+                return result
 
         # Prefect reads the parameters' types from the signature and resolves string
         # annotations in the wrapper's module: give it the flow's own, already resolved

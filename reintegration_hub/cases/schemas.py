@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from marshmallow import fields, validate
 
 from reintegration_hub.cases.assignment import MAX_CASES
@@ -124,7 +122,7 @@ class CaseSchema(CaseSummarySchema, CaseDetailsSchema):
     consents = fields.List(fields.Nested(ConsentSchema), metadata={"description": "latest first"})
     updated_at = fields.AwareDateTime()
 
-    def _days_left(self, case: Any) -> int | None:
+    def _days_left(self, case: Returnee) -> int | None:
         return case.days_to_departure_deadline()
 
 

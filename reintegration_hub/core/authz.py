@@ -23,6 +23,8 @@ PUBLIC = "public"
 STATIC_SUFFIX = "static"
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: The rows a ``select`` gives (``tuple[Model]``), kept through ``scoped``.
+Rows = TypeVar("Rows", bound=tuple[Any, ...])
 AccessRule = frozenset[Role] | str
 
 
@@ -54,12 +56,13 @@ def access_rule(view: Callable[..., Any]) -> AccessRule | None:
     """The rule a view declared, looking through decorators and class-based views."""
     seen: Any = view
     while seen is not None:
-        rule = getattr(seen, "hub_access", None)
+        rule: AccessRule | None = getattr(seen, "hub_access", None)
         if rule is not None:
             return rule
         view_class = getattr(seen, "view_class", None)
-        if view_class is not None and getattr(view_class, "hub_access", None) is not None:
-            return view_class.hub_access
+        class_rule: AccessRule | None = getattr(view_class, "hub_access", None)
+        if class_rule is not None:
+            return class_rule
         seen = getattr(seen, "__wrapped__", None)
     return None
 
@@ -101,6 +104,15 @@ class OfficeScoped(Protocol):
     def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]: ...
 
 
+class ScopedRecord(OfficeScoped, Protocol):
+    """A model ``get_scoped`` fetches by its ``id``."""
+
+    id: Any
+
+
+Record = TypeVar("Record", bound=ScopedRecord)
+
+
 def sees_all_offices(actor: Actor) -> bool:
     """Administrators, and programme managers of the home office. A host office's programme
     manager (a national programme run by that office) sees that office's cases and grants."""
@@ -109,7 +121,7 @@ def sees_all_offices(actor: Actor) -> bool:
     return actor.role in ALL_OFFICES_ROLES
 
 
-def scoped(stmt: sa.Select[Any], model: type[OfficeScoped], actor: Actor) -> sa.Select[Any]:
+def scoped(stmt: sa.Select[Rows], model: type[OfficeScoped], actor: Actor) -> sa.Select[Rows]:
     """``stmt`` limited to the rows of ``model`` that ``actor`` may see.
 
     Administrators and the home office see everything; everyone else sees what the model's
@@ -120,7 +132,7 @@ def scoped(stmt: sa.Select[Any], model: type[OfficeScoped], actor: Actor) -> sa.
     return stmt.where(model.visible_to(actor))
 
 
-def get_scoped(model: type[Any], object_id: int, actor: Actor) -> Any:
+def get_scoped(model: type[Record], object_id: int, actor: Actor) -> Record:
     """The object ``object_id`` of ``model`` if ``actor`` may see it; otherwise ``NotFound``.
 
     Out-of-scope and missing objects answer alike, so ids cannot be probed across offices.

@@ -99,7 +99,7 @@ class Form(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Validate; a hidden field the user cannot see or fix is refused above the form."""
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         hidden = [f for f in self if isinstance(f.widget, HiddenInput) and f.name != "csrf_token"]
         if any(field.errors for field in hidden):
             self.form_errors.append(str(HIDDEN_FIELD_PROBLEM))

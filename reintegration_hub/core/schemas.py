@@ -18,7 +18,7 @@ from marshmallow import fields
 from reintegration_hub.core import validation
 
 #: Field classes and the kind of rule they take (the first that matches).
-FIELD_KINDS: tuple[tuple[type[fields.Field], str], ...] = (
+FIELD_KINDS: tuple[tuple[type[fields.Field[Any]], str], ...] = (
     (fields.UUID, ""),  # a String, loaded as a UUID
     (fields.String, "text"),
     (fields.Integer, "integer"),
@@ -55,7 +55,7 @@ class RuleValidator(ma.validate.Validator):
         return f"rule={self.rule!r}"
 
 
-def attach_rules(field: fields.Field, name: str, model: Any = None) -> None:
+def attach_rules(field: fields.Field[Any], name: str, model: Any = None) -> None:
     """Give ``field`` (and the items of a list) the input rule of its kind."""
     if isinstance(field, fields.List):
         attach_rules(field.inner, name, model)
@@ -93,6 +93,6 @@ class Schema(ma.Schema):
     OPTIONS_CLASS = SchemaOpts
     opts: SchemaOpts
 
-    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+    def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
         if not field_obj.dump_only:
             attach_rules(field_obj, field_name, self.opts.model)

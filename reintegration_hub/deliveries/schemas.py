@@ -102,7 +102,7 @@ class DeliveryQuerySchema(Schema):
     plan_line_id = fields.Integer(metadata={"description": "only this plan line's instalments"})
 
 
-def _progress(name: str, field: type[fields.Field], description: str) -> fields.Field:
+def _progress(name: str, field: type[fields.Field[Any]], description: str) -> fields.Field[Any]:
     return field(attribute=f"progress.{name}", metadata={"description": description})
 
 

@@ -644,7 +644,7 @@ def record_delivery(
 # --- reads -----------------------------------------------------------------------------------
 
 
-def _loaded(stmt: sa.Select[Any]) -> sa.Select[Any]:
+def _loaded(stmt: sa.Select[tuple[Delivery]]) -> sa.Select[tuple[Delivery]]:
     """With what lists and pages show, in a fixed number of queries whatever the rows."""
     return stmt.options(
         joinedload(Delivery.plan_line).joinedload(PlanLine.plan).joinedload(Plan.returnee),

@@ -4,7 +4,7 @@ administrators' milestone templates and scoring versions."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, ngettext
@@ -107,11 +107,14 @@ def _plan_page(case_id: int) -> Any:
 def _closes(milestone: Milestone | None) -> str:
     """Which milestone a visit or survey just recorded closed, for the flash message."""
     if milestone is None:
-        return _("It falls in no open milestone's window: no milestone is closed.")
-    return _(
-        "It closes %(milestone)s (due %(date)s).",
-        milestone=milestone.name,
-        date=format_date(milestone.due_on, "medium"),
+        return cast(str, _("It falls in no open milestone's window: no milestone is closed."))
+    return cast(
+        str,
+        _(
+            "It closes %(milestone)s (due %(date)s).",
+            milestone=milestone.name,
+            date=format_date(milestone.due_on, "medium"),
+        ),
     )
 
 
@@ -498,10 +501,13 @@ def remove_step(template_id: int, step_id: int) -> Any:
 
 
 def _rescored(count: int) -> str:
-    return ngettext(
-        "%(num)d stored survey was scored again.",
-        "%(num)d stored surveys were scored again.",
-        count,
+    return cast(
+        str,
+        ngettext(
+            "%(num)d stored survey was scored again.",
+            "%(num)d stored surveys were scored again.",
+            count,
+        ),
     )
 
 

@@ -307,7 +307,7 @@ def _add_follow_up(result: Outcomes, filters: DashboardFilters) -> None:
     )
 
 
-def _follow_up_statement(filters: DashboardFilters) -> sa.Select[Any] | sa.CompoundSelect:
+def _follow_up_statement(filters: DashboardFilters) -> sa.Select[Any] | sa.CompoundSelect[Any]:
     """Time to plan, milestones come due and closures under ``filters``: rows of measure,
     office, bucket, count and days. From the snapshot's cells (per category served under a
     category filter), or counted live under a partner filter (a partner's cases are few; the

@@ -17,6 +17,7 @@ from partners.forms import SearchForm
 from partners.labels import CATEGORY_LABELS, DECLINE_REASON_LABELS, REFERRAL_STATUS_LABELS
 from partners.search import query_from_params, search_options
 from reintegration_hub.cases.models import CaseStatus
+from reintegration_hub.cases.services import get_case
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import show_domain_error
@@ -76,7 +77,7 @@ def plan_labels() -> dict[str, Any]:
 def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
     """The plan page; ``forms`` replace the blank ones (a refused form keeps its input)."""
     plan = services.plan_for_case(case_id, actor=current_user)
-    context: dict[str, Any] = {"case": services.get_case(case_id, actor=current_user), "plan": plan}
+    context: dict[str, Any] = {"case": get_case(case_id, actor=current_user), "plan": plan}
     if plan is not None:
         amendment = plan.open_amendment
         version = {"version": plan.version}

@@ -179,7 +179,7 @@ class GrantForm(Form):
             reintegration_places=self.reintegration_places.data,
         )
 
-    def validate_funding(self, field: FieldList) -> None:
+    def validate_funding(self, field: FieldList[Any]) -> None:
         """Every source named with a share, the shares adding up to 100 %. (The messages are
         plain strings: the template shows the list's own errors apart from its rows'.)"""
         named = [r for r in field if (r.form.name.data or "").strip() or r.form.share.data]
@@ -318,7 +318,8 @@ class RateForm(Form):
 
     @property
     def units_per_eur(self) -> bool:
-        return self.quoted_as.data == "units_per_eur"
+        quoted_as: str | None = self.quoted_as.data
+        return quoted_as == "units_per_eur"
 
     def show_error(self, error: DomainError) -> None:
         if "eur_per_unit" in error.field_errors:

@@ -87,7 +87,10 @@ def test_short_passwords_are_refused(app) -> None:
 
 def test_changing_the_password_ends_every_session(app) -> None:
     user = user_with_role(Role.COUNSELLOR)
-    keys = [services.start_session(user) and user.get_id() for _browser in range(2)]
+    keys = []
+    for _browser in range(2):
+        services.start_session(user)
+        keys.append(user.get_id())
     db.session.commit()
     assert [services.load_session_user(key) for key in keys] == [user, user]
     services.change_password(

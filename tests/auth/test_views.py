@@ -271,7 +271,9 @@ def test_one_other_session_can_be_signed_out_but_not_someone_elses(
             sa.select(UserSession.user_id, sa.func.max(UserSession.id)).group_by(
                 UserSession.user_id
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
     assert here.post(f"/account/sessions/{ids[other.id]}/end").status_code == 404

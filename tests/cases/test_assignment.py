@@ -16,7 +16,7 @@ from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDeni
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.models import Milestone, Responsible
+from reintegration_hub.followups.models import Milestone, MilestoneStatus, Responsible
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
 from tests.cases.helpers import case_manager, counsellor, details, host_office, origin_office
@@ -280,7 +280,7 @@ def test_open_milestones_follow_in_one_statement(w: World) -> None:
     contact = by_key(plan)["first_contact"]
     contact.responsible, contact.office_id = Responsible.COUNSELLOR, w.riga.id
     by_key(plan)["arrival"].responsible = Responsible.COUNSELLOR  # done: stays where it was
-    by_key(plan)["arrival"].status = "done"
+    by_key(plan)["arrival"].status = MilestoneStatus.DONE
     db.session.flush()
 
     assignment.assign_cases(
@@ -293,7 +293,9 @@ def test_open_milestones_follow_in_one_statement(w: World) -> None:
     offices = dict(
         db.session.execute(
             sa.select(Milestone.step_key, Milestone.office_id).where(Milestone.plan_id == plan.id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     assert offices["first_contact"] == prague.id
     assert offices["arrival"] == w.tbilisi.id

@@ -4,6 +4,7 @@ the database session's time zone, and inserts that skip the rows already there."
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from reintegration_hub.core.sql import (
 from reintegration_hub.extensions import db
 
 
-def value(expression: sa.ColumnElement[object]) -> object:
+def value(expression: sa.ColumnElement[Any]) -> object:
     return db.session.execute(sa.select(expression)).scalar_one()
 
 

@@ -180,7 +180,8 @@ def _app_modules() -> None:
 
 
 def _subclasses(cls: type) -> set[type]:
-    found, todo = set(), [cls]
+    found: set[type] = set()
+    todo: list[type[Any]] = [cls]
     while todo:
         for sub in todo.pop().__subclasses__():
             found.add(sub)

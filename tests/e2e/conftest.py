@@ -88,7 +88,7 @@ def fresh_install(make_app) -> Iterator[tuple[str, Flask]]:
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
-    page.console_errors = []  # type: ignore[attr-defined]
+    page.console_errors = []
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
     yield page
     context.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from partners.models import SupportOption
 from reintegration_hub.followups import timeline, visits
 from reintegration_hub.followups.models import Milestone
 from reintegration_hub.plans import services as plans
@@ -19,7 +20,7 @@ def day(offset: int) -> dt.date:
     return DEPARTURE + dt.timedelta(days=offset)
 
 
-def approved(w: World, *options: object) -> Plan:
+def approved(w: World, *options: SupportOption) -> Plan:
     """A plan of ``w``'s case with ``options``, submitted, found feasible and approved."""
     plan = submitted_plan(w, *options)
     plans.confirm_feasibility(plan.id, actor=w.case_manager)

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from reintegration_hub.cases import services as cases
+from reintegration_hub.cases.models import CaseStatus, ClosureReason
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.roles import Role
@@ -284,7 +285,7 @@ def test_who_may_act_on_a_case_managers_milestone(w: World) -> None:
 def test_no_action_once_the_case_is_closed(w: World) -> None:
     plan = approved(w, w.option())
     cases.change_case_status(
-        w.case.id, cases.CaseStatus.CLOSED, reason=cases.ClosureReason.WITHDREW, actor=w.counsellor
+        w.case.id, CaseStatus.CLOSED, reason=ClosureReason.WITHDREW, actor=w.counsellor
     )
 
     with pytest.raises(Conflict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -139,7 +140,7 @@ def test_a_step_counts_from_a_later_step_and_chains_to_the_return_date(w: World)
     ],
 )
 def test_a_bad_new_step_is_refused_next_to_its_field(
-    w: World, change: dict[str, object], field: str
+    w: World, change: dict[str, Any], field: str
 ) -> None:
     default = scheduling.template_for(w.case)
 

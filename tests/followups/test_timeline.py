@@ -15,7 +15,7 @@ from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
 from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import timeline, visits
-from reintegration_hub.followups.models import MilestoneStatus, VisitMode
+from reintegration_hub.followups.models import Milestone, MilestoneStatus, VisitMode
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.plans.models import Plan
 from tests.clock import NOW, TODAY
@@ -75,13 +75,13 @@ def test_the_timeline_puts_everything_in_date_order_with_the_e_mails_state(w: Wo
     assert [entry.on for entry in entries] == sorted(entry.on for entry in entries)
     kinds = [(entry.on, entry.kind) for entry in entries if entry.kind != "milestone"]
     assert kinds[:3] == [(day(1), "visit"), (day(2), "survey"), (day(12), "notice")]
-    notices = [entry.item for entry in entries if entry.kind == "notice"]
+    notices = [entry.item for entry in entries if isinstance(entry.item, timeline.NoticeEntry)]
     reminder = next(n for n in notices if n.milestone_name == "Arrival confirmed" and n.level == 0)
     assert (reminder.messages, reminder.sent, reminder.failed) == (1, 1, 0)
     assert reminder.last_sent_at is not None
     supervisor = next(n for n in notices if n.level == 1)
     assert (supervisor.on_date, supervisor.messages, supervisor.failed) == (day(22), 1, 1)
-    milestones = [entry.item for entry in entries if entry.kind == "milestone"]
+    milestones = [entry.item for entry in entries if isinstance(entry.item, Milestone)]
     assert len(milestones) == 9
     assert milestones[-1].step_key == "window_closes"
 

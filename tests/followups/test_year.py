@@ -26,6 +26,7 @@ counts are printed (``pytest -s``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -217,14 +218,18 @@ def referrals(year: Year, run: Run) -> None:
         draw = year.rng.random()
         answered = START - dt.timedelta(days=1)
         if draw < 0.8:
-            year.on(answered, lambda r=referral_id: accept_referral(r, actor=LINK_ACTOR), "accept")
+            year.on(
+                answered,
+                functools.partial(accept_referral, referral_id, actor=LINK_ACTOR),
+                "accept",
+            )
             if year.rng.random() < 0.85:
                 deliver(year, run, line_id, run.day(year.rng.randint(5, 60)))
             continue
         year.on(
             answered,
-            lambda r=referral_id: decline_referral(
-                r, DeclineReason.SERVICE_UNAVAILABLE, actor=LINK_ACTOR
+            functools.partial(
+                decline_referral, referral_id, DeclineReason.SERVICE_UNAVAILABLE, actor=LINK_ACTOR
             ),
             "decline",
         )
@@ -369,9 +374,9 @@ def visits(year: Year, run: Run) -> None:
         if visit_on is None:
             continue
         needs_revision = year.rng.random() < 0.08
-        year.on(
-            run.day(visit_on),
-            lambda on=visit_on, revise=needs_revision: record_visit(
+
+        def visit(on: int = visit_on, revise: bool = needs_revision) -> None:
+            record_visit(
                 run.case_id,
                 VisitInput(
                     visited_on=run.day(on),
@@ -379,8 +384,10 @@ def visits(year: Year, run: Run) -> None:
                     plan_revision_needed=revise,
                 ),
                 actor=manager_of(run.case_id),
-            ),
-            "visit (plan revision needed)" if needs_revision else "visit",
+            )
+
+        year.on(
+            run.day(visit_on), visit, "visit (plan revision needed)" if needs_revision else "visit"
         )
         if needs_revision:
             revision(year, run, visit_on)

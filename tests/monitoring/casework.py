@@ -172,7 +172,7 @@ def referred_line(
         reference=line.reference,
         option_id=option.id,
         partner_id=option.partner_id,
-        office_id=db.session.get(Returnee, plan_row.returnee_id).origin_office_id,  # type: ignore[union-attr]
+        office_id=db.session.get(Returnee, plan_row.returnee_id).origin_office_id,
         status=status,
         decline_reason=DeclineReason.NO_CAPACITY if declined else None,
         sent_at=sent,

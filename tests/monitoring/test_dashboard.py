@@ -118,11 +118,11 @@ def test_progress_to_each_target_counts_cases_and_programme_activities(
         DashboardFilters(period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 12, 31)),
         counted,
     ).grants[0]
-    progress = {t.indicator: t.actual for t in in_2024.targets}
+    actual_2024 = {t.indicator: t.actual for t in in_2024.targets}
     # C5 returned in 2023; the 2023 short stay falls out
-    assert progress[TargetIndicator.RETURNS] == 3
-    assert progress[TargetIndicator.REINTEGRATION] == 2
-    assert progress[TargetIndicator.SHORT_STAYS] == 3
+    assert actual_2024[TargetIndicator.RETURNS] == 3
+    assert actual_2024[TargetIndicator.REINTEGRATION] == 2
+    assert actual_2024[TargetIndicator.SHORT_STAYS] == 3
 
 
 @pytest.mark.parametrize(

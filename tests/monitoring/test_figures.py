@@ -195,7 +195,7 @@ def everywhere(
 
     page = client.get(f"/monitoring/?{query}").get_data(as_text=True)
     stat = {
-        name: int(re.search(rf'data-testid="stat-{name}">([\d,]+)<', page).group(1))  # type: ignore[union-attr]
+        name: int(re.search(rf'data-testid="stat-{name}">([\d,]+)<', page).group(1))
         for name in ("returns", "reintegration")
     }
     achieved = {r["Target"]: int(r["Achieved"]) for r in _csv(client, f"{query}&table=targets-{g}")}
@@ -247,7 +247,9 @@ def everywhere(
     xlsx = client.get(f"/monitoring/report?{query}&format=xlsx")
     book = openpyxl.load_workbook(io.BytesIO(xlsx.get_data()))
     total = list(book["Returns by country"].iter_rows(values_only=True))[-1]
-    sheet = {row[0]: row for row in book["Spending"].iter_rows(min_row=2, values_only=True)}
+    sheet: dict[Any, tuple[Any, ...]] = {
+        row[0]: row for row in book["Spending"].iter_rows(min_row=2, values_only=True)
+    }
     found["report XLSX"] = (
         total[1],
         total[2],

@@ -4,6 +4,7 @@ API), declined or expired ones give their place back and tell the case manager."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -448,8 +449,7 @@ def test_withdrawals_racing_the_expiry_release_each_place_once(
                 db.session.remove()
 
     tasks: list[Callable[[], Any]] = [
-        lambda referral_id=referral_id: withdraw_referral(referral_id, actor=ACTOR)
-        for referral_id in ids
+        functools.partial(withdraw_referral, referral_id, actor=ACTOR) for referral_id in ids
     ]
     tasks += [lambda: expire_referrals(actor=ACTOR) for _ in range(4)]
     with ThreadPoolExecutor(max_workers=len(tasks)) as pool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -440,7 +441,12 @@ def test_demo_a_counsellor_finds_a_georgian_course_near_kutaisi_for_a_single_mot
     counsellor = db.session.scalar(
         sa.select(User).where(User.email == "counsellor.riga@demo.example")
     )
-    mother = {"sex": "female", "age": 31, "family_size": 3, "vulnerabilities": ["single_parent"]}
+    mother: dict[str, Any] = {
+        "sex": "female",
+        "age": 31,
+        "family_size": 3,
+        "vulnerabilities": ["single_parent"],
+    }
     page = login(counsellor).get(
         "/marketplace/search",
         query_string={

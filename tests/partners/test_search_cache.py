@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from partners.eligibility import ReturneeProfile
 from partners.models import SupportCategory
@@ -51,10 +52,11 @@ DIALECTS = {
 }
 
 
-def compiled(statement: sa.Executable, dialect: Any) -> tuple[str, list[Any]]:
+def compiled(statement: sa.ClauseElement, dialect: Any) -> tuple[str, list[Any]]:
     """The SQL with positional parameters (so their names do not matter) and their values in
     order, lists expanded."""
     sql = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    assert isinstance(sql, SQLCompiler)
     values = sql.construct_params()
     return str(sql), [values[name] for name in sql.positiontup or ()]
 
@@ -73,6 +75,8 @@ def test_a_cached_statement_is_the_statement_built_afresh(
     )
     fresh = _summary_statement(query, actor, dialect_name, NOW, typo)
     assert cached is not fresh
+    assert isinstance(cached, sa.ClauseElement)
+    assert isinstance(fresh, sa.ClauseElement)
     values = bind_values(query, NOW)  # what a search runs either with
     dialect = DIALECTS[dialect_name]
     assert compiled(cached.params(values), dialect) == compiled(fresh.params(values), dialect)

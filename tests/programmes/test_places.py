@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases import services as cases
-from reintegration_hub.cases.models import ClosureReason, Returnee
+from reintegration_hub.cases.models import CaseStatus, ClosureReason, Returnee
 from reintegration_hub.core.errors import Conflict, NotFound, PermissionDenied
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.vocabulary import VulnerabilityCategory
@@ -121,7 +121,7 @@ def test_a_case_closed_before_any_delivery_gives_its_place_back(w: World) -> Non
 
     cases.change_case_status(
         first.returnee_id,
-        cases.CaseStatus.CLOSED,
+        CaseStatus.CLOSED,
         reason=ClosureReason.WITHDREW,
         actor=w.counsellor,
     )
@@ -167,7 +167,7 @@ def test_the_priority_list_puts_the_most_vulnerable_first(app) -> None:
     elderly_ill = _candidate(adviser, funded, "E", [V.SERIOUS_ILLNESS, V.ELDERLY], late)
     closed = _candidate(adviser, funded, "F", [V.TORTURE_VICTIM], early)
     cases.change_case_status(
-        closed.id, cases.CaseStatus.CLOSED, reason=ClosureReason.MOVED_AWAY, actor=adviser
+        closed.id, CaseStatus.CLOSED, reason=ClosureReason.MOVED_AWAY, actor=adviser
     )
 
     found = places.priority_list(funded.id, actor=user_with_role(Role.PROGRAMME_MANAGER))

@@ -6,6 +6,7 @@ import datetime as dt
 import importlib
 
 import pytest
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.notifications.smtp import free_port
@@ -31,17 +32,23 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
         assert getattr(importlib.import_module(module), attribute) is flow
         assert declared[name].concurrency_limit == 1
     (every_minute,) = declared["deliver-notifications"].schedules
+    assert isinstance(every_minute.schedule, IntervalSchedule)
     assert every_minute.schedule.interval == dt.timedelta(minutes=1)
     (hourly,) = declared["expire-referrals"].schedules
+    assert isinstance(hourly.schedule, CronSchedule)
     assert hourly.schedule.cron == "5 * * * *"
     (nightly,) = declared["flag-stale-listings"].schedules
+    assert isinstance(nightly.schedule, CronSchedule)
     assert nightly.schedule.cron == "30 2 * * *"
     (daily,) = declared["anonymise-closed-cases"].schedules
+    assert isinstance(daily.schedule, CronSchedule)
     assert daily.schedule.cron == "45 3 * * *"
     (sweep,) = declared["track-milestones"].schedules
+    assert isinstance(sweep.schedule, CronSchedule)
     assert sweep.schedule.cron == "15 * * * *"
     assert declared["track-plan"].schedules == []  # on demand
     (snapshot,) = declared["snapshot-outcomes"].schedules
+    assert isinstance(snapshot.schedule, CronSchedule)
     assert snapshot.schedule.cron == "50 * * * *"
 
 

@@ -3,12 +3,9 @@ and one orchestrated run with its table artifact."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from prefect.artifacts import Artifact
 
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.extensions import db
@@ -16,6 +13,7 @@ from reintegration_hub.monitoring import outcomes as monitoring_outcomes
 from reintegration_hub.monitoring.filters import DashboardFilters
 from reintegration_hub.monitoring.models import OutcomeCell, OutcomeSnapshot
 from tests.monitoring.dashboard_world import AS_OF, world
+from tests.workflows.helpers import artifact_rows
 from workflows import outcomes
 
 
@@ -49,8 +47,5 @@ def test_the_flow_runs_every_step_and_leaves_an_artifact(app: Flask, worker_app:
     assert state.is_completed()
     counts = state.result()
     assert counts["cells score"] == 2
-    artifact = Artifact.get("snapshot-outcomes")
-    assert artifact is not None
-    assert artifact.flow_run_id == state.state_details.flow_run_id
-    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    rows = artifact_rows("snapshot-outcomes", state.state_details.flow_run_id)
     assert {row["what"]: row["rows"] for row in rows} == counts

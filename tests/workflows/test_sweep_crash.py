@@ -125,7 +125,9 @@ def build() -> None:
             sa.select(Returnee.case_number, Returnee.id).where(
                 Returnee.case_number.like("LV-CRASH-%")
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     db.session.execute(
         sa.insert(Plan),
@@ -137,7 +139,9 @@ def build() -> None:
     plans = dict(
         db.session.execute(
             sa.select(Plan.returnee_id, Plan.id).where(Plan.returnee_id.in_(cases.values()))
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     rows = []
     for n in range(PLANS):

@@ -19,15 +19,8 @@ from reintegration_hub.auth.models import Office
 from reintegration_hub.cases import services as cases
 from reintegration_hub.cases.labels import CLOSURE_LABELS, STATUS_LABELS
 from reintegration_hub.cases.models import Returnee
-from reintegration_hub.core.exports import (
-    ExportColumn,
-    export_filename,
-    record_export,
-    stream_rows,
-    table_download,
-)
+from reintegration_hub.core.exports import ExportColumn, audited_download, stream_rows
 from reintegration_hub.core.roles import Actor
-from reintegration_hub.extensions import db
 from reintegration_hub.programmes.models import Grant
 
 CASE_COLUMNS = (
@@ -89,18 +82,14 @@ def case_list_export(
     fmt: str, filters: Mapping[str, Any], *, drill: Any = None, actor: Actor
 ) -> Response:
     """Audit, commit, and stream the case list under ``filters`` in ``fmt``."""
-    record_export(
+    stmt = case_list_rows(filters, drill=drill, actor=actor)
+    return audited_download(
         "case_list",
         fmt,
         {**filters, **(drill.query_args() if drill else {})},
-        actor=actor,
-    )
-    db.session.commit()
-    stmt = case_list_rows(filters, drill=drill, actor=actor)
-    return table_download(
-        fmt,
-        export_filename("cases"),
         CASE_COLUMNS,
         lambda: stream_rows(stmt, CASE_COLUMNS),
+        filename="cases",
         title=str(_l("Cases")),
+        actor=actor,
     )

@@ -423,5 +423,23 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def audited_download(
+    what: str,
+    fmt: str,
+    filters: Mapping[str, Any],
+    columns: Sequence[ExportColumn],
+    rows: Callable[[], Iterable[Sequence[Any]]],
+    *,
+    filename: str,
+    title: str,
+    actor: Actor,
+) -> Response:
+    """Audit the export of ``what`` under ``filters`` (``record_export``) and commit, then
+    stream ``rows()`` in ``fmt``: the audit row stays even if the download is cut short."""
+    record_export(what, fmt, filters, actor=actor)
+    db.session.commit()
+    return table_download(fmt, export_filename(filename), columns, rows, title=title)
+
+
 def export_filename(what: str) -> str:
     return f"{what}-{now_utc():%Y%m%d-%H%M}"

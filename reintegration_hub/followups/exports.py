@@ -14,15 +14,8 @@ from flask_babel import lazy_gettext as _l
 
 from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import Returnee
-from reintegration_hub.core.exports import (
-    ExportColumn,
-    export_filename,
-    record_export,
-    stream_rows,
-    table_download,
-)
+from reintegration_hub.core.exports import ExportColumn, audited_download, stream_rows
 from reintegration_hub.core.roles import Actor
-from reintegration_hub.extensions import db
 from reintegration_hub.followups.labels import (
     KIND_LABELS,
     MILESTONE_STATUS_LABELS,
@@ -65,13 +58,15 @@ def work_list_rows(filters: WorkListFilters, *, actor: Actor) -> sa.Select[Any]:
 
 
 def work_list_export(fmt: str, filters: Mapping[str, Any], *, actor: Actor) -> Response:
-    record_export("work_list", fmt, filters, actor=actor)
-    db.session.commit()
+    """Audit, commit, and stream the work list under ``filters`` in ``fmt``."""
     stmt = work_list_rows(WorkListFilters(**filters), actor=actor)
-    return table_download(
+    return audited_download(
+        "work_list",
         fmt,
-        export_filename("work-list"),
+        filters,
         WORK_LIST_COLUMNS,
         lambda: stream_rows(stmt, WORK_LIST_COLUMNS),
+        filename="work-list",
         title=str(_l("Work list")),
+        actor=actor,
     )

@@ -17,7 +17,6 @@ from reintegration_hub.core.forms import choices
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.core.submit import submit_form
 from reintegration_hub.core.web import query_int
-from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import activities as programme_activities
 from reintegration_hub.monitoring import dashboard as dashboard_figures
 from reintegration_hub.monitoring.filters import DashboardFilters
@@ -32,15 +31,16 @@ HOME_OFFICE = (Role.PROGRAMME_MANAGER, Role.ADMIN)
 
 
 def _download(table: Table, fmt: str, filters: DashboardFilters) -> Any:
-    exports.record_export(f"dashboard:{table.key}", fmt, filters.query_args(), actor=current_user)
-    db.session.commit()
     columns = [exports.ExportColumn(c.key, c.heading, c.kind) for c in table.columns]
-    return exports.table_download(
+    return exports.audited_download(
+        f"dashboard:{table.key}",
         fmt,
-        exports.export_filename(f"dashboard-{table.key}"),
+        filters.query_args(),
         columns,
         lambda: exports.rows_of(columns, table.rows),
+        filename=f"dashboard-{table.key}",
         title=str(table.title),
+        actor=current_user,
     )
 
 

@@ -67,14 +67,17 @@ def _notice_entries(plan_id: int) -> list[NoticeEntry]:
     in one statement."""
     sent = sa.func.sum(sa.case((OutboxMessage.status == OutboxStatus.SENT, 1), else_=0))
     failed = sa.func.sum(sa.case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0))
+    notice = (
+        MilestoneNotice.id,
+        MilestoneNotice.milestone_id,
+        Milestone.name,
+        MilestoneNotice.kind,
+        MilestoneNotice.level,
+        MilestoneNotice.on_date,
+    )
     rows = db.session.execute(
         sa.select(
-            MilestoneNotice.id,
-            MilestoneNotice.milestone_id,
-            Milestone.name,
-            MilestoneNotice.kind,
-            MilestoneNotice.level,
-            MilestoneNotice.on_date,
+            *notice,
             sa.func.count(OutboxMessage.id),
             sent,
             failed,
@@ -89,14 +92,7 @@ def _notice_entries(plan_id: int) -> list[NoticeEntry]:
                 sa.select(Milestone.id).where(Milestone.plan_id == plan_id).scalar_subquery()
             ),
         )
-        .group_by(
-            MilestoneNotice.id,
-            MilestoneNotice.milestone_id,
-            Milestone.name,
-            MilestoneNotice.kind,
-            MilestoneNotice.level,
-            MilestoneNotice.on_date,
-        )
+        .group_by(*notice)
     ).all()
     return [
         NoticeEntry(

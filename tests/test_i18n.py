@@ -175,3 +175,14 @@ def test_translations_keep_the_placeholders(language: str) -> None:
             + "\n".join(wrong),
             pytrace=False,
         )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_catalogue_compiles_without_errors(language: str) -> None:
+    """What ``pybabel compile`` (``make translations``) refuses: its checkers, run here."""
+    problems = [
+        f"  {message.id!r}: {error}"
+        for message, errors in catalogue(language).check()
+        for error in errors
+    ]
+    assert not problems, f"{language}: pybabel compile would fail:\n" + "\n".join(problems)

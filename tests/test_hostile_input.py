@@ -217,10 +217,15 @@ class Failed:
 
 
 def answer(client: FlaskClient, url: str, **kw: Any) -> Any:
+    """The answer, read to its end and closed as a browser would (a streamed download runs its
+    queries then, and its request's context ends); a failure on the way is a server error."""
     try:
-        return client.open(url, **kw)
-    except Exception as error:  # the error page itself failed: a server error
+        response = client.open(url, **kw)
+        response.get_data()
+        response.close()
+    except Exception as error:  # the error page or the stream itself failed: a server error
         return Failed(error)
+    return response
 
 
 # --- the API, from its OpenAPI document ------------------------------------------------------

@@ -9,7 +9,8 @@ def sign_in(page, base_url: str, email: str, password: str = data.DEMO_PASSWORD)
     page.goto(f"{base_url}/login")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():  # the next step acts on the page the sign-in leads to
+        page.get_by_role("button", name="Sign in").click()
 
 
 PNG = bytes.fromhex(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -19,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from reintegration_hub.cases import services
+from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.labels import (
     CLOSURE_LABELS,
     LEGAL_STATUS_LABELS,
@@ -36,7 +38,7 @@ from reintegration_hub.cases.models import (
     VulnerabilityEntry,
 )
 from reintegration_hub.core import i18n
-from reintegration_hub.core.forms import Form, SubForm, choices
+from reintegration_hub.core.forms import HIDDEN_FIELD_PROBLEM, Form, SubForm, choices
 from reintegration_hub.core.labels import ROLE_LABELS, SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.validation import text_length
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
@@ -276,3 +278,12 @@ class BulkAssignForm(AssignForm):
 
     case_ids = SelectMultipleField(coerce=int, validate_choice=False)
     all_matching = BooleanField(_l("Every case that matches the filters"))
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Valid fields, and the list's filters the form carries back (hidden) read as they
+        were written: altered ones would reassign other cases than the list showed."""
+        valid = super().validate(extra_validators)
+        if CaseDrill.unread(request.form):
+            self.form_errors.append(str(HIDDEN_FIELD_PROBLEM))
+            return False
+        return valid

@@ -30,7 +30,7 @@ from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
 from reintegration_hub.core.errors import DomainError, NotFound
 from reintegration_hub.core.exports import FORMATS
-from reintegration_hub.core.forms import HIDDEN_FIELD_PROBLEM, error_summary, show_domain_error
+from reintegration_hub.core.forms import error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_form
@@ -118,11 +118,7 @@ def reassign() -> Any:
     """The case list's reassignment: the ticked cases, or all that match the list's filters
     (the form carries them), to one counsellor or case manager."""
     form = BulkAssignForm(staff=assignment.assignable_staff(actor=current_user))
-    valid = form.validate_on_submit()
-    if CaseDrill.unread(request.form):  # the list's filters the form keeps came back altered
-        form.form_errors.append(str(HIDDEN_FIELD_PROBLEM))
-        valid = False
-    if valid:
+    if form.validate_on_submit():
         ids = form.case_ids.data or []
         if form.all_matching.data:
             drill = CaseDrill.from_args(request.form)

@@ -107,3 +107,21 @@ def test_hostile_filters_are_refused_naming_them_not_a_server_error(w: World, lo
     )
     assert nul.status_code == 422  # not a number: refused by the form
     assert huge.status_code == 404  # no such case
+
+
+def test_altered_list_filters_are_refused_above_the_form_and_nothing_moves(w: World, login) -> None:
+    """ "Every case that matches" with a filter that no longer reads (the page was changed)
+    would reassign more cases than the list showed: refused, nothing reassigned."""
+    colleague = counsellor(w.riga)
+    db.session.commit()
+    client = login(w.counsellor)
+
+    refused = client.post(
+        "/cases/reassign",
+        data={"all_matching": "y", "returned": "\x00", "user_id": colleague.id},
+    )
+
+    assert refused.status_code == 422
+    assert "This form was changed or is out of date" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Returnee, w.case.id).counsellor_id == w.counsellor.id

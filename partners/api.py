@@ -8,7 +8,6 @@ from typing import Any
 
 from flask_babel import get_locale
 from flask_login import current_user
-from flask_smorest.error_handler import ErrorSchema
 
 from partners import access, capacity, hsds, referrals, services
 from partners.schemas import (
@@ -34,10 +33,9 @@ from partners.schemas import (
     VettingSchema,
 )
 from partners.search import query_from_params, search_options
-from reintegration_hub.core.api import Blueprint, SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles, signed_in
 from reintegration_hub.core.roles import Role
-from reintegration_hub.extensions import db
 
 bp = Blueprint("partners_api", __name__, url_prefix="", description="Partner marketplace")
 
@@ -73,7 +71,7 @@ def hsds_services(args: dict[str, Any]) -> Any:
 
 @bp.get("/hsds/services/<uuid:public_id>")
 @bp.response(200, HsdsServiceSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="Not in the directory")
+@bp.refuses({404: "Not in the directory"})
 @signed_in
 def hsds_service(public_id: uuid.UUID) -> Any:
     """One HSDS 3.0 ``service``."""
@@ -92,7 +90,7 @@ def hsds_organizations(args: dict[str, Any]) -> Any:
 
 @bp.get("/hsds/organizations/<uuid:public_id>")
 @bp.response(200, HsdsOrganizationSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="Not in the directory")
+@bp.refuses({404: "Not in the directory"})
 @signed_in
 def hsds_organization(public_id: uuid.UUID) -> Any:
     """One HSDS 3.0 ``organization`` with its listed services."""
@@ -119,20 +117,17 @@ def list_partners(query: dict[str, Any]) -> Any:
 @bp.post("/marketplace/partners")
 @bp.arguments(PartnerSchema)
 @bp.response(201, PartnerSchema)
-@bp.alt_response(409, schema=ErrorSchema, description="The office has a partner of this name")
+@bp.refuses({409: "The office has a partner of this name"})
 @roles(*MANAGERS)
+@commits
 def create_partner(data: dict[str, Any]) -> Any:
     """Add a partner, pending vetting (case managers: to their own office)."""
-    partner = services.create_partner(
-        data["partner"], office_id=data["office_id"], actor=current_user
-    )
-    db.session.commit()
-    return partner
+    return services.create_partner(data["partner"], office_id=data["office_id"], actor=current_user)
 
 
 @bp.get("/marketplace/partners/<int:partner_id>")
 @bp.response(200, PartnerSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @signed_in
 def get_partner(partner_id: int) -> Any:
     return access.get_partner(partner_id, actor=current_user)
@@ -141,28 +136,25 @@ def get_partner(partner_id: int) -> Any:
 @bp.put("/marketplace/partners/<int:partner_id>")
 @bp.arguments(PartnerSchema)
 @bp.response(200, PartnerSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description="The office has a partner of this name")
+@bp.refuses({404: NOT_FOUND, 409: "The office has a partner of this name"})
 @roles(*MANAGERS)
+@commits
 def update_partner(data: dict[str, Any], partner_id: int) -> Any:
     """Replace a partner's details (the office stays)."""
-    partner = services.update_partner(partner_id, data["partner"], actor=current_user)
-    db.session.commit()
-    return partner
+    return services.update_partner(partner_id, data["partner"], actor=current_user)
 
 
 @bp.post("/marketplace/partners/<int:partner_id>/vetting")
 @bp.arguments(VettingSchema)
 @bp.response(200, PartnerSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*MANAGERS)
+@commits
 def set_vetting(data: dict[str, Any], partner_id: int) -> Any:
     """Approve, suspend (with a reason; closes its published options) or reset to pending."""
-    partner = services.set_vetting_status(
+    return services.set_vetting_status(
         partner_id, data["vetting_status"], reason=data["reason"], actor=current_user
     )
-    db.session.commit()
-    return partner
 
 
 @bp.get("/marketplace/options")
@@ -178,18 +170,17 @@ def list_options(query: dict[str, Any]) -> Any:
 @bp.post("/marketplace/partners/<int:partner_id>/options")
 @bp.arguments(OptionSchema)
 @bp.response(201, OptionSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*MANAGERS)
+@commits
 def create_option(data: services.OptionInput, partner_id: int) -> Any:
     """Add a draft support option with its texts and locations."""
-    option = services.create_option(partner_id, data, actor=current_user)
-    db.session.commit()
-    return option
+    return services.create_option(partner_id, data, actor=current_user)
 
 
 @bp.get("/marketplace/options/<int:option_id>")
 @bp.response(200, OptionSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @signed_in
 def get_option(option_id: int) -> Any:
     return access.get_option(option_id, actor=current_user)
@@ -198,78 +189,64 @@ def get_option(option_id: int) -> Any:
 @bp.put("/marketplace/options/<int:option_id>")
 @bp.arguments(OptionSchema)
 @bp.response(200, OptionSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description="Archived, or no longer publishable")
+@bp.refuses({404: NOT_FOUND, 409: "Archived, or no longer publishable"})
 @roles(*MANAGERS)
+@commits
 def update_option(data: services.OptionInput, option_id: int) -> Any:
     """Replace an option's details, texts and locations (audited before/after)."""
-    option = services.update_option(option_id, data, actor=current_user)
-    db.session.commit()
-    return option
+    return services.update_option(option_id, data, actor=current_user)
 
 
 @bp.post("/marketplace/options/<int:option_id>/status")
 @bp.arguments(OptionStatusSchema)
 @bp.response(200, OptionSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description="Transition or publishing not allowed")
+@bp.refuses({404: NOT_FOUND, 409: "Transition or publishing not allowed"})
 @roles(*MANAGERS)
+@commits
 def set_option_status(data: dict[str, Any], option_id: int) -> Any:
     """Publish, close temporarily, return to draft or archive."""
-    option = services.set_option_status(option_id, data["status"], actor=current_user)
-    db.session.commit()
-    return option
+    return services.set_option_status(option_id, data["status"], actor=current_user)
 
 
 @bp.post("/marketplace/options/<int:option_id>/verify")
 @bp.response(200, OptionSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description="Archived")
+@bp.refuses({404: NOT_FOUND, 409: "Archived"})
 @roles(*MANAGERS)
+@commits
 def verify_option(option_id: int) -> Any:
     """Record that the caller verified the option today (HSDS assured_date)."""
-    option = services.verify_option(option_id, actor=current_user)
-    db.session.commit()
-    return option
+    return services.verify_option(option_id, actor=current_user)
 
 
 @bp.post("/marketplace/options/<int:option_id>/holds")
 @bp.arguments(HoldArgsSchema)
 @bp.response(201, HoldResultSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description="The option is not published")
+@bp.refuses({404: NOT_FOUND, 409: "The option is not published"})
 @roles(Role.ADMIN, Role.COUNSELLOR, Role.CASE_MANAGER)
+@commits
 def hold_place(data: dict[str, Any], option_id: int) -> Any:
     """Hold a place for ``reference``; when full, join the waitlist (its position is returned)."""
-    result = capacity.hold_place(
-        option_id, data["reference"], on=data.get("on"), actor=current_user
-    )
-    db.session.commit()
-    return result
+    return capacity.hold_place(option_id, data["reference"], on=data.get("on"), actor=current_user)
 
 
 @bp.post("/marketplace/holds/<int:hold_id>/release")
 @bp.response(200, HoldSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description="Already closed")
+@bp.refuses({404: NOT_FOUND, 409: "Already closed"})
 @roles(Role.ADMIN, Role.COUNSELLOR, Role.CASE_MANAGER)
+@commits
 def release_place(hold_id: int) -> Any:
     """Give the place back, or leave the waitlist; nobody is promoted automatically."""
-    hold = capacity.release_place(hold_id, actor=current_user)
-    db.session.commit()
-    return hold
+    return capacity.release_place(hold_id, actor=current_user)
 
 
 @bp.post("/marketplace/holds/<int:hold_id>/consume")
 @bp.response(200, HoldSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description="Not a held place")
+@bp.refuses({404: NOT_FOUND, 409: "Not a held place"})
 @roles(Role.ADMIN, Role.CASE_MANAGER)
+@commits
 def consume_place(hold_id: int) -> Any:
     """The held place is used: the support was delivered or has started."""
-    hold = capacity.consume_place(hold_id, actor=current_user)
-    db.session.commit()
-    return hold
+    return capacity.consume_place(hold_id, actor=current_user)
 
 
 # --- referrals (partners/referrals.py) -------------------------------------------------------
@@ -291,7 +268,7 @@ def list_referrals(query: dict[str, Any]) -> Any:
 
 @bp.get("/referrals/<int:referral_id>")
 @bp.response(200, ReferralSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*REFERRAL_READERS)
 def get_referral(referral_id: int) -> Any:
     return referrals.get_referral(referral_id, actor=current_user)
@@ -300,29 +277,23 @@ def get_referral(referral_id: int) -> Any:
 @bp.post("/referrals/<int:referral_id>/accept")
 @bp.arguments(ReferralAcceptSchema)
 @bp.response(200, ReferralSchema)
-@bp.alt_response(403, schema=ErrorSchema, description="Only the partner's users answer")
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description=CLOSED)
+@bp.refuses({403: "Only the partner's users answer", 404: NOT_FOUND, 409: CLOSED})
 @roles(Role.PARTNER)
+@commits
 def accept_referral(data: dict[str, Any], referral_id: int) -> Any:
     """Accept the referral for the caller's partner; the held place stays held."""
-    referral = referrals.accept_referral(referral_id, note=data["note"], actor=current_user)
-    db.session.commit()
-    return referral
+    return referrals.accept_referral(referral_id, note=data["note"], actor=current_user)
 
 
 @bp.post("/referrals/<int:referral_id>/decline")
 @bp.arguments(ReferralDeclineSchema)
 @bp.response(200, ReferralSchema)
-@bp.alt_response(403, schema=ErrorSchema, description="Only the partner's users answer")
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description=CLOSED)
+@bp.refuses({403: "Only the partner's users answer", 404: NOT_FOUND, 409: CLOSED})
 @roles(Role.PARTNER)
+@commits
 def decline_referral(data: dict[str, Any], referral_id: int) -> Any:
     """Decline with a coded reason (``other`` needs a note); the held place is given back and
     the origin case manager is e-mailed."""
-    referral = referrals.decline_referral(
+    return referrals.decline_referral(
         referral_id, data["reason"], note=data["note"], actor=current_user
     )
-    db.session.commit()
-    return referral

@@ -16,10 +16,9 @@ from reintegration_hub.auth.schemas import (
     OfficeSchema,
     UserSchema,
 )
-from reintegration_hub.core.api import Blueprint, SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage, commits
 from reintegration_hub.core.authz import get_scoped, roles, scoped, signed_in
 from reintegration_hub.core.roles import Role
-from reintegration_hub.extensions import db
 
 bp = Blueprint("auth_api", __name__, url_prefix="", description="Accounts and offices")
 
@@ -44,20 +43,20 @@ def list_tokens() -> Any:
 @bp.arguments(ApiTokenSchema)
 @bp.response(201, NewApiTokenSchema)
 @signed_in
+@commits
 def issue_token(data: dict[str, Any]) -> Any:
     """Issue a token; the response is the only time it is shown."""
     token, raw = services.issue_api_token(name=data["name"], actor=current_user)
-    db.session.commit()
     return {**{name: getattr(token, name) for name in ApiTokenSchema().fields}, "token": raw}
 
 
 @bp.delete("/me/tokens/<int:token_id>")
 @bp.response(204)
 @signed_in
+@commits
 def revoke_token(token_id: int) -> None:
     """Revoke one of the caller's tokens."""
     services.revoke_api_token(token_id, actor=current_user)
-    db.session.commit()
 
 
 @bp.get("/offices")
@@ -86,19 +85,17 @@ def get_office(office_id: int) -> Any:
 @bp.arguments(OfficeSchema)
 @bp.response(201, OfficeSchema)
 @roles(Role.ADMIN)
+@commits
 def create_office(data: dict[str, Any]) -> Any:
     """Create an office (administrators)."""
-    office = services.create_office(**data, actor=current_user)
-    db.session.commit()
-    return office
+    return services.create_office(**data, actor=current_user)
 
 
 @bp.put("/offices/<int:office_id>")
 @bp.arguments(OfficeSchema)
 @bp.response(200, OfficeSchema)
 @roles(Role.ADMIN)
+@commits
 def update_office(data: dict[str, Any], office_id: int) -> Any:
     """Replace an office's details (administrators)."""
-    office = services.update_office(office_id, **data, actor=current_user)
-    db.session.commit()
-    return office
+    return services.update_office(office_id, **data, actor=current_user)

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import url_for
 from flask_login import current_user
-from flask_smorest.error_handler import ErrorSchema
 
 from reintegration_hub.cases import assignment, services
 from reintegration_hub.cases.models import CaseStatus
@@ -24,10 +23,9 @@ from reintegration_hub.cases.schemas import (
     StatusChangeSchema,
     TransferSchema,
 )
-from reintegration_hub.core.api import Blueprint, SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
-from reintegration_hub.extensions import db
 
 bp = Blueprint("cases_api", __name__, url_prefix="/cases", description="Returnee cases")
 
@@ -69,76 +67,69 @@ def list_cases(query: dict[str, Any]) -> Any:
 
 @bp.get("/<int:case_id>")
 @bp.response(200, CaseSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such case in the caller's scope")
+@bp.refuses({404: "No such case in the caller's scope"})
 @roles(*READERS)
+@commits
 def get_case(case_id: int) -> Any:
     """One case with names and consent history; every read is audited."""
-    case = services.view_case(case_id, actor=current_user)
-    db.session.commit()
-    return case
+    return services.view_case(case_id, actor=current_user)
 
 
 @bp.post("")
 @bp.arguments(CaseCreateSchema)
 @bp.response(201, CaseSchema)
-@bp.alt_response(409, schema=ErrorSchema, description="Possible duplicates: see errors")
-@bp.alt_response(403, schema=ErrorSchema, description="Not a host-office counsellor")
+@bp.refuses({409: "Possible duplicates: see errors", 403: "Not a host-office counsellor"})
 @roles(Role.COUNSELLOR)
+@commits
 def create_case(data: dict[str, Any]) -> Any:
     """Register a case at the caller's host office. Possible duplicates answer 409 unless
     ``confirm_duplicate``."""
     consent = data.pop("consent")
     confirm = data.pop("confirm_duplicate")
     details, extra = _details(data)
-    case = services.register_case(
+    return services.register_case(
         details,
         **extra,
         consent=services.ConsentInput(**consent) if consent else None,
         confirm_duplicate=confirm,
         actor=current_user,
     )
-    db.session.commit()
-    return case
 
 
 @bp.put("/<int:case_id>")
 @bp.arguments(CaseDetailsSchema)
 @bp.response(200, CaseSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such case in the caller's scope")
+@bp.refuses({404: "No such case in the caller's scope"})
 @roles(Role.COUNSELLOR, Role.ADMIN)
+@commits
 def update_case(data: dict[str, Any], case_id: int) -> Any:
     """Replace a case's details, dependants and vulnerability entries."""
     details, extra = _details(data)
-    case = services.update_case(case_id, details, **extra, actor=current_user)
-    db.session.commit()
-    return case
+    return services.update_case(case_id, details, **extra, actor=current_user)
 
 
 @bp.post("/<int:case_id>/status")
 @bp.arguments(StatusChangeSchema)
 @bp.response(200, CaseSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such case in the caller's scope")
-@bp.alt_response(409, schema=ErrorSchema, description="Transition not allowed from here")
+@bp.refuses({404: "No such case in the caller's scope", 409: "Transition not allowed from here"})
 @roles(Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN)
+@commits
 def change_status(data: dict[str, Any], case_id: int) -> Any:
     """Mark a case assessed, or close it with a standard reason."""
-    case = services.change_case_status(
+    return services.change_case_status(
         case_id, CaseStatus(data["status"]), reason=data["reason"], actor=current_user
     )
-    db.session.commit()
-    return case
 
 
 @bp.post("/<int:case_id>/consents")
 @bp.arguments(ConsentSchema)
 @bp.response(201, ConsentSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such case in the caller's scope")
+@bp.refuses({404: "No such case in the caller's scope"})
 @roles(Role.COUNSELLOR, Role.ADMIN)
+@commits
 def record_consent(data: dict[str, Any], case_id: int) -> Any:
     """Record a new consent; it is in force from now on, earlier ones stay as history."""
-    consent = services.record_consent(case_id, services.ConsentInput(**data), actor=current_user)
-    db.session.commit()
-    return consent
+    return services.record_consent(case_id, services.ConsentInput(**data), actor=current_user)
 
 
 @bp.post("/duplicates")
@@ -156,32 +147,32 @@ ASSIGNERS = (Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN)
 @bp.post("/reassignments")
 @bp.arguments(AssignmentSchema)
 @bp.response(200, AssignmentResultSchema)
-@bp.alt_response(403, schema=ErrorSchema, description="Not the office's supervisor nor an admin")
-@bp.alt_response(404, schema=ErrorSchema, description="A case is not in the caller's scope")
+@bp.refuses(
+    {403: "Not the office's supervisor nor an admin", 404: "A case is not in the caller's scope"}
+)
 @roles(*ASSIGNERS)
+@commits
 def reassign_cases(data: dict[str, Any]) -> Any:
     """Give up to 500 cases to another counsellor or case manager of their office (or, with
     ``transfer``, to a counsellor of another host office). All or nothing; each case audited,
     its open milestones follow, the new owner is told by e-mail."""
-    result = assignment.assign_cases(data.pop("case_ids"), **data, actor=current_user)
-    db.session.commit()
-    return result
+    return assignment.assign_cases(data.pop("case_ids"), **data, actor=current_user)
 
 
 @bp.post("/<int:case_id>/transfer")
 @bp.arguments(TransferSchema)
 @bp.response(200, AssignmentResultSchema)
-@bp.alt_response(403, schema=ErrorSchema, description="Not the office's supervisor nor an admin")
-@bp.alt_response(404, schema=ErrorSchema, description="No such case in the caller's scope")
+@bp.refuses(
+    {403: "Not the office's supervisor nor an admin", 404: "No such case in the caller's scope"}
+)
 @roles(*ASSIGNERS)
+@commits
 def transfer_case(data: dict[str, Any], case_id: int) -> Any:
     """Transfer a case to another host office, to one of its counsellors."""
-    result = assignment.assign_cases(
+    return assignment.assign_cases(
         [case_id],
         user_id=data["counsellor_id"],
         transfer=True,
         note=data["note"],
         actor=current_user,
     )
-    db.session.commit()
-    return result

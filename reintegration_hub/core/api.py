@@ -7,13 +7,15 @@ Every area's ``api.py`` defines a ``bp`` (a :class:`Blueprint` of this module, w
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import flask_smorest
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template, request
 from flask_smorest import Page
+from flask_smorest.error_handler import ErrorSchema
 
 from reintegration_hub.core import validation
 from reintegration_hub.core.authz import public
@@ -22,6 +24,8 @@ from reintegration_hub.extensions import api, csrf, db
 
 API_PREFIX = "/api/v1"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -40,6 +44,31 @@ class Blueprint(flask_smorest.Blueprint):
             return wrapper
 
         return bounded
+
+    def refuses(self, answers: Mapping[int, str]) -> Callable[[View], View]:
+        """Document the refusals an endpoint answers with, status by status, each with the
+        JSON error body every refusal has (``DomainError.as_json``)."""
+
+        def document(view: View) -> View:
+            for status, description in answers.items():
+                view = self.alt_response(status, schema=ErrorSchema, description=description)(view)
+            return view
+
+        return document
+
+
+def commits(view: View) -> View:
+    """An endpoint that writes: what its service did is committed once it returns. A refusal
+    raises before, and the request's end rolls its work back (style.md 6: the caller owns the
+    transaction; this is the API's one commit)."""
+
+    @functools.wraps(view)
+    def committed(*args: Any, **kwargs: Any) -> Any:
+        result = view(*args, **kwargs)
+        db.session.commit()
+        return result
+
+    return committed  # type: ignore[return-value]
 
 
 class SelectPage(Page):

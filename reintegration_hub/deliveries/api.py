@@ -12,11 +12,10 @@ from typing import Any
 import flask
 import marshmallow as ma
 from flask_login import current_user
-from flask_smorest.error_handler import ErrorSchema
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from reintegration_hub.core.api import Blueprint, SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.certificates import CERTIFICATE_TYPES, CertificateUpload
@@ -27,7 +26,6 @@ from reintegration_hub.deliveries.schemas import (
     LineDeliveriesSchema,
 )
 from reintegration_hub.deliveries.views import READERS, RECORDERS, certificate_response
-from reintegration_hub.extensions import db
 
 MULTIPART = "multipart/form-data"
 NOT_FOUND = "No such delivery in the caller's scope"
@@ -73,19 +71,16 @@ def list_deliveries(query: dict[str, Any]) -> Any:
 @bp.post("")
 @bp.arguments(DeliveryCreateSchema, location="form_and_files")
 @bp.response(201, DeliverySchema)
-@bp.alt_response(403, schema=ErrorSchema, description="Not a case manager, partner or admin")
-@bp.alt_response(404, schema=ErrorSchema, description="No such plan line in the caller's scope")
-@bp.alt_response(
-    409,
-    schema=ErrorSchema,
-    description="Plan not approved, referral not accepted, or the line fully delivered",
-)
-@bp.alt_response(
-    422,
-    schema=ErrorSchema,
-    description="A bad field, or more units or a larger amount than the line has left",
+@bp.refuses(
+    {
+        403: "Not a case manager, partner or admin",
+        404: "No such plan line in the caller's scope",
+        409: "Plan not approved, referral not accepted, or the line fully delivered",
+        422: "A bad field, or more units or a larger amount than the line has left",
+    }
 )
 @roles(*RECORDERS)
+@commits
 def create_delivery(data: dict[str, Any]) -> Any:
     """Record an instalment of an approved plan line (its only one when delivered at once)
     with its handover certificate (PDF, JPEG or PNG, decided by the content). Instalments
@@ -94,19 +89,17 @@ def create_delivery(data: dict[str, Any]) -> Any:
     delivery; the last marks the referral delivered."""
     line_id = data.pop("plan_line_id")
     upload = data.pop("certificate")
-    delivery = services.record_delivery(
+    return services.record_delivery(
         line_id,
         services.DeliveryInput(**data),
         CertificateUpload(upload.filename or "", upload.stream),
         actor=current_user,
     )
-    db.session.commit()
-    return delivery
 
 
 @bp.get("/lines/<int:line_id>")
 @bp.response(200, LineDeliveriesSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such plan line in the caller's scope")
+@bp.refuses({404: "No such plan line in the caller's scope"})
 @roles(*READERS)
 def get_line_deliveries(line_id: int) -> Any:
     """A plan line's instalments and what is still due of it."""
@@ -115,7 +108,7 @@ def get_line_deliveries(line_id: int) -> Any:
 
 @bp.get("/<int:delivery_id>")
 @bp.response(200, DeliverySchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
 def get_delivery(delivery_id: int) -> Any:
     return services.get_delivery(delivery_id, actor=current_user)
@@ -123,10 +116,10 @@ def get_delivery(delivery_id: int) -> Any:
 
 @bp.get("/<int:delivery_id>/certificate")
 @bp.doc(responses={"200": {"description": "The certificate file", "content": CERTIFICATE_CONTENT}})
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
+@commits
 def get_certificate(delivery_id: int) -> Any:
     """The handover certificate as a download; every download is audited."""
     delivery, path = services.certificate_file(delivery_id, actor=current_user)
-    db.session.commit()
     return certificate_response(delivery, path)

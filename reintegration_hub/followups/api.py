@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest.error_handler import ErrorSchema
 
-from reintegration_hub.core.api import Blueprint
+from reintegration_hub.core.api import Blueprint, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
-from reintegration_hub.extensions import db
 from reintegration_hub.followups import actions, ownership
 from reintegration_hub.followups.schemas import (
     ArrivalResultSchema,
@@ -31,21 +29,14 @@ bp = Blueprint(
 )
 
 READERS = (*ACTORS, Role.PROGRAMME_MANAGER)
-NOT_FOUND = {"schema": ErrorSchema, "description": "Not in the caller's scope"}
-FORBIDDEN = {
-    "schema": ErrorSchema,
-    "description": "Not an owner of the milestone, its office's supervisor or an administrator",
-}
-REFUSED = {
-    "schema": ErrorSchema,
-    "description": "Closed already, the window's own milestone, a closed case, "
-    "or closed by its own record",
-}
+NOT_FOUND = "Not in the caller's scope"
+FORBIDDEN = "Not an owner of the milestone, its office's supervisor or an administrator"
+REFUSED = "Closed already, the window's own milestone, a closed case, or closed by its own record"
 
 
 @bp.get("/cases/<int:case_id>/milestones")
 @bp.response(200, MilestoneSchema(many=True))
-@bp.alt_response(404, **NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
 def list_milestones(case_id: int) -> Any:
     """The case's milestones the caller sees, by due date."""
@@ -54,7 +45,7 @@ def list_milestones(case_id: int) -> Any:
 
 @bp.get("/milestones/<int:milestone_id>")
 @bp.response(200, MilestoneSchema)
-@bp.alt_response(404, **NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
 def get_milestone(milestone_id: int) -> Any:
     """One milestone."""
@@ -63,7 +54,7 @@ def get_milestone(milestone_id: int) -> Any:
 
 @bp.get("/milestones/<int:milestone_id>/history")
 @bp.response(200, MilestoneActionSchema(many=True))
-@bp.alt_response(404, **NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
 def milestone_history(milestone_id: int) -> Any:
     """What was done to the milestone by hand, oldest first."""
@@ -72,17 +63,16 @@ def milestone_history(milestone_id: int) -> Any:
 
 
 def _acted(milestone_id: int) -> Any:
-    db.session.commit()
+    """The milestone as the action left it."""
     return actions.get_milestone(milestone_id, actor=current_user)
 
 
 @bp.post("/milestones/<int:milestone_id>/done")
 @bp.arguments(DoneSchema)
 @bp.response(200, MilestoneSchema)
-@bp.alt_response(403, **FORBIDDEN)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({403: FORBIDDEN, 404: NOT_FOUND, 409: REFUSED})
 @roles(*ACTORS)
+@commits
 def mark_done(data: dict[str, Any], milestone_id: int) -> Any:
     """Done on a day (not in the future, not before the return). An arrival milestone records
     the arrival; visits, surveys and deliveries are done by recording them (409)."""
@@ -93,10 +83,9 @@ def mark_done(data: dict[str, Any], milestone_id: int) -> Any:
 @bp.post("/milestones/<int:milestone_id>/not-applicable")
 @bp.arguments(NotApplicableSchema)
 @bp.response(200, MilestoneSchema)
-@bp.alt_response(403, **FORBIDDEN)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({403: FORBIDDEN, 404: NOT_FOUND, 409: REFUSED})
 @roles(*ACTORS)
+@commits
 def mark_not_applicable(data: dict[str, Any], milestone_id: int) -> Any:
     """Not applicable, for a reason from the list (a note too for ``other``): status
     ``cancelled`` with the reason."""
@@ -107,10 +96,9 @@ def mark_not_applicable(data: dict[str, Any], milestone_id: int) -> Any:
 @bp.post("/milestones/<int:milestone_id>/move")
 @bp.arguments(MoveSchema)
 @bp.response(200, MilestoneSchema)
-@bp.alt_response(403, **FORBIDDEN)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({403: FORBIDDEN, 404: NOT_FOUND, 409: REFUSED})
 @roles(*ACTORS)
+@commits
 def move_milestone(data: dict[str, Any], milestone_id: int) -> Any:
     """A new due date; reminders and escalations move with it, the next check decides the
     state again."""
@@ -121,10 +109,9 @@ def move_milestone(data: dict[str, Any], milestone_id: int) -> Any:
 @bp.post("/milestones/<int:milestone_id>/reopen")
 @bp.arguments(ReopenSchema)
 @bp.response(200, MilestoneSchema)
-@bp.alt_response(403, **FORBIDDEN)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({403: FORBIDDEN, 404: NOT_FOUND, 409: REFUSED})
 @roles(*ACTORS)
+@commits
 def reopen_milestone(data: dict[str, Any], milestone_id: int) -> Any:
     """Undo a done or not applicable set by hand, while the window is open."""
     actions.reopen_milestone(milestone_id, **data, actor=current_user)
@@ -134,15 +121,13 @@ def reopen_milestone(data: dict[str, Any], milestone_id: int) -> Any:
 @bp.post("/cases/<int:case_id>/arrival")
 @bp.arguments(ArrivalSchema)
 @bp.response(200, ArrivalResultSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, schema=ErrorSchema, description="The case is closed")
+@bp.refuses({404: NOT_FOUND, 409: "The case is closed"})
 @roles(*actions.ARRIVAL_ROLES)
+@commits
 def record_arrival(data: dict[str, Any], case_id: int) -> Any:
     """Record or correct the arrival (not in the future, not before the departure): the
     arrival milestone is done on that day."""
-    case = actions.record_arrival(case_id, **data, actor=current_user)
-    db.session.commit()
-    return case
+    return actions.record_arrival(case_id, **data, actor=current_user)
 
 
 @bp.get("/follow-up/supervisors")
@@ -156,10 +141,9 @@ def list_supervisors() -> Any:
 @bp.put("/follow-up/supervisors/<int:office_id>")
 @bp.arguments(SupervisorSchema)
 @bp.response(200, SupervisorSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such office")
+@bp.refuses({404: "No such office"})
 @roles(Role.ADMIN)
+@commits
 def set_supervisor(data: dict[str, Any], office_id: int) -> Any:
     """Name the office's supervisor: an active user of the office in the role it works in."""
-    office = ownership.set_office_supervisor(office_id, data["supervisor_id"], actor=current_user)
-    db.session.commit()
-    return office
+    return ownership.set_office_supervisor(office_id, data["supervisor_id"], actor=current_user)

@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest.error_handler import ErrorSchema
 
-from reintegration_hub.core.api import Blueprint
+from reintegration_hub.core.api import Blueprint, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
-from reintegration_hub.extensions import db
 from reintegration_hub.monitoring import activities
 from reintegration_hub.monitoring import dashboard as dashboard_figures
 from reintegration_hub.monitoring import outcomes as outcome_figures
@@ -66,12 +64,12 @@ def list_activities(query: dict[str, Any]) -> Any:
 @bp.post("/activities")
 @bp.arguments(ActivitySchema)
 @bp.response(201, ActivitySchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such grant")
-@bp.alt_response(422, schema=ErrorSchema, description="Not valid")
+@bp.refuses({404: "No such grant", 422: "Not valid"})
 @roles(*HOME_OFFICE)
+@commits
 def record_activity(data: dict[str, Any]) -> Any:
     """Record a short stay or a capacity-building event toward a grant's targets."""
-    activity = activities.record_activity(
+    return activities.record_activity(
         data["grant_id"],
         data["kind"],
         data["occurred_on"],
@@ -79,5 +77,3 @@ def record_activity(data: dict[str, Any]) -> Any:
         data["note"],
         actor=current_user,
     )
-    db.session.commit()
-    return activity

@@ -8,12 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest.error_handler import ErrorSchema
 
-from reintegration_hub.core.api import Blueprint, SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.errors import NotFound
-from reintegration_hub.extensions import db
 from reintegration_hub.plans import amendments, services
 from reintegration_hub.plans.models import Plan
 from reintegration_hub.plans.schemas import (
@@ -35,8 +33,8 @@ from reintegration_hub.plans.views import BUILDERS, READERS, REVIEWERS
 
 bp = Blueprint("plans_api", __name__, url_prefix="", description="Reintegration plans")
 
-NOT_FOUND = {"schema": ErrorSchema, "description": "Not in the caller's scope"}
-REFUSED = {"schema": ErrorSchema, "description": "Not allowed in the plan's present state"}
+NOT_FOUND = "Not in the caller's scope"
+REFUSED = "Not allowed in the plan's present state"
 
 
 def _plan(case_id: int) -> Plan:
@@ -58,7 +56,7 @@ def list_plans(query: dict[str, Any]) -> Any:
 
 @bp.get("/cases/<int:case_id>/plan")
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
 def get_plan(case_id: int) -> Any:
     """The case's plan with its lines, holds and referrals."""
@@ -67,19 +65,18 @@ def get_plan(case_id: int) -> Any:
 
 @bp.post("/cases/<int:case_id>/plan")
 @bp.response(201, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def start_plan(case_id: int) -> Any:
     """Start the case's plan (or answer the one started) with the family's budget cap."""
     services.start_plan(case_id, actor=current_user)
-    db.session.commit()
     return _plan(case_id)
 
 
 @bp.get("/plans/<int:plan_id>/revisions")
 @bp.response(200, RevisionSchema(many=True))
-@bp.alt_response(404, **NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
 def list_revisions(plan_id: int) -> Any:
     """The plan's versions, newest first: who changed what, when."""
@@ -89,106 +86,99 @@ def list_revisions(plan_id: int) -> Any:
 @bp.post("/plans/<int:plan_id>/lines")
 @bp.arguments(LineCreateSchema)
 @bp.response(201, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def add_line(data: dict[str, Any], plan_id: int) -> Any:
     """Add a marketplace option that fits the returnee (422 with the reasons if not): to a
     draft directly; to an approved plan as a line proposed in its amendment (opened if
     needed), referred once the amendment is in effect."""
     line = amendments.add_support(plan_id, data.pop("option_id"), **data, actor=current_user)
-    db.session.commit()
     return _plan(line.plan.returnee_id)
 
 
 @bp.patch("/plans/lines/<int:line_id>")
 @bp.arguments(LineUpdateSchema)
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def update_line(data: dict[str, Any], line_id: int) -> Any:
     """Change a line's quantity and notes: in a draft directly; in an approved plan as a
     change proposed in its amendment (never below what was delivered: 422)."""
     line = amendments.change_line(line_id, **data, actor=current_user)
-    db.session.commit()
     return _plan(line.plan.returnee_id)
 
 
 @bp.delete("/plans/lines/<int:line_id>")
 @bp.arguments(LineRemoveSchema, location="query")
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def remove_line(query: dict[str, Any], line_id: int) -> Any:
     """Take a line out: removed from a draft (its held place is given back); in an approved
     plan, proposed for cancellation in its amendment (409 when deliveries are recorded for it:
     reduce it instead)."""
     plan = amendments.take_out_line(line_id, **query, actor=current_user)
-    db.session.commit()
     return _plan(plan.returnee_id)
 
 
 @bp.post("/plans/lines/<int:line_id>/replace")
 @bp.arguments(ReplaceSchema)
 @bp.response(201, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def replace_line(data: dict[str, Any], line_id: int) -> Any:
     """Propose a replacement for a declined, expired or cancelled line in the plan's
     amendment: another option, or the same one referred again (no ``option_id``)."""
     line = amendments.replace_line(line_id, **data, actor=current_user)
-    db.session.commit()
     return _plan(line.plan.returnee_id)
 
 
 @bp.post("/plans/lines/<int:line_id>/keep")
 @bp.arguments(VersionedSchema)
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def keep_line(data: dict[str, Any], line_id: int) -> Any:
     """Undo the change or cancellation the open amendment proposes for a line."""
     plan = amendments.keep_line(line_id, **data, actor=current_user)
-    db.session.commit()
     return _plan(plan.returnee_id)
 
 
 @bp.post("/plans/<int:plan_id>/submit")
 @bp.arguments(SubmitSchema)
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def submit_plan(data: dict[str, Any], plan_id: int) -> Any:
     """Submit to the origin office: places are held; over the cap needs a justification."""
     services.lock_plan(plan_id, actor=current_user, expected_version=data.pop("expected_version"))
     plan = services.submit_plan(plan_id, **data, actor=current_user)
-    db.session.commit()
     return _plan(plan.returnee_id)
 
 
 @bp.post("/plans/<int:plan_id>/<any(return, confirm, approve):step>")
 @bp.arguments(ReviewSchema)
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*REVIEWERS)
+@commits
 def review_plan(data: dict[str, Any], plan_id: int, step: str) -> Any:
     """``return`` (with comments) or ``confirm`` feasibility: origin case managers;
     ``approve``: programme managers (referrals go out to the partners)."""
     services.lock_plan(plan_id, actor=current_user, expected_version=data["expected_version"])
     plan = services.REVIEW_STEPS[step](plan_id, comment=data["comment"], actor=current_user)
-    db.session.commit()
     return _plan(plan.returnee_id)
 
 
 @bp.get("/plans/<int:plan_id>/amendments")
 @bp.response(200, AmendmentSchema(many=True))
-@bp.alt_response(404, **NOT_FOUND)
+@bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
 def list_amendments(plan_id: int) -> Any:
     """The plan's amendments, newest first, with the changes each made or proposes."""
@@ -198,53 +188,49 @@ def list_amendments(plan_id: int) -> Any:
 @bp.post("/plans/<int:plan_id>/amendments")
 @bp.arguments(AmendmentOpenSchema)
 @bp.response(201, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def open_amendment(data: dict[str, Any], plan_id: int) -> Any:
     """Open the next numbered amendment of an approved plan (409 when one is open)."""
     amendment = amendments.open_amendment(plan_id, **data, actor=current_user)
-    db.session.commit()
     return _plan(amendment.plan.returnee_id)
 
 
 @bp.post("/plans/<int:plan_id>/amendment/submit")
 @bp.arguments(SubmitSchema)
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def submit_amendment(data: dict[str, Any], plan_id: int) -> Any:
     """Send the open amendment to the origin case manager: new lines hold places; over the
     cap needs a justification. Says whether the programme manager must approve it too."""
     amendment = amendments.submit_amendment(plan_id, **data, actor=current_user)
-    db.session.commit()
     return _plan(amendment.plan.returnee_id)
 
 
 @bp.post("/plans/<int:plan_id>/amendment/withdraw")
 @bp.arguments(ReviewSchema)
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*BUILDERS)
+@commits
 def withdraw_amendment(data: dict[str, Any], plan_id: int) -> Any:
     """Drop the open amendment: its proposed lines leave the plan, nothing takes effect."""
     amendment = amendments.withdraw_amendment(plan_id, **data, actor=current_user)
-    db.session.commit()
     return _plan(amendment.plan.returnee_id)
 
 
 @bp.post("/plans/<int:plan_id>/amendment/<any(return, confirm, approve):step>")
 @bp.arguments(ReviewSchema)
 @bp.response(200, PlanSchema)
-@bp.alt_response(404, **NOT_FOUND)
-@bp.alt_response(409, **REFUSED)
+@bp.refuses({404: NOT_FOUND, 409: REFUSED})
 @roles(*REVIEWERS)
+@commits
 def review_amendment(data: dict[str, Any], plan_id: int, step: str) -> Any:
     """``return`` (with comments) or ``confirm``: origin case managers (confirming an
     amendment within the approved total and the cap puts it into effect); ``approve``:
     programme managers, for one that raises the total or goes over the cap."""
     amendment = amendments.AMENDMENT_STEPS[step](plan_id, **data, actor=current_user)
-    db.session.commit()
     return _plan(amendment.plan.returnee_id)

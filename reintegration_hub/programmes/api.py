@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest.error_handler import ErrorSchema
 
-from reintegration_hub.core.api import Blueprint, SelectPage
+from reintegration_hub.core.api import Blueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
-from reintegration_hub.extensions import db
 from reintegration_hub.programmes import caps, places, rates, services
 from reintegration_hub.programmes.schemas import (
     CapRuleSchema,
@@ -47,18 +45,17 @@ def list_grants() -> Any:
 @bp.post("/grants")
 @bp.arguments(GrantSchema)
 @bp.response(201, GrantSchema)
-@bp.alt_response(409, schema=ErrorSchema, description="A grant with this number exists")
+@bp.refuses({409: "A grant with this number exists"})
 @roles(*MANAGERS)
+@commits
 def create_grant(terms: services.GrantTerms) -> Any:
     """A new grant; co-financing shares add up to 100%."""
-    grant = services.create_grant(**terms.__dict__, actor=current_user)
-    db.session.commit()
-    return grant
+    return services.create_grant(**terms.__dict__, actor=current_user)
 
 
 @bp.get("/grants/<int:grant_id>")
 @bp.response(200, GrantSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_YOURS)
+@bp.refuses({404: NOT_YOURS})
 @roles(*MANAGERS)
 def get_grant(grant_id: int) -> Any:
     return services.managed_grant(grant_id, actor=current_user)
@@ -67,19 +64,17 @@ def get_grant(grant_id: int) -> Any:
 @bp.put("/grants/<int:grant_id>")
 @bp.arguments(GrantSchema)
 @bp.response(200, GrantSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_YOURS)
-@bp.alt_response(409, schema=ErrorSchema, description="Cases or approved plans in the way")
+@bp.refuses({404: NOT_YOURS, 409: "Cases or approved plans in the way"})
 @roles(*MANAGERS)
+@commits
 def update_grant(terms: services.GrantTerms, grant_id: int) -> Any:
     """Replace a grant's terms, funding sources and targets."""
-    grant = services.update_grant(grant_id, terms, actor=current_user)
-    db.session.commit()
-    return grant
+    return services.update_grant(grant_id, terms, actor=current_user)
 
 
 @bp.get("/grants/<int:grant_id>/places")
 @bp.response(200, PlacesSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_YOURS)
+@bp.refuses({404: NOT_YOURS})
 @roles(*MANAGERS)
 def grant_places(grant_id: int) -> Any:
     """Reintegration places funded, used and left."""
@@ -90,7 +85,7 @@ def grant_places(grant_id: int) -> Any:
 @bp.get("/grants/<int:grant_id>/priority")
 @bp.arguments(PageQuerySchema, location="query")
 @bp.response(200, PriorityListSchema)
-@bp.alt_response(404, schema=ErrorSchema, description=NOT_YOURS)
+@bp.refuses({404: NOT_YOURS})
 @roles(*MANAGERS)
 def grant_priority(query: dict[str, Any], grant_id: int) -> Any:
     """The grant's returnees waiting for a place, most vulnerable first (summed severity of
@@ -113,17 +108,16 @@ def list_cap_rules() -> Any:
 @bp.post("/cap-rules")
 @bp.arguments(CapRuleSchema)
 @bp.response(201, CapRuleSchema)
-@bp.alt_response(409, schema=ErrorSchema, description="A rule for this scope or name exists")
+@bp.refuses({409: "A rule for this scope or name exists"})
 @roles(*MANAGERS)
+@commits
 def create_cap_rule(terms: caps.CapRuleTerms) -> Any:
-    rule = caps.create_cap_rule(terms, actor=current_user)
-    db.session.commit()
-    return rule
+    return caps.create_cap_rule(terms, actor=current_user)
 
 
 @bp.get("/cap-rules/<int:rule_id>")
 @bp.response(200, CapRuleSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such rule the caller may change")
+@bp.refuses({404: "No such rule the caller may change"})
 @roles(*MANAGERS)
 def get_cap_rule(rule_id: int) -> Any:
     return caps.get_cap_rule(rule_id, actor=current_user)
@@ -132,25 +126,24 @@ def get_cap_rule(rule_id: int) -> Any:
 @bp.put("/cap-rules/<int:rule_id>")
 @bp.arguments(CapRuleSchema)
 @bp.response(200, CapRuleSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such rule the caller may change")
-@bp.alt_response(409, schema=ErrorSchema, description="A rule for this scope or name exists")
+@bp.refuses(
+    {404: "No such rule the caller may change", 409: "A rule for this scope or name exists"}
+)
 @roles(*MANAGERS)
+@commits
 def update_cap_rule(terms: caps.CapRuleTerms, rule_id: int) -> Any:
     """Change a rule; plans started already keep their cap."""
-    rule = caps.update_cap_rule(rule_id, terms, actor=current_user)
-    db.session.commit()
-    return rule
+    return caps.update_cap_rule(rule_id, terms, actor=current_user)
 
 
 @bp.delete("/cap-rules/<int:rule_id>")
 @bp.response(204)
-@bp.alt_response(404, schema=ErrorSchema, description="No such rule the caller may change")
-@bp.alt_response(409, schema=ErrorSchema, description="Plans were capped under the rule")
+@bp.refuses({404: "No such rule the caller may change", 409: "Plans were capped under the rule"})
 @roles(*MANAGERS)
+@commits
 def delete_cap_rule(rule_id: int) -> Any:
     """Remove a rule no plan was capped under (never the default rule)."""
     caps.delete_cap_rule(rule_id, actor=current_user)
-    db.session.commit()
     return None
 
 
@@ -170,51 +163,48 @@ def list_rates(query: dict[str, Any]) -> Any:
 @bp.post("/exchange-rates")
 @bp.arguments(ExchangeRateSchema)
 @bp.response(201, ExchangeRateSchema)
-@bp.alt_response(409, schema=ErrorSchema, description="A rate for this currency and day exists")
+@bp.refuses({409: "A rate for this currency and day exists"})
 @roles(*MANAGERS)
+@commits
 def create_rate(data: dict[str, Any]) -> Any:
     """A rate for a currency from a day on, as euros per unit or as units per euro."""
-    row = rates.record_rate(data["currency"], data["valid_on"], **_rate(data), actor=current_user)
-    db.session.commit()
-    return row
+    return rates.record_rate(data["currency"], data["valid_on"], **_rate(data), actor=current_user)
 
 
 @bp.put("/exchange-rates/<int:rate_id>")
 @bp.arguments(RateChangeSchema)
 @bp.response(200, ExchangeRateSchema)
-@bp.alt_response(404, schema=ErrorSchema, description="No such rate")
+@bp.refuses({404: "No such rate"})
 @roles(*MANAGERS)
+@commits
 def update_rate(data: dict[str, Any], rate_id: int) -> Any:
     """Correct a rate; plan lines and deliveries priced with it keep the old one."""
-    row = rates.update_rate(rate_id, **_rate(data), actor=current_user)
-    db.session.commit()
-    return row
+    return rates.update_rate(rate_id, **_rate(data), actor=current_user)
 
 
 @bp.delete("/exchange-rates/<int:rate_id>")
 @bp.response(204)
-@bp.alt_response(404, schema=ErrorSchema, description="No such rate")
+@bp.refuses({404: "No such rate"})
 @roles(*MANAGERS)
+@commits
 def delete_rate(rate_id: int) -> Any:
     rates.delete_rate(rate_id, actor=current_user)
-    db.session.commit()
     return None
 
 
 @bp.post("/exchange-rates/import")
 @bp.arguments(RateImportSchema, location="files")
 @bp.response(200, ImportResultSchema)
-@bp.alt_response(422, schema=ErrorSchema, description="Nothing imported: errors by line")
+@bp.refuses({422: "Nothing imported: errors by line"})
 @roles(*MANAGERS)
+@commits
 def import_rates(files: dict[str, Any]) -> Any:
     """Daily rates from a CSV or XLSX file (columns currency, date, and eur_per_unit or
     units_per_eur, optionally source), all or none; errors.lines lists each problem."""
     upload = files["file"]
-    result = rates.import_rates(
+    return rates.import_rates(
         upload.filename or "", upload.read(rates.MAX_IMPORT_BYTES + 1), actor=current_user
     )
-    db.session.commit()
-    return result
 
 
 def _rate(data: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.sql import partial_index
 from reintegration_hub.core.validation import BIRTH_DATE, TRAVEL_DATE, accepts
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 
@@ -90,12 +91,11 @@ class Returnee(IdMixin, TimestampMixin, Base):
         # duplicate detection prefilter
         sa.Index("ix_returnees_identity", "date_of_birth", "nationality"),
         # closed cases waiting for anonymisation (cases.retention), oldest closure first
-        sa.Index(
+        partial_index(
             "ix_returnees_retention_due",
             "closed_at",
             "id",
-            postgresql_where=sa.text("anonymised_at IS NULL AND closed_at IS NOT NULL"),
-            sqlite_where=sa.text("anonymised_at IS NULL AND closed_at IS NOT NULL"),
+            where="anonymised_at IS NULL AND closed_at IS NOT NULL",
         ),
         sa.CheckConstraint(
             "departure_deadline_on IS NULL OR return_decision_on IS NOT NULL",

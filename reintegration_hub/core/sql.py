@@ -1,5 +1,6 @@
 """SQL that PostgreSQL and SQLite spell differently: date arithmetic, and inserts that skip rows
-already there (``insert_ignore``, the one place that picks the dialect's ``ON CONFLICT``).
+already there (``insert_ignore``, the one place that picks the dialect's ``ON CONFLICT``),
+partial indexes (``partial_index``).
 
 Each date function is a SQL construct (``sqlalchemy.ext.compiler``), so one expression serves
 both databases and the statement needs no dialect at build time. Their constants are written
@@ -23,6 +24,15 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from reintegration_hub.extensions import db
+
+
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> sa.Index:
+    """An index over the rows ``where`` holds, on PostgreSQL and SQLite alike (each dialect
+    takes the condition under its own keyword)."""
+    condition = sa.text(where)
+    return sa.Index(
+        name, *columns, unique=unique, postgresql_where=condition, sqlite_where=condition
+    )
 
 
 class utc_day(FunctionElement[dt.date]):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reintegration_hub.auth.models import User
 from reintegration_hub.core.db import Base, IdMixin, now_utc
+from reintegration_hub.core.sql import partial_index
 from reintegration_hub.core.validation import MONEY, accepts
 from reintegration_hub.plans.models import PlanLine
 
@@ -38,13 +39,7 @@ class Delivery(IdMixin, Base):
         sa.CheckConstraint("quantity >= 0", name="quantity_not_negative"),
         sa.CheckConstraint("instalment >= 1", name="instalment_positive"),
         sa.UniqueConstraint("plan_line_id", "instalment"),
-        sa.Index(
-            "uq_deliveries_final_line",
-            "plan_line_id",
-            unique=True,
-            postgresql_where=sa.text("final"),
-            sqlite_where=sa.text("final"),
-        ),
+        partial_index("uq_deliveries_final_line", "plan_line_id", where="final", unique=True),
         sa.Index("ix_deliveries_delivered_on", "delivered_on"),
     )
 

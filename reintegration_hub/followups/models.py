@@ -22,6 +22,7 @@ from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.sql import partial_index
 from reintegration_hub.plans.models import PlanLine
 
 
@@ -79,12 +80,8 @@ class MilestoneTemplate(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "milestone_templates"
     __table_args__ = (
-        sa.Index(
-            "uq_milestone_templates_default",
-            "is_default",
-            unique=True,
-            postgresql_where=sa.text("is_default"),
-            sqlite_where=sa.text("is_default"),
+        partial_index(
+            "uq_milestone_templates_default", "is_default", where="is_default", unique=True
         ),
     )
 

@@ -27,6 +27,7 @@ from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
 from reintegration_hub.core.roles import Actor
+from reintegration_hub.core.sql import partial_index
 from reintegration_hub.core.validation import MONEY, accepts
 
 if TYPE_CHECKING:  # followups.models imports this module
@@ -220,12 +221,8 @@ class PlanAmendment(IdMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("plan_id", "number"),
         # at most one amendment in play per plan (the services lock the plan row first)
-        sa.Index(
-            "uq_plan_amendments_open",
-            "plan_id",
-            unique=True,
-            postgresql_where=sa.text(_OPEN_AMENDMENTS_SQL),
-            sqlite_where=sa.text(_OPEN_AMENDMENTS_SQL),
+        partial_index(
+            "uq_plan_amendments_open", "plan_id", where=_OPEN_AMENDMENTS_SQL, unique=True
         ),
         # the review queue: amendments waiting for a step, oldest first
         sa.Index("ix_plan_amendments_status", "status", "submitted_at"),

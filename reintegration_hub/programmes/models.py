@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from reintegration_hub.auth.models import Office
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, str_enum
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.core.sql import partial_index
 from reintegration_hub.core.validation import MONEY, accepts
 
 
@@ -140,28 +141,20 @@ class BudgetCapRule(IdMixin, TimestampMixin, Base):
         ),
         sa.UniqueConstraint("grant_id", "return_country_code"),
         # one rule per grant for any country, one programme-wide rule per country
-        sa.Index(
+        partial_index(
             "uq_budget_cap_rules_grant_any_country",
             "grant_id",
+            where="return_country_code IS NULL",
             unique=True,
-            postgresql_where=sa.text("return_country_code IS NULL"),
-            sqlite_where=sa.text("return_country_code IS NULL"),
         ),
-        sa.Index(
+        partial_index(
             "uq_budget_cap_rules_country_any_grant",
             "return_country_code",
+            where="grant_id IS NULL",
             unique=True,
-            postgresql_where=sa.text("grant_id IS NULL"),
-            sqlite_where=sa.text("grant_id IS NULL"),
         ),
         # at most one default rule
-        sa.Index(
-            "uq_budget_cap_rules_default",
-            "is_default",
-            unique=True,
-            postgresql_where=sa.text("is_default"),
-            sqlite_where=sa.text("is_default"),
-        ),
+        partial_index("uq_budget_cap_rules_default", "is_default", where="is_default", unique=True),
     )
 
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)

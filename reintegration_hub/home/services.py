@@ -7,9 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from reintegration_hub.auth.models import Office, User
-from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.authz import scoped
-from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Actor, OfficeKind
 from reintegration_hub.extensions import db
 from reintegration_hub.programmes.models import Grant
@@ -20,7 +18,6 @@ class Overview:
     active_users: int
     offices_by_kind: dict[OfficeKind, int]
     grants: int
-    audit_entries_today: int
 
 
 def overview(*, actor: Actor) -> Overview:
@@ -29,13 +26,8 @@ def overview(*, actor: Actor) -> Overview:
     offices = scoped(
         sa.select(Office.kind, sa.func.count(Office.id)).where(Office.is_active), Office, actor
     ).group_by(Office.kind)
-    midnight = now_utc().replace(hour=0, minute=0, second=0, microsecond=0)
-    audit = sa.select(sa.func.count(AuditEntry.id)).where(
-        AuditEntry.actor_id == actor.id, AuditEntry.at >= midnight
-    )
     return Overview(
         active_users=db.session.scalar(users) or 0,
         offices_by_kind={OfficeKind(k): n for k, n in db.session.execute(offices).all()},
         grants=db.session.scalar(scoped(sa.select(sa.func.count(Grant.id)), Grant, actor)) or 0,
-        audit_entries_today=db.session.scalar(audit) or 0,
     )

@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from reintegration_hub.core.authz import public, signed_in
-from reintegration_hub.home import services
+from reintegration_hub.home import services, todo
 
 bp = Blueprint("home", __name__)
 
@@ -14,9 +14,12 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @signed_in
 def index() -> Any:
-    """The signed-in user's home page: what their role does here, and where to start."""
+    """The signed-in user's home page: what their role does here, where to start, and what
+    waits for them (``todo``)."""
     return render_template(
-        f"home/{current_user.role.value}.html", overview=services.overview(actor=current_user)
+        f"home/{current_user.role.value}.html",
+        overview=services.overview(actor=current_user),
+        work=todo.my_work(actor=current_user),
     )
 
 

@@ -678,10 +678,11 @@ def deliveries_by_line(plan: Plan) -> dict[int, LineProgress]:
     return line_progress([line.id for line in plan.lines])
 
 
-def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> Page[Plan]:
-    """Plans waiting for ``actor``'s step, oldest first: submitted ones for case managers,
-    feasible ones for programme managers, both for administrators; approved plans whose
-    amendment waits for the same step with them (ordered by the amendment's submission)."""
+def review_queue_statement(actor: Actor) -> tuple[sa.Select[tuple[Plan]], tuple[Any, ...]]:
+    """The plans waiting for ``actor``'s step, and the queue's order (oldest first):
+    submitted ones for case managers, feasible ones for programme managers, both for
+    administrators; approved plans whose amendment waits for the same step with them (ordered
+    by the amendment's submission)."""
     waiting = (
         {
             Role.CASE_MANAGER: [PlanStatus.SUBMITTED],
@@ -706,5 +707,11 @@ def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> Page[Pl
     stmt = stmt.options(
         joinedload(Plan.returnee).joinedload(Returnee.host_office),
         selectinload(Plan.amendments),
-    ).order_by(submitted_at, Plan.id)
-    return paginate(stmt, page=page, per_page=page_size)
+    )
+    return stmt, (submitted_at, Plan.id)
+
+
+def review_queue(*, actor: Actor, page: int = 1, page_size: int = 25) -> Page[Plan]:
+    """One page of the plans waiting for ``actor``'s step (``review_queue_statement``)."""
+    stmt, order = review_queue_statement(actor)
+    return paginate(stmt.order_by(*order), page=page, per_page=page_size)

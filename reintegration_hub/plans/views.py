@@ -1,13 +1,14 @@
-"""Plan pages: the plan of a case (lines, cap, review, amendments, history), the option picker
-(to add support or to replace a line), the review queue."""
+"""Plan pages: the plan of a case (lines, cap, review, amendments, history), its printout for
+the returnee to sign, the option picker (to add support or to replace a line), the review
+queue."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -32,7 +33,7 @@ from reintegration_hub.followups.labels import (
     VISIT_MODE_LABELS,
 )
 from reintegration_hub.followups.timeline import plan_timeline
-from reintegration_hub.plans import amendments, services
+from reintegration_hub.plans import amendments, printout, services
 from reintegration_hub.plans.forms import (
     AddLineForm,
     AmendmentForm,
@@ -122,6 +123,29 @@ def _amendable(plan: Plan) -> bool:
 @roles(*READERS)
 def plan(case_id: int) -> Any:
     return _page(case_id)
+
+
+@bp.get("/cases/<int:case_id>/plan/print")
+@roles(*READERS)
+def print_plan(case_id: int) -> Any:
+    """The plan to print or save as PDF for the returnee's and the counsellor's signatures, in
+    the returnee's language where the catalogue has it (``?lang=`` chooses another)."""
+    languages = current_app.config["LANGUAGES"]
+    found = printout.printout(
+        case_id, languages=languages, asked=request.args.get("lang"), actor=current_user
+    )
+    db.session.commit()
+    case = found.plan.returnee
+    with force_locale(found.language):
+        return render_template(
+            "plans/print.html",
+            printout=found,
+            plan=found.plan,
+            case=case,
+            cap=services.family_cap(case),
+            languages=languages,
+            text_of=lambda option: printout.option_text(option, case, found.language),
+        )
 
 
 @bp.post("/cases/<int:case_id>/plan")

@@ -15,28 +15,13 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from partners.models import SupportOption, SupportOptionText
-from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.extensions import db
-from reintegration_hub.plans import services
-from tests.e2e.helpers import sign_in
-from tests.plans.helpers import single_mother
+from tests.e2e.helpers import RENT, approved_rent_plan, sign_in
 
 pytestmark = pytest.mark.e2e
 
-RENT = "Rent subsidy for the first three months"
 KIT = "Small business start-up kit"
-
-
-def _option_id(title: str) -> int:
-    option_id = db.session.scalar(
-        sa.select(SupportOption.id)
-        .join(SupportOptionText)
-        .where(SupportOptionText.language == "en", SupportOptionText.title == title)
-    )
-    assert option_id is not None, title
-    return option_id
 
 
 def _newest_referral_link(app: Flask) -> str:
@@ -54,27 +39,6 @@ def _newest_referral_link(app: Flask) -> str:
     return match.group(0)
 
 
-def _approved_rent_plan(app: Flask) -> tuple[int, str]:
-    """A single mother's approved plan with the rent subsidy (set up through the services: the
-    whole path through the pages is test_plan_path's); her case id and case number."""
-    with app.app_context():
-        users = {u.email: u for u in db.session.scalars(sa.select(User))}
-        counsellor = users["counsellor.riga@demo.example"]
-        manager = users["casemanager.tbilisi@demo.example"]
-        tbilisi = db.session.scalars(sa.select(Office).where(Office.name == "IOM Tbilisi")).one()
-        case = single_mother(counsellor, tbilisi, first_name="Tamar")
-        case.case_manager_id = manager.id
-        plan = services.start_plan(case.id, actor=counsellor)
-        services.add_line(plan.id, _option_id(RENT), quantity=3, actor=counsellor)
-        services.submit_plan(plan.id, actor=counsellor)
-        services.confirm_feasibility(plan.id, actor=manager)
-        services.approve_plan(plan.id, actor=users["manager@demo.example"])
-        db.session.commit()
-        found = (case.id, case.case_number)
-        db.session.remove()
-    return found
-
-
 def test_a_declined_line_is_replaced_and_referred_again_through_the_pages(
     browser: Any, page: Any, live_server: str, make_app: Callable[..., Flask]
 ) -> None:
@@ -82,7 +46,7 @@ def test_a_declined_line_is_replaced_and_referred_again_through_the_pages(
 
     base = live_server
     database = make_app(SERVER_NAME=None, PUBLIC_BASE_URL=base)  # links to the live server
-    case_id, case_number = _approved_rent_plan(database)
+    case_id, case_number = approved_rent_plan(database)
     rent_link = _newest_referral_link(database)
 
     partner = browser.new_context(locale="en-GB").new_page()  # no account: the e-mailed link

@@ -90,3 +90,34 @@ FLAG_LABELS: dict[str, Any] = {
     "imbalance": _l("Imbalance between dimensions"),
     "decline": _l("Decline since the last survey"),
 }
+
+#: The default milestone template's step names (migration 0005): a milestone that keeps one is
+#: named in the reader's language; a name an administrator typed is shown as typed.
+DEFAULT_STEP_NAMES: dict[str, Any] = {
+    "Arrival confirmed": _l("Arrival confirmed"),
+    "First contact with the origin office": _l("First contact with the origin office"),
+    "Plan agreed": _l("Plan agreed"),
+    "Support delivered": _l("Support delivered"),
+    "Monitoring visit (3 months)": _l("Monitoring visit (3 months)"),
+    "Monitoring visit (6 months)": _l("Monitoring visit (6 months)"),
+    "Monitoring visit (9 months)": _l("Monitoring visit (9 months)"),
+    "Sustainability survey": _l("Sustainability survey"),
+    "Reintegration window closes": _l("Reintegration window closes"),
+}
+
+#: The sustainability score bands of the scoring versions (their names are keys).
+BAND_LABELS: dict[str, Any] = {
+    "low": _l("Low sustainability"),
+    "medium": _l("Medium sustainability"),
+    "high": _l("High sustainability"),
+}
+
+
+def milestone_name(name: str) -> str:
+    """``name`` in the reader's language when it is a default step's (see DEFAULT_STEP_NAMES)."""
+    return str(DEFAULT_STEP_NAMES.get(name, name))
+
+
+def band_label(band: str) -> str:
+    """A score band in the reader's language; a band a scoring version added is its name."""
+    return str(BAND_LABELS.get(band, band))

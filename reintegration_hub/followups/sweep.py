@@ -52,6 +52,7 @@ from reintegration_hub.core.outbox import (
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.core.sql import insert_ignore
 from reintegration_hub.extensions import db
+from reintegration_hub.followups.labels import milestone_name
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
     Milestone,
@@ -414,6 +415,15 @@ def _messages(
 ) -> Iterator[OutgoingMessage]:
     """The e-mail of each notice to each of its recipients, filled in from the texts."""
     links = public_urls()
+    names: dict[tuple[str, str], str] = {}
+
+    def name_in(name: str, language: str) -> str:
+        """The milestone's name in ``language`` (a default step's is translated)."""
+        if (name, language) not in names:
+            with force_locale(language):
+                names[name, language] = milestone_name(name)
+        return names[name, language]
+
     for notice in addressed:
         row = notice.row
         due = row.due_on.isoformat()
@@ -421,14 +431,14 @@ def _messages(
             url = links.build("plans.plan", {"case_id": row.case_id}, force_external=True)
         else:
             url = links.build("deliveries.record", {"line_id": notice.line_id}, force_external=True)
-        shown = {"milestone": row.name, "number": row.case_number, "date": due, "url": url}
-        subject = f"{row.case_number}: {row.name} ({due})"
         for address in notice.recipients:
             language = language_of[address]
+            name = name_in(row.name, language)
+            shown = {"milestone": name, "number": row.case_number, "date": due, "url": url}
             yield OutgoingMessage(
                 notice_message_key(row.id, notice.level, address),
                 address,
-                subject,
+                f"{row.case_number}: {name} ({due})",
                 _fill(texts[notice.level, notice.line_id is not None, language], shown),
                 language,
                 notice_id=notice.notice_id,

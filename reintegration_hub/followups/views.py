@@ -24,6 +24,7 @@ from reintegration_hub.extensions import db
 from reintegration_hub.followups import (
     actions,
     exports,
+    labels,
     ownership,
     timeline,
     visits,
@@ -61,6 +62,10 @@ from reintegration_hub.followups.labels import (
 from reintegration_hub.followups.models import Milestone, MilestoneKind, Responsible
 
 bp = Blueprint("followups", __name__, url_prefix="/follow-up")
+
+
+bp.add_app_template_filter(labels.milestone_name, "milestone_name")
+bp.add_app_template_filter(labels.band_label, "band_label")
 
 
 @bp.app_context_processor

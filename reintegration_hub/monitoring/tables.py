@@ -24,6 +24,7 @@ from reintegration_hub.cases.drill import DONE_TIMELINESS
 from reintegration_hub.cases.labels import CLOSURE_LABELS
 from reintegration_hub.cases.models import CaseStatus, ClosureReason
 from reintegration_hub.core import i18n
+from reintegration_hub.followups.labels import MILESTONE_STATUS_LABELS, band_label
 from reintegration_hub.followups.models import MilestoneStatus
 from reintegration_hub.monitoring.charts import Bar, column_chart, hbar_chart
 from reintegration_hub.monitoring.dashboard import Dashboard, GrantProgress, SourceSplit
@@ -217,8 +218,8 @@ def _milestones_table(board: Dashboard) -> Table:
         _l("Open milestones by responsible office"),
         [
             Column("office", _l("Office")),
-            Column("due", _l("Due"), "int"),
-            Column("overdue", _l("Overdue"), "int"),
+            Column("due", MILESTONE_STATUS_LABELS[MilestoneStatus.DUE], "int"),
+            Column("overdue", MILESTONE_STATUS_LABELS[MilestoneStatus.OVERDUE], "int"),
         ],
         rows,
         links,
@@ -226,7 +227,10 @@ def _milestones_table(board: Dashboard) -> Table:
             _("Open milestones by responsible office"),
             _("Overdue and due milestones per office."),
             bars,
-            series=[_("Overdue"), _("Due")],
+            series=[
+                str(MILESTONE_STATUS_LABELS[MilestoneStatus.OVERDUE]),
+                str(MILESTONE_STATUS_LABELS[MilestoneStatus.DUE]),
+            ],
             empty=_("No milestone is due or overdue."),
         ),
     )
@@ -495,12 +499,15 @@ def _bands_table(f: DashboardFilters, o: Outcomes) -> Table:
         "score-bands",
         _l("Surveyed cases by band"),
         [Column("band", _l("Band")), Column("cases", _l("Surveyed cases"), "int")],
-        [{"band": b.key, "cases": b.n} for b in o.bands],
+        [{"band": band_label(b.key), "cases": b.n} for b in o.bands],
         [{"cases": _cases(f.case_args(band=b.key))} for b in o.bands],
         chart=hbar_chart(
             _("Surveyed cases by band"),
             _("Cases per band of their latest survey."),
-            [Bar(b.key, [b.n], [_int(b.n)], href=_cases(f.case_args(band=b.key))) for b in o.bands],
+            [
+                Bar(band_label(b.key), [b.n], [_int(b.n)], href=_cases(f.case_args(band=b.key)))
+                for b in o.bands
+            ],
         ),
     )
 

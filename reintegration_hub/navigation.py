@@ -12,6 +12,7 @@ MENU: list[tuple[str, Any]] = [
     ("cases.index", _l("Cases")),
     ("plans.queue", _l("Plans to review")),
     ("followups.index", _l("Follow-up")),
+    ("followups.calendar_month", _l("Calendar")),
     ("partners.search", _l("Marketplace")),
     ("partners.partners", _l("Partners")),
     ("partners.referral_inbox", _l("Referrals")),

@@ -261,7 +261,10 @@ class MonitoringVisit(IdMixin, Base):
     """A follow-up contact with the returnee: what was found and what happens next."""
 
     __tablename__ = "monitoring_visits"
-    __table_args__ = (sa.Index("ix_monitoring_visits_case", "returnee_id", "visited_on"),)
+    __table_args__ = (
+        sa.Index("ix_monitoring_visits_case", "returnee_id", "visited_on"),
+        sa.Index("ix_monitoring_visits_visited_on", "visited_on"),  # the office calendar
+    )
 
     returnee_id: Mapped[int] = mapped_column(sa.ForeignKey("returnees.id", ondelete="CASCADE"))
     visited_on: Mapped[dt.date]
@@ -334,3 +337,15 @@ class SustainabilitySurvey(IdMixin, Base):
 
     scoring_version: Mapped[ScoringVersion] = relationship()
     milestone: Mapped[Milestone | None] = relationship()
+
+
+class CalendarFeed(IdMixin, Base):
+    """A user's private iCalendar feed of their own due items (``followups.calendar``): the
+    address holds a random token, only its SHA-256 is stored; a new token revokes the old."""
+
+    __tablename__ = "calendar_feeds"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    last_read_at: Mapped[dt.datetime | None]

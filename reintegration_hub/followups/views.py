@@ -1,28 +1,41 @@
-"""Work lists of due and overdue milestones; recording monitoring visits and surveys; the
-administrators' milestone templates and scoring versions."""
+"""Work lists of due and overdue milestones; the office calendar and private calendar feeds;
+recording monitoring visits and surveys; the administrators' milestone templates and scoring
+versions."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any, cast
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from reintegration_hub.cases.services import get_case
-from reintegration_hub.core.authz import roles
+from reintegration_hub.core.authz import public, roles
+from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import DomainError, NotFound, PermissionDenied
 from reintegration_hub.core.exports import FORMATS
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_form
-from reintegration_hub.core.web import query_int, query_page
+from reintegration_hub.core.web import query_int, query_page, query_text
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import (
     actions,
+    calendar,
     exports,
     labels,
     ownership,
@@ -101,6 +114,69 @@ def index() -> Any:
     )
 
 
+CALENDAR_READERS = (
+    Role.COUNSELLOR,
+    Role.CASE_MANAGER,
+    Role.PARTNER,
+    Role.PROGRAMME_MANAGER,
+    Role.ADMIN,
+)
+
+
+@bp.get("/calendar")
+@roles(*CALENDAR_READERS)
+def calendar_month() -> Any:
+    """The milestones and visits of a month by day (``?month=2026-12``; one office's with
+    ``office_id`` for those who see every office), and the reader's private feed."""
+    first = calendar.parse_month(query_text("month", max_length=7), now_utc().date())
+    office_id = query_int("office_id")
+    return render_template(
+        "followups/calendar.html",
+        month=calendar.office_month(first, actor=current_user, office_id=office_id),
+        office_id=office_id,
+        offices=worklist.offices_with_milestones(actor=current_user),
+        has_feed=calendar.feed_of(current_user.id) is not None,
+        feed_url=session.pop("calendar_feed_url", None),
+        button_form=FlaskForm(),
+    )
+
+
+@bp.post("/calendar/feed")
+@roles(*CALENDAR_READERS)
+def issue_calendar_feed() -> Any:
+    """A new private address for the reader's calendar feed, shown once; the old one stops."""
+    if FlaskForm().validate_on_submit():
+        token = calendar.issue_feed(actor=current_user)
+        db.session.commit()
+        session["calendar_feed_url"] = url_for(
+            "followups.calendar_feed", token=token, _external=True
+        )
+    return redirect(url_for("followups.calendar_month"))
+
+
+@bp.post("/calendar/feed/stop")
+@roles(*CALENDAR_READERS)
+def revoke_calendar_feed() -> Any:
+    if FlaskForm().validate_on_submit() and calendar.revoke_feed(actor=current_user):
+        db.session.commit()
+        flash(_("Your calendar feed is stopped: its address no longer works."), "success")
+    return redirect(url_for("followups.calendar_month"))
+
+
+@bp.get("/calendar/<token>.ics")
+@public
+def calendar_feed(token: str) -> Any:
+    """The private iCalendar feed the token opens (a calendar program reads it, no session)."""
+    user = calendar.feed_user(token[:100])
+    document = calendar.feed_calendar(user, now_utc().date())
+    db.session.commit()
+    return Response(
+        document,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'inline; filename="reintegration-hub.ics"'},
+    )
+
+
 def _plan_url(case_id: int) -> str:
     return url_for("plans.plan", case_id=case_id) + "#follow-up"
 
@@ -117,7 +193,7 @@ def _closes(milestone: Milestone | None) -> str:
         str,
         _(
             "It closes %(milestone)s (due %(date)s).",
-            milestone=milestone.name,
+            milestone=labels.milestone_name(milestone.name),
             date=format_date(milestone.due_on, "medium"),
         ),
     )

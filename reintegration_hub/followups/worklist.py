@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from reintegration_hub.auth.models import Office
+from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
@@ -37,6 +38,32 @@ WORK_LIST_ORDER = (
     Milestone.due_on,
     Milestone.id,
 )
+
+
+#: The milestones each role answers for, and the case column naming the user who does.
+MILESTONE_DUTIES: dict[Role, tuple[frozenset[Responsible], Any]] = {
+    Role.COUNSELLOR: (frozenset({Responsible.COUNSELLOR}), Returnee.counsellor_id),
+    Role.CASE_MANAGER: (
+        frozenset({Responsible.CASE_MANAGER, Responsible.PARTNER}),
+        Returnee.case_manager_id,
+    ),
+}
+
+
+def answered_by(actor: Actor) -> sa.ColumnElement[bool] | None:
+    """The milestones of open cases that ``actor`` answers for (their home page's to-do list
+    and their calendar feed): a counsellor's on their own cases, a case manager's (theirs and
+    their partners') on their own cases, a partner user's all of the lines referred to them
+    (within ``scoped``); ``None`` for a role that answers for none. Use it under ``scoped``."""
+    open_cases = sa.select(Returnee.id).where(Returnee.status != CaseStatus.CLOSED)
+    if actor.role == Role.PARTNER:
+        duties = frozenset({Responsible.PARTNER})
+    elif actor.role in MILESTONE_DUTIES:
+        duties, owner = MILESTONE_DUTIES[actor.role]
+        open_cases = open_cases.where(owner == actor.id)
+    else:
+        return None
+    return sa.and_(Milestone.responsible.in_(duties), Milestone.returnee_id.in_(open_cases))
 
 
 def work_list_where(

@@ -36,15 +36,15 @@ from partners.models import (
     ReferralStatus,
     SupportOption,
 )
-from reintegration_hub.cases.models import CaseStatus, Returnee
+from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
 from reintegration_hub.core.paging import count_rows
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.models import Milestone, MilestoneStatus, Responsible
-from reintegration_hub.followups.worklist import WORK_LIST_ORDER
+from reintegration_hub.followups.models import Milestone, MilestoneStatus
+from reintegration_hub.followups.worklist import WORK_LIST_ORDER, answered_by
 from reintegration_hub.plans.models import Plan, PlanStatus
 from reintegration_hub.plans.services import review_queue_statement
 
@@ -52,15 +52,6 @@ T = TypeVar("T")
 
 #: How many items of a group the home page lists; the rest is behind the group's link.
 SHOWN = 5
-
-#: The milestones each role answers for, and the case column naming the user who does.
-MILESTONE_DUTIES: dict[Role, tuple[frozenset[Responsible], Any]] = {
-    Role.COUNSELLOR: (frozenset({Responsible.COUNSELLOR}), Returnee.counsellor_id),
-    Role.CASE_MANAGER: (
-        frozenset({Responsible.CASE_MANAGER, Responsible.PARTNER}),
-        Returnee.case_manager_id,
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -90,19 +81,12 @@ def _group(stmt: sa.Select[Any], *order: Any) -> Group[Any]:
 
 def my_milestones(actor: Actor) -> Group[Milestone] | None:
     """The due and overdue milestones of open cases that ``actor`` answers for."""
-    open_cases = sa.select(Returnee.id).where(Returnee.status != CaseStatus.CLOSED)
-    if actor.role == Role.PARTNER:
-        duties = frozenset({Responsible.PARTNER})
-    elif actor.role in MILESTONE_DUTIES:
-        duties, owner = MILESTONE_DUTIES[actor.role]
-        open_cases = open_cases.where(owner == actor.id)
-    else:
+    mine = answered_by(actor)
+    if mine is None:
         return None
     stmt = scoped(
         sa.select(Milestone).where(
-            Milestone.status.in_([MilestoneStatus.DUE, MilestoneStatus.OVERDUE]),
-            Milestone.responsible.in_(duties),
-            Milestone.returnee_id.in_(open_cases),
+            Milestone.status.in_([MilestoneStatus.DUE, MilestoneStatus.OVERDUE]), mine
         ),
         Milestone,
         actor,

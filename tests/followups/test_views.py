@@ -83,5 +83,5 @@ def test_the_case_manager_records_a_visit_and_a_survey_from_the_plan(w: World, l
 
     page = client.get(f"/cases/{w.case.id}/plan").get_data(as_text=True)
     assert "Shop opened" in page
-    assert "0.75 (high)" in page
+    assert "0.75 (High sustainability)" in page
     assert login(w.counsellor).get(f"/follow-up/cases/{w.case.id}/visit").status_code == 403

@@ -29,7 +29,7 @@ _KEY_LENGTH = 120
 _NOT_LETTERS = re.compile(r'[^a-z]+')
 _NOT_DIGITS = re.compile(r'\D+')
 _SOUNDS = (
-    ('ph', 'f'), ('kh', 'h'), ('gh', 'g'), ('sh', 's'), ('zh', 'z'), ('ch', 'c'), ('th', 't'),
+    ('sch', 'sh'), ('tch', 'ch'), ('ph', 'f'), ('kh', 'h'), ('gh', 'g'), ('sh', 's'), ('zh', 'z'), ('ch', 'c'), ('th', 't'),
     ('x', 'ks'), ('w', 'v'), ('q', 'k'), ('c', 'k'), ('z', 's'), ('j', 'i'), ('y', 'i'),
 )
 _VOWELS = frozenset('aeiou')

@@ -42,6 +42,8 @@ _NOT_LETTERS = re.compile(r"[^a-z]+")
 _NOT_DIGITS = re.compile(r"\D+")
 #: Sound-alikes, replaced in this order (digraphs before their letters).
 _SOUNDS = (
+    ("sch", "sh"),
+    ("tch", "ch"),
     ("ph", "f"),
     ("kh", "h"),
     ("gh", "g"),

@@ -196,6 +196,7 @@ def generate(total: int, seed: int = 16) -> tuple[dict[str, list[User]], list[di
         phone = f"+995 5{rng.randrange(10**7, 10**8)}"
         row = {
             "case_number": f"{host.country_code}-{year}-{numbers[host.id]:05d}",
+            "case_number_tail": numbers[host.id],
             "first_name": first_name,
             "last_name": last_name,
             **search.search_keys(

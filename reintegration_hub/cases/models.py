@@ -81,7 +81,7 @@ class Returnee(IdMixin, TimestampMixin, Base):
         "date_of_birth",
         "contact_after_return",
         *("first_name_key", "last_name_key", "first_name_sound", "last_name_sound"),
-        "contact_digits",
+        "phone_key",
     )
     __table_args__ = (
         # one index per case-list filter, each ending in id (the list's order)
@@ -99,6 +99,8 @@ class Returnee(IdMixin, TimestampMixin, Base):
         sa.Index("ix_returnees_last_name_key", "last_name_key"),
         sa.Index("ix_returnees_first_name_sound", "first_name_sound"),
         sa.Index("ix_returnees_last_name_sound", "last_name_sound"),
+        sa.Index("ix_returnees_phone_key", "phone_key"),
+        sa.Index("ix_returnees_case_number_tail", "case_number_tail"),
         # duplicate detection prefilter (and the search by date of birth)
         sa.Index("ix_returnees_identity", "date_of_birth", "nationality"),
         # closed cases waiting for anonymisation (cases.retention), oldest closure first
@@ -126,12 +128,13 @@ class Returnee(IdMixin, TimestampMixin, Base):
     return_city: Mapped[str] = mapped_column(sa.String(120), default="")
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # ISO 639-1
     contact_after_return: Mapped[str] = mapped_column(sa.String(500), default="")
-    # the search keys of the names and the contact's digits (cases.search), written with them
+    # the search keys of the number, the names and the contact (cases.search), written with them
+    case_number_tail: Mapped[int] = mapped_column(default=0)
     first_name_key: Mapped[str] = mapped_column(sa.String(120), default="")
     last_name_key: Mapped[str] = mapped_column(sa.String(120), default="")
     first_name_sound: Mapped[str] = mapped_column(sa.String(120), default="")
     last_name_sound: Mapped[str] = mapped_column(sa.String(120), default="")
-    contact_digits: Mapped[str] = mapped_column(sa.String(500), default="")
+    phone_key: Mapped[str] = mapped_column(sa.String(500), default="")
     host_office_id: Mapped[int] = mapped_column(sa.ForeignKey("offices.id"))
     counsellor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     origin_office_id: Mapped[int | None] = mapped_column(sa.ForeignKey("offices.id"))

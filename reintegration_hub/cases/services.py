@@ -386,8 +386,10 @@ def register_case(
         )
         if matches:
             raise PossibleDuplicate(matches)
+    case_number = allocate_case_number(host_office.country_code, now_utc().year)
     case = Returnee(
-        case_number=allocate_case_number(host_office.country_code, now_utc().year),
+        case_number=case_number,
+        case_number_tail=search.case_number_tail(case_number),
         host_office_id=host_office.id,
         counsellor_id=actor.id,
         status=CaseStatus.REGISTERED,

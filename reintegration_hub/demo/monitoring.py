@@ -307,6 +307,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
         rows["returnees"].append(
             {
                 "case_number": f"{host.country_code}-{registered.year}-{number:05d}",
+                "case_number_tail": number,
                 "first_name": first_name,
                 "last_name": last_name,
                 # what the case services write with the names (cases.search)

@@ -27,6 +27,7 @@ import re
 
 import sqlalchemy as sa
 from anyascii import anyascii
+from sqlalchemy.orm import InstrumentedAttribute
 
 from reintegration_hub.cases.models import Returnee
 
@@ -134,7 +135,7 @@ def _date(word: str) -> dt.date | None:
     return None
 
 
-def _starts_with(column: sa.ColumnElement[str], key: str) -> sa.ColumnElement[bool]:
+def _starts_with(column: InstrumentedAttribute[str], key: str) -> sa.ColumnElement[bool]:
     """An index range for the values that start with ``key`` (a-z or 0-9 only): ``"kap"``
     -> ``["kap", "kaq")``, ``"kaz"`` -> ``["kaz", "kb")``; bounds of letters and digits only,
     which every collation orders alike."""

@@ -7,19 +7,17 @@ import datetime as dt
 import json
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from reintegration_hub.cases import retention, services
-from reintegration_hub.cases.models import LegalStatus, Returnee
+from reintegration_hub.cases.models import LegalStatus
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.vocabulary import Sex
 from reintegration_hub.extensions import db
 from tests.cases.closed_cases import ACTOR, DAYS, NOW, closed_case
 from tests.cases.helpers import case_manager, counsellor, details, host_office, register
 from tests.factories import bearer, user_with_role
-from tests.test_migrations import load_migration, run_migration
 
 
 def found(q: str, actor) -> set[int]:
@@ -172,45 +170,6 @@ def test_hostile_queries_are_refused_clearly(client: FlaskClient, login, q: str)
 def test_punctuation_only_asks_for_nothing(app, riga) -> None:
     case = register(riga)
     assert found(" - . ", riga) == {case.id}
-
-
-def stored_keys() -> dict[int, tuple[str | int, ...]]:
-    columns = (
-        Returnee.first_name_key,
-        Returnee.last_name_key,
-        Returnee.first_name_sound,
-        Returnee.last_name_sound,
-        Returnee.phone_key,
-        Returnee.case_number_tail,
-    )
-    rows = db.session.execute(sa.select(Returnee.id, *columns)).all()
-    return {row[0]: tuple(row[1:]) for row in rows}
-
-
-def test_0021_fills_the_keys_of_cases_registered_before_as_the_code_does(app: Flask) -> None:
-    actor = counsellor()
-    for first, last, contact in [
-        ("ნინო", "კაპანაძე", "+995 555 12 34 56"),
-        ("Արամ", "Կարապետյան", ""),
-        ("Пётр", "Шевченко", "tel: 8 (029) 111-22-33"),
-        ("Ņina", "Bērziņa-Ozola", "nina@example.org"),
-    ]:
-        services.register_case(  # no consent or dependants: rows that point at the case
-            details(first_name=first, last_name=last, contact_after_return=contact),
-            confirm_duplicate=True,
-            actor=actor,
-        )
-    expected = stored_keys()
-    assert ("nino", "kapanadze", "n", "kpnds", "654321555599", 1) in expected.values()
-    migration = load_migration("0021")
-
-    run_migration(migration.downgrade)
-    columns = {c["name"] for c in sa.inspect(db.session.connection()).get_columns("returnees")}
-    assert "last_name_key" not in columns
-    run_migration(migration.upgrade)
-
-    assert stored_keys() == expected
-    assert len(expected) == 4
 
 
 def test_registration_details_stay_as_written(app, riga) -> None:

@@ -16,10 +16,13 @@ from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from flask import Flask
 
+from reintegration_hub.cases import services
+from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
 from reintegration_hub.core.schema import include_object
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.sweep import sweep
+from tests.cases.helpers import counsellor, details
 from tests.clock import NOW
 from tests.followups.helpers import DEPARTURE, approved, day
 from tests.plans.helpers import world
@@ -111,3 +114,42 @@ def test_0020_fills_the_kind_and_notice_of_messages_queued_before_and_goes_back(
 
     assert {"kind", "notice_id"} <= outbox_columns()
     assert stored_kinds() == expected
+
+
+def stored_search_keys() -> dict[int, tuple[str | int, ...]]:
+    columns = (
+        Returnee.first_name_key,
+        Returnee.last_name_key,
+        Returnee.first_name_sound,
+        Returnee.last_name_sound,
+        Returnee.phone_key,
+        Returnee.case_number_tail,
+    )
+    rows = db.session.execute(sa.select(Returnee.id, *columns)).all()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def test_0021_fills_the_keys_of_cases_registered_before_as_the_code_does(app: Flask) -> None:
+    actor = counsellor()
+    for first, last, contact in [
+        ("ნინო", "კაპანაძე", "+995 555 12 34 56"),
+        ("Արամ", "Կարապետյան", ""),
+        ("Пётр", "Шевченко", "tel: 8 (029) 111-22-33"),
+        ("Ņina", "Bērziņa-Ozola", "nina@example.org"),
+    ]:
+        services.register_case(  # no consent or dependants: rows that point at the case
+            details(first_name=first, last_name=last, contact_after_return=contact),
+            confirm_duplicate=True,
+            actor=actor,
+        )
+    expected = stored_search_keys()
+    assert ("nino", "kapanadze", "n", "kpnds", "654321555599", 1) in expected.values()
+    migration = load_migration("0021")
+
+    run_migration(migration.downgrade)
+    columns = {c["name"] for c in sa.inspect(db.session.connection()).get_columns("returnees")}
+    assert "last_name_key" not in columns
+    run_migration(migration.upgrade)
+
+    assert stored_search_keys() == expected
+    assert len(expected) == 4

@@ -76,7 +76,14 @@ class Returnee(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "returnees"
     # personal data: the audit trail records that these changed, never their values
-    __audit_redact__ = ("first_name", "last_name", "date_of_birth", "contact_after_return")
+    __audit_redact__ = (
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "contact_after_return",
+        *("first_name_key", "last_name_key", "first_name_sound", "last_name_sound"),
+        "phone_key",
+    )
     __table_args__ = (
         # one index per case-list filter, each ending in id (the list's order)
         sa.Index("ix_returnees_host_office_status", "host_office_id", "status", "id"),
@@ -88,7 +95,14 @@ class Returnee(IdMixin, TimestampMixin, Base):
         sa.Index("ix_returnees_grant_departed", "grant_id", "departed_on"),
         sa.Index("ix_returnees_departed_on", "departed_on"),
         sa.Index("ix_returnees_arrived_on", "arrived_on"),
-        # duplicate detection prefilter
+        # case search (cases.search): a prefix range or an equality per name key
+        sa.Index("ix_returnees_first_name_key", "first_name_key"),
+        sa.Index("ix_returnees_last_name_key", "last_name_key"),
+        sa.Index("ix_returnees_first_name_sound", "first_name_sound"),
+        sa.Index("ix_returnees_last_name_sound", "last_name_sound"),
+        sa.Index("ix_returnees_phone_key", "phone_key"),
+        sa.Index("ix_returnees_case_number_tail", "case_number_tail"),
+        # duplicate detection prefilter (and the search by date of birth)
         sa.Index("ix_returnees_identity", "date_of_birth", "nationality"),
         # closed cases waiting for anonymisation (cases.retention), oldest closure first
         partial_index(
@@ -114,6 +128,13 @@ class Returnee(IdMixin, TimestampMixin, Base):
     return_city: Mapped[str] = mapped_column(sa.String(120), default="")
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # ISO 639-1
     contact_after_return: Mapped[str] = mapped_column(sa.String(500), default="")
+    # the search keys of the number, the names and the contact (cases.search), written with them
+    case_number_tail: Mapped[int] = mapped_column(default=0)
+    first_name_key: Mapped[str] = mapped_column(sa.String(120), default="")
+    last_name_key: Mapped[str] = mapped_column(sa.String(120), default="")
+    first_name_sound: Mapped[str] = mapped_column(sa.String(120), default="")
+    last_name_sound: Mapped[str] = mapped_column(sa.String(120), default="")
+    phone_key: Mapped[str] = mapped_column(sa.String(500), default="")
     host_office_id: Mapped[int] = mapped_column(sa.ForeignKey("offices.id"))
     counsellor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     origin_office_id: Mapped[int | None] = mapped_column(sa.ForeignKey("offices.id"))

@@ -26,8 +26,9 @@ What goes and what stays (a case's aggregates feed the indicators, exports and d
 
 Each anonymised case gets ``anonymised_at`` (done once: it is never picked again) and one audit
 row ``case.anonymise`` that names no personal value. Duplicate detection skips anonymised
-cases. The work is set-based, a batch of cases per call: a few statements whatever the batch
-size, never a query per case.
+cases, and the case search no longer finds them by their old names (the names' search keys
+are blanked with them). The work is set-based, a batch of cases per call: a few statements
+whatever the batch size, never a query per case.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from flask import current_app
 from partners.models import Referral
 from partners.referrals import PERSONAL_FIELDS
 from reintegration_hub.cases.models import Dependant, Returnee, VulnerabilityEntry
+from reintegration_hub.cases.search import SEARCH_COLUMNS
 from reintegration_hub.core.audit import REDACTED, AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Actor
@@ -55,7 +57,8 @@ DEFAULT_BATCH_SIZE = 500
 
 #: Free-text and personal columns blanked per model; also the keys redacted in its audit rows.
 BLANKED: Mapping[type[Any], tuple[str, ...]] = {
-    Returnee: ("first_name", "last_name", "contact_after_return", "return_city"),
+    # with the names go their search keys: the case is no longer found by them
+    Returnee: ("first_name", "last_name", "contact_after_return", "return_city", *SEARCH_COLUMNS),
     VulnerabilityEntry: ("notes",),
     Plan: ("over_cap_justification", "review_comment"),
     PlanLine: ("notes",),

@@ -13,6 +13,7 @@ from reintegration_hub.cases.models import (
     Returnee,
     VulnerabilityEntry,
 )
+from reintegration_hub.cases.search import MAX_QUERY_LENGTH
 from reintegration_hub.cases.services import MANUAL_TARGETS
 from reintegration_hub.core.schemas import Schema
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
@@ -135,6 +136,14 @@ class CaseQuerySchema(Schema):
     host_office_id = fields.Integer(metadata={"description": "administrators and PM only"})
     number = fields.String(
         validate=validate.Length(max=20), metadata={"description": "case number prefix"}
+    )
+    q = fields.String(
+        validate=validate.Length(max=MAX_QUERY_LENGTH),
+        metadata={
+            "description": "search: a name (any script, typos tolerated), a date of birth "
+            "(YYYY-MM-DD or DD.MM.YYYY), part of a case number or of a phone number; the "
+            "answer still shows case numbers only"
+        },
     )
 
 

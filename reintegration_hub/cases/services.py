@@ -23,6 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from partners import referrals
 from reintegration_hub.auth.models import Office, User
+from reintegration_hub.cases import search
 from reintegration_hub.cases.drill import CaseDrill, drill_conditions
 from reintegration_hub.cases.labels import STATUS_LABELS
 from reintegration_hub.cases.models import (
@@ -255,6 +256,13 @@ def _validate(
 def _apply(case: Returnee, details: CaseDetails) -> None:
     for name, value in details.__dict__.items():
         setattr(case, name, list(value) if name == "languages" else value)
+    keys = search.search_keys(
+        first_name=details.first_name,
+        last_name=details.last_name,
+        contact_after_return=details.contact_after_return,
+    )
+    for name, value in keys.items():
+        setattr(case, name, value)
 
 
 def _vulnerability_map(
@@ -378,8 +386,10 @@ def register_case(
         )
         if matches:
             raise PossibleDuplicate(matches)
+    case_number = allocate_case_number(host_office.country_code, now_utc().year)
     case = Returnee(
-        case_number=allocate_case_number(host_office.country_code, now_utc().year),
+        case_number=case_number,
+        case_number_tail=search.case_number_tail(case_number),
         host_office_id=host_office.id,
         counsellor_id=actor.id,
         status=CaseStatus.REGISTERED,
@@ -625,8 +635,11 @@ def _filter_cases(
     drill: CaseDrill | None = None,
     counsellor_id: int | None = None,
     case_manager_id: int | None = None,
+    q: str | None = None,
 ) -> sa.Select[Any]:
     stmt = scoped(stmt, Returnee, actor)
+    if q and (found := search.search_condition(q)) is not None:
+        stmt = stmt.where(found)
     if counsellor_id is not None:
         stmt = stmt.where(Returnee.counsellor_id == counsellor_id)
     if case_manager_id is not None:
@@ -654,13 +667,16 @@ def case_list_statement(
     drill: CaseDrill | None = None,
     counsellor_id: int | None = None,
     case_manager_id: int | None = None,
+    q: str | None = None,
 ) -> sa.Select[Any]:
     """The cases ``actor`` may see, filtered, newest first; offices load in the same query.
 
     ``host_office_id`` filters only for those who see every office (others see one anyway);
     ``number`` matches case numbers that start with it; ``drill`` adds a monitoring figure's
     filters (``cases.drill``), within the same scope; ``counsellor_id`` and
-    ``case_manager_id`` keep one person's cases (to reassign them).
+    ``case_manager_id`` keep one person's cases (to reassign them); ``q`` is the search box
+    (a name in any script or with typos, a date of birth, part of a case number or a phone
+    number: ``cases.search``).
     """
     stmt = _filter_cases(
         sa.select(Returnee),
@@ -672,6 +688,7 @@ def case_list_statement(
         drill=drill,
         counsellor_id=counsellor_id,
         case_manager_id=case_manager_id,
+        q=q,
     )
     options = (joinedload(Returnee.host_office), joinedload(Returnee.origin_office))
     return stmt.options(*options).order_by(Returnee.id.desc())
@@ -689,6 +706,7 @@ def list_cases(
     drill: CaseDrill | None = None,
     counsellor_id: int | None = None,
     case_manager_id: int | None = None,
+    q: str | None = None,
 ) -> Page[Returnee]:
     """One page of the case list and the total: two queries whatever the page size."""
     filters: dict[str, Any] = {
@@ -700,6 +718,7 @@ def list_cases(
         "drill": drill,
         "counsellor_id": counsellor_id,
         "case_manager_id": case_manager_id,
+        "q": q,
     }
     return paginate(case_list_statement(**filters), page=page, per_page=page_size)
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from reintegration_hub.cases import assignment, exports, services
+from reintegration_hub.cases import assignment, exports, search, services
 from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.forms import (
     AssignForm,
@@ -66,6 +66,7 @@ def _list_filters(args: Any) -> dict[str, Any]:
         "return_country_code": query_text("country", max_length=2, args=args).upper() or None,
         "host_office_id": query_int("office_id", args=args),
         "number": query_text("number", max_length=20, args=args) or None,
+        "q": query_text("q", max_length=search.MAX_QUERY_LENGTH, args=args) or None,
         "counsellor_id": query_int("counsellor_id", args=args),
         "case_manager_id": query_int("case_manager_id", args=args),
     }
@@ -135,7 +136,7 @@ def reassign() -> Any:
 
 def _filter_args(values: Any) -> dict[str, Any]:
     """The list's query arguments kept in the reassignment form, to go back to the list."""
-    kept = ("status", "country", "office_id", "number", "counsellor_id", "case_manager_id")
+    kept = ("q", "status", "country", "office_id", "number", "counsellor_id", "case_manager_id")
     drill = CaseDrill.from_args(values).query_args()
     return {name: values[name] for name in kept if values.get(name)} | drill
 

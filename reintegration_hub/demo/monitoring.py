@@ -37,6 +37,7 @@ from partners.models import (
 )
 from partners.services import PartnerInput
 from reintegration_hub.auth.models import Office, User
+from reintegration_hub.cases import search
 from reintegration_hub.cases.models import (
     CaseNumberCounter,
     CaseStatus,
@@ -302,11 +303,17 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
             if closure
             else None
         )
+        first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         rows["returnees"].append(
             {
                 "case_number": f"{host.country_code}-{registered.year}-{number:05d}",
-                "first_name": rng.choice(FIRST_NAMES),
-                "last_name": rng.choice(LAST_NAMES),
+                "case_number_tail": number,
+                "first_name": first_name,
+                "last_name": last_name,
+                # what the case services write with the names (cases.search)
+                **search.search_keys(
+                    first_name=first_name, last_name=last_name, contact_after_return=""
+                ),
                 "date_of_birth": dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(15_000)),
                 "sex": rng.choice(["female", "male"]),
                 "nationality": country,

@@ -8,7 +8,7 @@ grant's period, about half with an approved plan of local options, most delivere
 delivery's certificate a small PDF in ``CERTIFICATE_DIR``, stored as uploads are), the
 follow-up milestones in the state the sweep leaves them (IOM Yerevan has the most overdue),
 sustainability surveys a year after return (scored under the version in force) in which the
-business start-up partners in Georgia differ, closures with their reasons, 30 recent cases
+business start-up partners in Georgia differ, closures with their reasons, 60 recent cases
 off the grant whose milestones are coming due now, and the short stays and capacity-building
 events toward the grant's targets. Ends with an outcome snapshot.
 """
@@ -61,6 +61,7 @@ from reintegration_hub.demo.marketplace import (
 )
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
+    OPEN_STATUSES,
     Milestone,
     MilestoneKind,
     MilestoneStatus,
@@ -80,7 +81,7 @@ from reintegration_hub.programmes.models import BudgetCapRule, Grant
 
 GRANT_NUMBER = "AK/IOM/PMIF/2018/1"
 GRANT_CASES = 252
-RECENT_CASES = 30
+RECENT_CASES = 60
 SEED = 2026
 HOSTS = {"IOM Riga": 60, "IOM Vilnius": 25, "IOM Prague": 15}
 ORIGINS = {
@@ -259,7 +260,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
         if on_grant:
             departed = dt.date(2019, 3, 1) + dt.timedelta(days=rng.randrange(grant_days))
         else:
-            departed = today - dt.timedelta(days=rng.randrange(10, 200))
+            departed = today - dt.timedelta(days=rng.randrange(10, 330))
         registered = departed - dt.timedelta(days=rng.randrange(20, 60))
         numbers[host.country_code, registered.year] += 1
         number = numbers[host.country_code, registered.year]
@@ -470,6 +471,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                     host_id=host.id,
                     origin_id=origin.id,
                     done_share=DONE_SHARE.get(origin.name, DEFAULT_DONE_SHARE),
+                    closed=closure is not None,
                     today=today,
                     rng=rng,
                 )
@@ -559,11 +561,15 @@ def _milestones(
     host_id: int,
     origin_id: int,
     done_share: float,
+    closed: bool,
     today: dt.date,
     rng: random.Random,
 ) -> None:
     """The plan's milestones as approval schedules them from the template (steps counting from
-    another step start at its due date), in the state the sweep leaves them on ``today``."""
+    another step start at its due date), in the state the sweep leaves them on ``today``:
+    once the window has ended, the window's milestone is done and the others still open are
+    cancelled; a closed case's open milestones are cancelled (as closing it does)."""
+    first = len(rows["milestones"])
     due_of: dict[str, dt.date] = {}
     for step in steps:
         start = due_of.get(step.after_step or "", anchor)
@@ -602,6 +608,19 @@ def _milestones(
                     "created_at": dt.datetime.combine(anchor, dt.time(12), dt.UTC),
                 }
             )
+    window_over = any(
+        due_of[step.key] <= today for step in steps if step.kind == MilestoneKind.WINDOW_CLOSES
+    )
+    for milestone in rows["milestones"][first:]:
+        if milestone["status"] not in {status.value for status in OPEN_STATUSES}:
+            continue
+        if milestone["kind"] == MilestoneKind.WINDOW_CLOSES.value and window_over and not closed:
+            milestone["status"] = MilestoneStatus.DONE.value
+            milestone["completed_at"] = dt.datetime.combine(
+                milestone["due_on"], dt.time(12), dt.UTC
+            )
+        elif closed or window_over:
+            milestone["status"] = MilestoneStatus.CANCELLED.value
 
 
 def _activities(grant_id: int, rng: random.Random, *, actor: Actor) -> None:

@@ -8,11 +8,14 @@ from flask import Flask
 
 from partners.models import SupportCategory
 from reintegration_hub.auth.models import User
-from reintegration_hub.cases.models import Returnee
+from reintegration_hub.cases.models import CaseStatus, Returnee
+from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.demo import data
 from reintegration_hub.demo.monitoring import GRANT_CASES, RECENT_CASES, load_monitoring
 from reintegration_hub.extensions import db
+from reintegration_hub.followups.models import OPEN_STATUSES, Milestone
+from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.monitoring.dashboard import dashboard
 from reintegration_hub.monitoring.filters import DashboardFilters
 from reintegration_hub.monitoring.outcomes import outcomes
@@ -87,3 +90,23 @@ def test_flask_demo_load_brings_the_history_and_a_snapshot_command_refreshes_it(
     snapshot = latest_snapshot()
     assert snapshot is not None
     assert snapshot.as_of.isoformat() == "2026-01-31"
+
+
+def test_demo_history_leaves_no_old_work_open(app: Flask) -> None:
+    """Closed cases and ended windows hold no open milestone: the history is what the sweep
+    leaves, so a sweep on the day of loading has nothing to close or cancel."""
+    data.load()
+    db.session.commit()
+    load_monitoring(actor=SystemActor("demo"))
+    db.session.commit()
+    open_of_closed = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Milestone)
+        .join(Returnee, Returnee.id == Milestone.returnee_id)
+        .where(Returnee.status == CaseStatus.CLOSED, Milestone.status.in_(OPEN_STATUSES))
+    )
+
+    counts = sweep(now_utc().date())
+
+    assert open_of_closed == 0
+    assert (counts.closed_windows, counts.cancelled) == (0, 0)

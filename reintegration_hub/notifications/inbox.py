@@ -158,13 +158,14 @@ def mark_all_read(*, actor: Actor) -> int:
 def email_choices(*, actor: Actor) -> dict[str, EmailChoice]:
     """``actor``'s e-mail choice for each kind their role receives (at once unless chosen;
     always at once for the kinds that cannot be turned off)."""
-    chosen = dict(
-        db.session.execute(
+    chosen = {
+        kind: email
+        for kind, email in db.session.execute(
             sa.select(NotificationPreference.kind, NotificationPreference.email).where(
                 NotificationPreference.user_id == actor.id
             )
-        ).tuples()
-    )
+        )
+    }
     return {
         kind.kind: EmailChoice.IMMEDIATELY
         if kind.always_emailed

@@ -96,6 +96,7 @@ def open_notice(notice_id: int) -> Any:
 @bp.post("/inbox/<int:notice_id>/read")
 @signed_in
 def mark_read(notice_id: int) -> Any:
+    inbox.get_notice(notice_id, actor=current_user)  # another user's: 404, as if none
     return submit_flashed(
         MarkReadForm(),
         lambda: inbox.mark_read(notice_id, actor=current_user),

@@ -43,7 +43,7 @@ from reintegration_hub.core.audit import AuditEntry, record_audit
 from reintegration_hub.core.authz import get_scoped, scoped, sees_all_offices
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from reintegration_hub.core.outbox import message_key, public_url, queue_message
+from reintegration_hub.core.outbox import app_path, message_key, public_url, queue_message
 from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role, SystemActor
 from reintegration_hub.extensions import db
@@ -308,6 +308,7 @@ def send_referral(request: ReferralRequest, *, actor: Actor) -> Referral:
         option.partner.focal_point_email,
         _l("New referral %(case_number)s: please answer", case_number=referral.case_number),
         "referral_sent.txt",
+        app_link=app_path("partners.referral", referral_id=referral.id),
         referral=referral,
         partner_name=option.partner.name,
         service=service_title(option),
@@ -416,6 +417,7 @@ def withdraw_referral(referral_id: int, *, actor: Actor) -> Referral:
         referral.partner.focal_point_email,
         _l("Referral %(case_number)s is withdrawn", case_number=referral.case_number),
         "referral_withdrawn.txt",
+        app_link=app_path("partners.referral", referral_id=referral.id),
         referral=referral,
         partner_name=referral.partner.name,
         service=service_title(referral.option),
@@ -488,6 +490,7 @@ def change_referral(
         referral.partner.focal_point_email,
         _l("Referral %(case_number)s is changed", case_number=referral.case_number),
         "referral_changed.txt",
+        app_link=app_path("partners.referral", referral_id=referral.id),
         referral=referral,
         partner_name=referral.partner.name,
         service=service_title(referral.option),
@@ -532,6 +535,7 @@ def _notify_case_manager(referral: Referral, event: str) -> None:
         referral.contact_email,
         subjects[event],
         f"referral_{event}.txt",
+        app_link=app_path("partners.referral", referral_id=referral.id),
         referral=referral,
         partner_name=referral.partner.name,
         service=service_title(referral.option),

@@ -45,6 +45,7 @@ def import_models() -> None:
     import reintegration_hub.auth.models
     import reintegration_hub.cases.models
     import reintegration_hub.core.audit
+    import reintegration_hub.core.inbox
     import reintegration_hub.core.money
     import reintegration_hub.core.outbox
     import reintegration_hub.deliveries.models
@@ -62,7 +63,7 @@ def init_extensions(app: Flask) -> None:
     from reintegration_hub.core.sentry import init_sentry
     from reintegration_hub.core.web import init_web, register_error_handlers
     from reintegration_hub.extensions import bootstrap, csrf, db, limiter, login, migrate
-    from reintegration_hub.notifications.services import languages_of
+    from reintegration_hub.notifications.services import accounts_of, languages_of
 
     init_sentry(app)
     db.init_app(app)
@@ -74,7 +75,7 @@ def init_extensions(app: Flask) -> None:
     bootstrap.init_app(app)
     init_web(app)
     init_api(app, loader=user_for_token)
-    init_outbox(app, languages=languages_of)
+    init_outbox(app, languages=languages_of, accounts=accounts_of)
     register_error_handlers(app)
 
 
@@ -96,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.monitoring import report_views as monitoring_report_views
     from reintegration_hub.monitoring import views as monitoring_views
     from reintegration_hub.navigation import init_navigation
+    from reintegration_hub.notifications import api as notifications_api
     from reintegration_hub.notifications import views as notifications_views
     from reintegration_hub.operations import views as operations_views
     from reintegration_hub.plans import api as plans_api
@@ -126,6 +128,7 @@ def register_blueprints(app: Flask) -> None:
         deliveries_api.bp,
         followups_api.bp,
         monitoring_api.bp,
+        notifications_api.bp,
     )
     init_navigation(app)
 

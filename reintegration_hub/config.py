@@ -95,6 +95,8 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_RETRY_MAX_SECONDS": 6 * 3600,
     # a recipient with more than this many due messages of one kind gets one digest instead
     "OUTBOX_DIGEST_AFTER": 5,
+    # the hour (UTC) the daily digest goes out to users who chose it for a kind of message
+    "OUTBOX_DIGEST_HOUR": 6,
     # linked from the notifications page (the Prefect server's UI: flow runs, schedules)
     "PREFECT_UI_URL": "http://127.0.0.1:4200",
 }
@@ -147,6 +149,9 @@ def validate(config: Mapping[str, Any]) -> None:
                 f'HUB_{key} must be rate limits such as "5 per minute;20 per hour", '
                 f"not {config[key]!r}"
             ) from None
+    hour = config["OUTBOX_DIGEST_HOUR"]
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise ConfigError(f"HUB_OUTBOX_DIGEST_HOUR must be an hour from 0 to 23, not {hour!r}")
     proxies = config["TRUSTED_PROXIES"]
     if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
         raise ConfigError(

@@ -1,4 +1,5 @@
-"""The main menu. Each link shows only to users its endpoint's access rule admits."""
+"""The main menu. Each link shows only to users its endpoint's access rule admits; the inbox's
+link shows the signed-in user's unread notices."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from reintegration_hub.notifications.inbox import unread_count
 
 MENU: list[tuple[str, Any]] = [
     ("home.index", _l("Home")),
@@ -33,5 +37,10 @@ MENU: list[tuple[str, Any]] = [
 ]
 
 
+def inbox_unread() -> int:
+    """The signed-in user's unread notices (one indexed count, only when a page asks)."""
+    return unread_count(actor=current_user) if current_user.is_authenticated else 0
+
+
 def init_navigation(app: Flask) -> None:
-    app.context_processor(lambda: {"nav_items": MENU})
+    app.context_processor(lambda: {"nav_items": MENU, "inbox_unread": inbox_unread})

@@ -1,7 +1,7 @@
 """the office calendar and private calendar feeds
 
 Revision ID: 0025
-Revises: 0021
+Revises: 0024
 Create Date: 2026-12-06 19:15:00
 
 A user's iCalendar feed is addressed by a random token whose SHA-256 is stored (one feed a
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0025'
-down_revision = '0021'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 

@@ -41,7 +41,7 @@ from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
-from reintegration_hub.core.outbox import MessageKey, message_key, queue_message
+from reintegration_hub.core.outbox import MessageKey, app_path, message_key, queue_message
 from reintegration_hub.core.roles import Actor, OfficeKind, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.actions import clean_text
@@ -241,6 +241,11 @@ def _tell(
     owner: User, change: Change, cases: list[Returnee], note: str, *, key: MessageKey
 ) -> None:
     base = current_app.config["PUBLIC_BASE_URL"]
+    mine: dict[str, Any] = (
+        {"counsellor_id": owner.id}
+        if owner.role == Role.COUNSELLOR
+        else {"case_manager_id": owner.id}
+    )
     subject = ngettext(
         "Case %(number)s is yours now",
         "%(num)d cases are yours now",
@@ -259,14 +264,13 @@ def _tell(
             for case in cases[:LISTED]
         ],
         more=max(len(cases) - LISTED, 0),
-        all_url=base
-        + (
-            url_for("cases.index", counsellor_id=owner.id)
-            if owner.role == Role.COUNSELLOR
-            else url_for("cases.index", case_manager_id=owner.id)
-        ),
+        all_url=base + url_for("cases.index", **mine),
         work_url=base + url_for("followups.index"),
         note=note,
+        user_id=owner.id,
+        app_link=app_path("cases.show", case_id=cases[0].id)
+        if len(cases) == 1
+        else app_path("cases.index", **mine),
     )
 
 

@@ -12,6 +12,12 @@ account with the recipient's address, else of the partner whose focal point it i
 English (``recipient_languages``, set by ``init_outbox``); a language the application has no
 catalogue for is English too. Links in messages start with ``PUBLIC_BASE_URL`` (``public_url``):
 messages are also written by flows, where no request tells the address users open.
+
+A message to a user (the writer names them, or an active account has the address) is also an
+in-app notice (``core.inbox``), written by the same call, once per key, with a link inside the
+application (``app_path``). The user's e-mail choice for the message's kind decides whether
+the outbox row is queued now, held for the daily digest (``daily_digest``, due at
+``OUTBOX_DIGEST_HOUR``) or not written.
 """
 
 from __future__ import annotations
@@ -31,11 +37,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.routing import MapAdapter
 
 from reintegration_hub.core.db import Base, now_utc, str_enum
+from reintegration_hub.core.inbox import (
+    LINK_MAX,
+    EmailChoice,
+    InboxNotice,
+    NotificationPreference,
+    effective_choice,
+    is_app_path,
+    next_digest_at,
+    summary_of,
+)
 from reintegration_hub.core.sql import insert_ignore
+from reintegration_hub.extensions import db
 
 #: Finds the language of each recipient address it knows (lower-cased address -> code).
 LanguageLookup = Callable[[Collection[str]], Mapping[str, str]]
+#: Finds the active account of each address it knows (lower-cased address -> user id).
+AccountLookup = Callable[[Collection[str]], Mapping[str, int]]
 _EXTENSION = "reintegration_hub.outbox"
+_ACCOUNTS = "reintegration_hub.outbox.accounts"
 #: outbox rows an insert at most (a catch-up of the sweep queues many at once)
 _MESSAGES_PER_INSERT = 2000
 
@@ -72,11 +92,19 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     sent_at: Mapped[dt.datetime | None]
+    # held for the recipient's daily digest (their choice for its kind): sent with the others
+    # held for them, in one digest e-mail, at ``next_attempt_at``
+    daily_digest: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
-def init_outbox(app: Flask, *, languages: LanguageLookup) -> None:
-    """Tell the outbox how to find recipients' languages (the accounts and partners)."""
+def init_outbox(
+    app: Flask, *, languages: LanguageLookup, accounts: AccountLookup | None = None
+) -> None:
+    """Tell the outbox how to find recipients' languages (the accounts and partners) and the
+    accounts of addresses a writer names no user for (their in-app notices)."""
     app.extensions[_EXTENSION] = languages
+    if accounts is not None:
+        app.extensions[_ACCOUNTS] = accounts
 
 
 def message_language(language: str | None) -> str:
@@ -109,6 +137,17 @@ def public_url(endpoint: str, **values: Any) -> str:
     return public_urls().build(endpoint, values, force_external=True)
 
 
+def app_paths() -> MapAdapter:
+    """Builds the in-app links of notices (``.build(endpoint, values)``): paths from the
+    application's root, with or without a request; pages put their own root in front."""
+    return current_app.url_map.bind("localhost", script_name="/")
+
+
+def app_path(endpoint: str, **values: Any) -> str:
+    """The in-app link of a notice about ``endpoint``'s page: ``/cases/7/plan``."""
+    return app_paths().build(endpoint, values)
+
+
 @dataclass(frozen=True)
 class MessageKey:
     """A message's unique ``text`` and its ``kind``, built by ``message_key``."""
@@ -138,19 +177,102 @@ class OutgoingMessage:
     body_text: str
     language: str
     notice_id: int | None = None
+    #: the recipient's account, when the writer knows it (else found by the address)
+    user_id: int | None = None
+    #: the in-app link of its notice (``app_path``); empty: the notice links nowhere
+    app_link: str = ""
 
 
 def queue_messages(messages: Iterable[OutgoingMessage]) -> int:
     """Write ``messages`` to the outbox, a few thousand rows a statement, skipping each one
-    whose key was queued before (nothing is written twice); how many were written."""
+    whose key was queued before (nothing is written twice); how many e-mails were queued.
+
+    A message to a user also writes their in-app notice (once per key: a message whose notice
+    exists already queues nothing again), and their choice for its kind decides its e-mail:
+    queued now, held for the daily digest, or none (see the module's docstring)."""
     queued, now, table = 0, now_utc(), OutboxMessage.__table__
+    digest_at = next_digest_at(now, int(current_app.config["OUTBOX_DIGEST_HOUR"]))
     for chunk in _chunks(messages, _MESSAGES_PER_INSERT):
-        queued += len(
-            insert_ignore(
-                table, [_row(message, now) for message in chunk], ["key"], returning=[table.c.id]
-            )
-        )
+        users = _recipient_users(chunk)
+        new_notices = _write_notices(chunk, users, now)
+        choices = _choices(chunk, users)
+        rows = []
+        for message in chunk:
+            user_id = users.get(message.key.text)
+            if user_id is None:
+                rows.append(_row(message, now))
+                continue
+            if message.key.text not in new_notices:
+                continue  # written before: its e-mail was queued (or not) then
+            choice = effective_choice(message.key.kind, choices.get((user_id, message.key.kind)))
+            if choice == EmailChoice.DIGEST:
+                rows.append(
+                    _row(message, now) | {"next_attempt_at": digest_at, "daily_digest": True}
+                )
+            elif choice == EmailChoice.IMMEDIATELY:
+                rows.append(_row(message, now))
+        queued += len(insert_ignore(table, rows, ["key"], returning=[table.c.id]))
     return queued
+
+
+def _recipient_users(messages: list[OutgoingMessage]) -> dict[str, int]:
+    """The user each message goes to, by key: as its writer says, else the active account
+    with its address; messages to no user are left out."""
+    unnamed = {m.to_address for m in messages if m.user_id is None}
+    lookup: AccountLookup | None = current_app.extensions.get(_ACCOUNTS)
+    found = lookup({a.strip().lower() for a in unnamed}) if lookup and unnamed else {}
+    users = {}
+    for message in messages:
+        user_id = message.user_id or found.get(message.to_address.strip().lower())
+        if user_id is not None:
+            users[message.key.text] = user_id
+    return users
+
+
+def _write_notices(
+    messages: list[OutgoingMessage], users: Mapping[str, int], now: dt.datetime
+) -> set[str]:
+    """Insert the notices of the messages to users, once per key; the keys inserted now."""
+    table = InboxNotice.__table__
+    rows = [
+        {
+            "key": message.key.text,
+            "kind": message.key.kind,
+            "user_id": users[message.key.text],
+            "subject": message.subject[:300],
+            "summary": summary_of(message.body_text),
+            "link": message.app_link if _fits(message.app_link) else "",
+            "created_at": now,
+            "read_at": None,
+        }
+        for message in messages
+        if message.key.text in users
+    ]
+    return {key for (key,) in insert_ignore(table, rows, ["key"], returning=[table.c.key])}
+
+
+def _fits(link: str) -> bool:
+    return is_app_path(link) and len(link) <= LINK_MAX
+
+
+def _choices(
+    messages: list[OutgoingMessage], users: Mapping[str, int]
+) -> dict[tuple[int, str], EmailChoice]:
+    """The users' choices for the kinds of their messages, by (user id, kind)."""
+    user_ids = set(users.values())
+    kinds = {m.key.kind for m in messages if m.key.text in users}
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(
+            NotificationPreference.user_id,
+            NotificationPreference.kind,
+            NotificationPreference.email,
+        ).where(
+            NotificationPreference.user_id.in_(user_ids), NotificationPreference.kind.in_(kinds)
+        )
+    )
+    return {(user_id, kind): EmailChoice(email) for user_id, kind, email in rows}
 
 
 def _row(message: OutgoingMessage, now: dt.datetime) -> dict[str, Any]:
@@ -167,6 +289,7 @@ def _row(message: OutgoingMessage, now: dt.datetime) -> dict[str, Any]:
         "last_error": "",
         "created_at": now,
         "next_attempt_at": now,
+        "daily_digest": False,
     }
 
 
@@ -183,17 +306,25 @@ def queue_message(
     template: str,
     *,
     language: str | None = None,
+    user_id: int | None = None,
+    app_link: str = "",
     **context: Any,
 ) -> bool:
-    """Queue an e-mail rendered from ``templates/emails/<template>``; ``False`` when a message
-    with ``key`` was queued before (nothing is written twice).
+    """Queue an e-mail rendered from ``templates/emails/<template>``; ``False`` when no e-mail
+    was queued: a message with ``key`` was written before (nothing is written twice), or its
+    user chose no e-mail for its kind (the in-app notice is written).
 
     The subject (give a lazy string) and the body are written in ``language``, by default the
-    recipient's (``recipient_languages``); templates build links with ``public_url``."""
+    recipient's (``recipient_languages``); templates build links with ``public_url``.
+    ``user_id`` names the recipient's account when the caller knows it; ``app_link`` is the
+    in-app notice's link (``app_path``)."""
     language = (
         message_language(language) if language else recipient_languages([to_address])[to_address]
     )
     with force_locale(language):
         subject_text = str(subject)
         body = render_template(f"emails/{template}", public_url=public_url, **context)
-    return bool(queue_messages([OutgoingMessage(key, to_address, subject_text, body, language)]))
+    message = OutgoingMessage(
+        key, to_address, subject_text, body, language, user_id=user_id, app_link=app_link
+    )
+    return bool(queue_messages([message]))

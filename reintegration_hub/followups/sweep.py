@@ -44,6 +44,7 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import (
     MessageKey,
     OutgoingMessage,
+    app_paths,
     message_key,
     public_urls,
     queue_messages,
@@ -254,8 +255,12 @@ def _write_notices(
 
 
 def notice_message_key(milestone_id: int, level: int, address: str) -> MessageKey:
-    """Unique per notice and recipient (the address hashed: keys stay short)."""
-    return message_key("milestone:{}:{}:{}", milestone_id, level, _digest(address))
+    """Unique per notice and recipient (the address hashed: keys stay short). A reminder is of
+    kind ``milestone``, an escalation of kind ``milestone:escalation``, which is e-mailed
+    whatever its recipient chose (``core.inbox.ALWAYS_EMAILED``)."""
+    if level == 0:
+        return message_key("milestone:{}:{}:{}", milestone_id, level, _digest(address))
+    return message_key("milestone:{}:{}:{}:escalation", milestone_id, level, _digest(address))
 
 
 #: the fields the message template shows, rendered as markers once per level, language and run
@@ -305,7 +310,7 @@ class _Addressed:
     level: int
     row: Any
     line_id: int | None
-    recipients: list[str]
+    recipients: list[tuple[str, int | None]]  # address, and the account when it is one
 
 
 def _queue_messages(new_notices: list[_Notice]) -> int:
@@ -321,12 +326,12 @@ def _queue_messages(new_notices: list[_Notice]) -> int:
         for notice_id, milestone_id, level in new_notices
         if (notice := _address(notice_id, level, row_of[milestone_id], home_office)).recipients
     ]
-    language_of = recipient_languages({a for n in addressed for a in n.recipients})
+    language_of = recipient_languages({a for n in addressed for a, _ in n.recipients})
     texts = _texts(
         {
             (n.level, n.line_id is not None, language_of[address])
             for n in addressed
-            for address in n.recipients
+            for address, _ in n.recipients
         }
     )
     return queue_messages(_messages(addressed, language_of, texts))
@@ -345,8 +350,11 @@ def _milestone_rows(ids: list[int]) -> dict[int, Any]:
         Returnee.id.label("case_id"),
         Returnee.case_number,
         manager.email.label("manager_email"),
+        manager.id.label("manager_id"),
         counsellor.email.label("counsellor_email"),
+        counsellor.id.label("counsellor_id"),
         supervisor.email.label("supervisor_email"),
+        supervisor.id.label("supervisor_id"),
         Partner.focal_point_email.label("partner_email"),
     )
     joined = (
@@ -375,11 +383,11 @@ def _milestone_rows(ids: list[int]) -> dict[int, Any]:
     return row_of
 
 
-def _home_office_addresses() -> list[str]:
+def _home_office_addresses() -> list[tuple[str, int | None]]:
     """Whom a level-2 escalation goes to: the home office's active programme managers."""
     return list(
-        db.session.scalars(
-            sa.select(User.email)
+        db.session.execute(
+            sa.select(User.email, User.id)
             .join(Office, Office.id == User.office_id)
             # a host office's programme manager runs one national programme, not the home office
             .where(
@@ -387,22 +395,27 @@ def _home_office_addresses() -> list[str]:
                 User.is_active,
                 Office.kind == OfficeKind.HOME,
             )
-        )
+        ).tuples()
     )
 
 
-def _address(notice_id: int, level: int, row: Any, home_office: list[str]) -> _Addressed:
+def _address(
+    notice_id: int, level: int, row: Any, home_office: list[tuple[str, int | None]]
+) -> _Addressed:
     """Whom a notice goes to: a reminder to whoever is responsible, the first escalation to
     the office's supervisor, the second to the home office."""
+    manager = (row.manager_email, row.manager_id)
+    recipients: list[tuple[str, int | None]]
     if level == 0:
+        # a partner's focal point has an in-app notice if an account has the address
         responsible = {
-            Responsible.CASE_MANAGER: row.manager_email,
-            Responsible.COUNSELLOR: row.counsellor_email,
-            Responsible.PARTNER: row.partner_email or row.manager_email,
+            Responsible.CASE_MANAGER: manager,
+            Responsible.COUNSELLOR: (row.counsellor_email, row.counsellor_id),
+            Responsible.PARTNER: (row.partner_email, None) if row.partner_email else manager,
         }[row.responsible]
-        recipients = [responsible] if responsible else []
+        recipients = [responsible] if responsible[0] else []
     elif level == 1:
-        recipients = [row.supervisor_email] if row.supervisor_email else []
+        recipients = [(row.supervisor_email, row.supervisor_id)] if row.supervisor_email else []
     else:
         recipients = home_office
     # whoever is reminded of a delivery gets the line's delivery form, overseers the plan
@@ -414,7 +427,7 @@ def _messages(
     addressed: list[_Addressed], language_of: dict[str, str], texts: dict[_TextKey, str]
 ) -> Iterator[OutgoingMessage]:
     """The e-mail of each notice to each of its recipients, filled in from the texts."""
-    links = public_urls()
+    links, paths = public_urls(), app_paths()
     names: dict[tuple[str, str], str] = {}
 
     def name_in(name: str, language: str) -> str:
@@ -428,10 +441,12 @@ def _messages(
         row = notice.row
         due = row.due_on.isoformat()
         if notice.line_id is None:
-            url = links.build("plans.plan", {"case_id": row.case_id}, force_external=True)
+            endpoint, values = "plans.plan", {"case_id": row.case_id}
         else:
-            url = links.build("deliveries.record", {"line_id": notice.line_id}, force_external=True)
-        for address in notice.recipients:
+            endpoint, values = "deliveries.record", {"line_id": notice.line_id}
+        url = links.build(endpoint, values, force_external=True)
+        app_link = paths.build(endpoint, values)
+        for address, user_id in notice.recipients:
             language = language_of[address]
             name = name_in(row.name, language)
             shown = {"milestone": name, "number": row.case_number, "date": due, "url": url}
@@ -442,6 +457,8 @@ def _messages(
                 _fill(texts[notice.level, notice.line_id is not None, language], shown),
                 language,
                 notice_id=notice.notice_id,
+                user_id=user_id,
+                app_link=app_link,
             )
 
 

@@ -86,6 +86,7 @@ class _Pending:
     attempts: int
     language: str
     kind: str
+    daily_digest: bool
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ _PENDING_COLUMNS = (
     OutboxMessage.attempts,
     OutboxMessage.language,
     OutboxMessage.kind,
+    OutboxMessage.daily_digest,
 )
 
 
@@ -115,7 +117,8 @@ def deliver_outbox(
 
     A recipient with more than ``OUTBOX_DIGEST_AFTER`` due messages of one kind (the outbox's
     ``kind``, see ``core.outbox.message_key``) gets them in one digest e-mail, and they are
-    all marked sent.
+    all marked sent. Messages held for a recipient's daily digest (their choice, see
+    ``core.inbox``) go out together, whatever their kinds and number, in one digest e-mail.
     A refusal with a 4xx code, or a server that cannot be reached, keeps the message queued with
     one more attempt and the next one ``OUTBOX_RETRY_SECONDS`` later, doubling each time up to
     ``OUTBOX_RETRY_MAX_SECONDS``; a 5xx refusal, a message that cannot be encoded, or the
@@ -162,7 +165,8 @@ def message_id(key: str, domain: str) -> str:
 
 def _claim_next(now: dt.datetime, *, digest_after: int) -> list[_Pending]:
     """Lock the next due message, with the recipient's other due messages of its kind when they
-    are more than ``digest_after`` together (a digest); empty when nothing is due."""
+    are more than ``digest_after`` together (a digest), or, for a message held for the daily
+    digest, with every other one held for the recipient's; empty when nothing is due."""
     due = (OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
     first = db.session.execute(
         sa.select(*_PENDING_COLUMNS)
@@ -174,6 +178,19 @@ def _claim_next(now: dt.datetime, *, digest_after: int) -> list[_Pending]:
     if first is None:
         return []
     unit = [_Pending(*first)]
+    if first.daily_digest:
+        held = db.session.execute(
+            sa.select(*_PENDING_COLUMNS)
+            .where(
+                *due,
+                OutboxMessage.to_address == first.to_address,
+                OutboxMessage.daily_digest,
+                OutboxMessage.id != first.id,
+            )
+            .order_by(OutboxMessage.id)
+            .with_for_update(skip_locked=True)
+        ).all()
+        return sorted(unit + [_Pending(*row) for row in held], key=lambda p: p.id)
     same_kind = db.session.scalars(
         sa.select(OutboxMessage.id).where(
             *due,
@@ -429,6 +446,22 @@ def languages_of(addresses: Collection[str]) -> dict[str, str]:
             sa.select(User.email, User.preferred_language).where(User.email.in_(chunk))
         )
         found.update((address, language) for address, language in accounts)
+    return found
+
+
+def accounts_of(addresses: Collection[str]) -> dict[str, int]:
+    """The active account of each (lower-cased) address that has one, by address: whom a
+    message to the address is an in-app notice for. One statement per 5,000 addresses."""
+    wanted = sorted(addresses)
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _ADDRESSES_PER_SELECT):
+        chunk = wanted[start : start + _ADDRESSES_PER_SELECT]
+        found.update(
+            (address, user_id)
+            for address, user_id in db.session.execute(
+                sa.select(User.email, User.id).where(User.email.in_(chunk), User.is_active)
+            )
+        )
     return found
 
 

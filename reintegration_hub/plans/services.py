@@ -36,7 +36,13 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.labels import VULNERABILITY_LABELS
 from reintegration_hub.core.money import eur_per_unit, to_eur_minor
-from reintegration_hub.core.outbox import MessageKey, message_key, public_url, queue_message
+from reintegration_hub.core.outbox import (
+    MessageKey,
+    app_path,
+    message_key,
+    public_url,
+    queue_message,
+)
 from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.deliveries.services import LineProgress, line_progress
@@ -443,13 +449,22 @@ def plan_link(case_id: int) -> str:
 
 
 def notify(key: MessageKey, user: User | None, subject: Any, template: str, **context: Any) -> None:
-    """Queue an e-mail to ``user`` if active; a ``case`` in the context gives the template the
-    plan page's address as ``link``."""
+    """Queue an e-mail to ``user`` if active, and their in-app notice; a ``case`` in the
+    context gives the template the plan page's address as ``link``, and the notice the page."""
     if user is not None and user.is_active:
+        app_link = ""
         if "case" in context:
             context.setdefault("link", plan_link(context["case"].id))
+            app_link = app_path("plans.plan", case_id=context["case"].id)
         queue_message(
-            key, user.email, subject, template, language=user.preferred_language, **context
+            key,
+            user.email,
+            subject,
+            template,
+            language=user.preferred_language,
+            user_id=user.id,
+            app_link=app_link,
+            **context,
         )
 
 
@@ -636,9 +651,17 @@ def approve_plan(plan_id: int, *, comment: str = "", actor: Actor) -> Plan:
     advance_case(case, CaseStatus.PLAN_APPROVED, actor=actor)
     for line in plan.lines:
         refer_line(line, case, manager, actor=actor)
-    revise(plan, "approve", actor=actor, comment=clean_text(comment, "comment", 5000))
+    revision = revise(plan, "approve", actor=actor, comment=clean_text(comment, "comment", 5000))
     plan.approved_total_eur_minor = plan.total_eur_minor
     schedule_plan(plan, actor=actor)
+    notify(
+        message_key("plan:{}:v{}:approved", plan.id, revision.version),
+        case.counsellor,
+        _l("Plan %(number)s approved", number=case.case_number),
+        "plan_approved.txt",
+        case=case,
+        plan=plan,
+    )
     return plan
 
 

@@ -177,7 +177,7 @@ def test_a_delivery_reminder_reaches_the_partner_in_its_language_with_the_delive
     (reminder,) = [m for m in reminders if m.key.startswith("milestone:")]
     assert reminder.language == "ru"
     assert f"{BASE}/deliveries/lines/{line.id}/new" in reminder.body_text
-    assert reminder.body_text.startswith("Напоминание: этап «Support delivered» по делу")
+    assert reminder.body_text.startswith("Напоминание: этап «Помощь оказана» по делу")
 
 
 def test_a_digest_is_written_in_its_recipients_language(app: Flask, smtp: Sink) -> None:

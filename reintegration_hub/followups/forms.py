@@ -315,3 +315,10 @@ class ScoringForm(Form):
             "decline_drop": float(self.decline_drop.data or 0),
             "note": self.note.data or "",
         }
+
+
+class SaveWorkListForm(Form):
+    """The work list's present filters kept under a name (the filters ride in the query)."""
+
+    name = StringField(_l("Name of the list"), validators=[DataRequired(), Length(max=80)])
+    shared = BooleanField(_l("Share with my office"))

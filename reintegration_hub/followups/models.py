@@ -349,3 +349,21 @@ class CalendarFeed(IdMixin, Base):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     last_read_at: Mapped[dt.datetime | None]
+
+
+class SavedWorkList(IdMixin, Base):
+    """A work list's filters kept under a name (``followups.worklist``): its owner's, or shared
+    with the owner's office."""
+
+    __tablename__ = "saved_work_lists"
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "name"),
+        sa.Index("ix_saved_work_lists_office_shared", "office_id", "shared"),
+    )
+
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("offices.id"))
+    name: Mapped[str] = mapped_column(sa.String(80))
+    filters: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    shared: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)

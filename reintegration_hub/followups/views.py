@@ -30,7 +30,12 @@ from reintegration_hub.core.errors import DomainError, NotFound, PermissionDenie
 from reintegration_hub.core.exports import FORMATS
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
-from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_form
+from reintegration_hub.core.submit import (
+    Refused,
+    commit_or_roll_back,
+    submit_flashed,
+    submit_form,
+)
 from reintegration_hub.core.web import query_int, query_page, query_text
 from reintegration_hub.extensions import db
 from reintegration_hub.followups import (
@@ -56,6 +61,7 @@ from reintegration_hub.followups.forms import (
     NewTemplateForm,
     NotApplicableForm,
     ReopenForm,
+    SaveWorkListForm,
     ScoringForm,
     StepForm,
     SupervisorForm,
@@ -91,15 +97,28 @@ def _enum(enum_cls: Any, value: str | None) -> Any:
     return enum_cls(value) if value in {member.value for member in enum_cls} else None
 
 
-@bp.get("/")
-@roles(Role.COUNSELLOR, Role.CASE_MANAGER, Role.PARTNER, Role.PROGRAMME_MANAGER, Role.ADMIN)
-def index() -> Any:
-    filters = worklist.WorkListFilters(
+WORK_LIST_READERS = (
+    Role.COUNSELLOR,
+    Role.CASE_MANAGER,
+    Role.PARTNER,
+    Role.PROGRAMME_MANAGER,
+    Role.ADMIN,
+)
+
+
+def _work_list_filters() -> worklist.WorkListFilters:
+    """The work list's filters from the query string (``WorkListFilters.query_args``)."""
+    return worklist.WorkListFilters(
         office_id=query_int("office_id"),
         responsible=_enum(Responsible, request.args.get("responsible")),
         kind=_enum(MilestoneKind, request.args.get("kind")),
         overdue_only=request.args.get("overdue") == "1",
+        mine=request.args.get("mine") == "1",
     )
+
+
+def _work_list_page(save_form: SaveWorkListForm | None = None, status: int = 200) -> Any:
+    filters = _work_list_filters()
     if (export := request.args.get("format")) in FORMATS:  # the same list, streamed
         return exports.work_list_export(export, asdict(filters), actor=current_user)
     page = worklist.work_list(filters, actor=current_user, page=query_page())
@@ -108,9 +127,55 @@ def index() -> Any:
         page=page,
         filters=filters,
         offices=worklist.offices_with_milestones(actor=current_user),
+        saved=worklist.saved_lists(actor=current_user),
+        save_form=save_form or SaveWorkListForm(formdata=None),
+        button_form=FlaskForm(),
         kind_labels=KIND_LABELS,
         responsible_labels=RESPONSIBLE_LABELS,
         status_labels=MILESTONE_STATUS_LABELS,
+    ), status
+
+
+@bp.get("/")
+@roles(*WORK_LIST_READERS)
+def index() -> Any:
+    return _work_list_page()
+
+
+@bp.post("/lists")
+@roles(*WORK_LIST_READERS)
+def save_work_list() -> Any:
+    """Keep the work list's present filters (in the query string) under a name."""
+    form = SaveWorkListForm()
+    filters = _work_list_filters()
+    return submit_form(
+        form,
+        lambda: worklist.save_list(
+            form.name.data or "", filters, shared=bool(form.shared.data), actor=current_user
+        ),
+        done=_("The list is kept."),
+        then=lambda kept: url_for("followups.open_work_list", list_id=kept.id),
+        page=lambda: _work_list_page(form, 400),
+    )
+
+
+@bp.get("/lists/<int:list_id>")
+@roles(*WORK_LIST_READERS)
+def open_work_list(list_id: int) -> Any:
+    kept = worklist.saved_list(list_id, actor=current_user)
+    filters = worklist.WorkListFilters.from_stored(kept.filters)
+    query: dict[str, Any] = filters.query_args()
+    return redirect(url_for("followups.index", **query))
+
+
+@bp.post("/lists/<int:list_id>/delete")
+@roles(*WORK_LIST_READERS)
+def delete_work_list(list_id: int) -> Any:
+    return submit_flashed(
+        FlaskForm(),
+        lambda: worklist.delete_list(list_id, actor=current_user),
+        back=url_for("followups.index"),
+        done=_("The list is deleted."),
     )
 
 

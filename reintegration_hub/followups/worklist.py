@@ -1,5 +1,6 @@
 """The work list: the due and overdue milestones a user answers for or oversees, filtered and
-paged (its export, in ``monitoring``, narrows the same statement)."""
+paged (its export narrows the same statement); its filters saved as named lists, a user's own
+or shared with their office, the way DHIS2 users keep their working lists."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import CaseStatus, Returnee
+from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import scoped
+from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
@@ -21,6 +25,7 @@ from reintegration_hub.followups.models import (
     MilestoneKind,
     MilestoneStatus,
     Responsible,
+    SavedWorkList,
 )
 
 
@@ -30,6 +35,39 @@ class WorkListFilters:
     responsible: Responsible | None = None
     kind: MilestoneKind | None = None
     overdue_only: bool = False
+    mine: bool = False  # only the milestones the user answers for (``answered_by``)
+
+    def query_args(self) -> dict[str, str]:
+        """The work list's query string for these filters (the page's own parameters)."""
+        args = {
+            "office_id": str(self.office_id) if self.office_id is not None else None,
+            "responsible": self.responsible.value if self.responsible else None,
+            "kind": self.kind.value if self.kind else None,
+            "overdue": "1" if self.overdue_only else None,
+            "mine": "1" if self.mine else None,
+        }
+        return {name: value for name, value in args.items() if value is not None}
+
+    def stored(self) -> dict[str, Any]:
+        """The filters as a saved list keeps them (plain JSON values)."""
+        return {
+            "office_id": self.office_id,
+            "responsible": self.responsible.value if self.responsible else None,
+            "kind": self.kind.value if self.kind else None,
+            "overdue_only": self.overdue_only,
+            "mine": self.mine,
+        }
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> WorkListFilters:
+        responsible, kind = stored.get("responsible"), stored.get("kind")
+        return cls(
+            office_id=stored.get("office_id"),
+            responsible=Responsible(responsible) if responsible else None,
+            kind=MilestoneKind(kind) if kind else None,
+            overdue_only=bool(stored.get("overdue_only")),
+            mine=bool(stored.get("mine")),
+        )
 
 
 #: The work list's order: overdue first, then by due date.
@@ -81,6 +119,9 @@ def work_list_where(
         stmt = stmt.where(Milestone.responsible == filters.responsible)
     if filters.kind is not None:
         stmt = stmt.where(Milestone.kind == filters.kind)
+    if filters.mine:
+        mine = answered_by(actor)
+        stmt = stmt.where(mine if mine is not None else sa.false())
     return stmt
 
 
@@ -101,3 +142,67 @@ def offices_with_milestones(*, actor: Actor) -> Sequence[Office]:
     return db.session.scalars(
         sa.select(Office).where(Office.is_active.is_(True)).order_by(Office.name)
     ).all()
+
+
+#: How many lists a user may keep (a working list is a handful, not a history).
+SAVED_LISTS_MAX = 30
+
+
+def saved_lists(*, actor: Actor) -> Sequence[SavedWorkList]:
+    """The lists ``actor`` may open: their own, and those shared with their office."""
+    return db.session.scalars(
+        sa.select(SavedWorkList)
+        .where(
+            sa.or_(
+                SavedWorkList.owner_id == actor.id,
+                sa.and_(SavedWorkList.shared, SavedWorkList.office_id == actor.office_id),
+            )
+        )
+        .order_by(SavedWorkList.name, SavedWorkList.id)
+    ).all()
+
+
+def save_list(name: str, filters: WorkListFilters, *, shared: bool, actor: Actor) -> SavedWorkList:
+    """Keep ``filters`` as ``actor``'s list ``name`` (replacing their list of that name),
+    shared with their office or not."""
+    if actor.id is None or actor.office_id is None:
+        raise PermissionDenied(_l("Only users keep work lists."))
+    name = name.strip()
+    if not name:
+        message = _l("Name the list.")
+        raise InvalidInput(message, field_errors={"name": [message]})
+    found = db.session.scalar(
+        sa.select(SavedWorkList).where(
+            SavedWorkList.owner_id == actor.id, SavedWorkList.name == name
+        )
+    )
+    if found is None:
+        kept = db.session.scalar(
+            sa.select(sa.func.count()).where(SavedWorkList.owner_id == actor.id)
+        )
+        if (kept or 0) >= SAVED_LISTS_MAX:
+            message = _l("You keep %(max)d lists already: delete one first.", max=SAVED_LISTS_MAX)
+            raise InvalidInput(message, field_errors={"name": [message]})
+        found = SavedWorkList(owner_id=actor.id, office_id=actor.office_id, name=name)
+    found.filters = filters.stored()
+    found.shared = shared
+    record_audit("work_list.save", found, actor=actor)
+    return found
+
+
+def saved_list(list_id: int, *, actor: Actor) -> SavedWorkList:
+    """A list ``actor`` may open; NotFound otherwise."""
+    found = next((kept for kept in saved_lists(actor=actor) if kept.id == list_id), None)
+    if found is None:
+        raise NotFound(_l("No such work list."))
+    return found
+
+
+def delete_list(list_id: int, *, actor: Actor) -> None:
+    """Delete a list: its owner's, or an administrator's doing."""
+    found = db.session.get(SavedWorkList, list_id)
+    if found is None or (found.owner_id != actor.id and actor.role != Role.ADMIN):
+        raise NotFound(_l("No such work list."))
+    record_audit("work_list.delete", found, actor=actor, changes={})
+    db.session.delete(found)
+    db.session.flush()

@@ -75,8 +75,10 @@ def plan_labels() -> dict[str, Any]:
 
 
 def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
-    """The plan page; ``forms`` replace the blank ones (a refused form keeps its input)."""
-    plan = services.plan_for_case(case_id, actor=current_user)
+    """The plan page, its read audited; ``forms`` replace the blank ones (a refused form keeps
+    its input)."""
+    plan = services.view_plan(case_id, actor=current_user)
+    db.session.commit()  # the audited read
     context: dict[str, Any] = {"case": get_case(case_id, actor=current_user), "plan": plan}
     if plan is not None:
         amendment = plan.open_amendment

@@ -113,9 +113,12 @@ def access_log_statement(case_id: int) -> sa.Select[tuple[AuditEntry]]:
 def _lines(entries: Sequence[AuditEntry]) -> list[Access]:
     """The log's lines of ``entries``, with their users' names: one query."""
     user_ids = {e.actor_id for e in entries if e.actor_id is not None}
-    names = dict(
-        db.session.execute(sa.select(User.id, User.full_name).where(User.id.in_(user_ids))).tuples()
-    )
+    names = {
+        row.id: row.full_name
+        for row in db.session.execute(
+            sa.select(User.id, User.full_name).where(User.id.in_(user_ids))
+        )
+    }
     return [
         Access(e.at, (names.get(e.actor_id) if e.actor_id else None) or e.actor_label, e.action)
         for e in entries

@@ -176,7 +176,8 @@ def test_a_follow_up_becomes_a_task_of_its_author_until_done(w: World, login, ti
 
     assert login(w.case_manager).post(f"/cases/notes/{due.id}/done").status_code == 403
     done = login(w.counsellor).post(f"/cases/notes/{due.id}/done", data={"back": "home"})
-    assert done.status_code == 302 and done.location.endswith("/")
+    assert done.status_code == 302
+    assert done.location.endswith("/")
     db.session.expire_all()
     assert todo.my_notes(w.counsellor).count == 0
     assert len(audit_rows("case_note.follow_up_done")) == 1
@@ -224,10 +225,12 @@ def test_the_notes_are_paged(w: World, login) -> None:
     db.session.commit()
     client = login(w.counsellor)
     first = client.get(f"/cases/{w.case.id}").get_data(as_text=True)
-    assert "Note number 11" in first and "Note number 02" in first
+    assert "Note number 11" in first
+    assert "Note number 02" in first
     assert "Note number 01" not in first
     second = client.get(f"/cases/{w.case.id}?notes_page=2").get_data(as_text=True)
-    assert "Note number 01" in second and "Note number 11" not in second
+    assert "Note number 01" in second
+    assert "Note number 11" not in second
 
 
 #: A lone surrogate cannot travel in a form (UTF-8): the API tests send it.

@@ -329,3 +329,42 @@ def test_retention_removes_the_notes_text(app: Flask) -> None:
     assert "Levan" not in json.dumps([e.changes for e in db.session.scalars(sa.select(AuditEntry))])
     with pytest.raises(Conflict):
         notes.add_note(c.case.id, note(), actor=c.counsellor)
+
+
+def test_the_author_corrects_a_note_on_its_page_the_same_day(
+    w: World, login, time_machine
+) -> None:
+    row = notes.add_note(w.case.id, note(), actor=w.counsellor)
+    db.session.commit()
+    assert login(w.case_manager).get(f"/cases/notes/{row.id}").status_code == 403
+    client = login(w.counsellor)
+    form = client.get(f"/cases/notes/{row.id}").get_data(as_text=True)
+    assert "Called Nino: the shop lease is signed." in form
+
+    sent = client.post(f"/cases/notes/{row.id}", data=form_data(text="Called Nino twice"))
+    assert sent.status_code == 302
+    assert db.session.get_one(CaseNote, row.id).text == "Called Nino twice"
+    travel(time_machine, TODAY + dt.timedelta(days=1))
+    client = login(w.counsellor)  # a new day, a new sign-in
+    late = client.post(f"/cases/notes/{row.id}", data=form_data(text="Too late"))
+    assert late.status_code == 422  # the refusal at the form
+    assert "write a new note instead" in late.get_data(as_text=True)
+    assert 'data-testid="note-correct"' not in client.get(f"/cases/{w.case.id}").get_data(
+        as_text=True
+    )
+
+
+def test_the_author_marks_a_follow_up_done_from_the_case_page(w: World, login) -> None:
+    row = notes.add_note(w.case.id, note(follow_up_on=TODAY), actor=w.counsellor)
+    db.session.commit()
+    client = login(w.counsellor)
+    page = client.get(f"/cases/{w.case.id}").get_data(as_text=True)
+    assert 'data-testid="note-done"' in page
+    assert 'data-testid="note-done"' not in login(w.case_manager).get(
+        f"/cases/{w.case.id}"
+    ).get_data(as_text=True)
+
+    done = login(w.counsellor).post(f"/cases/notes/{row.id}/done", data={"back": "case"})
+    assert done.status_code == 302
+    assert done.location.endswith(f"/cases/{w.case.id}#notes")
+    assert db.session.get_one(CaseNote, row.id).follow_up_done_at is not None

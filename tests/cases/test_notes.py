@@ -331,9 +331,7 @@ def test_retention_removes_the_notes_text(app: Flask) -> None:
         notes.add_note(c.case.id, note(), actor=c.counsellor)
 
 
-def test_the_author_corrects_a_note_on_its_page_the_same_day(
-    w: World, login, time_machine
-) -> None:
+def test_the_author_corrects_a_note_on_its_page_the_same_day(w: World, login, time_machine) -> None:
     row = notes.add_note(w.case.id, note(), actor=w.counsellor)
     db.session.commit()
     assert login(w.case_manager).get(f"/cases/notes/{row.id}").status_code == 403

@@ -199,6 +199,12 @@ def get_referral(referral_id: int, *, actor: Actor) -> Referral:
     return referral
 
 
+def record_view(referral: Referral, *, actor: Actor) -> None:
+    """A read of the referral (its page, or the e-mailed link), audited (``referral.view``):
+    the case's access log shows who looked at what was sent about the returnee."""
+    record_audit("referral.view", referral, actor=actor, changes={})
+
+
 # --- the signed link -------------------------------------------------------------------------
 
 

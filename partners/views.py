@@ -397,6 +397,9 @@ def answer_referral(token: str) -> Any:
         return page, 410, LINK_PAGE_HEADERS
     forms = referral_answer_forms()
     status = 200
+    if request.method == "GET":
+        referrals.record_view(found, actor=referrals.LINK_ACTOR)
+        db.session.commit()  # the audited read
     if request.method == "POST":
         if state != referrals.LinkState.PACKET:
             status = 409  # over: nothing to answer, and no packet to show again
@@ -440,6 +443,9 @@ def referral(referral_id: int) -> Any:
     found = referrals.get_referral(referral_id, actor=current_user)
     forms = referral_answer_forms()
     status = 200
+    if request.method == "GET":
+        referrals.record_view(found, actor=current_user)
+        db.session.commit()  # the audited read
     if request.method == "POST":
         result = _submit_answer(found.id, *forms, actor=current_user)
         if result is None:

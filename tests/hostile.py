@@ -16,8 +16,19 @@ PAST_INT32 = 2**31
 PAST_INT64 = 2**63
 HUGE_PAGE = "9" * 30
 FAR_DATES = ("9999-12-31", "1800-01-01")
-#: Audited reads: opening a case or a certificate, an export, a report. Not writes.
-READ_ACTIONS = ("case.view", "delivery.certificate_view", "export", "report")
+#: Audited reads: opening a case, its plan, notes (API), visit or survey form, a referral or a
+#: certificate; an export, a report. Not writes.
+READ_ACTIONS = (
+    "case.view",
+    "case_note.read",
+    "delivery.certificate_view",
+    "export",
+    "plan.view",
+    "referral.view",
+    "report",
+    "survey.view",
+    "visit.view",
+)
 #: Roles tried first when an endpoint admits several.
 ROLE_ORDER = (Role.ADMIN, Role.PROGRAMME_MANAGER, Role.COUNSELLOR, Role.CASE_MANAGER, Role.PARTNER)
 

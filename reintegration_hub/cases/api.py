@@ -7,13 +7,14 @@ from typing import Any
 from flask import url_for
 from flask_login import current_user
 
-from reintegration_hub.cases import assignment, services
+from reintegration_hub.cases import assignment, notes, services
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.cases.schemas import (
     AssignmentResultSchema,
     AssignmentSchema,
     CaseCreateSchema,
     CaseDetailsSchema,
+    CaseNoteSchema,
     CaseQuerySchema,
     CaseSchema,
     CaseSummarySchema,
@@ -176,3 +177,26 @@ def transfer_case(data: dict[str, Any], case_id: int) -> Any:
         note=data["note"],
         actor=current_user,
     )
+
+
+@bp.get("/<int:case_id>/notes")
+@bp.response(200, CaseNoteSchema(many=True))
+@bp.paginate(SelectPage)
+@bp.refuses({404: "No such case in the caller's scope"})
+@roles(*notes.READER_ROLES)
+@commits
+def list_notes(case_id: int) -> Any:
+    """The case's notes, newest written first; every read is audited."""
+    return notes.read_case_notes(case_id, actor=current_user)
+
+
+@bp.post("/<int:case_id>/notes")
+@bp.arguments(CaseNoteSchema)
+@bp.response(201, CaseNoteSchema)
+@bp.refuses({404: "No such case in the caller's scope", 409: "The case was anonymised"})
+@roles(*notes.WRITER_ROLES)
+@commits
+def add_note(data: dict[str, Any], case_id: int) -> Any:
+    """Write a note on the case (counsellors and case managers); audited. A ``follow_up_on``
+    day makes it a task on the author's home page from that day on."""
+    return notes.add_note(case_id, notes.NoteInput(**data), actor=current_user)

@@ -1,4 +1,5 @@
-"""Case forms: registration and edit (with dependants and vulnerability), status, consent."""
+"""Case forms: registration and edit (with dependants and vulnerability), status, consent,
+notes."""
 
 from __future__ import annotations
 
@@ -12,32 +13,37 @@ from wtforms import (
     DateField,
     FieldList,
     FormField,
+    HiddenField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
-from reintegration_hub.cases import services
+from reintegration_hub.cases import notes, services
 from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.labels import (
     CLOSURE_LABELS,
     LEGAL_STATUS_LABELS,
+    NOTE_KIND_LABELS,
     RELATION_LABELS,
     STATUS_LABELS,
 )
 from reintegration_hub.cases.models import (
+    CaseNote,
     CaseStatus,
     ClosureReason,
     Consent,
     Dependant,
     DependantRelation,
     LegalStatus,
+    NoteKind,
     Returnee,
     VulnerabilityEntry,
 )
 from reintegration_hub.core import i18n
+from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.forms import HIDDEN_FIELD_PROBLEM, Form, SubForm, choices
 from reintegration_hub.core.labels import ROLE_LABELS, SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.validation import text_length
@@ -287,3 +293,38 @@ class BulkAssignForm(AssignForm):
             self.form_errors.append(str(HIDDEN_FIELD_PROBLEM))
             return False
         return valid
+
+
+class NoteForm(Form):
+    """A case note (``cases.notes``): written on the case page, corrected on its own page."""
+
+    class Meta:
+        model = CaseNote
+
+    kind = SelectField(
+        _l("Type"), choices=choices((k.value, label) for k, label in NOTE_KIND_LABELS.items())
+    )
+    noted_on = DateField(_l("Date"), validators=[DataRequired()], default=lambda: now_utc().date())
+    text = TextAreaField(
+        _l("Note"), validators=[DataRequired(), Length(max=text_length(CaseNote.text))]
+    )
+    follow_up_on = DateField(_l("Follow up on"), validators=[Optional()])
+
+    def note_input(self) -> notes.NoteInput:
+        return notes.NoteInput(
+            kind=NoteKind(self.kind.data),
+            noted_on=self.noted_on.data,  # type: ignore[arg-type]  # DataRequired
+            text=self.text.data or "",
+            follow_up_on=self.follow_up_on.data,
+        )
+
+    @classmethod
+    def for_note(cls, row: CaseNote) -> NoteForm:
+        """The correction form of ``row``, filled with what it says (unless sent)."""
+        return cls(obj=row, kind=row.kind.value)
+
+
+class FollowUpDoneForm(Form):
+    """A note's follow-up marked done; ``back`` says where the button was (home or case)."""
+
+    back = HiddenField(default="case", validators=[Optional(), AnyOf(("home", "case"))])

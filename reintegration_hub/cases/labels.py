@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from reintegration_hub.cases.models import CaseStatus, ClosureReason, DependantRelation, LegalStatus
+from reintegration_hub.cases.models import (
+    CaseStatus,
+    ClosureReason,
+    DependantRelation,
+    LegalStatus,
+    NoteKind,
+)
 
 STATUS_LABELS = {
     CaseStatus.REGISTERED: _l("Registered"),
@@ -39,4 +45,29 @@ RELATION_LABELS = {
     DependantRelation.PARENT: _l("Parent"),
     DependantRelation.SIBLING: _l("Sibling"),
     DependantRelation.OTHER: _l("Other relative"),
+}
+NOTE_KIND_LABELS = {
+    NoteKind.CONTACT_ATTEMPT: _l("Contact attempt"),
+    NoteKind.COUNSELLING: _l("Counselling session"),
+    NoteKind.PHONE_CALL: _l("Phone call"),
+    NoteKind.OTHER: _l("Other"),
+}
+#: The audit trail's actions as the case's access log names them; others show as recorded.
+ACCESS_ACTION_LABELS = {
+    "case.view": _l("Opened the case"),
+    "case.register": _l("Registered the case"),
+    "case.update": _l("Changed the case"),
+    "case.status": _l("Changed the status"),
+    "case.assign": _l("Reassigned the case"),
+    "case.consent": _l("Recorded consent"),
+    "case.arrival": _l("Recorded the arrival"),
+    "case.anonymise": _l("Removed the personal data"),
+    "case_note.add": _l("Wrote a note"),
+    "case_note.correct": _l("Corrected a note"),
+    "case_note.follow_up_done": _l("Followed up a note"),
+    "case_note.read": _l("Read the notes"),
+    "plan.view": _l("Opened the plan"),
+    "visit.view": _l("Opened the visit form"),
+    "survey.view": _l("Opened the survey form"),
+    "referral.view": _l("Opened a referral"),
 }

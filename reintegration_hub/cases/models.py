@@ -19,7 +19,13 @@ from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.db import Base, IdMixin, TimestampMixin, now_utc, str_enum
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.core.sql import partial_index
-from reintegration_hub.core.validation import BIRTH_DATE, TRAVEL_DATE, accepts
+from reintegration_hub.core.validation import (
+    BIRTH_DATE,
+    FOLLOW_UP_DATE,
+    PAST_DATE,
+    TRAVEL_DATE,
+    accepts,
+)
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 
 
@@ -58,6 +64,13 @@ class DependantRelation(enum.StrEnum):
     CHILD = "child"
     PARENT = "parent"
     SIBLING = "sibling"
+    OTHER = "other"
+
+
+class NoteKind(enum.StrEnum):
+    CONTACT_ATTEMPT = "contact_attempt"
+    COUNSELLING = "counselling"  # a session before the return
+    PHONE_CALL = "phone_call"  # after the arrival
     OTHER = "other"
 
 
@@ -244,3 +257,51 @@ class Consent(IdMixin, Base):
 
     returnee: Mapped[Returnee] = relationship(back_populates="consents")
     recorded_by: Mapped[User | None] = relationship()
+
+
+class CaseNote(IdMixin, Base):
+    """A dated note on a case, written by a counsellor or case manager (``cases.notes``).
+
+    Append-only like consents: never deleted; its author may correct it on the day it was
+    written (audited with the text before and after). A ``follow_up_on`` day makes it a task of
+    its author's until ``follow_up_done_at`` is set.
+    """
+
+    __tablename__ = "case_notes"
+    __table_args__ = (
+        # the case page's list, newest written first
+        sa.Index("ix_case_notes_case_order", "returnee_id", "id"),
+        # the author's notes to follow up (home.todo), the earliest first
+        partial_index(
+            "ix_case_notes_follow_up",
+            "author_id",
+            "follow_up_on",
+            where="follow_up_on IS NOT NULL AND follow_up_done_at IS NULL",
+        ),
+    )
+
+    returnee_id: Mapped[int] = mapped_column(sa.ForeignKey("returnees.id", ondelete="CASCADE"))
+    kind: Mapped[NoteKind] = mapped_column(str_enum(NoteKind))
+    noted_on: Mapped[dt.date] = mapped_column(info=accepts(PAST_DATE))
+    text: Mapped[str] = mapped_column(sa.String(4000))
+    follow_up_on: Mapped[dt.date | None] = mapped_column(info=accepts(FOLLOW_UP_DATE))
+    follow_up_done_at: Mapped[dt.datetime | None]
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    corrected_at: Mapped[dt.datetime | None]
+
+    returnee: Mapped[Returnee] = relationship()
+    author: Mapped[User | None] = relationship()
+
+    @property
+    def audit_office_id(self) -> int:
+        return self.returnee.host_office_id
+
+    @property
+    def follow_up_open(self) -> bool:
+        return self.follow_up_on is not None and self.follow_up_done_at is None
+
+    @classmethod
+    def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
+        """The notes of the cases ``actor`` sees (``Returnee.visible_to``)."""
+        return cls.returnee_id.in_(sa.select(Returnee.id).where(Returnee.visible_to(actor)))

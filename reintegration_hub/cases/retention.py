@@ -9,7 +9,8 @@ What goes and what stays (a case's aggregates feed the indicators, exports and d
   plan justification and review comments, plan-line notes, revision comments, the partner's
   copy in each referral (first name, notes for the partner, vulnerability note, answer note),
   delivery notes, monitoring-visit findings and next steps, the notes on milestones and on
-  what was done to them by hand, and the notes of reassignments; the values of those same
+  what was done to them by hand, the notes of reassignments, and the text of every case note
+  (``cases.notes``: the rows stay, with their kind and dates); the values of those same
   fields in the audit trail (the entries stay, saying that a field changed, like the redacted
   ones).
 - kept: case number (pseudonymous), sex, nationality, return country and region, languages,
@@ -43,7 +44,7 @@ from flask import current_app
 
 from partners.models import Referral
 from partners.referrals import PERSONAL_FIELDS
-from reintegration_hub.cases.models import Dependant, Returnee, VulnerabilityEntry
+from reintegration_hub.cases.models import CaseNote, Dependant, Returnee, VulnerabilityEntry
 from reintegration_hub.cases.search import SEARCH_COLUMNS
 from reintegration_hub.core.audit import REDACTED, AuditEntry
 from reintegration_hub.core.db import now_utc
@@ -60,6 +61,7 @@ BLANKED: Mapping[type[Any], tuple[str, ...]] = {
     # with the names go their search keys: the case is no longer found by them
     Returnee: ("first_name", "last_name", "contact_after_return", "return_city", *SEARCH_COLUMNS),
     VulnerabilityEntry: ("notes",),
+    CaseNote: ("text",),
     Plan: ("over_cap_justification", "review_comment"),
     PlanLine: ("notes",),
     PlanRevision: ("comment",),
@@ -76,6 +78,7 @@ BLANKED: Mapping[type[Any], tuple[str, ...]] = {
 AUDIT_REDACTED: Mapping[str, tuple[str, ...]] = {
     "Returnee": (*BLANKED[Returnee], "date_of_birth", "note"),  # a reassignment's note
     "Dependant": ("date_of_birth",),
+    "CaseNote": BLANKED[CaseNote],
     "Plan": BLANKED[Plan],
     "Referral": BLANKED[Referral],
     "Delivery": (*BLANKED[Delivery], "certificate_name"),
@@ -91,6 +94,7 @@ class AnonymisationCounts:
     referrals: int = 0
     deliveries: int = 0
     visits: int = 0
+    notes: int = 0
     audit_entries: int = 0  # older audit rows whose personal values were redacted
 
     def __add__(self, other: AnonymisationCounts) -> AnonymisationCounts:
@@ -179,6 +183,11 @@ def anonymise_closed_cases(
             [{"id": d.id, "date_of_birth": coarse_birth_date(d.date_of_birth)} for d in dependants],
         )
     _blank(VulnerabilityEntry, VulnerabilityEntry.returnee_id.in_(case_ids))
+    note_ids = list(
+        db.session.scalars(sa.select(CaseNote.id).where(CaseNote.returnee_id.in_(case_ids)))
+    )
+    if note_ids:
+        _blank(CaseNote, CaseNote.id.in_(note_ids))
 
     plan_ids = list(db.session.scalars(sa.select(Plan.id).where(Plan.returnee_id.in_(case_ids))))
     line_ids: list[int] = []
@@ -237,6 +246,7 @@ def anonymise_closed_cases(
         {
             "Returnee": case_ids,
             "Dependant": [d.id for d in dependants],
+            "CaseNote": note_ids,
             "Plan": plan_ids,
             "Referral": referral_ids,
             "Delivery": [d.id for d in deliveries],
@@ -270,6 +280,7 @@ def anonymise_closed_cases(
         referrals=len(referral_ids),
         deliveries=len(deliveries),
         visits=len(visit_ids),
+        notes=len(note_ids),
         audit_entries=redacted,
     )
 

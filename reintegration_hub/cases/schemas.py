@@ -4,12 +4,14 @@ from marshmallow import fields, validate
 
 from reintegration_hub.cases.assignment import MAX_CASES
 from reintegration_hub.cases.models import (
+    CaseNote,
     CaseStatus,
     ClosureReason,
     Consent,
     Dependant,
     DependantRelation,
     LegalStatus,
+    NoteKind,
     Returnee,
     VulnerabilityEntry,
 )
@@ -220,3 +222,23 @@ class AssignmentResultSchema(Schema):
         dump_only=True,
         metadata={"description": "theirs already"},
     )
+
+
+class CaseNoteSchema(Schema):
+    """A case note: written with ``kind``, ``noted_on`` (not in the future), ``text`` and an
+    optional ``follow_up_on`` (today to two years ahead); the rest is read only."""
+
+    class Meta:
+        model = CaseNote
+
+    id = fields.Integer(dump_only=True)
+    returnee_id = fields.Integer(dump_only=True)
+    kind = fields.Enum(NoteKind, by_value=True, required=True)
+    noted_on = fields.Date(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1))
+    follow_up_on = fields.Date(load_default=None, allow_none=True)
+    follow_up_done_at = fields.AwareDateTime(dump_only=True, allow_none=True)
+    author_id = fields.Integer(dump_only=True, allow_none=True)
+    author_name = fields.String(dump_only=True, attribute="author.full_name", allow_none=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    corrected_at = fields.AwareDateTime(dump_only=True, allow_none=True)

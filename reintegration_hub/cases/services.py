@@ -618,6 +618,14 @@ def view_case(case_id: int, *, actor: Actor) -> Returnee:
     return case
 
 
+def read_case(case_id: int, *, action: str, actor: Actor) -> Returnee:
+    """A case in scope (else NotFound) read by a page that shows it (the visit and survey
+    forms), audited under that page's ``action`` on the case, as the case page's read is."""
+    case: Returnee = get_scoped(Returnee, case_id, actor)
+    record_audit(action, case, actor=actor, changes={})
+    return case
+
+
 def get_case(case_id: int, *, actor: Actor) -> Returnee:
     """A case in scope, unaudited: for forms and actions that audit their own change."""
     case: Returnee = get_scoped(Returnee, case_id, actor)

@@ -9,19 +9,23 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from reintegration_hub.cases import assignment, exports, search, services
+from reintegration_hub.cases import access_log, assignment, exports, notes, search, services
 from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.forms import (
     AssignForm,
     BulkAssignForm,
     ConsentForm,
+    FollowUpDoneForm,
+    NoteForm,
     RegisterCaseForm,
     StatusForm,
 )
 from reintegration_hub.cases.forms import CaseForm as EditCaseForm
 from reintegration_hub.cases.labels import (
+    ACCESS_ACTION_LABELS,
     CLOSURE_LABELS,
     LEGAL_STATUS_LABELS,
+    NOTE_KIND_LABELS,
     RELATION_LABELS,
     STATUS_LABELS,
 )
@@ -33,7 +37,7 @@ from reintegration_hub.core.exports import FORMATS
 from reintegration_hub.core.forms import error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
-from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_form
+from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_flashed, submit_form
 from reintegration_hub.core.web import query_int, query_page, query_text
 from reintegration_hub.extensions import db
 
@@ -55,6 +59,7 @@ def case_labels() -> dict[str, Any]:
         "sex_label": SEX_LABELS.get,
         "relation_label": RELATION_LABELS.get,
         "vulnerability_label": VULNERABILITY_LABELS.get,
+        "note_kind_label": NOTE_KIND_LABELS.get,
     }
 
 
@@ -224,12 +229,16 @@ def register() -> Any:
     )
 
 
-@bp.get("/<int:case_id>")
-@roles(*READERS)
-def show(case_id: int) -> Any:
+NOTES_PAGE_SIZE = 10
+
+
+def _case_page(case_id: int, note_form: NoteForm | None = None, status: int = 200) -> Any:
+    """The case page, its read audited; with its notes (a page of them, ``notes_page``) and,
+    for the case's supervisors and administrators, its access log (``log_page``)."""
     case = services.view_case(case_id, actor=current_user)
     db.session.commit()  # the audited view
     targets = [t for t in services.ALLOWED_TRANSITIONS[case.status] if t in services.MANUAL_TARGETS]
+    may_see_log = access_log.may_see_access_log(case, current_user)
     return render_template(
         "cases/case.html",
         case=case,
@@ -238,6 +247,74 @@ def show(case_id: int) -> Any:
         status_form=StatusForm(formdata=None, targets=targets) if targets else None,
         consent_form=ConsentForm(formdata=None),
         may_reassign=assignment.may_reassign(current_user),
+        notes=notes.case_notes(
+            case.id, actor=current_user, page=query_page("notes_page"), page_size=NOTES_PAGE_SIZE
+        ),
+        note_form=note_form or NoteForm(formdata=None),
+        may_write_notes=current_user.role in notes.WRITER_ROLES and not case.anonymised_at,
+        may_correct=lambda row: notes.may_correct(row, current_user),
+        log=access_log.access_log(case.id, actor=current_user, page=query_page("log_page"))
+        if may_see_log
+        else None,
+        access_label=lambda action: ACCESS_ACTION_LABELS.get(action, action),
+    ), status
+
+
+@bp.get("/<int:case_id>")
+@roles(*READERS)
+def show(case_id: int) -> Any:
+    return _case_page(case_id)
+
+
+@bp.post("/<int:case_id>/notes")
+@roles(*notes.WRITER_ROLES)
+def add_note(case_id: int) -> Any:
+    """A note written on the case page; refused, the page again with the form's errors."""
+    form = NoteForm()
+    return submit_form(
+        form,
+        lambda: notes.add_note(case_id, form.note_input(), actor=current_user),
+        done=_("The note is saved."),
+        then=url_for("cases.show", case_id=case_id) + "#notes",
+        page=lambda: _case_page(case_id, form, 422),
+        passes=(NotFound,),
+    )
+
+
+@bp.route("/notes/<int:note_id>", methods=["GET", "POST"])
+@roles(*notes.WRITER_ROLES)
+def correct_note(note_id: int) -> Any:
+    """Its author corrects a note on the day it was written."""
+    row = notes.own_note(note_id, actor=current_user)
+    form = NoteForm.for_note(row)
+    return submit_form(
+        form,
+        lambda: notes.correct_note(row.id, form.note_input(), actor=current_user),
+        done=_("The note is corrected."),
+        then=url_for("cases.show", case_id=row.returnee_id) + "#notes",
+        page=lambda: (
+            render_template("cases/note.html", note=row, form=form),
+            422 if form.errors else 200,
+        ),
+    )
+
+
+@bp.post("/notes/<int:note_id>/done")
+@roles(*notes.WRITER_ROLES)
+def finish_follow_up(note_id: int) -> Any:
+    """Mark a note's follow-up done, from the home page's list or the case page."""
+    row = notes.own_note(note_id, actor=current_user)
+    form = FollowUpDoneForm()
+    back = (
+        url_for("home.index")
+        if form.back.data == "home"
+        else url_for("cases.show", case_id=row.returnee_id) + "#notes"
+    )
+    return submit_flashed(
+        form,
+        lambda: notes.finish_follow_up(row.id, actor=current_user),
+        back=back,
+        done=_("The follow-up is done."),
     )
 
 

@@ -167,6 +167,18 @@ BIRTH_DATE = DateRule(
 #: A return decision, its deadline, a departure, an arrival: within a few years of today (ten
 #: years back: cases of a programme's earlier grants are still recorded and edited).
 TRAVEL_DATE = DateRule(lambda today: _years_from(today, -10), lambda today: _years_from(today, 2))
+#: A day something happened that is written down afterwards (a case note): from 1900 to today.
+PAST_DATE = DateRule(
+    lambda _today: dt.date(1900, 1, 1),
+    lambda today: today,
+    _l("Give a date from %(earliest)s to today."),
+)
+#: A day to come back to something (a note's follow-up): from today to two years ahead.
+FOLLOW_UP_DATE = DateRule(
+    lambda today: today,
+    lambda today: _years_from(today, 2),
+    _l("Give a date from today to %(latest)s."),
+)
 #: A day of a reporting period (monitoring, donor report).
 PERIOD_DATE = DateRule(lambda _today: dt.date(2000, 1, 1), lambda today: _years_from(today, 10))
 

@@ -23,7 +23,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from reintegration_hub.cases.services import get_case
+from reintegration_hub.cases.models import Returnee
+from reintegration_hub.cases.services import get_case, read_case
 from reintegration_hub.core.authz import public, roles
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import DomainError, NotFound, PermissionDenied
@@ -264,10 +265,20 @@ def _closes(milestone: Milestone | None) -> str:
     )
 
 
+def _case(case_id: int, read: str) -> Returnee:
+    """The case of a visit or survey form: shown (GET), an audited read (``read``); sent, the
+    recording audits itself."""
+    if request.method == "GET":
+        case = read_case(case_id, action=read, actor=current_user)
+        db.session.commit()
+        return case
+    return get_case(case_id, actor=current_user)
+
+
 @bp.route("/cases/<int:case_id>/visit", methods=["GET", "POST"])
 @roles(*visits.RECORDER_ROLES)
 def record_visit(case_id: int) -> Any:
-    case = get_case(case_id, actor=current_user)
+    case = _case(case_id, "visit.view")
     form = VisitForm()
     return submit_form(
         form,
@@ -286,7 +297,7 @@ def record_visit(case_id: int) -> Any:
 @bp.route("/cases/<int:case_id>/survey", methods=["GET", "POST"])
 @roles(*visits.RECORDER_ROLES)
 def record_survey(case_id: int) -> Any:
-    case = get_case(case_id, actor=current_user)
+    case = _case(case_id, "survey.view")
     version = visits.current_scoring_version()
     form = survey_form(version)
     return submit_form(

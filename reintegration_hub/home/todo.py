@@ -17,6 +17,8 @@ two statements whatever the volume; a role a group is not for has no group (``No
 - **Listings**: case managers and partner users, the options of their partners flagged as not
   re-verified in time.
 - **Failed e-mails**: administrators, the messages that failed for good.
+- **Notes**: counsellors and case managers, their own case notes whose follow-up day has come
+  (on or before today) and is not marked done, on open cases in their scope; the earliest first.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from partners.models import (
     ReferralStatus,
     SupportOption,
 )
-from reintegration_hub.cases.models import Returnee
+from reintegration_hub.cases import notes
+from reintegration_hub.cases.models import CaseNote, Returnee
 from reintegration_hub.core.authz import scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
@@ -67,10 +70,18 @@ class MyWork:
     plans: Group[Plan] | None = None
     listings: Group[SupportOption] | None = None
     failed_emails: Group[OutboxMessage] | None = None
+    notes: Group[CaseNote] | None = None
 
     @property
     def total(self) -> int:
-        groups = (self.milestones, self.referrals, self.plans, self.listings, self.failed_emails)
+        groups = (
+            self.milestones,
+            self.referrals,
+            self.plans,
+            self.listings,
+            self.failed_emails,
+            self.notes,
+        )
         return sum(group.count for group in groups if group is not None)
 
 
@@ -156,6 +167,14 @@ def my_failed_emails(actor: Actor) -> Group[OutboxMessage] | None:
     return _group(stmt, OutboxMessage.id.desc())
 
 
+def my_notes(actor: Actor) -> Group[CaseNote] | None:
+    """Counsellors and case managers: their notes to follow up today or earlier, not done."""
+    if actor.role not in notes.WRITER_ROLES:
+        return None
+    stmt = notes.follow_ups_due_statement(actor, now_utc().date())
+    return _group(stmt, CaseNote.follow_up_on, CaseNote.id)
+
+
 def my_work(*, actor: Actor) -> MyWork:
     """Everything that waits for ``actor``, by group (see the module docstring)."""
     return MyWork(
@@ -164,4 +183,5 @@ def my_work(*, actor: Actor) -> MyWork:
         plans=my_plans(actor),
         listings=my_listings(actor),
         failed_emails=my_failed_emails(actor),
+        notes=my_notes(actor),
     )

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from reintegration_hub.core.authz import public, signed_in
+from reintegration_hub.core.db import now_utc
 from reintegration_hub.home import services, todo
 
 bp = Blueprint("home", __name__)
@@ -20,6 +21,7 @@ def index() -> Any:
         f"home/{current_user.role.value}.html",
         overview=services.overview(actor=current_user),
         work=todo.my_work(actor=current_user),
+        today=now_utc().date(),
     )
 
 

@@ -58,9 +58,13 @@ def list_plans(query: dict[str, Any]) -> Any:
 @bp.response(200, PlanSchema)
 @bp.refuses({404: NOT_FOUND})
 @roles(*READERS)
+@commits
 def get_plan(case_id: int) -> Any:
-    """The case's plan with its lines, holds and referrals."""
-    return _plan(case_id)
+    """The case's plan with its lines, holds and referrals; every read is audited."""
+    plan = services.view_plan(case_id, actor=current_user)
+    if plan is None:
+        raise NotFound(services.NO_PLAN)
+    return plan
 
 
 @bp.post("/cases/<int:case_id>/plan")

@@ -178,6 +178,17 @@ def plan_for_case(case_id: int, *, actor: Actor) -> Plan | None:
     ).one_or_none()
 
 
+def view_plan(case_id: int, *, actor: Actor) -> Plan | None:
+    """The plan page's and the API's read: ``plan_for_case``, audited (``plan.view``, one row per
+    read, on the plan, or on the case while it has none) as the case page's read is."""
+    plan = plan_for_case(case_id, actor=actor)
+    if plan is not None:
+        record_audit("plan.view", plan, actor=actor, changes={})
+    else:
+        record_audit("plan.view", get_case(case_id, actor=actor), actor=actor, changes={})
+    return plan
+
+
 def lock_plan(plan_id: int, *, actor: Actor, expected_version: int | None = None) -> Plan:
     """The plan ``actor`` may see, read afresh and locked until the commit (PostgreSQL), so that
     two changes of one plan run one after the other. With ``expected_version`` (the version the

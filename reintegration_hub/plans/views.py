@@ -76,8 +76,9 @@ def plan_labels() -> dict[str, Any]:
 
 
 def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
-    """The plan page; ``forms`` replace the blank ones (a refused form keeps its input)."""
-    plan = services.plan_for_case(case_id, actor=current_user)
+    """The plan page, its read audited; ``forms`` replace the blank ones (a refused form keeps
+    its input)."""
+    plan = services.view_plan(case_id, actor=current_user)
     context: dict[str, Any] = {"case": get_case(case_id, actor=current_user), "plan": plan}
     if plan is not None:
         amendment = plan.open_amendment
@@ -106,7 +107,9 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
         blank = {"amendment_form": AmendmentForm, "submit_form": SubmitForm}
         for name, form_class in {**blank, "review_form": ReviewForm}.items():
             context[name] = forms.get(name) or form_class(formdata=None, **version)
-    return render_template("plans/plan.html", **context), status
+    page = render_template("plans/plan.html", **context)
+    db.session.commit()  # the audited read, once the page has what it shows
+    return page, status
 
 
 def _amendable(plan: Plan) -> bool:

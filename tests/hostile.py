@@ -17,7 +17,13 @@ PAST_INT64 = 2**63
 HUGE_PAGE = "9" * 30
 FAR_DATES = ("9999-12-31", "1800-01-01")
 #: Audited reads: opening a case or a certificate, an export, a report. Not writes.
-READ_ACTIONS = ("case.view", "delivery.certificate_view", "export", "report")
+READ_ACTIONS = (
+    "case.view",
+    "delivery.certificate_view",
+    "document.download",
+    "export",
+    "report",
+)
 #: Roles tried first when an endpoint admits several.
 ROLE_ORDER = (Role.ADMIN, Role.PROGRAMME_MANAGER, Role.COUNSELLOR, Role.CASE_MANAGER, Role.PARTNER)
 

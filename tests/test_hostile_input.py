@@ -457,7 +457,9 @@ def test_the_api_refuses_hostile_values_at_the_field(
 #: case).
 PAGES_PER_ENDPOINT = 3
 #: Not pages: downloads (their links carry ``format=``) and files.
-NOT_PAGES = frozenset({"deliveries.certificate", "partners.import_template", "static"})
+NOT_PAGES = frozenset(
+    {"cases.document_file", "deliveries.certificate", "partners.import_template", "static"}
+)
 #: Form fields that are no input of a form: CSRF tokens, where to go afterwards.
 NOT_FIELDS = frozenset({"csrf_token", "next"})
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from reintegration_hub.cases.models import CaseStatus, ClosureReason, DependantRelation, LegalStatus
+from reintegration_hub.cases.models import (
+    CaseStatus,
+    ClosureReason,
+    DependantRelation,
+    DocumentKind,
+    LegalStatus,
+)
 
 STATUS_LABELS = {
     CaseStatus.REGISTERED: _l("Registered"),
@@ -39,4 +45,12 @@ RELATION_LABELS = {
     DependantRelation.PARENT: _l("Parent"),
     DependantRelation.SIBLING: _l("Sibling"),
     DependantRelation.OTHER: _l("Other relative"),
+}
+DOCUMENT_KIND_LABELS = {
+    DocumentKind.TRAVEL_DOCUMENT: _l("Travel document or ID"),
+    DocumentKind.SIGNED_CONSENT: _l("Signed consent"),
+    DocumentKind.RETURN_DECISION: _l("Return decision"),
+    DocumentKind.INVOICE: _l("Invoice"),
+    DocumentKind.PHOTO: _l("Photo"),
+    DocumentKind.OTHER: _l("Other document"),
 }

@@ -69,7 +69,13 @@ COMMITTING_FIXTURES = ("worker_app", "live_server")
 
 #: Configuration read when it is used, never while the app is built: set on a cached app
 #: rather than building another one for each value.
-READ_WHEN_USED = ("CERTIFICATE_DIR", "DOCUMENT_DIR", "SMTP_HOST", "SMTP_PORT", "SMTP_TIMEOUT_SECONDS")
+READ_WHEN_USED = (
+    "CERTIFICATE_DIR",
+    "DOCUMENT_DIR",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_TIMEOUT_SECONDS",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
-from pypdf import PdfWriter
 
 from reintegration_hub.cases import documents, retention
 from reintegration_hub.cases.models import CaseDocument, CaseStatus, DocumentKind
@@ -20,20 +19,16 @@ from reintegration_hub.core.audit import REDACTED, AuditEntry
 from reintegration_hub.core.errors import Conflict, InvalidInput, PermissionDenied
 from reintegration_hub.core.roles import Role, SystemActor
 from reintegration_hub.extensions import db
-from tests.cases.helpers import case_manager, counsellor, host_office, origin_office, register
+from tests.cases.helpers import (
+    case_manager,
+    counsellor,
+    host_office,
+    origin_office,
+    pdf_bytes,
+    register,
+)
 from tests.deliveries.helpers import JPEG, PNG
 from tests.factories import UserFactory
-
-
-def pdf_bytes(*, password: str | None = None) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=200, height=200)
-    if password is not None:
-        writer.encrypt(password)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
-
 
 PDF = pdf_bytes()
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200 + b"This program"

@@ -162,11 +162,16 @@ def _require(actor: Actor, allowed: frozenset[Role]) -> None:
         raise PermissionDenied(_l("Your role cannot change the documents of a case."))
 
 
-def case_documents(case_id: int, *, actor: Actor) -> tuple[Returnee, Sequence[CaseDocument]]:
-    """The case (in scope, else NotFound) and its documents, newest first, removed ones too."""
+def _case(case_id: int, actor: Actor) -> Returnee:
     if not 0 < case_id <= validation.MAX_ID:
         raise NotFound(_l("Not found."))
     case: Returnee = get_scoped(Returnee, case_id, actor)
+    return case
+
+
+def case_documents(case_id: int, *, actor: Actor) -> tuple[Returnee, Sequence[CaseDocument]]:
+    """The case (in scope, else NotFound) and its documents, newest first, removed ones too."""
+    case = _case(case_id, actor)
     documents = db.session.scalars(
         sa.select(CaseDocument)
         .where(CaseDocument.returnee_id == case.id)
@@ -227,7 +232,7 @@ def upload_document(
     after the file is written, the file is removed.
     """
     _require(actor, WRITER_ROLES)
-    case, _documents = case_documents(case_id, actor=actor)
+    case = _case(case_id, actor)
     if case.anonymised_at is not None:
         raise Conflict(_l("This case was anonymised after its retention period: it cannot change."))
     limit = int(current_app.config["DOCUMENT_MAX_BYTES"])
@@ -235,6 +240,7 @@ def upload_document(
     kind, note, mime = _check(data, content)
     key, path = files.write_file(document_dir(), document_cipher().encrypt(content))
     document = CaseDocument(
+        returnee_id=case.id,
         returnee=case,
         kind=kind,
         note=note,

@@ -40,6 +40,9 @@ FILE_TYPES: tuple[tuple[str, bytes, str], ...] = (
 EXTENSIONS = {"application/pdf": {"pdf"}, "image/jpeg": {"jpg", "jpeg"}, "image/png": {"png"}}
 #: Pillow's name of each image type.
 IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
+#: The most pixels an image may decode to (a 50-megapixel photo fits; a 10 MB file claiming
+#: more is a decompression bomb, refused before its pixels are decoded).
+MAX_PIXELS = 64_000_000
 #: A stored file's name.
 KEY = re.compile(r"[0-9a-f]{32}")
 _CHUNK = 64 * 1024
@@ -78,12 +81,12 @@ def well_formed(content: bytes, mime: str) -> bool:
     """Whether ``content`` parses as ``mime`` (a type ``detect_type`` answered).
 
     A PDF must open without a password and have at least one page, each page readable; an
-    image must pass Pillow's ``verify`` and then decode in full, within Pillow's limit on
-    pixels (a decompression bomb is refused). The parsers raise many kinds of errors on
+    image must pass Pillow's ``verify`` and then decode in full, within ``MAX_PIXELS`` (a
+    decompression bomb is refused). The parsers raise many kinds of errors on
     hostile input, each a refusal here.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a decompression-bomb warning, a repaired PDF
+        warnings.simplefilter("error")  # Pillow's decompression-bomb warning among them
         try:
             if mime == "application/pdf":
                 return _pdf_readable(content)
@@ -108,6 +111,9 @@ def _image_readable(content: bytes, image_format: str) -> bool:
     with Image.open(io.BytesIO(content), formats=[image_format]) as image:
         image.verify()  # the structure: chunks and their checksums
     with Image.open(io.BytesIO(content), formats=[image_format]) as image:
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            return False
         image.load()  # the pixels: a truncated image fails here
     return True
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,25 @@ from tests.deliveries.helpers import JPEG, PNG
 from tests.factories import UserFactory
 
 PDF = pdf_bytes()
+
+
+def png_bomb(side: int = 9_000) -> bytes:
+    """A small PNG of ``side`` x ``side`` one-bit pixels (81 megapixels by default: over
+    MAX_PIXELS, under Pillow's own limit)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = (b"\x00" + b"\x00" * ((side + 7) // 8)) * side
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200 + b"This program"
 
 
@@ -131,9 +152,17 @@ def test_the_api_uploads_lists_and_serves_the_same_bytes(app, login):
         (b"\x89PNG\r\n\x1a\n" + b"junk" * 64, "photo.png"),  # the signature, then nothing
         (PDF[: len(PDF) // 2], "decision.pdf"),  # truncated
         (pdf_bytes(password="secret"), "consent.pdf"),  # encrypted
+        (png_bomb(), "photo.png"),  # 81 megapixels in a few kilobytes
         (b"", "empty.pdf"),
     ],
-    ids=["renamed-exe", "png-header-then-junk", "truncated-pdf", "encrypted-pdf", "empty"],
+    ids=[
+        "renamed-exe",
+        "png-header-then-junk",
+        "truncated-pdf",
+        "encrypted-pdf",
+        "pixel-bomb",
+        "empty",
+    ],
 )
 def test_a_file_that_is_not_a_readable_pdf_jpeg_or_png_is_refused(app, login, content, filename):
     user = counsellor()

@@ -47,15 +47,16 @@ def test_a_counsellor_uploads_a_pdf_and_downloads_it(
     page.get_by_test_id("case-documents").click()
     page.wait_for_url(re.compile(rf"/cases/{case_id}/documents$"))
     form = page.get_by_test_id("document-form")
-    form.get_by_label("Kind of document").select_option("signed_consent")
-    form.get_by_label("Note").fill("Signed at the counselling session")
-    form.get_by_label("File").set_input_files(
+    # the counsellor reads Latvian: the fields by name
+    form.locator("[name=kind]").select_option("signed_consent")
+    form.locator("[name=note]").fill("Signed at the counselling session")
+    form.locator("[name=file]").set_input_files(
         {"name": "consent.pdf", "mimeType": "application/pdf", "buffer": content}
     )
     form.locator("[type=submit]").click()
 
     row = page.get_by_test_id("document-row").filter(has_text="consent.pdf")
-    expect(row).to_contain_text("Signed consent")
+    expect(row).to_contain_text("Parakstīta piekrišana")  # signed consent
     expect(row).to_contain_text("Signed at the counselling session")
     with page.expect_download() as started:
         row.get_by_test_id("document-download").click()

@@ -104,6 +104,8 @@ def test_upload_and_download_round_trip(app, login):
     assert on_disk != PDF
     assert b"%PDF" not in on_disk
 
+    case_page = client.get(f"/cases/{case.id}")
+    assert case_page.data.count(f'href="/cases/{case.id}/documents"'.encode()) == 1
     listing = client.get(f"/cases/{case.id}/documents")
     assert listing.status_code == 200
     assert b"passport.pdf" in listing.data
@@ -344,6 +346,19 @@ def test_keys_are_required_in_production_and_must_be_fernet_keys(app):
     assert stored(app) == []
     with pytest.raises(ConfigError, match="HUB_DOCUMENT_KEYS"):
         validate({**app.config, "ENV": "testing", "DOCUMENT_KEYS": "not-a-key"})
+
+
+def test_development_keeps_a_key_of_its_own_instance(app, monkeypatch, tmp_path):
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    app.config["ENV"] = "development"
+    app.config["DOCUMENT_KEYS"] = None
+
+    token = documents.document_cipher().encrypt(PDF)
+
+    key_file = tmp_path / documents.DEVELOPMENT_KEY_FILE
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert Fernet(key_file.read_bytes()).decrypt(token) == PDF
+    assert documents.document_cipher().decrypt(token) == PDF  # the same key the next time
 
 
 def test_retention_deletes_the_documents_of_an_anonymised_case(app):

@@ -124,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
         programmes_api.bp,
         partners_api.bp,
         cases_api.bp,
+        cases_api.documents_bp,
         plans_api.bp,
         deliveries_api.bp,
         followups_api.bp,
@@ -134,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from reintegration_hub.cases.cli import documents_cli
     from reintegration_hub.demo.cli import demo_cli
     from reintegration_hub.followups.cli import followups_cli
     from reintegration_hub.monitoring.cli import monitoring_cli
@@ -141,6 +143,7 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(setup_command)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(documents_cli)
     app.cli.add_command(followups_cli)
     app.cli.add_command(monitoring_cli)
     app.cli.add_command(programmes_cli)

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 from limits import parse_many
 
+from reintegration_hub.core.files import parse_keys
+
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused outside development, see validate()
 
 DEFAULTS: dict[str, Any] = {
@@ -76,6 +78,13 @@ DEFAULTS: dict[str, Any] = {
     # handover certificates: kept outside the web root; None = instance/certificates
     "CERTIFICATE_DIR": None,
     "CERTIFICATE_MAX_BYTES": 5 * 1024 * 1024,
+    # case documents: kept outside the web root (None = instance/documents), encrypted at rest
+    # with DOCUMENT_KEYS (Fernet keys, comma-separated: the first encrypts, all decrypt; see
+    # the README on rotation). Without keys, production refuses to store documents and
+    # development and testing use a key of their own instance (cases.documents).
+    "DOCUMENT_DIR": None,
+    "DOCUMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "DOCUMENT_KEYS": None,
     # the address links in e-mails start with (no request exists when a flow writes them);
     # a path is kept (https://example.org/hub); `make run` sets it from its PORT
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
@@ -163,6 +172,14 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             "HUB_PUBLIC_BASE_URL must be the address users open, e.g. https://hub.example.org"
         )
+    try:
+        parse_keys(config.get("DOCUMENT_KEYS"))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            f"HUB_DOCUMENT_KEYS must be Fernet keys separated by commas ({error}); make one "
+            'with python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
+        ) from None
     if config["ENV"] == "production":
         if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
             raise ConfigError(

@@ -69,7 +69,13 @@ COMMITTING_FIXTURES = ("worker_app", "live_server")
 
 #: Configuration read when it is used, never while the app is built: set on a cached app
 #: rather than building another one for each value.
-READ_WHEN_USED = ("CERTIFICATE_DIR", "SMTP_HOST", "SMTP_PORT", "SMTP_TIMEOUT_SECONDS")
+READ_WHEN_USED = (
+    "CERTIFICATE_DIR",
+    "DOCUMENT_DIR",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_TIMEOUT_SECONDS",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -259,13 +265,14 @@ def make_app(
 ) -> Callable[..., Flask]:
     """The app with extra configuration, built once per configuration for the session.
 
-    Certificates (uploaded, or written by the demo) go to a temporary directory of the test's
-    own unless the test names one, never into the instance folder.
+    Certificates and case documents (uploaded, or written by the demo) go to temporary
+    directories of the test's own unless the test names one, never into the instance folder.
     """
     certificates = str(tmp_path_factory.mktemp("certificates"))
+    documents = str(tmp_path_factory.mktemp("documents"))
 
     def make(**extra: Any) -> Flask:
-        per_test = {"CERTIFICATE_DIR": certificates} | {
+        per_test = {"CERTIFICATE_DIR": certificates, "DOCUMENT_DIR": documents} | {
             name: extra.pop(name) for name in READ_WHEN_USED if name in extra
         }
         config = test_config(database_url, **extra)
@@ -286,9 +293,11 @@ def make_fresh_app(
 ) -> Callable[..., Flask]:
     """A new app every call, for a test that changes the app itself (a route, a hook)."""
     certificates = str(tmp_path_factory.mktemp("certificates"))
+    documents = str(tmp_path_factory.mktemp("documents"))
 
     def make(**extra: Any) -> Flask:
-        app = create_app(test_config(database_url, **{"CERTIFICATE_DIR": certificates, **extra}))
+        stores = {"CERTIFICATE_DIR": certificates, "DOCUMENT_DIR": documents}
+        app = create_app(test_config(database_url, **{**stores, **extra}))
         _database.append(app)
         return app
 

@@ -17,11 +17,12 @@ PAST_INT64 = 2**63
 HUGE_PAGE = "9" * 30
 FAR_DATES = ("9999-12-31", "1800-01-01")
 #: Audited reads: opening a case, its plan, notes (API), visit or survey form, a referral or a
-#: certificate; an export, a report. Not writes.
+#: certificate, a document download; an export, a report. Not writes.
 READ_ACTIONS = (
     "case.view",
     "case_note.read",
     "delivery.certificate_view",
+    "document.download",
     "export",
     "plan.view",
     "referral.view",

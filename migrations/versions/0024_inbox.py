@@ -1,7 +1,7 @@
 """in-app notices, e-mail choices per kind of message, outbox rows held for the daily digest
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-06 19:30:00
 
 Every message e-mailed to a user is also a notice in their inbox (one per message key), and
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0024'
-down_revision = '0022'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 

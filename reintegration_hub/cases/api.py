@@ -1,4 +1,6 @@
-"""``/api/v1/cases``: returnee cases with the same services and scope as the pages."""
+"""``/api/v1/cases``: returnee cases with the same services and scope as the pages; their
+documents (``/api/v1/cases/<id>/documents``, uploaded as ``multipart/form-data``) and each
+document's file (``/api/v1/documents/<id>/file``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 from flask import url_for
 from flask_login import current_user
 
-from reintegration_hub.cases import assignment, notes, services
+from reintegration_hub.cases import assignment, documents, notes, services
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.cases.schemas import (
     AssignmentResultSchema,
@@ -19,16 +21,23 @@ from reintegration_hub.cases.schemas import (
     CaseSchema,
     CaseSummarySchema,
     ConsentSchema,
+    DocumentCreateSchema,
+    DocumentSchema,
     DuplicateQuerySchema,
     DuplicateSchema,
     StatusChangeSchema,
     TransferSchema,
 )
-from reintegration_hub.core.api import Blueprint, SelectPage, commits
+from reintegration_hub.cases.views import document_response
+from reintegration_hub.core.api import Blueprint, MultipartBlueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
+from reintegration_hub.core.files import FILE_TYPES
 from reintegration_hub.core.roles import Role
 
-bp = Blueprint("cases_api", __name__, url_prefix="/cases", description="Returnee cases")
+bp = MultipartBlueprint("cases_api", __name__, url_prefix="/cases", description="Returnee cases")
+documents_bp = Blueprint(
+    "documents_api", __name__, url_prefix="/documents", description="Case documents' files"
+)
 
 READERS = (Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN, Role.PROGRAMME_MANAGER)
 
@@ -200,3 +209,65 @@ def add_note(data: dict[str, Any], case_id: int) -> Any:
     """Write a note on the case (counsellors and case managers); audited. A ``follow_up_on``
     day makes it a task on the author's home page from that day on."""
     return notes.add_note(case_id, notes.NoteInput(**data), actor=current_user)
+
+
+# --- documents -------------------------------------------------------------------------------
+
+DOCUMENT_WRITERS = tuple(documents.WRITER_ROLES)
+DOCUMENT_CONTENT = {
+    mime: {"schema": {"type": "string", "format": "binary"}} for mime, _magic, _ext in FILE_TYPES
+}
+
+
+@bp.get("/<int:case_id>/documents")
+@bp.response(200, DocumentSchema(many=True))
+@bp.refuses({404: "No such case in the caller's scope"})
+@roles(*READERS)
+def list_documents(case_id: int) -> Any:
+    """The case's documents, newest first; removed ones too (``removed_at``, no file)."""
+    _case, kept = documents.case_documents(case_id, actor=current_user)
+    return kept
+
+
+@bp.post("/<int:case_id>/documents")
+@bp.arguments(DocumentCreateSchema, location="form_and_files")
+@bp.response(201, DocumentSchema)
+@bp.refuses(
+    {
+        403: "Not a counsellor, case manager or admin",
+        404: "No such case in the caller's scope",
+        409: "The case is anonymised, or no encryption key is configured",
+        422: "A bad field: the kind, the note, or a file that is not a readable PDF, JPEG or "
+        "PNG, or too large",
+    }
+)
+@roles(*DOCUMENT_WRITERS)
+@commits
+def upload_document(data: dict[str, Any], case_id: int) -> Any:
+    """Keep a document on a case, encrypted at rest."""
+    upload = data.pop("file")
+    return documents.upload_document(
+        case_id,
+        documents.DocumentInput(kind=data["kind"].value, note=data["note"]),
+        documents.DocumentUpload(upload.filename or "", upload.stream),
+        actor=current_user,
+    )
+
+
+@documents_bp.get("/<int:document_id>/file")
+@documents_bp.doc(
+    responses={"200": {"description": "The document's file", "content": DOCUMENT_CONTENT}}
+)
+@documents_bp.refuses(
+    {
+        404: "No such document in the caller's scope, or it was removed",
+        409: "No configured key decrypts it",
+    }
+)
+@roles(*READERS)
+@commits
+def get_document_file(document_id: int) -> Any:
+    """The document as a download (``Content-Disposition: attachment``, its stored type);
+    every download is audited."""
+    document, content = documents.document_content(document_id, actor=current_user)
+    return document_response(document, content)

@@ -1,13 +1,15 @@
 """Case forms: registration and edit (with dependants and vulnerability), status, consent,
-notes."""
+notes and a document."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import request
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -22,15 +24,18 @@ from wtforms import (
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from reintegration_hub.cases import notes, services
+from reintegration_hub.cases.documents import DocumentInput, DocumentUpload
 from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.labels import (
     CLOSURE_LABELS,
+    DOCUMENT_KIND_LABELS,
     LEGAL_STATUS_LABELS,
     NOTE_KIND_LABELS,
     RELATION_LABELS,
     STATUS_LABELS,
 )
 from reintegration_hub.cases.models import (
+    CaseDocument,
     CaseNote,
     CaseStatus,
     ClosureReason,
@@ -328,3 +333,28 @@ class FollowUpDoneForm(Form):
     """A note's follow-up marked done; ``back`` says where the button was (home or case)."""
 
     back = HiddenField(default="case", validators=[Optional(), AnyOf(("home", "case"))])
+
+
+class DocumentForm(Form):
+    """A document kept on a case: input only; ``cases.documents`` checks the file."""
+
+    class Meta:
+        model = CaseDocument
+
+    kind = SelectField(
+        _l("Kind of document"),
+        choices=_enum_choices(DOCUMENT_KIND_LABELS, blank=True),
+        validators=[DataRequired()],
+    )
+    note = TextAreaField(_l("Note"), validators=[Optional()])
+    file = FileField(_l("File"), description=_l("PDF, JPEG or PNG."))
+
+    def document_input(self) -> DocumentInput:
+        return DocumentInput(kind=self.kind.data or "", note=self.note.data or "")
+
+    def document_upload(self) -> DocumentUpload:
+        """The uploaded file; none reads as an empty one, which the service refuses."""
+        upload = self.file.data
+        if upload is None or isinstance(upload, str):
+            return DocumentUpload("", io.BytesIO())
+        return DocumentUpload(upload.filename or "", upload.stream)

@@ -8,6 +8,7 @@ from reintegration_hub.cases.models import (
     CaseStatus,
     ClosureReason,
     DependantRelation,
+    DocumentKind,
     LegalStatus,
     NoteKind,
 )
@@ -70,4 +71,12 @@ ACCESS_ACTION_LABELS = {
     "visit.view": _l("Opened the visit form"),
     "survey.view": _l("Opened the survey form"),
     "referral.view": _l("Opened a referral"),
+}
+DOCUMENT_KIND_LABELS = {
+    DocumentKind.TRAVEL_DOCUMENT: _l("Travel document or ID"),
+    DocumentKind.SIGNED_CONSENT: _l("Signed consent"),
+    DocumentKind.RETURN_DECISION: _l("Return decision"),
+    DocumentKind.INVOICE: _l("Invoice"),
+    DocumentKind.PHOTO: _l("Photo"),
+    DocumentKind.OTHER: _l("Other document"),
 }

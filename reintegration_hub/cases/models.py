@@ -74,6 +74,15 @@ class NoteKind(enum.StrEnum):
     OTHER = "other"
 
 
+class DocumentKind(enum.StrEnum):
+    TRAVEL_DOCUMENT = "travel_document"  # passport, travel document or identity card
+    SIGNED_CONSENT = "signed_consent"
+    RETURN_DECISION = "return_decision"
+    INVOICE = "invoice"
+    PHOTO = "photo"
+    OTHER = "other"
+
+
 class CaseNumberCounter(Base):
     """The last case number given per host-office country and year (``LV-2026-00042``)."""
 
@@ -305,3 +314,40 @@ class CaseNote(IdMixin, Base):
     def visible_to(cls, actor: Actor) -> sa.ColumnElement[bool]:
         """The notes of the cases ``actor`` sees (``Returnee.visible_to``)."""
         return cls.returnee_id.in_(sa.select(Returnee.id).where(Returnee.visible_to(actor)))
+
+
+class CaseDocument(IdMixin, Base):
+    """A file kept on a case (``cases.documents``): encrypted at rest outside the web root
+    under ``storage_key``; here its checked type, size and SHA-256 (of the plain content).
+
+    Removing a document deletes its file and keeps this row (``removed_at``, by whom) as the
+    record that it existed; the retention of an anonymised case deletes rows and files.
+    """
+
+    __tablename__ = "case_documents"
+    __table_args__ = (sa.Index("ix_case_documents_returnee", "returnee_id", "id"),)
+
+    returnee_id: Mapped[int] = mapped_column(sa.ForeignKey("returnees.id", ondelete="CASCADE"))
+    kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind))
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    name: Mapped[str] = mapped_column(sa.String(200))  # the download name, made safe
+    content_type: Mapped[str] = mapped_column(sa.String(64))  # detected from the content
+    size: Mapped[int]  # of the plain content, in bytes
+    sha256: Mapped[str] = mapped_column(sa.String(64))  # of the plain content
+    storage_key: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    removed_at: Mapped[dt.datetime | None]
+    removed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    returnee: Mapped[Returnee] = relationship()
+    uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])
+    removed_by: Mapped[User | None] = relationship(foreign_keys=[removed_by_id])
+
+    @property
+    def audit_office_id(self) -> int:
+        return self.returnee.host_office_id

@@ -19,6 +19,8 @@ What goes and what stays (a case's aggregates feed the indicators, exports and d
   vulnerability categories, consents (flags and dates), plan amounts and lines, referral
   outcomes, survey answers and scores, milestones, and deliveries' amounts, rates and invoice
   numbers.
+- case documents (``cases.documents``: IDs, signed consents, decisions, photos): deleted, rows
+  and encrypted files; their audit rows keep the actions, the file names and notes redacted.
 - handover certificates: the files stay. They are the grant's financial evidence (signed
   receipts of goods paid from public funds) that auditors may ask for under the grant's own
   document-retention rule, which this period does not replace; they are served only to
@@ -44,6 +46,7 @@ from flask import current_app
 
 from partners.models import Referral
 from partners.referrals import PERSONAL_FIELDS
+from reintegration_hub.cases.documents import delete_case_documents
 from reintegration_hub.cases.models import CaseNote, Dependant, Returnee, VulnerabilityEntry
 from reintegration_hub.cases.search import SEARCH_COLUMNS
 from reintegration_hub.core.audit import REDACTED, AuditEntry
@@ -84,6 +87,7 @@ AUDIT_REDACTED: Mapping[str, tuple[str, ...]] = {
     "Delivery": (*BLANKED[Delivery], "certificate_name"),
     "MonitoringVisit": BLANKED[MonitoringVisit],
     "Milestone": BLANKED[Milestone],
+    "CaseDocument": ("name", "note"),
 }
 
 
@@ -95,6 +99,7 @@ class AnonymisationCounts:
     deliveries: int = 0
     visits: int = 0
     notes: int = 0
+    documents: int = 0  # deleted, rows and files
     audit_entries: int = 0  # older audit rows whose personal values were redacted
 
     def __add__(self, other: AnonymisationCounts) -> AnonymisationCounts:
@@ -242,8 +247,11 @@ def anonymise_closed_cases(
         _blank(Milestone, Milestone.id.in_(milestone_ids))
         _blank(MilestoneAction, MilestoneAction.milestone_id.in_(milestone_ids))
 
+    document_ids = delete_case_documents(case_ids)
+
     redacted = _redact_audit(
         {
+            "CaseDocument": document_ids,
             "Returnee": case_ids,
             "Dependant": [d.id for d in dependants],
             "CaseNote": note_ids,
@@ -281,6 +289,7 @@ def anonymise_closed_cases(
         deliveries=len(deliveries),
         visits=len(visit_ids),
         notes=len(note_ids),
+        documents=len(document_ids),
         audit_entries=redacted,
     )
 

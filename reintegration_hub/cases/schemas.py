@@ -1,15 +1,23 @@
 from __future__ import annotations
 
+from typing import Any
+
+import marshmallow as ma
+from flask import url_for
+from flask_smorest.fields import Upload
 from marshmallow import fields, validate
+from werkzeug.datastructures import FileStorage
 
 from reintegration_hub.cases.assignment import MAX_CASES
 from reintegration_hub.cases.models import (
+    CaseDocument,
     CaseNote,
     CaseStatus,
     ClosureReason,
     Consent,
     Dependant,
     DependantRelation,
+    DocumentKind,
     LegalStatus,
     NoteKind,
     Returnee,
@@ -242,3 +250,52 @@ class CaseNoteSchema(Schema):
     author_name = fields.String(dump_only=True, attribute="author.full_name", allow_none=True)
     created_at = fields.AwareDateTime(dump_only=True)
     corrected_at = fields.AwareDateTime(dump_only=True, allow_none=True)
+
+
+class DocumentFileField(Upload):
+    """The uploaded document; a plain form value of the same name is refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> FileStorage:
+        if not isinstance(value, FileStorage):
+            raise ma.ValidationError("Send the document as a file.")
+        return value
+
+
+class DocumentCreateSchema(Schema):
+    class Meta:
+        model = CaseDocument
+
+    kind = fields.Enum(DocumentKind, by_value=True, required=True)
+    note = fields.String(load_default="")
+    file = DocumentFileField(
+        required=True,
+        metadata={
+            "description": "PDF, JPEG or PNG, decided by the content and its structure; at "
+            "most DOCUMENT_MAX_BYTES (10 MB unless configured)"
+        },
+    )
+
+
+class DocumentSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer(attribute="returnee_id")
+    kind = fields.Enum(DocumentKind, by_value=True)
+    note = fields.String()
+    name = fields.String(metadata={"description": "the download name"})
+    content_type = fields.String(metadata={"description": "detected from the content"})
+    size = fields.Integer(metadata={"description": "bytes"})
+    sha256 = fields.String(metadata={"description": "of the content as uploaded"})
+    uploaded_by_id = fields.Integer(allow_none=True)
+    uploaded_at = fields.AwareDateTime()
+    removed_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "its file was deleted then; the record stays"}
+    )
+    file_url = fields.Method(
+        "_file_url",
+        metadata={"type": "string", "nullable": True, "description": "the file (audited)"},
+    )
+
+    def _file_url(self, document: Any) -> str | None:
+        if document.removed_at is not None:
+            return None
+        return url_for("documents_api.get_document_file", document_id=document.id)

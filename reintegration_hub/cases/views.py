@@ -1,20 +1,32 @@
-"""Case pages: the list (case numbers only), registration, the case page (names), edit."""
+"""Case pages: the list (case numbers only), registration, the case page (names), edit, the
+case's documents."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
-from reintegration_hub.cases import access_log, assignment, exports, notes, search, services
+from reintegration_hub.cases import (
+    access_log,
+    assignment,
+    documents,
+    exports,
+    notes,
+    search,
+    services,
+)
 from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.forms import (
     AssignForm,
     BulkAssignForm,
     ConsentForm,
+    DocumentForm,
     FollowUpDoneForm,
     NoteForm,
     RegisterCaseForm,
@@ -24,20 +36,26 @@ from reintegration_hub.cases.forms import CaseForm as EditCaseForm
 from reintegration_hub.cases.labels import (
     ACCESS_ACTION_LABELS,
     CLOSURE_LABELS,
+    DOCUMENT_KIND_LABELS,
     LEGAL_STATUS_LABELS,
     NOTE_KIND_LABELS,
     RELATION_LABELS,
     STATUS_LABELS,
 )
-from reintegration_hub.cases.models import CaseStatus
+from reintegration_hub.cases.models import CaseDocument, CaseStatus
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
 from reintegration_hub.core.errors import DomainError, NotFound
 from reintegration_hub.core.exports import FORMATS
-from reintegration_hub.core.forms import error_summary, show_domain_error
+from reintegration_hub.core.forms import Form, error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Role
-from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_flashed, submit_form
+from reintegration_hub.core.submit import (
+    Refused,
+    commit_or_roll_back,
+    submit_flashed,
+    submit_form,
+)
 from reintegration_hub.core.web import query_int, query_page, query_text
 from reintegration_hub.extensions import db
 
@@ -60,6 +78,7 @@ def case_labels() -> dict[str, Any]:
         "relation_label": RELATION_LABELS.get,
         "vulnerability_label": VULNERABILITY_LABELS.get,
         "note_kind_label": NOTE_KIND_LABELS.get,
+        "document_kind_label": DOCUMENT_KIND_LABELS.get,
     }
 
 
@@ -369,3 +388,71 @@ def record_consent(case_id: int) -> Any:
     else:
         flash(error_summary(form), "danger")
     return redirect(url_for("cases.show", case_id=case_id))
+
+
+# --- documents -------------------------------------------------------------------------------
+
+DOCUMENT_WRITERS = tuple(documents.WRITER_ROLES)
+
+
+def document_response(document: CaseDocument, content: bytes) -> Response:
+    """A document as a download of its stored type, never cached, never sniffed as another."""
+    response = send_file(
+        io.BytesIO(content),
+        mimetype=document.content_type,
+        as_attachment=True,
+        download_name=document.name,
+        conditional=False,
+        etag=False,
+        max_age=None,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.route("/<int:case_id>/documents", methods=["GET", "POST"])
+@roles(*READERS)
+def case_documents(case_id: int) -> Any:
+    case, kept = documents.case_documents(case_id, actor=current_user)
+    form = DocumentForm()
+    may_upload = current_user.role in documents.WRITER_ROLES and case.anonymised_at is None
+    return submit_form(
+        form,
+        lambda: documents.upload_document(
+            case.id, form.document_input(), form.document_upload(), actor=current_user
+        ),
+        done=_("The document is kept."),
+        then=url_for("cases.case_documents", case_id=case.id),
+        page=lambda: (
+            render_template(
+                "cases/documents.html",
+                case=case,
+                documents=kept,
+                form=form,
+                may_upload=may_upload,
+                remove_form=Form(formdata=None),
+            ),
+            422 if form.errors else 200,
+        ),
+    )
+
+
+@bp.get("/documents/<int:document_id>/file")
+@roles(*READERS)
+def document_file(document_id: int) -> Any:
+    document, content = documents.document_content(document_id, actor=current_user)
+    db.session.commit()  # the audited download
+    return document_response(document, content)
+
+
+@bp.post("/documents/<int:document_id>/remove")
+@roles(*DOCUMENT_WRITERS)
+def remove_document(document_id: int) -> Any:
+    document = documents.get_document(document_id, actor=current_user)
+    return submit_flashed(
+        Form(),
+        lambda: documents.remove_document(document.id, actor=current_user),
+        back=url_for("cases.case_documents", case_id=document.returnee_id),
+        done=_("The document is removed; the record that it was kept stays."),
+    )

@@ -11,11 +11,15 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import flask
 import flask_smorest
+import marshmallow as ma
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template, request
 from flask_smorest import Page
 from flask_smorest.error_handler import ErrorSchema
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 from reintegration_hub.core import validation
 from reintegration_hub.core.authz import public
@@ -55,6 +59,30 @@ class Blueprint(flask_smorest.Blueprint):
             return view
 
         return document
+
+
+MULTIPART = "multipart/form-data"
+
+
+class MultipartParser(FlaskParser):
+    """Adds ``form_and_files``: the form fields and the uploaded files of one request."""
+
+    __location_map__ = dict(form_and_files="load_form_and_files", **FlaskParser.__location_map__)
+
+    def load_form_and_files(self, req: flask.Request, schema: ma.Schema) -> Any:
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
+class MultipartBlueprint(Blueprint):
+    """A blueprint with endpoints that take a file upload: flask-smorest documents one request
+    body per operation and reads the form and the files as two; the ``form_and_files``
+    location reads both as one, documented as one ``multipart/form-data`` body."""
+
+    ARGUMENTS_PARSER = MultipartParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "form_and_files": MULTIPART,
+    }
 
 
 def commits(view: View) -> View:

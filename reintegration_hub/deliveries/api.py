@@ -1,21 +1,16 @@
 """``/api/v1/deliveries``: the same services and scope as the delivery pages.
 
-Recording is a ``multipart/form-data`` POST: the fields and the certificate file in one body.
-flask-smorest documents one request body per operation and reads the form and the files as
-two; the ``form_and_files`` location reads both as one, documented as one multipart body.
+Recording is a ``multipart/form-data`` POST: the fields and the certificate file in one body
+(``core.api.MultipartBlueprint``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import flask
-import marshmallow as ma
 from flask_login import current_user
-from webargs.flaskparser import FlaskParser
-from werkzeug.datastructures import CombinedMultiDict
 
-from reintegration_hub.core.api import Blueprint, SelectPage, commits
+from reintegration_hub.core.api import MultipartBlueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.certificates import CERTIFICATE_TYPES, CertificateUpload
@@ -27,25 +22,7 @@ from reintegration_hub.deliveries.schemas import (
 )
 from reintegration_hub.deliveries.views import READERS, RECORDERS, certificate_response
 
-MULTIPART = "multipart/form-data"
 NOT_FOUND = "No such delivery in the caller's scope"
-
-
-class MultipartParser(FlaskParser):
-    """Adds ``form_and_files``: the form fields and the uploaded files of one request."""
-
-    __location_map__ = dict(form_and_files="load_form_and_files", **FlaskParser.__location_map__)
-
-    def load_form_and_files(self, req: flask.Request, schema: ma.Schema) -> Any:
-        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
-
-
-class MultipartBlueprint(Blueprint):
-    ARGUMENTS_PARSER = MultipartParser()
-    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
-        **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
-        "form_and_files": MULTIPART,
-    }
 
 
 bp = MultipartBlueprint(

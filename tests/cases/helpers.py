@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
+
+from pypdf import PdfWriter
 
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases import services
@@ -76,3 +79,14 @@ PAYLOAD = {
         "given_on": "2026-01-02",
     },
 }
+
+
+def pdf_bytes(*, password: str | None = None) -> bytes:
+    """A one-page PDF (encrypted with ``password`` if given), as a PDF writer makes it."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    if password is not None:
+        writer.encrypt(password)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from reintegration_hub.cases.models import Returnee
+from reintegration_hub.core.inbox import InboxNotice
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
@@ -76,6 +77,7 @@ class Snapshot:
     milestones: list[dict[str, Any]]
     last_notice_id: int
     last_message_id: int
+    last_inbox_id: int  # the in-app notices written with the e-mails (core.inbox)
 
 
 def build() -> None:
@@ -187,6 +189,7 @@ def snapshot() -> Snapshot:
         milestones=[row._asdict() for row in states],
         last_notice_id=db.session.scalar(sa.select(sa.func.max(MilestoneNotice.id))) or 0,
         last_message_id=db.session.scalar(sa.select(sa.func.max(OutboxMessage.id))) or 0,
+        last_inbox_id=db.session.scalar(sa.select(sa.func.max(InboxNotice.id))) or 0,
     )
     db.session.commit()
     return snap
@@ -196,6 +199,7 @@ def restore(snap: Snapshot) -> None:
     db.session.execute(sa.update(Milestone), snap.milestones)
     db.session.execute(sa.delete(MilestoneNotice).where(MilestoneNotice.id > snap.last_notice_id))
     db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.id > snap.last_message_id))
+    db.session.execute(sa.delete(InboxNotice).where(InboxNotice.id > snap.last_inbox_id))
     db.session.commit()
 
 

@@ -95,7 +95,8 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_RETRY_MAX_SECONDS": 6 * 3600,
     # a recipient with more than this many due messages of one kind gets one digest instead
     "OUTBOX_DIGEST_AFTER": 5,
-    # linked from the notifications page (the Prefect server's UI: flow runs, schedules)
+    # the Prefect server's UI (flow runs, schedules), linked from the admin pages; `make run`
+    # sets it from its PREFECT_PORT
     "PREFECT_UI_URL": "http://127.0.0.1:4200",
 }
 
@@ -114,6 +115,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(
         app.config["DATABASE_URL"], Path(app.instance_path)
     )
+    # the pages append /runs/flow-run/<id> to it
+    app.config["PREFECT_UI_URL"] = str(app.config["PREFECT_UI_URL"]).rstrip("/")
     app.config["TESTING"] = app.config["ENV"] == "testing" or app.config.get("TESTING", False)
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
@@ -157,6 +160,11 @@ def validate(config: Mapping[str, Any]) -> None:
     if base.scheme not in {"http", "https"} or not base.hostname or base.query or base.fragment:
         raise ConfigError(
             "HUB_PUBLIC_BASE_URL must be the address users open, e.g. https://hub.example.org"
+        )
+    prefect_ui = urlsplit(str(config["PREFECT_UI_URL"]))
+    if prefect_ui.scheme not in {"http", "https"} or not prefect_ui.hostname or prefect_ui.query:
+        raise ConfigError(
+            "HUB_PREFECT_UI_URL must be the address of the Prefect UI, e.g. http://127.0.0.1:4200"
         )
     if config["ENV"] == "production":
         if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:

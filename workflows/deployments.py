@@ -8,15 +8,17 @@ Both talk to the Prefect server at ``PREFECT_API_URL``; ``--wait SECONDS`` first
 answer (``make run`` starts the server and this process together). Schedules are in UTC.
 
 Serving stops at once and cleanly on SIGTERM (honcho on Ctrl-C, systemd, ``docker stop``) or
-SIGINT: the schedules are paused (the server drops their pending runs, and the next start
-resumes them), flow runs in progress are cancelled, and the process exits with status 0, within
-``STOP_SECONDS`` even when the server has gone first.
+SIGINT: the schedules are paused if the server still answers (it then drops their pending runs;
+the next start resumes them), the processes of flow runs in progress are ended, and the process
+exits with status 0 within ``STOP_SECONDS``, also when the server stops at the same moment.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import contextvars
 import datetime as dt
 import signal
 import time
@@ -32,7 +34,12 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.deployments.runner import RunnerDeployment
 from prefect.logging import get_logger
 from prefect.runner import Runner
-from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_CLIENT_MAX_RETRIES,
+    PREFECT_UI_URL,
+    temporary_settings,
+)
 from prefect.types.entrypoint import EntrypointType
 
 from workflows import flows, milestones, outcomes
@@ -45,10 +52,10 @@ ONE_AT_A_TIME = ConcurrencyLimitConfig(
 
 #: Longest a stop takes, pausing the schedules included; below the 5 s honcho waits before it
 #: kills what is still running.
-STOP_SECONDS = 4.0
+STOP_SECONDS = 3.5
 #: Of which pausing the schedules (about 0.6 s), when the server still answers: under make run
 #: it is stopping at the same moment
-PAUSE_SECONDS = 2.0
+PAUSE_SECONDS = 1.5
 
 logger = get_logger("hub.deployments")
 
@@ -209,29 +216,40 @@ async def _serve(runner: StoppableRunner, ids: Sequence[UUID]) -> None:
         # also wakes the loop at once, whichever thread the signal lands on
         loop.add_signal_handler(signum, runner.handle_sigterm)
     stop = asyncio.create_task(runner.stop_event().wait())
-    serving = asyncio.create_task(runner.start())
+    runner_context = contextvars.copy_context()
+    serving = asyncio.create_task(runner.start(), context=runner_context)
     await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
     if serving.done():  # ended by itself: an error, raised here
         stop.cancel()
         serving.result()
         return
-    logger.info("Stopping: pausing the schedules, cancelling the flow runs in progress")
+    logger.info("Stopping: pausing the schedules, ending the flow runs in progress")
+    # From now on a request the server does not answer fails at once, here and in the runner's
+    # own shutdown, instead of being retried for seconds: under make run the server is
+    # stopping at the same moment.
+    in_runner = _no_retries()
+    runner_context.run(in_runner.__enter__)
     try:
-        await asyncio.wait_for(_stop(runner, serving, ids), timeout=STOP_SECONDS)
+        with _no_retries():
+            await asyncio.wait_for(_stop(serving, ids), timeout=STOP_SECONDS)
     except TimeoutError:
-        logger.warning("The runner did not stop within %.0f s: left behind", STOP_SECONDS)
+        logger.warning("The runner did not stop within %.1f s: left behind", STOP_SECONDS)
+    finally:
+        runner_context.run(in_runner.__exit__, None, None, None)
     logger.info("Stopped")
 
 
-async def _stop(runner: StoppableRunner, serving: asyncio.Task[None], ids: Sequence[UUID]) -> None:
-    # first, while the server (stopped by the same Ctrl-C under make run) may still answer
-    await _pause(ids)
-    if runner.started:
-        await runner.astop()
-        await serving
-    else:  # still starting: nothing runs yet
-        serving.cancel()
-        await asyncio.gather(serving, return_exceptions=True)
+def _no_retries() -> contextlib.AbstractContextManager[object]:
+    return temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
+
+
+async def _stop(serving: asyncio.Task[None], ids: Sequence[UUID]) -> None:
+    await _pause(ids)  # first, while the server may still answer
+    # then Prefect's own Ctrl-C path: the runner's task is cancelled, its loops stop, the
+    # processes of flow runs still in progress are terminated (they end Crashed), its client
+    # is closed; no request to the server is needed (Runner.astop asks it about every run)
+    serving.cancel()
+    await asyncio.gather(serving, return_exceptions=True)
 
 
 async def _pause(ids: Sequence[UUID]) -> None:

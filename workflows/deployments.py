@@ -11,6 +11,8 @@ Serving stops at once and cleanly on SIGTERM (honcho on Ctrl-C, systemd, ``docke
 SIGINT: the schedules are paused if the server still answers (it then drops their pending runs;
 the next start resumes them), the processes of flow runs in progress are ended, and the process
 exits with status 0 within ``STOP_SECONDS``, also when the server stops at the same moment.
+A run that such a stop left Pending or Running on the server is marked Crashed at the next start
+(``_crash_orphans``), freeing its deployment for the runs that follow.
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ from uuid import UUID
 
 from prefect import Flow, deploy
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import (
+    ConcurrencyLimitConfig,
+    ConcurrencyLimitStrategy,
+    StateType,
+)
 from prefect.deployments.runner import RunnerDeployment
 from prefect.logging import get_logger
 from prefect.runner import Runner
@@ -40,6 +52,7 @@ from prefect.settings import (
     PREFECT_UI_URL,
     temporary_settings,
 )
+from prefect.states import Crashed
 from prefect.types.entrypoint import EntrypointType
 
 from workflows import flows, milestones, outcomes
@@ -216,6 +229,7 @@ async def _serve(runner: StoppableRunner, ids: Sequence[UUID]) -> None:
         # also wakes the loop at once, whichever thread the signal lands on
         loop.add_signal_handler(signum, runner.handle_sigterm)
     stop = asyncio.create_task(runner.stop_event().wait())
+    await _crash_orphans(ids)
     runner_context = contextvars.copy_context()
     serving = asyncio.create_task(runner.start(), context=runner_context)
     await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -250,6 +264,37 @@ async def _stop(serving: asyncio.Task[None], ids: Sequence[UUID]) -> None:
     # is closed; no request to the server is needed (Runner.astop asks it about every run)
     serving.cancel()
     await asyncio.gather(serving, return_exceptions=True)
+
+
+async def _crash_orphans(ids: Sequence[UUID]) -> None:
+    """Mark Crashed the runs of these deployments that an earlier stop left Pending or Running.
+
+    Only this process runs them (serving), and it has not started yet: such a run has no
+    process. It happens when the server stopped at the same moment (Ctrl-C on make run) and
+    never heard how the run ended; it would hold its deployment's one concurrency slot for good,
+    and every later run of that deployment would be cancelled. Crashed frees the slot.
+    """
+    async with get_client() as client:
+        orphans = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=list(ids)),
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(
+                        any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+                    )
+                ),
+            )
+        )
+        for run in orphans:
+            await client.set_flow_run_state(
+                run.id, Crashed(message="Its runner stopped before the run ended."), force=True
+            )
+    if orphans:
+        logger.info(
+            "Marked Crashed %d flow runs an earlier stop left unfinished: %s",
+            len(orphans),
+            ", ".join(run.name for run in orphans),
+        )
 
 
 async def _pause(ids: Sequence[UUID]) -> None:

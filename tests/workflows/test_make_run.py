@@ -102,16 +102,14 @@ def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None
         time.sleep(0.5)
 
 
-@pytest.mark.orchestrated
-@pytest.mark.usefixtures("prefect_server")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
-def test_serving_stops_promptly_with_status_0_on_sigterm_or_ctrl_c(
-    signum: signal.Signals, app: Flask, database_url: str, repo_root: Path, tmp_path: Path
-) -> None:
+@contextmanager
+def serving(database_url: str, cwd: Path, home: Path) -> Iterator[subprocess.Popen[str]]:
+    """``python -m workflows.deployments`` against the session's Prefect server, once it serves
+    every deployment."""
     api = str(PREFECT_API_URL.value()).rstrip("/")
     environment = os.environ | {
         "PREFECT_API_URL": api,
-        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_HOME": str(home),
         # a run the schedules start meanwhile works on the (emptied afterwards) test database
         "HUB_ENV": "testing",
         "HUB_SECRET_KEY": "test-secret",
@@ -120,9 +118,9 @@ def test_serving_stops_promptly_with_status_0_on_sigterm_or_ctrl_c(
         "HUB_SMTP_PORT": str(free_port()),
     }
     started = dt.datetime.now(dt.UTC)
-    serving = subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "workflows.deployments", "--wait", "60"],
-        cwd=repo_root,
+        cwd=cwd,
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -130,19 +128,64 @@ def test_serving_stops_promptly_with_status_0_on_sigterm_or_ctrl_c(
     )
     try:
         wait_until(lambda: served_since(api, started), 120, "serving every deployment")
-        signalled = time.monotonic()
-        serving.send_signal(signum)
-        _, errors = serving.communicate(timeout=60)
-        took = time.monotonic() - signalled
+        yield process
     finally:
-        if serving.poll() is None:
-            serving.kill()
-            serving.communicate()
-    assert serving.returncode == 0, errors
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def held_slots(api: str, deployment_id: str) -> int:
+    limits = api_json(f"{api}/v2/concurrency_limits/filter", {"limit": 200})
+    (limit,) = [one for one in limits if one["name"] == f"deployment:{deployment_id}"]
+    return int(limit["active_slots"])
+
+
+def stop(process: subprocess.Popen[str], signum: signal.Signals) -> tuple[float, str]:
+    """Send ``signum``; how long the process took to end, and what it wrote to stderr."""
+    signalled = time.monotonic()
+    process.send_signal(signum)
+    _, errors = process.communicate(timeout=60)
+    return time.monotonic() - signalled, errors
+
+
+@pytest.mark.orchestrated
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_serving_stops_promptly_with_status_0_on_sigterm_or_ctrl_c(
+    signum: signal.Signals, app: Flask, database_url: str, repo_root: Path, tmp_path: Path
+) -> None:
+    with serving(database_url, repo_root, tmp_path / "prefect") as process:
+        took, errors = stop(process, signum)
+    assert process.returncode == 0, errors
     assert took < STOP_WITHIN_SECONDS, errors
     assert "never awaited" not in errors
     assert "Traceback" not in errors
     assert "Stopped" in errors
+
+
+@pytest.mark.orchestrated
+@pytest.mark.usefixtures("prefect_server")
+def test_a_run_left_running_by_an_earlier_stop_is_crashed_and_frees_its_deployment(
+    app: Flask, database_url: str, repo_root: Path, tmp_path: Path
+) -> None:
+    api = str(PREFECT_API_URL.value()).rstrip("/")
+    name = "deliver-notifications/deliver-notifications"
+    with serving(database_url, repo_root, tmp_path / "prefect") as process:
+        stop(process, signal.SIGTERM)
+    # what a Ctrl-C on make run leaves when the server stops before the run could report
+    deployment = api_json(f"{api}/deployments/name/{name}")
+    orphan = api_json(f"{api}/deployments/{deployment['id']}/create_flow_run", {})["id"]
+    for state in ("PENDING", "RUNNING"):  # Pending takes the deployment's one slot
+        answer = api_json(f"{api}/flow_runs/{orphan}/set_state", {"state": {"type": state}})
+        assert answer["status"] == "ACCEPT", answer
+    assert held_slots(api, deployment["id"]) == 1
+
+    with serving(database_url, repo_root, tmp_path / "prefect") as process:
+        ended = api_json(f"{api}/flow_runs/{orphan}")
+        stop(process, signal.SIGTERM)
+    assert ended["state_type"] == "CRASHED"
+    assert held_slots(api, deployment["id"]) == 0
 
 
 # --- make run's processes together (honcho and the Procfile) ----------------------------------

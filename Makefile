@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
+# `make run`'s ports: the app, the Prefect server and UI, the local mail sink (make run PORT=5055
+# PREFECT_PORT=4255 MAIL_PORT=1055); every address of the run follows them
 PORT ?= 5000
+PREFECT_PORT ?= 4200
+MAIL_PORT ?= 1025
 # the address links in e-mails start with (HUB_PUBLIC_BASE_URL): this server, unless given
 PUBLIC_BASE_URL ?= $(or $(HUB_PUBLIC_BASE_URL),http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT))
 export FLASK_APP := wsgi
@@ -26,8 +30,10 @@ run: $(VENV)/.installed translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load --if-empty
 	@echo "Reintegration Hub on http://$(HOST):$(PORT)/  (API docs: /api/v1/docs)"
-	@echo "Prefect UI on http://127.0.0.1:4200/  (flow runs; the mail process prints each e-mail)"
-	WEB_HOST=$(HOST) WEB_PORT=$(PORT) HUB_PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(BIN)/honcho start
+	@echo "Prefect UI on http://127.0.0.1:$(PREFECT_PORT)/  (flow runs)"
+	@echo "Mail sink on 127.0.0.1:$(MAIL_PORT)  (the mail process prints each e-mail)"
+	WEB_HOST=$(HOST) WEB_PORT=$(PORT) PREFECT_PORT=$(PREFECT_PORT) MAIL_PORT=$(MAIL_PORT) \
+		HUB_PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(BIN)/honcho start
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

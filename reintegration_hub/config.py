@@ -106,7 +106,8 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_DIGEST_AFTER": 5,
     # the hour (UTC) the daily digest goes out to users who chose it for a kind of message
     "OUTBOX_DIGEST_HOUR": 6,
-    # linked from the notifications page (the Prefect server's UI: flow runs, schedules)
+    # the Prefect server's UI (flow runs, schedules), linked from the admin pages; `make run`
+    # sets it from its PREFECT_PORT
     "PREFECT_UI_URL": "http://127.0.0.1:4200",
 }
 
@@ -125,6 +126,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(
         app.config["DATABASE_URL"], Path(app.instance_path)
     )
+    # the pages append /runs/flow-run/<id> to it
+    app.config["PREFECT_UI_URL"] = str(app.config["PREFECT_UI_URL"]).rstrip("/")
     app.config["TESTING"] = app.config["ENV"] == "testing" or app.config.get("TESTING", False)
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
@@ -180,6 +183,11 @@ def validate(config: Mapping[str, Any]) -> None:
             'with python -c "from cryptography.fernet import Fernet; '
             'print(Fernet.generate_key().decode())"'
         ) from None
+    prefect_ui = urlsplit(str(config["PREFECT_UI_URL"]))
+    if prefect_ui.scheme not in {"http", "https"} or not prefect_ui.hostname or prefect_ui.query:
+        raise ConfigError(
+            "HUB_PREFECT_UI_URL must be the address of the Prefect UI, e.g. http://127.0.0.1:4200"
+        )
     if config["ENV"] == "production":
         if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
             raise ConfigError(

@@ -6,22 +6,53 @@
 
 Both talk to the Prefect server at ``PREFECT_API_URL``; ``--wait SECONDS`` first waits for it to
 answer (``make run`` starts the server and this process together). Schedules are in UTC.
+
+Serving stops at once and cleanly on SIGTERM (honcho on Ctrl-C, systemd, ``docker stop``) or
+SIGINT: the schedules are paused if the server still answers (it then drops their pending runs;
+the next start resumes them), the processes of flow runs in progress are ended, and the process
+exits with status 0 within ``STOP_SECONDS``, also when the server stops at the same moment.
+A run that such a stop left Pending or Running on the server is marked Crashed at the next start
+(``_crash_orphans``), freeing its deployment for the runs that follow.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import contextvars
 import datetime as dt
+import signal
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from typing import Any, cast
+from uuid import UUID
 
-from prefect import Flow, deploy, serve
-from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect import Flow, deploy
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import (
+    ConcurrencyLimitConfig,
+    ConcurrencyLimitStrategy,
+    StateType,
+)
 from prefect.deployments.runner import RunnerDeployment
-from prefect.settings import PREFECT_API_URL
+from prefect.logging import get_logger
+from prefect.runner import Runner
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_CLIENT_MAX_RETRIES,
+    PREFECT_UI_URL,
+    temporary_settings,
+)
+from prefect.states import Crashed
 from prefect.types.entrypoint import EntrypointType
 
 from workflows import flows, milestones, outcomes
@@ -31,6 +62,15 @@ from workflows import flows, milestones, outcomes
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
 )
+
+#: Longest a stop takes, pausing the schedules included; below the 5 s honcho waits before it
+#: kills what is still running.
+STOP_SECONDS = 3.5
+#: Of which pausing the schedules (about 0.6 s), when the server still answers: under make run
+#: it is stopping at the same moment
+PAUSE_SECONDS = 1.5
+
+logger = get_logger("hub.deployments")
 
 
 def deployments() -> list[RunnerDeployment]:
@@ -134,6 +174,145 @@ def wait_for_api(timeout: float) -> None:
         time.sleep(1)
 
 
+class StoppableRunner(Runner):
+    """Prefect's runner, stopped by SIGTERM or SIGINT from inside its event loop.
+
+    Prefect's own SIGTERM handler calls the synchronous ``stop()`` while the loop runs, which
+    only creates the ``astop()`` coroutine ("coroutine 'Runner.astop' was never awaited") and
+    then raises ``SystemExit`` wherever the loop happens to be; the shutdown that follows pauses
+    the schedules and waits for runs against a server that may be gone, past honcho's patience.
+    Here a signal only asks ``_serve`` to stop, and it does the rest, within ``STOP_SECONDS``.
+    """
+
+    def __init__(self) -> None:
+        # the schedules are paused by _serve, within a time limit
+        super().__init__(pause_on_shutdown=False)
+        self.stop_requested = False
+        self._loop_stop: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        """The handler of both signals, before the event loop runs and in it (``start()``
+        installs it again for SIGTERM)."""
+        self.stop_requested = True
+        if self._loop_stop is not None:
+            loop, event = self._loop_stop
+            loop.call_soon_threadsafe(event.set)
+
+    def stop_event(self) -> asyncio.Event:
+        """Set once a stop is asked for, including one asked before the loop ran."""
+        event = asyncio.Event()
+        self._loop_stop = (asyncio.get_running_loop(), event)
+        if self.stop_requested:
+            event.set()
+        return event
+
+
+def serve_until_stopped(deployments: Sequence[RunnerDeployment]) -> None:
+    """``prefect.serve(*deployments)``, but SIGTERM or SIGINT stops it promptly and cleanly
+    (see the module's docstring); an error of the runner itself still propagates."""
+    runner = StoppableRunner()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, runner.handle_sigterm)
+    # called from sync code: registered at once, not a coroutine
+    ids = [cast(UUID, runner.add_deployment(deployment)) for deployment in deployments]
+    logger.info(
+        "Serving %d deployments; flow runs and schedules in the Prefect UI at %s",
+        len(ids),
+        PREFECT_UI_URL.value() or api_url().removesuffix("/api"),
+    )
+    asyncio.run(_serve(runner, ids))
+
+
+async def _serve(runner: StoppableRunner, ids: Sequence[UUID]) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # also wakes the loop at once, whichever thread the signal lands on
+        loop.add_signal_handler(signum, runner.handle_sigterm)
+    stop = asyncio.create_task(runner.stop_event().wait())
+    await _crash_orphans(ids)
+    runner_context = contextvars.copy_context()
+    serving = asyncio.create_task(runner.start(), context=runner_context)
+    await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
+    if serving.done():  # ended by itself: an error, raised here
+        stop.cancel()
+        serving.result()
+        return
+    logger.info("Stopping: pausing the schedules, ending the flow runs in progress")
+    # From now on a request the server does not answer fails at once, here and in the runner's
+    # own shutdown, instead of being retried for seconds: under make run the server is
+    # stopping at the same moment.
+    in_runner = _no_retries()
+    runner_context.run(in_runner.__enter__)
+    try:
+        with _no_retries():
+            await asyncio.wait_for(_stop(serving, ids), timeout=STOP_SECONDS)
+    except TimeoutError:
+        logger.warning("The runner did not stop within %.1f s: left behind", STOP_SECONDS)
+    finally:
+        runner_context.run(in_runner.__exit__, None, None, None)
+    logger.info("Stopped")
+
+
+def _no_retries() -> contextlib.AbstractContextManager[object]:
+    return temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
+
+
+async def _stop(serving: asyncio.Task[None], ids: Sequence[UUID]) -> None:
+    await _pause(ids)  # first, while the server may still answer
+    # then Prefect's own Ctrl-C path: the runner's task is cancelled, its loops stop, the
+    # processes of flow runs still in progress are terminated (they end Crashed), its client
+    # is closed; no request to the server is needed (Runner.astop asks it about every run)
+    serving.cancel()
+    await asyncio.gather(serving, return_exceptions=True)
+
+
+async def _crash_orphans(ids: Sequence[UUID]) -> None:
+    """Mark Crashed the runs of these deployments that an earlier stop left Pending or Running.
+
+    Only this process runs them (serving), and it has not started yet: such a run has no
+    process. It happens when the server stopped at the same moment (Ctrl-C on make run) and
+    never heard how the run ended; it would hold its deployment's one concurrency slot for good,
+    and every later run of that deployment would be cancelled. Crashed frees the slot.
+    """
+    async with get_client() as client:
+        orphans = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=list(ids)),
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(
+                        any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+                    )
+                ),
+            )
+        )
+        for run in orphans:
+            await client.set_flow_run_state(
+                run.id, Crashed(message="Its runner stopped before the run ended."), force=True
+            )
+    if orphans:
+        logger.info(
+            "Marked Crashed %d flow runs an earlier stop left unfinished: %s",
+            len(orphans),
+            ", ".join(run.name for run in orphans),
+        )
+
+
+async def _pause(ids: Sequence[UUID]) -> None:
+    """Pause the schedules, so that the server drops their pending runs rather than leave them
+    late; a server that does not answer in time only costs a warning."""
+    try:
+        async with asyncio.timeout(PAUSE_SECONDS), get_client() as client:
+            for deployment_id in ids:  # one by one: at once, an SQLite server takes 10x longer
+                await client.pause_deployment(deployment_id)
+    except Exception as error:  # any failure here only loses the pause
+        # expected under make run, whose Ctrl-C stops the server at the same moment
+        logger.info(
+            "The schedules were not paused (%s): the runs due meanwhile start, or are "
+            "cancelled as duplicates, at the next start",
+            type(error).__name__,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workflows.deployments", description=__doc__)
     parser.add_argument("--work-pool", help="register on this work pool instead of serving")
@@ -145,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.work_pool:
         deploy(*deployments(), work_pool_name=args.work_pool, ignore_warnings=True)
     else:
-        serve(*deployments())
+        serve_until_stopped(deployments())
 
 
 if __name__ == "__main__":

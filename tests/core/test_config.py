@@ -52,3 +52,9 @@ def test_default_database_is_an_sqlite_file_in_instance() -> None:
     assert (
         database_uri(None, Path("/srv/hub/instance")) == "sqlite:////srv/hub/instance/hub.sqlite3"
     )
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:4200", "ftp://h.org", "http://", "http://h/?a=1"])
+def test_the_prefect_ui_address_must_be_a_web_address(url: str) -> None:
+    with pytest.raises(ConfigError, match="HUB_PREFECT_UI_URL"):
+        create_app({"ENV": "testing", "PREFECT_UI_URL": url})

@@ -119,3 +119,27 @@ def test_the_page_takes_the_same_statements_whatever_the_number_of_runs(
 def test_other_roles_are_refused(app: Flask, login: Login) -> None:
     client = login(user_with_role(Role.CASE_MANAGER))
     assert client.get("/admin/flow-runs").status_code == 403
+
+
+@pytest.fixture
+def prefect_on_port_4255(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the Procfile gives the web process under ``make run PREFECT_PORT=4255``: set
+    before ``app`` is built from the environment."""
+    monkeypatch.setenv("HUB_PREFECT_UI_URL", "http://127.0.0.1:4255/")
+
+
+def test_the_links_to_prefect_follow_the_configured_ui_address(
+    prefect_on_port_4255: None, app: Flask, login: Login
+) -> None:
+    record = services.start_flow_run(
+        "deliver-notifications", prefect_flow_run_id="0b5c1e9a-7d3f", actor=FLOW
+    )
+    services.finish_flow_run(record.id, counts={}, actor=FLOW)
+    client = login(user_with_role(Role.ADMIN))
+
+    page = client.get("/admin/flow-runs").get_data(as_text=True)
+    assert 'href="http://127.0.0.1:4255/runs/flow-run/0b5c1e9a-7d3f"' in page
+    assert 'href="http://127.0.0.1:4255"' in page  # the UI itself
+    assert ":4200" not in page
+    notifications = client.get("/admin/notifications").get_data(as_text=True)
+    assert 'href="http://127.0.0.1:4255"' in notifications

@@ -28,11 +28,11 @@ from reintegration_hub.cases.schemas import (
     StatusChangeSchema,
     TransferSchema,
 )
-from reintegration_hub.cases.views import document_response
 from reintegration_hub.core.api import Blueprint, MultipartBlueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.files import FILE_TYPES
 from reintegration_hub.core.roles import Role
+from reintegration_hub.core.web import attachment
 
 bp = MultipartBlueprint("cases_api", __name__, url_prefix="/cases", description="Returnee cases")
 documents_bp = Blueprint(
@@ -270,4 +270,4 @@ def get_document_file(document_id: int) -> Any:
     """The document as a download (``Content-Disposition: attachment``, its stored type);
     every download is audited."""
     document, content = documents.document_content(document_id, actor=current_user)
-    return document_response(document, content)
+    return attachment(content, mimetype=document.content_type, name=document.name)

@@ -3,14 +3,12 @@ case's documents."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 from reintegration_hub.cases import (
     access_log,
@@ -42,7 +40,7 @@ from reintegration_hub.cases.labels import (
     RELATION_LABELS,
     STATUS_LABELS,
 )
-from reintegration_hub.cases.models import CaseDocument, CaseStatus
+from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core import i18n
 from reintegration_hub.core.authz import roles, sees_all_offices
 from reintegration_hub.core.errors import DomainError, NotFound
@@ -56,7 +54,7 @@ from reintegration_hub.core.submit import (
     submit_flashed,
     submit_form,
 )
-from reintegration_hub.core.web import query_int, query_page, query_text
+from reintegration_hub.core.web import attachment, query_int, query_page, query_text
 from reintegration_hub.extensions import db
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -395,22 +393,6 @@ def record_consent(case_id: int) -> Any:
 DOCUMENT_WRITERS = tuple(documents.WRITER_ROLES)
 
 
-def document_response(document: CaseDocument, content: bytes) -> Response:
-    """A document as a download of its stored type, never cached, never sniffed as another."""
-    response = send_file(
-        io.BytesIO(content),
-        mimetype=document.content_type,
-        as_attachment=True,
-        download_name=document.name,
-        conditional=False,
-        etag=False,
-        max_age=None,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @bp.route("/<int:case_id>/documents", methods=["GET", "POST"])
 @roles(*READERS)
 def case_documents(case_id: int) -> Any:
@@ -443,7 +425,7 @@ def case_documents(case_id: int) -> Any:
 def document_file(document_id: int) -> Any:
     document, content = documents.document_content(document_id, actor=current_user)
     db.session.commit()  # the audited download
-    return document_response(document, content)
+    return attachment(content, mimetype=document.content_type, name=document.name)
 
 
 @bp.post("/documents/<int:document_id>/remove")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -12,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -94,6 +97,23 @@ def unauthorized() -> Any:
         }, 401
     flash(_("Please sign in to see that page."), "info")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def attachment(content: bytes | Path, *, mimetype: str, name: str) -> Response:
+    """A stored file (certificate, document) as a download of its checked type: never
+    cached, never sniffed as another type, never shown inline."""
+    response = send_file(
+        io.BytesIO(content) if isinstance(content, bytes) else content,
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=name,
+        conditional=False,
+        etag=False,
+        max_age=None,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def no_store(response: Response) -> Response:

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from reintegration_hub.core.api import MultipartBlueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
+from reintegration_hub.core.web import attachment
 from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.certificates import CERTIFICATE_TYPES, CertificateUpload
 from reintegration_hub.deliveries.schemas import (
@@ -20,7 +21,7 @@ from reintegration_hub.deliveries.schemas import (
     DeliverySchema,
     LineDeliveriesSchema,
 )
-from reintegration_hub.deliveries.views import READERS, RECORDERS, certificate_response
+from reintegration_hub.deliveries.views import READERS, RECORDERS
 
 NOT_FOUND = "No such delivery in the caller's scope"
 
@@ -99,4 +100,4 @@ def get_delivery(delivery_id: int) -> Any:
 def get_certificate(delivery_id: int) -> Any:
     """The handover certificate as a download; every download is audited."""
     delivery, path = services.certificate_file(delivery_id, actor=current_user)
-    return certificate_response(delivery, path)
+    return attachment(path, mimetype=delivery.certificate_type, name=delivery.certificate_name)

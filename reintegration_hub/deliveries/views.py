@@ -3,21 +3,18 @@ delivery and its certificate."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.submit import Refused, commit_or_roll_back
-from reintegration_hub.core.web import query_page
+from reintegration_hub.core.web import attachment, query_page
 from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.forms import DeliveryForm
-from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 
 bp = Blueprint("deliveries", __name__, url_prefix="/deliveries")
@@ -25,22 +22,6 @@ bp = Blueprint("deliveries", __name__, url_prefix="/deliveries")
 RECORDERS = (Role.CASE_MANAGER, Role.PARTNER, Role.ADMIN)
 READERS = (*RECORDERS, Role.COUNSELLOR, Role.PROGRAMME_MANAGER)
 PAGE_SIZE = 25
-
-
-def certificate_response(delivery: Delivery, path: Path) -> Response:
-    """The stored certificate as a download, never cached, never sniffed as another type."""
-    response = send_file(
-        path,
-        mimetype=delivery.certificate_type,
-        as_attachment=True,
-        download_name=delivery.certificate_name,
-        conditional=False,
-        etag=False,
-        max_age=None,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @bp.get("/")
@@ -92,7 +73,7 @@ def delivery(delivery_id: int) -> Any:
 def certificate(delivery_id: int) -> Any:
     delivery, path = services.certificate_file(delivery_id, actor=current_user)
     db.session.commit()  # the audited download
-    return certificate_response(delivery, path)
+    return attachment(path, mimetype=delivery.certificate_type, name=delivery.certificate_name)
 
 
 @bp.app_context_processor

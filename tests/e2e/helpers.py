@@ -78,17 +78,19 @@ def user_of(email: str) -> User:
     return user
 
 
-def returned_case(make_app: Callable[..., Flask]) -> int:
-    """Through the services, on the live server's database: a case with an approved plan,
-    returned 40 days ago (its first contact, due at +30, is overdue), swept today."""
+def course_plan(
+    make_app: Callable[..., Flask], *, first_name: str, departed_on: dt.date, approve: bool
+) -> int:
+    """Through the services, on the live server's database: a Riga counsellor's case returning
+    to Kutaisi with the tailoring course in its plan, submitted and found feasible by the
+    Tbilisi case manager, and approved by the programme manager when ``approve``; its id."""
     app = make_app()  # e-mails built here carry links: a server name
     with app.app_context():
         adviser = user_of("counsellor.riga@demo.example")
         manager = user_of("casemanager.tbilisi@demo.example")
-        tbilisi = manager.office
         case = cases.register_case(
             cases.CaseDetails(
-                first_name="Ketevan",
+                first_name=first_name,
                 last_name="Gelashvili",
                 date_of_birth=dt.date(1988, 6, 2),
                 sex=Sex.FEMALE,
@@ -97,30 +99,38 @@ def returned_case(make_app: Callable[..., Flask]) -> int:
                 return_region="Imereti",
                 return_city="Kutaisi",
                 legal_status=LegalStatus.IRREGULAR_STAY,
-                origin_office_id=tbilisi.id,
+                origin_office_id=manager.office_id,
                 case_manager_id=manager.id,
-                departed_on=RETURNED,
+                departed_on=departed_on,
             ),
             dependants=[cases.DependantInput(DependantRelation.CHILD, dt.date(2018, 3, 1))],
             consent=cases.ConsentInput(
-                share_with_origin_office=True, share_with_partners=True, given_on=RETURNED
+                share_with_origin_office=True,
+                share_with_partners=True,
+                given_on=min(departed_on, TODAY),
             ),
             confirm_duplicate=True,
             actor=adviser,
         )
-        course = db.session.scalar(
-            sa.select(SupportOption.id)
-            .join(SupportOptionText)
-            .where(SupportOptionText.title == "Tailoring and sewing vocational course")
-        )
-        assert course is not None
         plan = services.start_plan(case.id, actor=adviser)
-        services.add_line(plan.id, course, actor=adviser)
+        services.add_line(
+            plan.id, option_id("Tailoring and sewing vocational course"), actor=adviser
+        )
         services.submit_plan(plan.id, actor=adviser)
         services.confirm_feasibility(plan.id, actor=manager)
-        services.approve_plan(plan.id, actor=user_of("manager@demo.example"))
+        if approve:
+            services.approve_plan(plan.id, actor=user_of("manager@demo.example"))
         db.session.commit()
-        sweep(TODAY)
         case_id = case.id
+        db.session.remove()
+    return case_id
+
+
+def returned_case(make_app: Callable[..., Flask]) -> int:
+    """A case with an approved plan, returned 40 days ago (its first contact, due at +30, is
+    overdue), swept today."""
+    case_id = course_plan(make_app, first_name="Ketevan", departed_on=RETURNED, approve=True)
+    with make_app().app_context():
+        sweep(TODAY)
         db.session.remove()
     return case_id

@@ -15,21 +15,18 @@ p50/p95 of both and their ratio are printed. Use a throw-away database.
 # ruff: noqa: RUF001 (the letters of other scripts are the point)
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
-from bench.cases_list import HOSTS, ORIGINS, _office, _user
-from bench.harness import CHUNK, arguments, bench_app, migrated, report, stopwatch, summary, timed
+from bench import cases_list
+from bench.harness import arguments, bench_app, migrated, report, stopwatch, summary, timed
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases import search, services
-from reintegration_hub.cases.models import CaseNumberCounter, CaseStatus, Consent, Returnee
+from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.authz import scoped
-from reintegration_hub.core.db import now_utc
-from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 
 STEMS = ["kapana", "berid", "lomid", "japar", "gelash", "tsiskar", "machav", "kvarats", "abash"]
@@ -170,74 +167,25 @@ def misspelt(latin: str, rng: random.Random) -> str:
 
 
 def generate(total: int, seed: int = 16) -> tuple[dict[str, list[User]], list[dict[str, Any]]]:
-    rng = random.Random(seed)
-    for table in (Consent, Returnee, CaseNumberCounter):
-        db.session.execute(sa.delete(table))
-    hosts = [_office(f"Bench {c}", OfficeKind.HOST, cc, c) for cc, c in HOSTS]
-    origins = [_office(f"Bench {c}", OfficeKind.ORIGIN, cc, c) for cc, c in ORIGINS]
-    counsellors = [_user(f"bench.c{o.id}@bench.example", Role.COUNSELLOR, o) for o in hosts]
-    admin = _user("bench.admin@bench.example", Role.ADMIN, hosts[0])
+    """The cases of ``bench.cases_list`` named from a pool of 3,000 surnames, each written in
+    one of four scripts, with a phone number; about one in a hundred kept to search for."""
+    names = random.Random(seed)
     surnames = sorted(
-        {rng.choice(STEMS) + rng.choice(MIDDLES) + rng.choice(ENDINGS) for _ in range(6_000)}
+        {names.choice(STEMS) + names.choice(MIDDLES) + names.choice(ENDINGS) for _ in range(6_000)}
     )[:3_000]
-    statuses = list(CaseStatus)
-    year = now_utc().year
-    numbers = {o.id: 0 for o in hosts}
-    started = now_utc() - dt.timedelta(days=720)
-    people: list[dict[str, Any]] = []  # what the searches look for
-    rows: list[dict[str, Any]] = []
-    for i in range(total):
-        host = hosts[i % len(hosts)]
-        origin = rng.choice(origins)
-        numbers[host.id] += 1
+
+    def person(_i: int, rng: random.Random) -> dict[str, Any]:
         script = rng.choice(["la", "ka", "ru", "hy"])
         first, last = rng.choice(FIRST_NAMES), rng.choice(surnames)
-        first_name, last_name = written(first, script), written(last, script)
-        phone = f"+995 5{rng.randrange(10**7, 10**8)}"
-        row = {
-            "case_number": f"{host.country_code}-{year}-{numbers[host.id]:05d}",
-            "case_number_tail": numbers[host.id],
-            "first_name": first_name,
-            "last_name": last_name,
-            **search.search_keys(
-                first_name=first_name, last_name=last_name, contact_after_return=phone
-            ),
-            "date_of_birth": dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20_000)),
-            "sex": rng.choice(["female", "male"]),
-            "nationality": origin.country_code,
-            "return_country_code": origin.country_code,
-            "return_region": "",
-            "return_city": origin.city,
-            "languages": ["en"],
-            "contact_after_return": phone,
-            "host_office_id": host.id,
-            "counsellor_id": counsellors[hosts.index(host)].id,
-            "origin_office_id": origin.id,
-            "legal_status": "irregular_stay",
-            "status": rng.choice(statuses).value,
-            "shares_with_origin": rng.random() < 0.6,
-            "created_at": started + dt.timedelta(minutes=i * 10),
-            "updated_at": started + dt.timedelta(minutes=i * 10),
+        return {
+            "first_name": written(first, script),
+            "last_name": written(last, script),
+            "contact_after_return": f"+995 5{rng.randrange(10**7, 10**8)}",
+            "_first": first,
+            "_last": last,
         }
-        rows.append(row)
-        if rng.random() < 0.01:
-            people.append({**row, "first": first, "last": last})
-        if len(rows) == CHUNK:
-            db.session.execute(sa.insert(Returnee.__table__), rows)
-            rows.clear()
-    if rows:
-        db.session.execute(sa.insert(Returnee.__table__), rows)
-    for host in hosts:
-        db.session.add(
-            CaseNumberCounter(
-                country_code=host.country_code, year=year, last_value=numbers[host.id]
-            )
-        )
-    db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("VACUUM ANALYZE returnees"))
-    return {"counsellors": counsellors, "admins": [admin]}, people
+
+    return cases_list.generate(total, seed, person=person, sample=0.01)
 
 
 def queries(
@@ -256,11 +204,11 @@ def queries(
     def search_text(person: dict[str, Any]) -> str:
         kind = rng.randrange(6)
         if kind == 0:
-            return misspelt(person["last"], rng).capitalize()
+            return misspelt(person["_last"], rng).capitalize()
         if kind == 1:
-            return person["last"][:5]
+            return person["_last"][:5]
         if kind == 2:
-            return f"{person['first']} {misspelt(person['last'], rng)}"
+            return f"{person['_first']} {misspelt(person['_last'], rng)}"
         if kind == 3:
             return person["date_of_birth"].strftime("%d.%m.%Y")
         if kind == 4:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from bench.harness import CHUNK, arguments, bench_app, migrated, report, stopwatch, timed
 from reintegration_hub.auth.models import Office, User
-from reintegration_hub.cases import services
+from reintegration_hub.cases import search, services
 from reintegration_hub.cases.models import CaseNumberCounter, CaseStatus, Consent, Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import OfficeKind, Role
@@ -51,7 +52,25 @@ def _user(email: str, role: Role, office: Office) -> User:
     return user
 
 
-def generate(total: int, seed: int = 4) -> dict[str, list[User]]:
+#: A case's name and contact columns, drawn for the ``i``-th case; keys starting with ``_`` are
+#: kept with the sampled cases only (what a bench searches for), not inserted.
+Person = Callable[[int, random.Random], dict[str, Any]]
+
+
+def numbered_person(i: int, rng: random.Random) -> dict[str, Any]:
+    return {
+        "first_name": f"First{i}",
+        "last_name": f"Last{rng.randrange(50_000)}",
+        "contact_after_return": "",
+    }
+
+
+def generate(
+    total: int, seed: int = 4, person: Person = numbered_person, sample: float = 0.0
+) -> tuple[dict[str, list[User]], list[dict[str, Any]]]:
+    """``total`` cases over three host and three origin offices with set-based inserts, their
+    search keys as the case services write them; the staff, and about ``sample`` of the cases'
+    rows (with ``person``'s own ``_`` keys) for a bench to look for."""
     rng = random.Random(seed)
     for table in (Consent, Returnee, CaseNumberCounter):
         db.session.execute(sa.delete(table))
@@ -64,40 +83,47 @@ def generate(total: int, seed: int = 4) -> dict[str, list[User]]:
     year = now_utc().year
     numbers = {o.id: 0 for o in hosts}
     started = now_utc() - dt.timedelta(days=720)
-    table = Returnee.__table__
     rows: list[dict[str, Any]] = []
+    sampled: list[dict[str, Any]] = []
     for i in range(total):
         host = hosts[i % len(hosts)]
         origin = rng.choice(origins)
         numbers[host.id] += 1
-        rows.append(
-            {
-                "case_number": f"{host.country_code}-{year}-{numbers[host.id]:05d}",
-                "first_name": f"First{i}",
-                "last_name": f"Last{rng.randrange(50_000)}",
-                "date_of_birth": dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20_000)),
-                "sex": rng.choice(["female", "male"]),
-                "nationality": origin.country_code,
-                "return_country_code": origin.country_code,
-                "return_region": "",
-                "return_city": origin.city,
-                "languages": ["en"],
-                "contact_after_return": "",
-                "host_office_id": host.id,
-                "counsellor_id": counsellors[hosts.index(host)].id,
-                "origin_office_id": origin.id if rng.random() < 0.7 else None,
-                "legal_status": "irregular_stay",
-                "status": rng.choice(statuses).value,
-                "shares_with_origin": rng.random() < 0.6,
-                "created_at": started + dt.timedelta(minutes=i * 10),
-                "updated_at": started + dt.timedelta(minutes=i * 10),
-            }
-        )
+        drawn = person(i, rng)
+        named = {k: v for k, v in drawn.items() if not k.startswith("_")}
+        row = {
+            "case_number": f"{host.country_code}-{year}-{numbers[host.id]:05d}",
+            "case_number_tail": numbers[host.id],
+            **named,
+            **search.search_keys(
+                first_name=named["first_name"],
+                last_name=named["last_name"],
+                contact_after_return=named["contact_after_return"],
+            ),
+            "date_of_birth": dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20_000)),
+            "sex": rng.choice(["female", "male"]),
+            "nationality": origin.country_code,
+            "return_country_code": origin.country_code,
+            "return_region": "",
+            "return_city": origin.city,
+            "languages": ["en"],
+            "host_office_id": host.id,
+            "counsellor_id": counsellors[hosts.index(host)].id,
+            "origin_office_id": origin.id if rng.random() < 0.7 else None,
+            "legal_status": "irregular_stay",
+            "status": rng.choice(statuses).value,
+            "shares_with_origin": rng.random() < 0.6,
+            "created_at": started + dt.timedelta(minutes=i * 10),
+            "updated_at": started + dt.timedelta(minutes=i * 10),
+        }
+        rows.append(row)
+        if sample and rng.random() < sample:
+            sampled.append({**row, **drawn})
         if len(rows) == CHUNK:
-            db.session.execute(sa.insert(table), rows)
+            db.session.execute(sa.insert(Returnee.__table__), rows)
             rows.clear()
     if rows:
-        db.session.execute(sa.insert(table), rows)
+        db.session.execute(sa.insert(Returnee.__table__), rows)
     for host in hosts:
         db.session.add(
             CaseNumberCounter(
@@ -108,7 +134,7 @@ def generate(total: int, seed: int = 4) -> dict[str, list[User]]:
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE returnees"))
-    return {"counsellors": counsellors, "managers": managers, "admins": [admin]}
+    return {"counsellors": counsellors, "managers": managers, "admins": [admin]}, sampled
 
 
 def main() -> None:
@@ -118,7 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     with migrated(bench_app(args.database_url)):
         with stopwatch() as took:
-            people = generate(args.cases)
+            people, _sampled = generate(args.cases)
         print(f"generated {args.cases} cases in {took():.1f} s")
         readers = [u for group in people.values() for u in group]
         rng = random.Random(7)

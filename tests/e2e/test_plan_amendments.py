@@ -68,7 +68,7 @@ def test_a_declined_line_is_replaced_and_referred_again_through_the_pages(
     expect(page.get_by_test_id("to-replace")).to_be_visible()
     page.locator("[data-testid=replace-actions] a[href*='replace=']").click()
     expect(page.get_by_test_id("replacing")).to_be_visible()
-    search = page.locator("form[role=search]")
+    search = page.locator("main form[role=search]")
     search.locator("[name=q]").fill("start-up kit")
     search.locator("button[type=submit]").click()
     card = page.locator("article.card", has_text=KIT)

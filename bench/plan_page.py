@@ -366,7 +366,7 @@ def generate(
     hold and referral in the same insert, without updates."""
     rng = random.Random(seed)
     _empty()
-    people = generate_cases(cases)
+    people, _sampled = generate_cases(cases)
     market = _marketplace(partners, options_per_partner, rng)
     by_country, offices = market["by_country"], market["offices"]
     counsellor_of = {u.office_id: u.id for u in people["counsellors"]}

@@ -54,6 +54,7 @@ from bench.harness import arguments, insert_rows, migrated
 from partners.models import Partner, Referral, ReferralStatus, SupportOption
 from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import Returnee
+from reintegration_hub.core.inbox import InboxNotice
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
@@ -95,10 +96,11 @@ MEMORY_MB = 300.0
 
 @dataclass
 class Marks:
-    """Where the notices and e-mails written after the snapshot start."""
+    """Where the notices, e-mails and in-app notices written after the snapshot start."""
 
     notices: int
     messages: int
+    inbox: int
 
 
 def _copy(model: Any, rows: list[dict[str, Any]]) -> None:
@@ -218,6 +220,7 @@ def generate(plans: int, as_of: dt.date, seed: int = 5) -> None:
     without reading them back."""
     rng = random.Random(seed)
     tables = [
+        InboxNotice,
         OutboxMessage,
         MilestoneNotice,
         Milestone,
@@ -358,6 +361,7 @@ def snapshot() -> Marks:
     marks = Marks(
         notices=db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(MilestoneNotice.id), 0))),
         messages=db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(OutboxMessage.id), 0))),
+        inbox=db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(InboxNotice.id), 0))),
     )
     db.session.commit()
     return marks
@@ -375,22 +379,27 @@ def restore(marks: Marks) -> None:
     )
     db.session.execute(sa.delete(MilestoneNotice).where(MilestoneNotice.id > marks.notices))
     db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.id > marks.messages))
+    db.session.execute(sa.delete(InboxNotice).where(InboxNotice.id > marks.inbox))
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text("VACUUM ANALYZE milestones, milestone_notices, outbox_messages"))
+        conn.execute(
+            sa.text("VACUUM ANALYZE milestones, milestone_notices, outbox_messages, inbox_notices")
+        )
         conn.execute(sa.text("CHECKPOINT"))
 
 
 def checksum() -> tuple[str, int, int]:
-    """What a sweep decides: each milestone's state, which notices and which e-mails exist (not
-    when they were written); the number of notices and of e-mails."""
+    """What a sweep decides: each milestone's state, which notices, e-mails and in-app notices
+    exist (not when they were written); the number of notices and of e-mails."""
     row = db.session.execute(
         sa.text(
             "SELECT md5((SELECT string_agg(id || ':' || status || ':' || escalation_level, ','"
             "            ORDER BY id) FROM milestones)"
             "        || (SELECT string_agg(milestone_id || ':' || kind || ':' || level, ','"
             "            ORDER BY milestone_id, kind, level) FROM milestone_notices)"
-            "        || (SELECT string_agg(key, ',' ORDER BY key) FROM outbox_messages)),"
+            "        || (SELECT string_agg(key, ',' ORDER BY key) FROM outbox_messages)"
+            "        || coalesce((SELECT string_agg(key, ',' ORDER BY key)"
+            "                     FROM inbox_notices), '')),"
             " (SELECT count(*) FROM milestone_notices), (SELECT count(*) FROM outbox_messages)"
         )
     ).one()

@@ -23,11 +23,11 @@ import zipfile
 
 import sqlalchemy as sa
 
-from bench.cases_list import _user, generate
+from bench.cases_list import _office, _user, generate
 from bench.harness import arguments, bench_app, migrated, stopwatch
-from reintegration_hub.auth.models import Office, User
+from reintegration_hub.auth.models import User
 from reintegration_hub.auth.services import start_session
-from reintegration_hub.core.roles import Role
+from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.extensions import db
 
 PM_EMAIL = "bench.pm@bench.example"
@@ -98,8 +98,8 @@ def main() -> None:
             with stopwatch() as took:
                 generate(args.cases)
             print(f"generated {args.cases} cases in {took():.1f} s")
-        home = db.session.scalars(sa.select(Office).order_by(Office.id)).first()
-        assert home is not None
+        # the home office's programme manager sees every office (a host office's, its own only)
+        home = _office("Bench home office", OfficeKind.HOME, "CH", "Geneva")
         _user(PM_EMAIL, Role.PROGRAMME_MANAGER, home)
         db.session.commit()
         total = db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("returnees")))

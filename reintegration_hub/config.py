@@ -109,6 +109,8 @@ DEFAULTS: dict[str, Any] = {
     # the Prefect server's UI (flow runs, schedules), linked from the admin pages; `make run`
     # sets it from its PREFECT_PORT
     "PREFECT_UI_URL": "http://127.0.0.1:4200",
+    # the Prefect server's API (http://host:4200/api); /readyz checks it when it is set
+    "PREFECT_API_URL": None,
 }
 
 
@@ -187,6 +189,11 @@ def validate(config: Mapping[str, Any]) -> None:
     if prefect_ui.scheme not in {"http", "https"} or not prefect_ui.hostname or prefect_ui.query:
         raise ConfigError(
             "HUB_PREFECT_UI_URL must be the address of the Prefect UI, e.g. http://127.0.0.1:4200"
+        )
+    prefect_api = config.get("PREFECT_API_URL")
+    if prefect_api and urlsplit(str(prefect_api)).scheme not in {"http", "https"}:
+        raise ConfigError(
+            "HUB_PREFECT_API_URL must be the Prefect server's API, e.g. http://127.0.0.1:4200/api"
         )
     if config["ENV"] == "production":
         if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:

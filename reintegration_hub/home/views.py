@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from reintegration_hub.core.authz import public, signed_in
@@ -28,4 +28,15 @@ def index() -> Any:
 @bp.get("/healthz")
 @public
 def health() -> Any:
+    """Alive: the process answers (a load balancer's liveness check)."""
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@public
+def ready() -> Any:
+    """Ready to serve: the database answers, and the Prefect API when one is configured
+    (``HUB_PREFECT_API_URL``); 503 naming what does not."""
+    checks = services.readiness(current_app.config.get("PREFECT_API_URL"))
+    ready = all(state == "ok" for state in checks.values())
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503

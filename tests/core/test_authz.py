@@ -45,6 +45,7 @@ def test_public_rules_are_few_and_known(app: Flask) -> None:
         "auth.set_language",
         "followups.calendar_feed",  # opened by its secret token: a calendar program has no session
         "home.health",
+        "home.ready",
         "partners.answer_referral",
     ]
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from flask import Flask
 
 from reintegration_hub.core.roles import Role
@@ -14,6 +17,21 @@ def test_pages_send_a_csp_without_inline_script(client) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert b"<script>" not in response.data  # every script has a src
+
+
+#: What the CSP (script-src and style-src 'self') blocks in a browser: style and event-handler
+#: attributes, and inline <script> or <style> elements.
+INLINE = re.compile(r"""\s(style|on[a-z]+)=["']|<script>|<style""")
+
+
+def test_no_template_writes_what_the_csp_blocks(repo_root: Path) -> None:
+    found = [
+        f"{path.relative_to(repo_root)}:{number}: {line.strip()}"
+        for path in sorted((repo_root / "templates").rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if INLINE.search(line)
+    ]
+    assert found == []
 
 
 def test_session_cookie_is_httponly_and_samesite(make_app) -> None:

@@ -1,16 +1,20 @@
-"""``/api/v1``: milestones and their actions, the arrival, office supervisors; the same
-services, rules and scope as the follow-up pages."""
+"""``/api/v1``: the work list, milestones and their actions, the arrival, visits and surveys
+(each may carry the client's key: a retried upload never makes a second), office supervisors;
+the same services, rules, scope and audit as the follow-up pages."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
-from reintegration_hub.core.api import Blueprint, commits
+from reintegration_hub.core.api import Blueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
-from reintegration_hub.followups import actions, ownership
+from reintegration_hub.followups import actions, ownership, visits, worklist
+from reintegration_hub.followups.models import Milestone, MonitoringVisit, SustainabilitySurvey
 from reintegration_hub.followups.schemas import (
     ArrivalResultSchema,
     ArrivalSchema,
@@ -21,6 +25,9 @@ from reintegration_hub.followups.schemas import (
     NotApplicableSchema,
     ReopenSchema,
     SupervisorSchema,
+    SurveySchema,
+    VisitSchema,
+    WorkListQuerySchema,
 )
 from reintegration_hub.followups.views import ACTORS
 
@@ -32,6 +39,21 @@ READERS = (*ACTORS, Role.PROGRAMME_MANAGER)
 NOT_FOUND = "Not in the caller's scope"
 FORBIDDEN = "Not an owner of the milestone, its office's supervisor or an administrator"
 REFUSED = "Closed already, the window's own milestone, a closed case, or closed by its own record"
+
+
+@bp.get("/milestones")
+@bp.arguments(WorkListQuerySchema, location="query")
+@bp.response(200, MilestoneSchema(many=True))
+@bp.paginate(SelectPage)
+@roles(*READERS, Role.PARTNER)
+def work_list(query: dict[str, Any]) -> Any:
+    """The work list: the due and overdue milestones the caller answers for or oversees,
+    overdue first, then by due date."""
+    filters = worklist.WorkListFilters(**query)
+    stmt = worklist.work_list_where(
+        sa.select(Milestone).options(joinedload(Milestone.returnee)), filters, actor=current_user
+    )
+    return stmt.order_by(*worklist.WORK_LIST_ORDER)
 
 
 @bp.get("/cases/<int:case_id>/milestones")
@@ -128,6 +150,76 @@ def record_arrival(data: dict[str, Any], case_id: int) -> Any:
     """Record or correct the arrival (not in the future, not before the departure): the
     arrival milestone is done on that day."""
     return actions.record_arrival(case_id, **data, actor=current_user)
+
+
+VISIT_ERRORS = {
+    403: "Not a case manager or administrator",
+    404: NOT_FOUND,
+    409: "This key was sent with another record",
+    422: "A bad field, or a day outside the follow-up window",
+}
+
+
+@bp.get("/cases/<int:case_id>/visits")
+@bp.response(200, VisitSchema(many=True))
+@bp.refuses({404: NOT_FOUND})
+@roles(*READERS)
+@commits
+def list_visits(case_id: int) -> Any:
+    """The case's monitoring visits, latest first; the read is audited."""
+    return visits.read_case_visits(case_id, actor=current_user)
+
+
+@bp.post("/cases/<int:case_id>/visits")
+@bp.arguments(VisitSchema)
+@bp.response(201, VisitSchema)
+@bp.alt_response(200, schema=VisitSchema, description="Recorded before with this client_key")
+@bp.refuses(VISIT_ERRORS)
+@roles(*visits.RECORDER_ROLES)
+@commits
+def record_visit(data: dict[str, Any], case_id: int) -> Any:
+    """Record a visit; it closes the visit milestone whose window holds its day."""
+    key = data.pop("client_key")
+    visit, made = visits.recorded_once(
+        MonitoringVisit,
+        key,
+        case_id,
+        lambda: visits.record_visit(case_id, visits.VisitInput(**data), actor=current_user),
+        actor=current_user,
+    )
+    return visit, 201 if made else 200
+
+
+@bp.get("/cases/<int:case_id>/surveys")
+@bp.response(200, SurveySchema(many=True))
+@bp.refuses({404: NOT_FOUND})
+@roles(*READERS)
+@commits
+def list_surveys(case_id: int) -> Any:
+    """The case's sustainability surveys with their scores, latest first; audited."""
+    return visits.read_case_surveys(case_id, actor=current_user)
+
+
+@bp.post("/cases/<int:case_id>/surveys")
+@bp.arguments(SurveySchema)
+@bp.response(201, SurveySchema)
+@bp.alt_response(200, schema=SurveySchema, description="Recorded before with this client_key")
+@bp.refuses(VISIT_ERRORS)
+@roles(*visits.RECORDER_ROLES)
+@commits
+def record_survey(data: dict[str, Any], case_id: int) -> Any:
+    """Record a survey, scored under the version in force; it closes the survey milestone
+    whose window holds its day."""
+    survey, made = visits.recorded_once(
+        SustainabilitySurvey,
+        data["client_key"],
+        case_id,
+        lambda: visits.record_survey(
+            case_id, data["taken_on"], data["answers"], actor=current_user
+        ),
+        actor=current_user,
+    )
+    return survey, 201 if made else 200
 
 
 @bp.get("/follow-up/supervisors")

@@ -264,6 +264,12 @@ class MonitoringVisit(IdMixin, Base):
     __table_args__ = (
         sa.Index("ix_monitoring_visits_case", "returnee_id", "visited_on"),
         sa.Index("ix_monitoring_visits_visited_on", "visited_on"),  # the office calendar
+        partial_index(
+            "uq_monitoring_visits_client_key",
+            "client_key",
+            where="client_key IS NOT NULL",
+            unique=True,
+        ),
     )
 
     returnee_id: Mapped[int] = mapped_column(sa.ForeignKey("returnees.id", ondelete="CASCADE"))
@@ -280,6 +286,8 @@ class MonitoringVisit(IdMixin, Base):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     recorded_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    # the key a client sent with it (API): the same key again answers this record, not a new one
+    client_key: Mapped[str | None] = mapped_column(sa.String(64))
 
     milestone: Mapped[Milestone | None] = relationship()
 
@@ -314,7 +322,15 @@ class SustainabilitySurvey(IdMixin, Base):
     """A returnee's answers (0-4 per indicator) and their scores under a scoring version."""
 
     __tablename__ = "sustainability_surveys"
-    __table_args__ = (sa.Index("ix_sustainability_surveys_case", "returnee_id", "taken_on"),)
+    __table_args__ = (
+        sa.Index("ix_sustainability_surveys_case", "returnee_id", "taken_on"),
+        partial_index(
+            "uq_sustainability_surveys_client_key",
+            "client_key",
+            where="client_key IS NOT NULL",
+            unique=True,
+        ),
+    )
 
     returnee_id: Mapped[int] = mapped_column(sa.ForeignKey("returnees.id", ondelete="CASCADE"))
     taken_on: Mapped[dt.date]
@@ -334,6 +350,8 @@ class SustainabilitySurvey(IdMixin, Base):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     recorded_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    # the key a client sent with it (API): the same key again answers this record, not a new one
+    client_key: Mapped[str | None] = mapped_column(sa.String(64))
 
     scoring_version: Mapped[ScoringVersion] = relationship()
     milestone: Mapped[Milestone | None] = relationship()

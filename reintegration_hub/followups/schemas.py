@@ -1,4 +1,5 @@
-"""Follow-up API shapes: milestones, their history, and the actions' input."""
+"""Follow-up API shapes: milestones, their history and the actions' input, the work list's
+filters, visits and surveys."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from reintegration_hub.followups.models import (
     ActionKind,
     MilestoneKind,
     MilestoneStatus,
+    MonitoringVisit,
     NotApplicableReason,
     Responsible,
+    SustainabilitySurvey,
+    VisitMode,
 )
 
 ID = validate.Range(min=1, max=2**31 - 1)
@@ -105,3 +109,72 @@ class SupervisorSchema(Schema):
     supervisor_id = fields.Integer(
         required=True, allow_none=True, validate=ID, metadata={"description": "null: nobody"}
     )
+
+
+class WorkListQuerySchema(Schema):
+    """The work list's filters (the page's own): due and overdue milestones the caller sees."""
+
+    office_id = fields.Integer(load_default=None, validate=ID)
+    responsible = fields.Enum(Responsible, by_value=True, load_default=None)
+    kind = fields.Enum(MilestoneKind, by_value=True, load_default=None)
+    overdue_only = fields.Boolean(load_default=False)
+    mine = fields.Boolean(
+        load_default=False, metadata={"description": "only the milestones the caller answers for"}
+    )
+
+
+CLIENT_KEY = fields.String(
+    load_default=None,
+    allow_none=True,
+    validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$"),
+    metadata={
+        "description": "the client's own key for this record (8-64 letters, digits, _ . : -), "
+        "e.g. a UUID: sent again, it answers the record it made (200) instead of a new one"
+    },
+)
+
+
+class VisitSchema(Schema):
+    class Meta:
+        model = MonitoringVisit
+
+    id = fields.Integer(dump_only=True)
+    case_id = fields.Integer(attribute="returnee_id", dump_only=True)
+    visited_on = fields.Date(required=True)
+    mode = fields.Enum(VisitMode, by_value=True, required=True)
+    findings = fields.String(load_default="")
+    next_steps = fields.String(load_default="")
+    plan_revision_needed = fields.Boolean(load_default=False)
+    milestone_id = fields.Integer(
+        dump_only=True, allow_none=True, metadata={"description": "the milestone it closed"}
+    )
+    recorded_by_id = fields.Integer(dump_only=True, allow_none=True)
+    recorded_at = fields.AwareDateTime(dump_only=True)
+    client_key = CLIENT_KEY
+
+
+class SurveySchema(Schema):
+    class Meta:
+        model = SustainabilitySurvey
+
+    id = fields.Integer(dump_only=True)
+    case_id = fields.Integer(attribute="returnee_id", dump_only=True)
+    taken_on = fields.Date(required=True)
+    answers = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=60)),
+        values=fields.Integer(strict=True),
+        required=True,
+        metadata={"description": "0-4 for each indicator of the scoring version in force"},
+    )
+    economic = fields.Float(dump_only=True)
+    social = fields.Float(dump_only=True)
+    psychosocial = fields.Float(dump_only=True)
+    composite = fields.Float(dump_only=True)
+    band = fields.String(dump_only=True)
+    flags = fields.List(fields.String(), dump_only=True)
+    milestone_id = fields.Integer(
+        dump_only=True, allow_none=True, metadata={"description": "the milestone it closed"}
+    )
+    recorded_by_id = fields.Integer(dump_only=True, allow_none=True)
+    recorded_at = fields.AwareDateTime(dump_only=True)
+    client_key = CLIENT_KEY

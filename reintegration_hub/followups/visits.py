@@ -1,14 +1,21 @@
 """Monitoring visits and sustainability surveys: recording them (each closes the milestone whose
-window holds its date), reading a case's, and the scoring versions surveys are scored under."""
+window holds its date), reading a case's, and the scoring versions surveys are scored under.
+
+A visit or survey sent through the API may carry a client's key (``recorded_once``): the same
+key again, from the same user for the same case, answers the record it made (a retried upload
+never makes a second); with another user or case it is refused. A unique index keeps two
+uploads racing with one key to one record."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from reintegration_hub.cases.models import Returnee
@@ -33,6 +40,8 @@ from reintegration_hub.plans.amendments import on_revision_needed
 
 #: Who records visits and surveys: the origin office follows the returnee after arrival.
 RECORDER_ROLES = frozenset({Role.CASE_MANAGER, Role.ADMIN})
+
+Record = TypeVar("Record", MonitoringVisit, SustainabilitySurvey)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -300,3 +309,53 @@ def case_surveys(case_id: int) -> Sequence[SustainabilitySurvey]:
         .options(joinedload(SustainabilitySurvey.milestone))
         .order_by(SustainabilitySurvey.taken_on.desc(), SustainabilitySurvey.id.desc())
     ).all()
+
+
+def _made_with(model: type[Record], client_key: str, case_id: int, actor: Actor) -> Record | None:
+    found = db.session.scalar(sa.select(model).where(model.client_key == client_key))
+    if found is not None and (found.returnee_id != case_id or found.recorded_by_id != actor.id):
+        message = _l("This key was sent with another record: send a new key for a new one.")
+        raise Conflict(message, field_errors={"client_key": [message]})
+    return found
+
+
+def recorded_once(
+    model: type[Record],
+    client_key: str | None,
+    case_id: int,
+    record: Callable[[], Record],
+    *,
+    actor: Actor,
+) -> tuple[Record, bool]:
+    """``record()`` (``record_visit`` or ``record_survey``), kept under ``client_key``, and
+    True; or the record that key made before, and False (see the module docstring)."""
+    if not client_key:
+        return record(), True
+    found = _made_with(model, client_key, case_id, actor)
+    if found is not None:
+        return found, False
+    try:
+        with db.session.begin_nested():  # a concurrent upload of the same key loses only this
+            made = record()
+            made.client_key = client_key
+            db.session.flush()
+    except IntegrityError:
+        found = _made_with(model, client_key, case_id, actor)
+        if found is None:
+            raise
+        return found, False
+    return made, True
+
+
+def read_case_visits(case_id: int, *, actor: Actor) -> Sequence[MonitoringVisit]:
+    """The case's visits for the API, in scope or NotFound; the read is audited."""
+    case: Returnee = get_scoped(Returnee, case_id, actor)
+    record_audit("visit.list", case, actor=actor, changes={})
+    return case_visits(case.id)
+
+
+def read_case_surveys(case_id: int, *, actor: Actor) -> Sequence[SustainabilitySurvey]:
+    """The case's surveys with their scores for the API, in scope or NotFound; audited."""
+    case: Returnee = get_scoped(Returnee, case_id, actor)
+    record_audit("survey.list", case, actor=actor, changes={})
+    return case_surveys(case.id)

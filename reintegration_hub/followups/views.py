@@ -223,10 +223,12 @@ def issue_calendar_feed() -> Any:
 @bp.post("/calendar/feed/stop")
 @roles(*CALENDAR_READERS)
 def revoke_calendar_feed() -> Any:
-    if FlaskForm().validate_on_submit() and calendar.revoke_feed(actor=current_user):
-        db.session.commit()
-        flash(_("Your calendar feed is stopped: its address no longer works."), "success")
-    return redirect(url_for("followups.calendar_month"))
+    return submit_flashed(
+        FlaskForm(),
+        lambda: calendar.revoke_feed(actor=current_user),
+        back=url_for("followups.calendar_month"),
+        done=_("Your calendar feed is stopped: its address no longer works."),
+    )
 
 
 @bp.get("/calendar/<token>.ics")

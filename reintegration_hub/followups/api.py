@@ -14,7 +14,7 @@ from reintegration_hub.core.api import Blueprint, SelectPage, commits
 from reintegration_hub.core.authz import roles
 from reintegration_hub.core.roles import Role
 from reintegration_hub.followups import actions, ownership, visits, worklist
-from reintegration_hub.followups.models import Milestone, MonitoringVisit, SustainabilitySurvey
+from reintegration_hub.followups.models import Milestone
 from reintegration_hub.followups.schemas import (
     ArrivalResultSchema,
     ArrivalSchema,
@@ -180,12 +180,8 @@ def list_visits(case_id: int) -> Any:
 def record_visit(data: dict[str, Any], case_id: int) -> Any:
     """Record a visit; it closes the visit milestone whose window holds its day."""
     key = data.pop("client_key")
-    visit, made = visits.recorded_once(
-        MonitoringVisit,
-        key,
-        case_id,
-        lambda: visits.record_visit(case_id, visits.VisitInput(**data), actor=current_user),
-        actor=current_user,
+    visit, made = visits.record_visit_once(
+        case_id, visits.VisitInput(**data), client_key=key, actor=current_user
     )
     return visit, 201 if made else 200
 
@@ -210,13 +206,11 @@ def list_surveys(case_id: int) -> Any:
 def record_survey(data: dict[str, Any], case_id: int) -> Any:
     """Record a survey, scored under the version in force; it closes the survey milestone
     whose window holds its day."""
-    survey, made = visits.recorded_once(
-        SustainabilitySurvey,
-        data["client_key"],
+    survey, made = visits.record_survey_once(
         case_id,
-        lambda: visits.record_survey(
-            case_id, data["taken_on"], data["answers"], actor=current_user
-        ),
+        data["taken_on"],
+        data["answers"],
+        client_key=data["client_key"],
         actor=current_user,
     )
     return survey, 201 if made else 200

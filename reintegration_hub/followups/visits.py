@@ -1,10 +1,10 @@
 """Monitoring visits and sustainability surveys: recording them (each closes the milestone whose
 window holds its date), reading a case's, and the scoring versions surveys are scored under.
 
-A visit or survey sent through the API may carry a client's key (``recorded_once``): the same
-key again, from the same user for the same case, answers the record it made (a retried upload
-never makes a second); with another user or case it is refused. A unique index keeps two
-uploads racing with one key to one record."""
+A visit or survey sent through the API may carry a client's key (``record_visit_once``,
+``record_survey_once``): the same key again, from the same user for the same case, answers
+the record it made (a retried upload never makes a second); with another user or case it is
+refused. A unique index keeps two uploads racing with one key to one record."""
 
 from __future__ import annotations
 
@@ -319,7 +319,7 @@ def _made_with(model: type[Record], client_key: str, case_id: int, actor: Actor)
     return found
 
 
-def recorded_once(
+def _recorded_once(
     model: type[Record],
     client_key: str | None,
     case_id: int,
@@ -327,8 +327,8 @@ def recorded_once(
     *,
     actor: Actor,
 ) -> tuple[Record, bool]:
-    """``record()`` (``record_visit`` or ``record_survey``), kept under ``client_key``, and
-    True; or the record that key made before, and False (see the module docstring)."""
+    """``record()``, kept under ``client_key``, and True; or the record that key made before,
+    and False (see the module docstring)."""
     if not client_key:
         return record(), True
     found = _made_with(model, client_key, case_id, actor)
@@ -359,3 +359,35 @@ def read_case_surveys(case_id: int, *, actor: Actor) -> Sequence[SustainabilityS
     case: Returnee = get_scoped(Returnee, case_id, actor)
     record_audit("survey.list", case, actor=actor, changes={})
     return case_surveys(case.id)
+
+
+def record_visit_once(
+    case_id: int, visit: VisitInput, *, client_key: str | None, actor: Actor
+) -> tuple[MonitoringVisit, bool]:
+    """``record_visit`` under a client's key: the visit, and whether it was made now (False:
+    the key made it before)."""
+    return _recorded_once(
+        MonitoringVisit,
+        client_key,
+        case_id,
+        lambda: record_visit(case_id, visit, actor=actor),
+        actor=actor,
+    )
+
+
+def record_survey_once(
+    case_id: int,
+    taken_on: dt.date,
+    answers: Mapping[str, int],
+    *,
+    client_key: str | None,
+    actor: Actor,
+) -> tuple[SustainabilitySurvey, bool]:
+    """``record_survey`` under a client's key (see ``record_visit_once``)."""
+    return _recorded_once(
+        SustainabilitySurvey,
+        client_key,
+        case_id,
+        lambda: record_survey(case_id, taken_on, answers, actor=actor),
+        actor=actor,
+    )

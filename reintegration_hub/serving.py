@@ -9,6 +9,7 @@ environment variable, so an operator sizes the service without editing files:
 ``WEB_BIND``          address to listen on (``127.0.0.1:8000``): the reverse proxy's upstream
 ``WEB_CONCURRENCY``   worker processes (``2 x cores + 1``)
 ``WEB_THREADS``       threads per worker (4)
+``WEB_WORKER_CLASS``  ``gthread``; ``sync`` for one request per process (bench.load compares)
 ``WEB_TIMEOUT``       seconds a request may take before its worker is replaced (60: the
                       largest exports stream for about 10 s at 100,000 cases)
 
@@ -29,7 +30,7 @@ PREFECT_DATABASE_SETTING = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
 
 bind = [os.environ.get("WEB_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
-worker_class = "gthread"
+worker_class = os.environ.get("WEB_WORKER_CLASS") or "gthread"
 threads = int(os.environ.get("WEB_THREADS") or 4)
 timeout = int(os.environ.get("WEB_TIMEOUT") or 60)
 graceful_timeout = 20  # on SIGTERM, requests in progress get this long to finish

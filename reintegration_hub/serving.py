@@ -52,17 +52,18 @@ accesslog = os.environ.get("WEB_ACCESS_LOG") or None  # "-": gunicorn's own acce
 
 
 def on_starting(server: Any) -> None:
-    """Refuse to start, naming what is missing, before any worker is forked."""
+    """Refuse to start, naming what is missing, before any worker is forked (the web
+    processes alone: on a machine of their own they need no Prefect server settings)."""
     from reintegration_hub.config import refusal
 
-    if problems := production_problems():
+    if problems := production_problems(prefect_server=False):
         raise SystemExit(refusal(problems))
 
 
-def production_problems() -> list[str]:
+def production_problems(*, prefect_server: bool = True) -> list[str]:
     """What the environment lacks for production: the application's own settings
-    (``config.production_problems``, read as ``create_app`` reads them) and the Prefect
-    server's."""
+    (``config.production_problems``, read as ``create_app`` reads them) and, for the whole
+    topology of ``make serve``, the Prefect server's."""
     from flask import Config
 
     from reintegration_hub.config import DEFAULTS, production_problems
@@ -71,6 +72,8 @@ def production_problems() -> list[str]:
     config.from_prefixed_env("HUB")
     problems = [] if config["ENV"] == "production" else ["HUB_ENV: production"]
     problems += production_problems(config)
+    if not prefect_server:
+        return problems
     prefect_db = os.environ.get(PREFECT_DATABASE_SETTING, "")
     if not prefect_db.startswith("postgresql+asyncpg://"):
         problems.append(

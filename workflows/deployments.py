@@ -55,6 +55,9 @@ from prefect.client.schemas.objects import (
     StateType,
 )
 from prefect.deployments.runner import RunnerDeployment
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_logger
 from prefect.runner import Runner
@@ -328,10 +331,19 @@ async def _pause(ids: Sequence[UUID]) -> None:
         )
 
 
-def register(work_pool: str) -> None:
-    """Every deployment on the process work pool ``work_pool``, made if it does not exist."""
+#: seconds between the heartbeats of a flow run started by a worker (Procfile.production sets
+#: PREFECT_FLOWS_HEARTBEAT_FREQUENCY to it; Prefect's default is 180)
+HEARTBEAT_SECONDS = 60
+#: seconds a flow run may stay Pending (submitted to a worker, its process not yet running)
+PENDING_SECONDS = 300
+
+
+def register(work_pool: str, *, pending_seconds: float = PENDING_SECONDS) -> None:
+    """Every deployment on the process work pool ``work_pool``, made if it does not exist, and
+    the automations that end the runs a dead worker leaves behind (``crash_automations``)."""
     with registering():
         asyncio.run(_ensure_work_pool(work_pool))
+        asyncio.run(_ensure_automations(crash_automations(pending_seconds)))
         deploy(
             *deployments(),
             work_pool_name=work_pool,
@@ -353,6 +365,64 @@ def registering() -> Iterator[None]:
 
 #: the advisory lock of ``registering`` (any constant no other lock of the application uses)
 REGISTERING_LOCK = 0x6875_6270_6F6F6C  # "hubpool"
+
+
+def crash_automations(pending_seconds: float) -> list[AutomationCore]:
+    """Mark Crashed a flow run whose worker died under it, so that it frees its deployment's
+    one-at-a-time slot (``ONE_AT_A_TIME``) and the next scheduled run starts.
+
+    A worker stopped or killed with its flow run leaves the run Running (its process gone, it
+    sends no more heartbeats) or Pending (killed while submitting it); nothing else would
+    ever end it, and every later run of that deployment would be cancelled as a duplicate.
+    Prefect's own remedy for "zombie" runs, an automation on the heartbeat events: no
+    heartbeat (nor end) within three heartbeats, or no start within ``pending_seconds``.
+    """
+    ended = {f"prefect.flow-run.{state}" for state in ("Completed", "Failed", "Cancelled")}
+    ended |= {"prefect.flow-run.Crashed", "prefect.flow-run.Cancelling"}
+    flow_runs = ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]})
+    crash = ChangeFlowRunState(
+        name="Crashed",
+        state=StateType.CRASHED,
+        message="Its worker stopped answering.",
+        force=True,
+    )
+    return [
+        AutomationCore(
+            name="hub: crash flow runs without heartbeats",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.heartbeat"},
+                expect={"prefect.flow-run.heartbeat", *ended},
+                match=flow_runs,
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive,
+                threshold=1,
+                within=dt.timedelta(seconds=3 * HEARTBEAT_SECONDS),
+            ),
+            actions=[crash],
+        ),
+        AutomationCore(
+            name="hub: crash flow runs never started",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.Pending"},
+                expect={"prefect.flow-run.Running", "prefect.flow-run.Scheduled", *ended},
+                match=flow_runs,
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive,
+                threshold=1,
+                within=dt.timedelta(seconds=pending_seconds),
+            ),
+            actions=[crash],
+        ),
+    ]
+
+
+async def _ensure_automations(automations: Sequence[AutomationCore]) -> None:
+    """Each automation as given, replacing one of the same name (one per name)."""
+    async with get_client() as client:
+        for automation in automations:
+            for old in await client.read_automations_by_name(automation.name):
+                await client.delete_automation(old.id)
+            await client.create_automation(automation)
 
 
 async def _ensure_work_pool(name: str) -> None:
@@ -397,16 +467,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--limit", type=int, default=4, help="flow runs such a worker runs at once (4)"
     )
     parser.add_argument("--wait", type=float, default=0, metavar="SECONDS")
+    parser.add_argument(
+        "--pending-seconds",
+        type=float,
+        default=PENDING_SECONDS,
+        help=f"a flow run Pending longer is marked Crashed ({PENDING_SECONDS})",
+    )
     args = parser.parse_args(argv)
     if args.start_worker and not args.work_pool:
         parser.error("--start-worker needs --work-pool")
+    if args.pending_seconds < 10:  # Prefect's least for a trigger on a missing event
+        parser.error("--pending-seconds must be 10 or more")
     api_url()
     if args.wait:
         wait_for_api(args.wait)
     if not args.work_pool:
         serve_until_stopped(deployments())
         return
-    register(args.work_pool)
+    register(args.work_pool, pending_seconds=args.pending_seconds)
     if args.start_worker:
         start_worker(args.work_pool, args.limit)
 

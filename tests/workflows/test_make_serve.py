@@ -152,6 +152,7 @@ def test_make_serve_runs_the_production_topology_and_stops_cleanly(
                 "HUB_SMTP_HOST": "127.0.0.1",
                 "HUB_SMTP_PORT": str(sink.port),
                 "HUB_WORK_POOL": pool,
+                "HUB_FLOW_PENDING_SECONDS": "10",  # the least Prefect allows
                 "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_url,
                 "PREFECT_HOME": str(tmp_path / "prefect"),
                 "WEB_BIND": f"127.0.0.1:{web_port}",
@@ -200,6 +201,20 @@ def test_make_serve_runs_the_production_topology_and_stops_cleanly(
             ended = api_json(f"{api}/flow_runs/{run['id']}")
             assert ended["state_type"] == "COMPLETED", log.read_text()[-4000:]
             assert ended["work_pool_name"] == pool
+
+            # what a worker killed while submitting a run leaves: Pending for good, holding
+            # its deployment's one slot; the automation crashes it
+            orphan = api_json(f"{api}/deployments/{deployment['id']}/create_flow_run", {})["id"]
+            answer = api_json(
+                f"{api}/flow_runs/{orphan}/set_state",
+                {"state": {"type": "PENDING"}, "force": True},
+            )
+            assert answer["status"] == "ACCEPT", answer
+            wait_until(
+                lambda: api_json(f"{api}/flow_runs/{orphan}")["state_type"] == "CRASHED",
+                120,
+                "the automation crashing the run left Pending",
+            )
         finally:
             group = os.getpgid(serve.pid)
             signalled = time.monotonic()

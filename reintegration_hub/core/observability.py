@@ -47,7 +47,12 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
@@ -483,6 +488,7 @@ def init_metrics(app: Flask, collector: HubCollector) -> None:
     ``GET /metrics``. Under ``PROMETHEUS_MULTIPROC_DIR`` a scrape reads every process's files."""
     token = app.config.get("METRICS_TOKEN")
     multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series
     registry = CollectorRegistry()
     if not multiprocess:
         registry.register(collector)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from reintegration_hub.config import ConfigError
 from reintegration_hub.core.observability import configure_logging, log_context
 from reintegration_hub.core.outbox import (
     OutboxMessage,
@@ -174,6 +175,15 @@ def test_no_name_or_email_in_the_logs_or_metrics_of_requests_that_handled_them(
     assert "request" in text  # the lines were there to search
     for personal in (user.email, user.full_name, "nino.beridze", "Nino", "Beridze"):
         assert personal not in text
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("LOG_FORMAT", "xml"), ("LOG_LEVEL", "LOUD"), ("METRICS_ALLOW_FROM", "10.0.0.0/8,intranet")],
+)
+def test_a_bad_setting_is_refused_with_its_name(make_fresh_app, key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"HUB_{key}"):
+        make_fresh_app(**{key: value})
 
 
 def test_metrics_are_refused_without_the_token(client) -> None:

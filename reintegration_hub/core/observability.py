@@ -233,9 +233,7 @@ def configure_logging(app: Flask) -> None:
     consoles = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
     for handler in list(root.handlers):
         if isinstance(handler, StderrHandler) or (
-            type(handler) is not StderrHandler
-            and isinstance(handler, logging.StreamHandler)
-            and handler.stream in consoles
+            isinstance(handler, logging.StreamHandler) and handler.stream in consoles
         ):
             root.removeHandler(handler)
     handler = StderrHandler()

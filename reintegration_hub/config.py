@@ -114,6 +114,17 @@ DEFAULTS: dict[str, Any] = {
     "PREFECT_UI_URL": "http://127.0.0.1:4200",
     # the Prefect server's API (http://host:4200/api); /readyz checks it when it is set
     "PREFECT_API_URL": None,
+    # logs (core.observability): "json" (one JSON object a line) or "text"; None: json in
+    # production, text otherwise. Records below LOG_LEVEL are dropped.
+    "LOG_FORMAT": None,
+    "LOG_LEVEL": "INFO",
+    # the request header whose id (when well-formed) names the request in the logs; "" ignores
+    # any incoming id and makes one for each request
+    "REQUEST_ID_HEADER": "X-Request-ID",
+    # GET /metrics (Prometheus) answers a bearer METRICS_TOKEN, or the addresses and networks
+    # of METRICS_ALLOW_FROM (comma-separated); with neither, it is not served (404)
+    "METRICS_TOKEN": None,
+    "METRICS_ALLOW_FROM": "",
 }
 
 

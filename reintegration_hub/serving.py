@@ -12,6 +12,8 @@ environment variable, so an operator sizes the service without editing files:
 ``WEB_WORKER_CLASS``  ``gthread``; ``sync`` for one request per process (bench.load compares)
 ``WEB_TIMEOUT``       seconds a request may take before its worker is replaced (60: the
                       largest exports stream for about 10 s at 100,000 cases)
+``PROMETHEUS_MULTIPROC_DIR``  where the workers add up ``/metrics`` (Procfile.production:
+                      instance/metrics), emptied at each start
 
 Workers are ``gthread``: a request mostly waits on PostgreSQL, and a worker's other threads
 serve meanwhile; several processes use every core despite the GIL. bench/README.md has the
@@ -21,6 +23,7 @@ measurements behind the choice (bench.load with sync and gthread workers).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from typing import Any
 
@@ -48,16 +51,31 @@ secure_scheme_headers: dict[str, str] = {}
 proc_name = "reintegration-hub"
 control_socket_disable = True  # no gunicornc socket left in the user's home
 errorlog = "-"
-accesslog = os.environ.get("WEB_ACCESS_LOG") or None  # "-": gunicorn's own access lines
+# the application writes its own access line (core.observability: JSON in production, with
+# the request id); "-" adds gunicorn's
+accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 
 
 def on_starting(server: Any) -> None:
     """Refuse to start, naming what is missing, before any worker is forked (the web
-    processes alone: on a machine of their own they need no Prefect server settings)."""
+    processes alone: on a machine of their own they need no Prefect server settings); then
+    empty the metrics' directory of the workers of an earlier start."""
     from reintegration_hub.config import refusal
 
     if problems := production_problems(prefect_server=False):
         raise SystemExit(refusal(problems))
+    if metrics := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(metrics, ignore_errors=True)
+        os.makedirs(metrics, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker that ended (replaced after ``max_requests``, or stopped) leaves the request
+    counts it added to ``/metrics``, but its gauges go."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def production_problems(*, prefect_server: bool = True) -> list[str]:

@@ -485,7 +485,10 @@ def init_metrics(app: Flask, collector: HubCollector) -> None:
     """The request histogram (by endpoint and status) on a registry of this app's own, and
     ``GET /metrics``. Under ``PROMETHEUS_MULTIPROC_DIR`` a scrape reads every process's files."""
     token = app.config.get("METRICS_TOKEN")
-    multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    multiprocess = bool(directory)
+    if directory:  # a command run with the web processes' settings (flask db upgrade) too
+        os.makedirs(directory, exist_ok=True)
     disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series
     registry = CollectorRegistry()
     if not multiprocess:

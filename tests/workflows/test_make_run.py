@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.cookiejar
-import json
 import os
 import re
 import shutil
@@ -21,10 +20,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -37,6 +35,7 @@ from reintegration_hub.operations import services
 from tests.factories import PASSWORD, user_with_role
 from tests.notifications.helpers import queue
 from tests.notifications.smtp import free_port
+from tests.workflows.helpers import answers, api_json, wait_until
 from workflows import deployments
 
 DEPLOYMENTS = sorted(d.name for d in deployments.deployments())
@@ -76,15 +75,6 @@ def test_make_run_hands_its_ports_to_the_banner_and_every_process(repo_root: Pat
 # --- the flows process on its own -------------------------------------------------------------
 
 
-def api_json(url: str, body: dict[str, Any] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - the test's own server
-        url, data=data, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - test server
-        return json.load(response)
-
-
 def served_since(api: str, started: dt.datetime) -> bool:
     """Whether a runner has polled every deployment since ``started``: it serves them."""
     found = api_json(f"{api}/deployments/filter", {"deployments": {"name": {"any_": DEPLOYMENTS}}})
@@ -92,14 +82,6 @@ def served_since(api: str, started: dt.datetime) -> bool:
     return len(polled) == len(DEPLOYMENTS) and all(
         p and dt.datetime.fromisoformat(p) >= started for p in polled
     )
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds:.0f} s")
-        time.sleep(0.5)
 
 
 @contextmanager
@@ -212,16 +194,6 @@ def honcho(environment: dict[str, str], cwd: Path, log: Path) -> Iterator[subpro
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5):  # noqa: S310 - test server
-            return True
-    except urllib.error.HTTPError:
-        return True  # it answered
-    except OSError:
-        return False
 
 
 def signed_in(base: str, email: str) -> urllib.request.OpenerDirector:

@@ -433,7 +433,7 @@ def rolled_back() -> Iterator[None]:
 
 
 _VOLATILE = (
-    (re.compile(r'(name="csrf_token"[^>]*?value=")[^"]*"'), r'\1"'),
+    (re.compile(r'(name="[^"]*csrf_token"[^>]*?value=")[^"]*"'), r'\1"'),
     (re.compile(r'(name="csrf-token"[^>]*?content=")[^"]*"'), r'\1"'),
     (re.compile(r'nonce="[^"]*"'), 'nonce=""'),
     (
@@ -521,14 +521,14 @@ def differences(original: Rendering, restored: Rendering) -> list[str]:
         if status != other_status:
             found.append(f"{path}: status {status} here, {other_status} restored")
         elif html != other_html:
-            line = next(
-                i
-                for i, (a, b) in enumerate(
-                    zip([*html.splitlines(), ""], [*other_html.splitlines(), ""], strict=False)
-                )
-                if a != b
+            lines = zip([*html.splitlines(), ""], [*other_html.splitlines(), ""], strict=False)
+            number, (here, there) = next(
+                (i, pair) for i, pair in enumerate(lines, 1) if pair[0] != pair[1]
             )
-            found.append(f"{path}: differs from line {line + 1}")
+            found.append(
+                f"{path}: differs from line {number}: {here.strip()[:160]!r} here, "
+                f"{there.strip()[:160]!r} restored"
+            )
     for path, (status, content) in original.downloads.items():
         other_status, other_content = restored.downloads.get(path, (0, b""))
         if (status, content) != (other_status, other_content):
@@ -568,10 +568,14 @@ def drill_reader() -> str:
 
 
 @contextmanager
-def throwaway_database(scratch: Path) -> Iterator[str]:
+def throwaway_database(scratch: Path, into: str | None = None) -> Iterator[str]:
     """A new empty database for the restore, dropped at the end: beside this one on the same
-    PostgreSQL server (its user needs CREATEDB), or an SQLite file in ``scratch``."""
+    PostgreSQL server (its user needs CREATEDB), or an SQLite file in ``scratch``. ``into``:
+    an empty database given instead (left as the restore made it)."""
     url = _url()
+    if into:
+        yield into
+        return
     if db.engine.dialect.name != "postgresql":
         yield f"sqlite:///{scratch / 'restored.sqlite3'}"
         return
@@ -602,11 +606,13 @@ def run_drill(
     case_id: int | None = None,
     email: str | None = None,
     keep: Path | None = None,
+    into: str | None = None,
 ) -> DrillResult:
     """Back up, restore into a new database and file store, and compare what the case serves
     in both. The restored copy is served by an app of its own, ``make_app`` (the factory)
     given this app's configuration with the new database and stores. ``keep``: where the
-    backup goes (kept); by default a temporary directory."""
+    backup goes (kept); by default a temporary directory. ``into``: an empty database to
+    restore into instead of a new one (for a role without CREATEDB)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     case_id = case_id or drill_case()
     email = email or drill_reader()
@@ -614,7 +620,7 @@ def run_drill(
     with tempfile.TemporaryDirectory(prefix="hub-drill-") as scratch:
         directory = keep or Path(scratch) / "backup"
         manifest = create_backup(directory)
-        with throwaway_database(Path(scratch)) as url:
+        with throwaway_database(Path(scratch), into) as url:
             config = {
                 **app.config,
                 "DATABASE_URL": url,

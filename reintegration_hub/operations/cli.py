@@ -67,14 +67,21 @@ def restore_command(directory: Path, force: bool) -> None:
 @click.option("--case", "case_id", type=click.IntRange(min=1), help="The case to compare.")
 @click.option("--as", "email", help="Whose view to compare (default: the first administrator).")
 @click.option("--keep", type=DIRECTORY, help="Keep the drill's backup in this new directory.")
-def drill_command(case_id: int | None, email: str | None, keep: Path | None) -> None:
+@click.option(
+    "--into",
+    metavar="URL",
+    help="An empty database to restore into (default: a new one beside this, then dropped).",
+)
+def drill_command(
+    case_id: int | None, email: str | None, keep: Path | None, into: str | None
+) -> None:
     """Back up, restore into a new throw-away database and file store, and check that the
     restored copy serves the same case (its page, plan and documents, and the files' bytes).
     Writes nothing to this database; exits with status 1 if anything differs."""
     from reintegration_hub import create_app  # the whole app serves the restored copy
 
     try:
-        result = run_drill(create_app, case_id=case_id, email=email, keep=keep)
+        result = run_drill(create_app, case_id=case_id, email=email, keep=keep, into=into)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     stores = result.manifest["stores"]

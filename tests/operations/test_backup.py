@@ -30,7 +30,6 @@ def instance_config(url: str, stores: Path) -> dict[str, Any]:
         "ENV": "testing",
         "DATABASE_URL": url,
         "SECRET_KEY": "test-secret",
-        "WTF_CSRF_ENABLED": False,
         "CERTIFICATE_DIR": str(stores / "certificates"),
         "DOCUMENT_DIR": str(stores / "documents"),
     }
@@ -123,7 +122,7 @@ def test_a_restore_that_serves_another_file_fails_the_comparison(
                 found = backup.differences(original, backup.render_case(restored, case_id, reader))
         finally:
             closed(restored)
-    assert len(found) == 1
+    assert len(found) == 1, found
     assert "/file:" in found[0]
 
 

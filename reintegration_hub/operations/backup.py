@@ -540,18 +540,18 @@ def differences(original: Rendering, restored: Rendering) -> list[str]:
 
 
 def drill_case() -> int:
-    """The case of the newest kept document, else the newest case."""
-    case = db.session.execute(
-        sa.text(
-            "SELECT returnee_id FROM case_documents WHERE removed_at IS NULL "
-            "ORDER BY id DESC LIMIT 1"
-        )
-    ).scalar()
-    if case is None:
-        case = db.session.execute(sa.text("SELECT max(id) FROM returnees")).scalar()
-    if case is None:
-        raise BackupError("the database holds no case to drill with")
-    return int(case)
+    """The case with the newest kept document, else with the newest delivery (a certificate),
+    else the newest case: the one with the most to compare."""
+    for statement in (
+        "SELECT returnee_id FROM case_documents WHERE removed_at IS NULL ORDER BY id DESC",
+        "SELECT p.returnee_id FROM deliveries d JOIN plan_lines l ON l.id = d.plan_line_id "
+        "JOIN plans p ON p.id = l.plan_id ORDER BY d.id DESC",
+        "SELECT id FROM returnees ORDER BY id DESC",
+    ):
+        case = db.session.execute(sa.text(f"{statement} LIMIT 1")).scalar()
+        if case is not None:
+            return int(case)
+    raise BackupError("the database holds no case to drill with")
 
 
 def drill_reader() -> str:

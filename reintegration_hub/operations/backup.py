@@ -90,6 +90,9 @@ class FileStore:
         return set(connection.exec_driver_sql(statement).scalars())
 
 
+#: The stores, by their setting (and default directory under the instance folder, their name)
+#: and the column that names their files: tables and columns rather than the models, which
+#: belong to areas above operations (the import contracts in setup.cfg).
 STORES = (
     FileStore("certificates", "CERTIFICATE_DIR", "deliveries", "certificate_key"),
     FileStore("documents", "DOCUMENT_DIR", "case_documents", "storage_key", "removed_at IS NULL"),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from flask import Flask
 
 from reintegration_hub import create_app
@@ -24,6 +25,12 @@ from reintegration_hub.operations import backup
 from tests.cases.helpers import pdf_bytes
 from tests.migrations.helpers import throwaway_database
 
+#: Real commits, in databases of the module's own (and the real clock, as every such test).
+pytestmark = pytest.mark.commits
+#: The instances' document key, as production has one (HUB_DOCUMENT_KEYS), whatever the
+#: environment says.
+DOCUMENT_KEY = Fernet.generate_key().decode()
+
 
 def instance_config(url: str, stores: Path) -> dict[str, Any]:
     return {
@@ -32,6 +39,7 @@ def instance_config(url: str, stores: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret",
         "CERTIFICATE_DIR": str(stores / "certificates"),
         "DOCUMENT_DIR": str(stores / "documents"),
+        "DOCUMENT_KEYS": DOCUMENT_KEY,
     }
 
 
@@ -107,7 +115,6 @@ def test_a_restore_that_serves_another_file_fails_the_comparison(
     (key,) = manifest["stores"]["documents"]["files"]
     with throwaway_database(database_url, tmp_path, "restored") as url:
         restored = create_app(instance_config(url, tmp_path / "restored"))
-        restored.extensions[backup.TESTING_KEY] = live.extensions[backup.TESTING_KEY]
         try:
             with restored.app_context():
                 backup.restore_backup(tmp_path / "backup")

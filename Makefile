@@ -12,7 +12,7 @@ MAIL_PORT ?= 1025
 PUBLIC_BASE_URL ?= $(or $(HUB_PUBLIC_BASE_URL),http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT))
 export FLASK_APP := wsgi
 
-.PHONY: run test lint typecheck test-sqlite test-postgres translations clean bench
+.PHONY: run serve test lint typecheck test-sqlite test-postgres translations clean bench
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -34,6 +34,18 @@ run: $(VENV)/.installed translations
 	@echo "Mail sink on 127.0.0.1:$(MAIL_PORT)  (the mail process prints each e-mail)"
 	WEB_HOST=$(HOST) WEB_PORT=$(PORT) PREFECT_PORT=$(PREFECT_PORT) MAIL_PORT=$(MAIL_PORT) \
 		HUB_PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(BIN)/honcho start
+
+# Production (README, "Running in production"): gunicorn, the Prefect server on PostgreSQL and
+# WORKERS workers of its process work pool (Procfile.production). Every setting comes from the
+# environment or an .env file; it refuses to start, naming each one missing.
+WORKERS ?= 1
+serve: $(VENV)/.installed translations
+	@mkdir -p instance/prefect
+	@PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:$(PREFECT_PORT)/api} \
+		$(BIN)/honcho run $(BIN)/python -m reintegration_hub.serving
+	$(BIN)/honcho run $(BIN)/flask db upgrade
+	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:$(PREFECT_PORT)/api} PREFECT_PORT=$(PREFECT_PORT) \
+		$(BIN)/honcho -f Procfile.production start -c worker=$(WORKERS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -11,9 +11,9 @@ from reintegration_hub.core.schema import check_foreign_keys, include_object, mi
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging; the application's loggers, made before the
+# migrations run, keep working (a migration run in-process would silence them otherwise).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

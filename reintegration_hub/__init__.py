@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from reintegration_hub.config import load_config
 
     load_config(app, config)
+    observe(app)
     trust_proxies(app)
     import_models()
     init_extensions(app)
@@ -37,6 +38,15 @@ def trust_proxies(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
+def observe(app: Flask) -> None:
+    """JSON logs naming each request, and Prometheus metrics (core.observability)."""
+    from reintegration_hub.core.observability import init_observability
+    from reintegration_hub.followups.worklist import overdue_count
+    from reintegration_hub.operations.services import last_successes
+
+    init_observability(app, overdue_milestones=overdue_count, flow_successes=last_successes)
 
 
 def import_models() -> None:

@@ -40,7 +40,10 @@ DEFAULTS: dict[str, Any] = {
     # believed for that many hops (0: the connecting address is the client's)
     "TRUSTED_PROXIES": 0,
     "RATELIMIT_ENABLED": True,  # set on every app: Flask-Limiter would carry it over otherwise
+    # production: the Redis all web processes share (redis://host:6379/0); if it stops
+    # answering, each process counts in memory until it answers again
     "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     "RATELIMIT_HEADERS_ENABLED": True,
     "SENTRY_DSN": None,
     "SENTRY_TRACES_SAMPLE_RATE": 0.0,
@@ -111,6 +114,17 @@ DEFAULTS: dict[str, Any] = {
     "PREFECT_UI_URL": "http://127.0.0.1:4200",
     # the Prefect server's API (http://host:4200/api); /readyz checks it when it is set
     "PREFECT_API_URL": None,
+    # logs (core.observability): "json" (one JSON object a line) or "text"; None: json in
+    # production, text otherwise. Records below LOG_LEVEL are dropped.
+    "LOG_FORMAT": None,
+    "LOG_LEVEL": "INFO",
+    # the request header whose id (when well-formed) names the request in the logs; "" ignores
+    # any incoming id and makes one for each request
+    "REQUEST_ID_HEADER": "X-Request-ID",
+    # GET /metrics (Prometheus) answers a bearer METRICS_TOKEN, or the addresses and networks
+    # of METRICS_ALLOW_FROM (comma-separated); with neither, it is not served (404)
+    "METRICS_TOKEN": None,
+    "METRICS_ALLOW_FROM": "",
 }
 
 
@@ -195,13 +209,43 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             "HUB_PREFECT_API_URL must be the Prefect server's API, e.g. http://127.0.0.1:4200/api"
         )
-    if config["ENV"] == "production":
-        if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
-            raise ConfigError(
-                "HUB_SECRET_KEY must be set to a long random value in production "
-                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
-            )
-        if not config.get("DATABASE_URL"):
-            raise ConfigError("HUB_DATABASE_URL must point at the production database")
-        if base.hostname in {"localhost", "127.0.0.1", "::1"}:
-            raise ConfigError("HUB_PUBLIC_BASE_URL must be the public address of the Hub")
+    if config["ENV"] == "production" and (problems := production_problems(config)):
+        raise ConfigError(refusal(problems))
+
+
+def refusal(problems: list[str]) -> str:
+    return "Production cannot start; set in the environment:\n" + "\n".join(
+        f"  - {problem}" for problem in problems
+    )
+
+
+def production_problems(config: Mapping[str, Any]) -> list[str]:
+    """What production lacks, every item named at once: secrets come from the environment,
+    the data from PostgreSQL, the sign-in limits from a store all web processes share."""
+    problems = []
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
+        problems.append(
+            "HUB_SECRET_KEY: a long random value "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
+    url = str(config.get("DATABASE_URL") or "")
+    if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        problems.append(
+            "HUB_DATABASE_URL: the production PostgreSQL database "
+            "(postgresql://user@host:5432/hub), "
+            + ("not SQLite" if url.startswith("sqlite") or not url else f"not {url.split(':')[0]}")
+        )
+    if not str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        problems.append(
+            "HUB_RATELIMIT_STORAGE_URI: the Redis all web processes count sign-in attempts in "
+            "(redis://127.0.0.1:6379/0); in memory, each process would count its own"
+        )
+    if not config.get("DOCUMENT_KEYS"):
+        problems.append(
+            "HUB_DOCUMENT_KEYS: the key that encrypts case documents "
+            '(python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"); keep it apart from the backups'
+        )
+    if urlsplit(str(config["PUBLIC_BASE_URL"])).hostname in {"localhost", "127.0.0.1", "::1"}:
+        problems.append("HUB_PUBLIC_BASE_URL: the public address of the Hub, used in e-mails")
+    return problems

@@ -128,6 +128,24 @@ def test_config(database_url: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+#: Redis for the tests of the production configuration (its sign-in limits), a database of its own
+REDIS_TEST_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def production_config(database_url: str) -> dict[str, Any]:
+    """What production needs to start (``config.production_problems``), on the test database."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("production refuses SQLite: its configuration is tested on PostgreSQL")
+    return {
+        "ENV": "production",
+        "SECRET_KEY": "x" * 40,
+        "RATELIMIT_STORAGE_URI": REDIS_TEST_URL,
+        "DOCUMENT_KEYS": "y" * 43 + "=",
+        "PUBLIC_BASE_URL": "https://hub.example.org",
+    }
+
+
 @pytest.fixture(scope="session")
 def _migrated(database_url: str) -> None:
     """Bring the test database to the migrations' head once, from scratch."""

@@ -40,10 +40,8 @@ def test_a_cached_app_comes_back_with_its_own_configuration(make_app) -> None:
     assert again.config["PAGE_SIZE"] == 50
 
 
-def test_the_extensions_follow_the_app_handed_out(make_app) -> None:
-    production = make_app(
-        ENV="production", SECRET_KEY="x" * 40, PUBLIC_BASE_URL="https://hub.example.org"
-    )
+def test_the_extensions_follow_the_app_handed_out(make_app, production_config) -> None:
+    production = make_app(**production_config)
     assert talisman.strict_transport_security is True
     assert make_app() is not production
     assert talisman.strict_transport_security is False

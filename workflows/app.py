@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
+from prefect.runtime import task_run
 
 from reintegration_hub import create_app
+from reintegration_hub.core.observability import log_context
 from reintegration_hub.extensions import db
 
 _building = threading.Lock()
@@ -40,9 +42,10 @@ def reset_app() -> None:
 @contextmanager
 def unit_of_work() -> Iterator[Flask]:
     """An app context with a fresh session for one task call: committed when the block ends,
-    rolled back when it raises; the session is closed either way."""
+    rolled back when it raises; the session is closed either way. Log records written in it
+    name the task run (and the flow run, bound by ``workflows.records``)."""
     app = get_app()
-    with app.app_context():
+    with app.app_context(), log_context(task_run_id=task_run.id):
         try:
             yield app
             db.session.commit()

@@ -1,11 +1,17 @@
 """Every deployment of the follow-up engine and its schedule, in one place.
 
     python -m workflows.deployments                   serve them all from this process
-    python -m workflows.deployments --work-pool hub   register them on the work pool ``hub``,
-                                                      for ``prefect worker start --pool hub``
+    python -m workflows.deployments --work-pool hub   register them on the process work pool
+                                                      ``hub`` (made if missing), for
+                                                      ``prefect worker start --pool hub``
+    python -m workflows.deployments --work-pool hub --start-worker
+                                                      register, then become such a worker
+                                                      (``make serve``'s worker processes)
 
-Both talk to the Prefect server at ``PREFECT_API_URL``; ``--wait SECONDS`` first waits for it to
-answer (``make run`` starts the server and this process together). Schedules are in UTC.
+All talk to the Prefect server at ``PREFECT_API_URL``; ``--wait SECONDS`` first waits for it to
+answer (``make run`` and ``make serve`` start the server and this process together). Schedules
+are in UTC. Registering again is harmless (the deployments are updated); workers starting
+together register one after the other (``registering``).
 
 Serving stops at once and cleanly on SIGTERM (honcho on Ctrl-C, systemd, ``docker stop``) or
 SIGINT: the schedules are paused if the server still answers (it then drops their pending runs;
@@ -22,16 +28,21 @@ import asyncio
 import contextlib
 import contextvars
 import datetime as dt
+import os
 import signal
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
+import sqlalchemy as sa
 from prefect import Flow, deploy
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterDeploymentId,
@@ -44,6 +55,10 @@ from prefect.client.schemas.objects import (
     StateType,
 )
 from prefect.deployments.runner import RunnerDeployment
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_logger
 from prefect.runner import Runner
 from prefect.settings import (
@@ -54,8 +69,11 @@ from prefect.settings import (
 )
 from prefect.states import Crashed
 from prefect.types.entrypoint import EntrypointType
+from prefect.workers.process import ProcessWorker
 
+from reintegration_hub.extensions import db
 from workflows import flows, milestones, outcomes
+from workflows.app import unit_of_work
 
 #: A second run of a sweep starting while one is still running is cancelled, not queued. For
 #: delivery this also keeps SQLite, which has no row locks, to one deliverer at a time.
@@ -313,18 +331,162 @@ async def _pause(ids: Sequence[UUID]) -> None:
         )
 
 
+#: seconds between the heartbeats of a flow run started by a worker (Procfile.production sets
+#: PREFECT_FLOWS_HEARTBEAT_FREQUENCY to it; Prefect's default is 180)
+HEARTBEAT_SECONDS = 60
+#: seconds a flow run may stay Pending (submitted to a worker, its process not yet running)
+PENDING_SECONDS = 300
+
+
+def register(work_pool: str, *, pending_seconds: float = PENDING_SECONDS) -> None:
+    """Every deployment on the process work pool ``work_pool``, made if it does not exist, and
+    the automations that end the runs a dead worker leaves behind (``crash_automations``)."""
+    with registering():
+        asyncio.run(_ensure_work_pool(work_pool))
+        asyncio.run(_ensure_automations(crash_automations(pending_seconds)))
+        deploy(
+            *deployments(),
+            work_pool_name=work_pool,
+            print_next_steps_message=False,
+            ignore_warnings=True,
+        )
+    logger.info("Registered %d deployments on work pool %s", len(deployments()), work_pool)
+
+
+@contextlib.contextmanager
+def registering() -> Iterator[None]:
+    """One registration at a time across the workers of one application database: two at
+    once can each replace a deployment's schedules and leave it scheduled twice."""
+    with unit_of_work():
+        if db.engine.dialect.name == "postgresql":  # held until the block's transaction ends
+            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(REGISTERING_LOCK)))
+        yield
+
+
+#: the advisory lock of ``registering`` (any constant no other lock of the application uses)
+REGISTERING_LOCK = 0x6875_6270_6F6F6C  # "hubpool"
+
+
+def crash_automations(pending_seconds: float) -> list[AutomationCore]:
+    """Mark Crashed a flow run whose worker died under it, so that it frees its deployment's
+    one-at-a-time slot (``ONE_AT_A_TIME``) and the next scheduled run starts.
+
+    A worker stopped or killed with its flow run leaves the run Running (its process gone, it
+    sends no more heartbeats) or Pending (killed while submitting it); nothing else would
+    ever end it, and every later run of that deployment would be cancelled as a duplicate.
+    Prefect's own remedy for "zombie" runs, an automation on the heartbeat events: no
+    heartbeat (nor end) within three heartbeats, or no start within ``pending_seconds``.
+    """
+    ended = {f"prefect.flow-run.{state}" for state in ("Completed", "Failed", "Cancelled")}
+    ended |= {"prefect.flow-run.Crashed", "prefect.flow-run.Cancelling"}
+    flow_runs = ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]})
+    crash = ChangeFlowRunState(
+        name="Crashed",
+        state=StateType.CRASHED,
+        message="Its worker stopped answering.",
+        force=True,
+    )
+    return [
+        AutomationCore(
+            name="hub: crash flow runs without heartbeats",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.heartbeat"},
+                expect={"prefect.flow-run.heartbeat", *ended},
+                match=flow_runs,
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive,
+                threshold=1,
+                within=dt.timedelta(seconds=3 * HEARTBEAT_SECONDS),
+            ),
+            actions=[crash],
+        ),
+        AutomationCore(
+            name="hub: crash flow runs never started",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.Pending"},
+                expect={"prefect.flow-run.Running", "prefect.flow-run.Scheduled", *ended},
+                match=flow_runs,
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive,
+                threshold=1,
+                within=dt.timedelta(seconds=pending_seconds),
+            ),
+            actions=[crash],
+        ),
+    ]
+
+
+async def _ensure_automations(automations: Sequence[AutomationCore]) -> None:
+    """Each automation as given, replacing one of the same name (one per name)."""
+    async with get_client() as client:
+        for automation in automations:
+            for old in await client.read_automations_by_name(automation.name):
+                await client.delete_automation(old.id)
+            await client.create_automation(automation)
+
+
+async def _ensure_work_pool(name: str) -> None:
+    async with get_client() as client:
+        try:
+            await client.read_work_pool(name)
+            return
+        except ObjectNotFound:
+            pass
+        with contextlib.suppress(ObjectAlreadyExists):  # made meanwhile by another worker
+            await client.create_work_pool(
+                WorkPoolCreate(
+                    name=name,
+                    type=ProcessWorker.type,
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
+            )
+            logger.info("Made the process work pool %s", name)
+
+
+def start_worker(work_pool: str, limit: int) -> None:
+    """Become ``prefect worker start`` on ``work_pool`` (this process is replaced, so that a
+    SIGTERM reaches the worker itself: it stops polling and its flow runs end)."""
+    prefect = Path(sys.executable).with_name("prefect")
+    command = ["prefect", "worker", "start", "--pool", work_pool, "--type", ProcessWorker.type]
+    os.execv(prefect, [*command, "--limit", str(limit)])  # noqa: S606 - our own install's CLI
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m workflows.deployments", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m workflows.deployments",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--work-pool", help="register on this work pool instead of serving")
+    parser.add_argument(
+        "--start-worker",
+        action="store_true",
+        help="after registering on --work-pool, become a worker of it",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=4, help="flow runs such a worker runs at once (4)"
+    )
     parser.add_argument("--wait", type=float, default=0, metavar="SECONDS")
+    parser.add_argument(
+        "--pending-seconds",
+        type=float,
+        default=PENDING_SECONDS,
+        help=f"a flow run Pending longer is marked Crashed ({PENDING_SECONDS})",
+    )
     args = parser.parse_args(argv)
+    if args.start_worker and not args.work_pool:
+        parser.error("--start-worker needs --work-pool")
+    if args.pending_seconds < 10:  # Prefect's least for a trigger on a missing event
+        parser.error("--pending-seconds must be 10 or more")
     api_url()
     if args.wait:
         wait_for_api(args.wait)
-    if args.work_pool:
-        deploy(*deployments(), work_pool_name=args.work_pool, ignore_warnings=True)
-    else:
+    if not args.work_pool:
         serve_until_stopped(deployments())
+        return
+    register(args.work_pool, pending_seconds=args.pending_seconds)
+    if args.start_worker:
+        start_worker(args.work_pool, args.limit)
 
 
 if __name__ == "__main__":

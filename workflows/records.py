@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from prefect import Flow, flow
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 
+from reintegration_hub.core.observability import log_context, request_id_from_tags
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.operations.services import error_summary, finish_flow_run, start_flow_run
 from workflows.app import unit_of_work
@@ -99,15 +100,37 @@ def recorded_flow(
 
 @contextmanager
 def _recording(name: str, counts: Callable[[Any], Mapping[str, Any]]) -> Iterator[list[Any]]:
-    """Record the start, run the block (which appends the flow's result), record the end."""
-    record_id = _start(name)
-    outcome: list[Any] = []
+    """Record the start, run the block (which appends the flow's result), record the end;
+    log records written meanwhile name the flow run (``run_context``)."""
+    with log_context(**run_context(name)):
+        record_id = _start(name)
+        outcome: list[Any] = []
+        try:
+            yield outcome
+        except BaseException as exc:
+            _finish(record_id, error=error_summary(exc))
+            raise
+        _finish(record_id, counts=dict(counts(outcome[0])))
+
+
+def run_context(name: str) -> dict[str, str | None]:
+    """What the log lines of this flow run carry: the flow, and in an orchestrated run its
+    Prefect id, its deployment's name and the id of the request that started it (the run's
+    ``request-id:`` tag, see ``core.observability.request_id_tags``)."""
+    run_id = flow_run.id
+    if run_id is None:  # called as a plain function (``.fn``)
+        return {"flow": name}
     try:
-        yield outcome
-    except BaseException as exc:
-        _finish(record_id, error=error_summary(exc))
-        raise
-    _finish(record_id, counts=dict(counts(outcome[0])))
+        deployment_name = deployment.name  # one API read per deployment and process, cached
+    except Exception as exc:  # a log field is never worth failing the flow
+        log.warning("deployment of flow run %s unknown: %s", run_id, error_summary(exc))
+        deployment_name = None
+    return {
+        "flow": name,
+        "flow_run_id": run_id,
+        "deployment": deployment_name,
+        "request_id": request_id_from_tags(flow_run.tags),
+    }
 
 
 def _start(name: str) -> int:

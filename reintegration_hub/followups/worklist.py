@@ -206,3 +206,16 @@ def delete_list(list_id: int, *, actor: Actor) -> None:
     record_audit("work_list.delete", found, actor=actor, changes={})
     db.session.delete(found)
     db.session.flush()
+
+
+def overdue_count() -> int:
+    """Milestones overdue in every office (the metrics' gauge, no actor: a figure, no case).
+    One count on the (status, office) index."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Milestone)
+            .where(Milestone.status == MilestoneStatus.OVERDUE)
+        )
+        or 0
+    )

@@ -46,6 +46,7 @@ def test_public_rules_are_few_and_known(app: Flask) -> None:
         "followups.calendar_feed",  # opened by its secret token: a calendar program has no session
         "home.health",
         "home.ready",
+        "metrics",  # Prometheus: refused without HUB_METRICS_TOKEN or an allowed address
         "partners.answer_referral",
     ]
 

@@ -35,10 +35,53 @@ def test_links_in_e_mails_need_an_absolute_web_address(url: str) -> None:
         create_app({"ENV": "testing", "PUBLIC_BASE_URL": url})
 
 
+#: a production configuration that starts (no connection is made by create_app)
+PRODUCTION = {
+    "ENV": "production",
+    "SECRET_KEY": "s" * 40,
+    "DATABASE_URL": "postgresql://h/d",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+    "DOCUMENT_KEYS": "k" * 43 + "=",
+    "PUBLIC_BASE_URL": "https://hub.example.org",
+}
+
+
+def test_production_names_everything_it_lacks_at_once(monkeypatch) -> None:
+    for name in ("HUB_SECRET_KEY", "HUB_DATABASE_URL", "HUB_DOCUMENT_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError) as refused:
+        create_app({"ENV": "production"})
+    message = str(refused.value)
+    for name in (
+        "HUB_SECRET_KEY",
+        "HUB_DATABASE_URL",
+        "HUB_RATELIMIT_STORAGE_URI",
+        "HUB_DOCUMENT_KEYS",
+        "HUB_PUBLIC_BASE_URL",
+    ):
+        assert f"- {name}:" in message
+    assert create_app(PRODUCTION).config["ENV"] == "production"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("DATABASE_URL", "sqlite:///srv/hub.sqlite3"),
+        ("DATABASE_URL", "mysql://h/d"),
+        ("RATELIMIT_STORAGE_URI", "memory://"),
+        ("DOCUMENT_KEYS", ""),
+        ("SECRET_KEY", "dev-only-not-secret"),
+    ],
+)
+def test_production_refuses_sqlite_per_process_limits_and_missing_secrets(key, value) -> None:
+    with pytest.raises(ConfigError, match=f"- HUB_{key}:"):
+        create_app({**PRODUCTION, key: value})
+
+
 def test_production_links_in_e_mails_must_not_point_at_this_machine() -> None:
-    production = {"ENV": "production", "SECRET_KEY": "s" * 40, "DATABASE_URL": "postgresql://h/d"}
+    production = {**PRODUCTION, "PUBLIC_BASE_URL": "http://127.0.0.1:5000"}
     with pytest.raises(ConfigError, match="HUB_PUBLIC_BASE_URL"):
-        create_app(production)  # the default: http://127.0.0.1:5000
+        create_app(production)
     app = create_app({**production, "PUBLIC_BASE_URL": "https://hub.example.org/iom"})
     assert app.config["PUBLIC_BASE_URL"] == "https://hub.example.org/iom"
 

@@ -44,13 +44,8 @@ def test_session_cookie_is_httponly_and_samesite(make_app) -> None:
     assert "Secure" not in cookie  # development over plain http
 
 
-def test_production_cookies_are_secure(make_app) -> None:
-    app = make_app(
-        ENV="production",
-        SECRET_KEY="x" * 40,
-        WTF_CSRF_ENABLED=True,
-        PUBLIC_BASE_URL="https://hub.example.org",
-    )
+def test_production_cookies_are_secure(make_app, production_config) -> None:
+    app = make_app(**production_config, WTF_CSRF_ENABLED=True)
     with app.app_context():
         cookie = app.test_client().get("/login").headers["Set-Cookie"]
     assert cookie.startswith("session=")

@@ -1,0 +1,327 @@
+"""Load on the production topology: Locust users against ``make serve``'s processes, with the
+follow-up sweep running through the work pool meanwhile (issue 18).
+
+    .venv/bin/pip install -e '.[bench]'                       # Locust
+    .venv/bin/python -m bench.dashboard --database-url URL --keep    # 100,000 cases, once
+    .venv/bin/python -m bench.load --database-url URL [--users 50 200] [--seconds 60]
+
+The database must hold what ``bench.dashboard --keep`` leaves (100,000 cases, 300,000 plan
+lines, the marketplace, surveys, an outcome snapshot). Then, on 127.0.0.1:
+
+1. the bench's accounts get a password (argon2 at its production cost), and a fixture file
+   names them with the cases of theirs that have a plan (``bench/load_users.py`` reads it);
+2. a throw-away PostgreSQL database for the Prefect server, and Procfile.production started
+   as ``make serve`` starts it (gunicorn: ``--web-concurrency`` workers of ``--worker-class``
+   with ``--threads``; the Prefect server; one worker of a process work pool), production
+   settings, Redis for the sign-in limits, behind a (simulated) TLS proxy;
+3. for each ``--users`` count: Locust headless, the users started (and signed in) over 10 s,
+   then measured for ``--seconds`` (each user 1-3 s between clicks), while ``track-milestones``
+   (the hourly sweep of every plan) is started through the work pool every ``--sweep-every``
+   seconds; a table per page kind:
+   requests, requests/s, p50, p95, p99, max, errors, and the sweep runs' states and times;
+4. everything stopped (SIGTERM, as systemd stops a service), the Prefect database dropped.
+
+The target (issue 18): at 50 users 0 errors and p95 < 300 ms for every page kind. Locust,
+gunicorn, the Prefect server and worker and PostgreSQL share this machine's cores: the
+figures are those of one box doing everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.harness import bench_app
+from bench.two_workers import free_port, throwaway_databases, with_database
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PASSWORD = "bench-load-password-1"  # noqa: S105 - the bench's own throw-away accounts
+SWEEP = "track-milestones/track-milestones"
+TARGET_P95_MS = 300
+#: users are started over this many seconds (each signs in first: argon2 at its production
+#: cost), before the measured ``--seconds``
+RAMP_SECONDS = 10
+#: the page kinds of bench/load_users.py, each of which must meet the target
+KINDS = {
+    "marketplace search",
+    "API marketplace search",
+    "case list",
+    "plan page",
+    "dashboard",
+    "API cases",
+    "API plans",
+}
+
+
+def prepare(database_url: str, fixture: Path) -> None:
+    """Passwords for the bench's accounts, and the fixture file of ``bench/load_users.py``."""
+    from reintegration_hub.auth.models import User
+    from reintegration_hub.auth.services import hash_password
+    from reintegration_hub.cases.models import Returnee
+    from reintegration_hub.core.roles import Role
+    from reintegration_hub.extensions import db
+    from reintegration_hub.plans.models import Plan
+
+    app = bench_app(database_url)
+    with app.app_context():
+        if (db.session.scalar(sa.select(sa.func.count()).select_from(Plan)) or 0) < 1000:
+            raise SystemExit("No plans: run bench.dashboard --database-url URL --keep first")
+        accounts: dict[str, list[dict[str, Any]]] = {
+            "counsellor": [],
+            "case_manager": [],
+            "programme_manager": [],
+        }
+        hashed = hash_password(PASSWORD)
+        staff = db.session.scalars(
+            sa.select(User).where(
+                User.email.like("bench.%@bench.example"),
+                User.role.in_([Role.COUNSELLOR, Role.CASE_MANAGER, Role.PROGRAMME_MANAGER]),
+            )
+        ).all()
+        for user in staff:
+            user.password_hash = hashed
+            user.is_active = True
+            cases = list(
+                db.session.scalars(
+                    sa.select(Returnee.id)
+                    .join(Plan, Plan.returnee_id == Returnee.id)
+                    .where(Returnee.visible_to(user))
+                    .order_by(Returnee.id)
+                    .limit(500)
+                )
+            )
+            accounts[user.role.value].append({"email": user.email, "cases": cases})
+        countries = sorted(db.session.scalars(sa.select(Returnee.return_country_code).distinct()))
+        db.session.commit()
+    if not all(accounts.values()):
+        raise SystemExit(f"Missing bench accounts: {[k for k, v in accounts.items() if not v]}")
+    fixture.write_text(
+        json.dumps({"password": PASSWORD, "accounts": accounts, "countries": countries})
+    )
+
+
+def api(url: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - the bench's own server
+        url, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.load(response)
+
+
+def wait_for(what: str, check: Any, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(urllib.error.URLError, OSError, ValueError, KeyError):
+            if check():
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what}: not within {seconds:.0f} s")
+        time.sleep(1)
+
+
+class Sweeps(threading.Thread):
+    """Starts a sweep through the work pool every ``every`` seconds until stopped; the runs."""
+
+    def __init__(self, prefect_api: str, every: float) -> None:
+        super().__init__(daemon=True)
+        self.api, self.every = prefect_api, every
+        self.stopping = threading.Event()
+        self.runs: list[str] = []
+        self.deployment = api(f"{prefect_api}/deployments/name/{SWEEP}")["id"]
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            run = api(f"{self.api}/deployments/{self.deployment}/create_flow_run", {})
+            self.runs.append(run["id"])
+            self.stopping.wait(self.every)
+
+    def report(self) -> str:
+        lines = []
+        for run_id in self.runs:
+            run = api(f"{self.api}/flow_runs/{run_id}")
+            took = run.get("total_run_time") or 0
+            lines.append(f"{run['name']}: {run['state_type']}, {took:.1f} s")
+        return "; ".join(lines)
+
+
+def load(host: str, users: int, seconds: int, out: Path, fixture: Path) -> list[dict[str, str]]:
+    """Locust, headless; its statistics by request name."""
+    prefix = out / f"users_{users}"
+    subprocess.run(  # noqa: S603 - our own install's Locust
+        [
+            str(BIN / "locust"),
+            "-f",
+            str(ROOT / "bench" / "load_users.py"),
+            "--headless",
+            "--only-summary",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(max(1, users // RAMP_SECONDS)),
+            "--run-time",
+            f"{seconds + RAMP_SECONDS}s",
+            "--reset-stats",  # the figures cover the time after every user was started
+            "--host",
+            host,
+            "--csv",
+            str(prefix),
+            "--loglevel",
+            "WARNING",
+        ],
+        env={**os.environ, "LOAD_FIXTURE": str(fixture)},
+        cwd=ROOT,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    with open(f"{prefix}_stats.csv") as stats:
+        return list(csv.DictReader(stats))
+
+
+def table(rows: list[dict[str, str]], users: int, seconds: int) -> bool:
+    """Print the statistics; whether every page kind met the target."""
+    print(f"\n{users} users, {seconds} s:")
+    print(
+        f"{'page kind':<24}{'requests':>9}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}"
+        f"{'max':>8}{'errors':>8}"
+    )
+    seen = {row["Name"] for row in rows}
+    met = seen >= KINDS
+    for row in rows:
+        name = row["Name"]
+        if name == "sign-in":
+            continue
+        p95 = float(row["95%"] or 0)
+        failures = int(row["Failure Count"])
+        if name != "Aggregated" and (p95 >= TARGET_P95_MS or failures):
+            met = False
+        print(
+            f"{name:<24}{row['Request Count']:>9}{float(row['Requests/s']):>8.1f}"
+            f"{row['50%']:>7}{row['95%']:>7}{row['99%']:>7}"
+            f"{float(row['Max Response Time']):>8.0f}{failures:>8}"
+        )
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--database-url", required=True, help="what bench.dashboard --keep filled")
+    parser.add_argument("--users", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--sweep-every", type=float, default=20)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--web-concurrency", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="hub-load-"))
+    fixture = work / "fixture.json"
+    prepare(args.database_url, fixture)
+    admin_url = with_database(args.database_url, "postgres")
+    prefect_db = f"hub_load_prefect_{uuid.uuid4().hex[:8]}"
+    web_port, prefect_port = free_port(), free_port()
+    web, prefect_api = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{prefect_port}/api"
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PREFECT_"))},
+        "HUB_ENV": "production",
+        "HUB_SECRET_KEY": uuid.uuid4().hex * 2,
+        "HUB_DATABASE_URL": args.database_url,
+        "HUB_RATELIMIT_STORAGE_URI": os.environ.get(
+            "HUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"
+        ),
+        "HUB_DOCUMENT_KEYS": "b" * 43 + "=",
+        "HUB_PUBLIC_BASE_URL": "https://hub.example.org",
+        "HUB_TRUSTED_PROXIES": "1",
+        "HUB_SMTP_HOST": "127.0.0.1",
+        "HUB_SMTP_PORT": str(free_port()),  # nothing listens: e-mails wait in the outbox
+        "HUB_WORK_POOL": f"hub-load-{uuid.uuid4().hex[:6]}",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": with_database(
+            args.database_url, prefect_db
+        ).replace("postgresql://", "postgresql+asyncpg://", 1),
+        "PREFECT_API_URL": prefect_api,
+        "PREFECT_PORT": str(prefect_port),
+        "PREFECT_HOME": str(work / "prefect"),
+        "WEB_BIND": f"127.0.0.1:{web_port}",
+        "WEB_CONCURRENCY": str(args.web_concurrency),
+        "WEB_THREADS": str(args.threads),
+        "WEB_WORKER_CLASS": args.worker_class,
+        "PYTHONUNBUFFERED": "1",
+    }
+    print(
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load "
+        f"{os.getloadavg()[0]:.1f}; gunicorn {args.web_concurrency} x {args.worker_class}"
+        + (f" ({args.threads} threads)" if args.worker_class == "gthread" else ""),
+        flush=True,
+    )
+    met = True
+    with throwaway_databases(admin_url, prefect_db):
+        check = subprocess.run(  # noqa: S603
+            [str(BIN / "python"), "-m", "reintegration_hub.serving"],
+            env=environment,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if check.returncode:
+            raise SystemExit(check.stderr)
+        log = (work / "serve.log").open("w")
+        serve = subprocess.Popen(  # noqa: S603 - our own install's honcho
+            [str(BIN / "honcho"), "-f", "Procfile.production", "start", "-c", "worker=1"],
+            env=environment,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for("the web processes", lambda: api(f"{web}/readyz")["status"] == "ok", 180)
+            wait_for("the deployments", lambda: api(f"{prefect_api}/deployments/name/{SWEEP}"), 180)
+            print(f"topology up; logs in {work}", flush=True)
+            for n, users in enumerate(args.users):
+                sweeps = Sweeps(prefect_api, args.sweep_every)
+                sweeps.start()
+                rows = load(web, users, args.seconds, work, fixture)
+                sweeps.stopping.set()
+                sweeps.join()
+                held = table(rows, users, args.seconds)
+                if n == 0:  # the target's user count; the others show where it degrades
+                    met = held
+                time.sleep(5)  # the last sweep's end
+                print(f"sweeps meanwhile: {sweeps.report()}", flush=True)
+        finally:
+            os.killpg(serve.pid, signal.SIGTERM)
+            try:
+                serve.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(serve.pid, signal.SIGKILL)
+            log.close()
+    print(
+        f"\ntarget at {args.users[0]} users (0 errors, p95 < {TARGET_P95_MS} ms every page "
+        f"kind): {'PASS' if met else 'FAIL'}"
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,7 @@ from flask import current_app
 
 from alembic import context
 
-from reintegration_hub.core.schema import include_object, render_item
+from reintegration_hub.core.schema import check_foreign_keys, include_object, migrating, render_item
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -93,11 +93,12 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connectable.connect() as connection, migrating(connection):
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+            check_foreign_keys(connection)
 
 
 if context.is_offline_mode():

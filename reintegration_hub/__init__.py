@@ -149,9 +149,11 @@ def register_cli(app: Flask) -> None:
     from reintegration_hub.demo.cli import demo_cli
     from reintegration_hub.followups.cli import followups_cli
     from reintegration_hub.monitoring.cli import monitoring_cli
+    from reintegration_hub.operations.cli import backup_cli
     from reintegration_hub.programmes.cli import programmes_cli, setup_command
 
     app.cli.add_command(setup_command)
+    app.cli.add_command(backup_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(documents_cli)
     app.cli.add_command(followups_cli)

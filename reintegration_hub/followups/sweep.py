@@ -62,6 +62,7 @@ from reintegration_hub.followups.models import (
     MilestoneStatus,
     NoticeKind,
     Responsible,
+    SweptRange,
 )
 from reintegration_hub.followups.ownership import has_completion_path
 from reintegration_hub.plans.models import Plan, PlanLine
@@ -155,6 +156,59 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         escalations=len(new_notices) - reminders,
         messages=_queue_messages(new_notices),
     )
+
+
+def sweep_claimed_range(
+    sweep_id: str, as_of: dt.date, first_plan_id: int, last_plan_id: int, *, flow_run_id: str = ""
+) -> SweepCounts | None:
+    """``sweep_range``, once per sweep run (``sweep_id``): the range's ``SweptRange`` row is
+    written first, in the same transaction, so a second sweeper of the same range in the same
+    run waits for the first one's transaction and then finds the row (``None``: done before,
+    nothing changed), or, when the first one was rolled back or killed, sweeps it itself. The
+    caller commits."""
+    claimed = insert_ignore(
+        SweptRange.__table__,
+        [
+            {
+                "sweep_id": sweep_id,
+                "first_plan_id": first_plan_id,
+                "last_plan_id": last_plan_id,
+                "as_of": as_of,
+                "flow_run_id": flow_run_id,
+                "done_at": now_utc(),
+                "counts": {},
+            }
+        ],
+        ["sweep_id", "first_plan_id"],
+        returning=[SweptRange.__table__.c.sweep_id],
+    )
+    if not claimed:
+        return None
+    counts = sweep_range(as_of, first_plan_id, last_plan_id)
+    db.session.execute(
+        sa.update(SweptRange)
+        .where(SweptRange.sweep_id == sweep_id, SweptRange.first_plan_id == first_plan_id)
+        .values(counts=counts.as_dict(), done_at=now_utc())
+        .execution_options(synchronize_session=False)
+    )
+    return counts
+
+
+def swept_ranges(sweep_id: str) -> list[SweptRange]:
+    """The ranges a sweep run finished (committed), by first plan id."""
+    return list(
+        db.session.scalars(
+            sa.select(SweptRange)
+            .where(SweptRange.sweep_id == sweep_id)
+            .order_by(SweptRange.first_plan_id)
+        )
+    )
+
+
+def forget_swept_ranges(before: dt.datetime) -> int:
+    """Delete the records of ranges finished before ``before`` (runs long over)."""
+    result = db.session.execute(sa.delete(SweptRange).where(SweptRange.done_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _close_ended_windows(

@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
+from sqlalchemy.dialects import postgresql
 
 from partners.models import Partner, Referral
 from reintegration_hub.auth.models import Office, User
@@ -458,6 +459,12 @@ def _milestone_rows(ids: list[int]) -> dict[int, Any]:
         .outerjoin(Referral, Referral.id == PlanLine.referral_id)
         .outerjoin(Partner, Partner.id == Referral.partner_id)
     )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # one array parameter: psycopg parses a statement of thousands of parameters in Python
+        listed = sa.cast(sa.bindparam("ids", ids), postgresql.ARRAY(sa.Integer))
+        return {
+            row.id: row for row in db.session.execute(joined.where(Milestone.id == listed.any_()))
+        }
     row_of: dict[int, Any] = {}
     for start in range(0, len(ids), _IDS_PER_SELECT):
         chunk = ids[start : start + _IDS_PER_SELECT]

@@ -4,7 +4,7 @@ Set-based, never a flow run or a task per plan: the plans are cut into id ranges
 range runs ``followups.sweep.sweep_range`` in its own transaction, two at a time (a range is a
 few statements PostgreSQL runs on a core each). Ranges are as large as memory allows
 (``batch_size_for``): a task costs Prefect ~25 ms and each statement reads the range's index
-entries once, so a daily run of 50,000 plans is one task, and 1,000,000 plans twenty. The
+entries once, so 100,000 plans are one task, and 1,000,000 plans ten. The
 sweep is idempotent, so a run killed half way is simply run again: the ranges it finished
 change nothing the second time and queue no message twice.
 
@@ -56,9 +56,11 @@ from reintegration_hub.followups.sweep import (
 from workflows.app import unit_of_work
 from workflows.records import recorded_flow
 
-#: plan ids a range at most: a catch-up range holds its notices and e-mails in memory (~3 a
-#: plan when nothing was swept before)
-MAX_BATCH = 50_000
+#: plan ids a range at most. A statement over a range of half the plans or more reads the whole
+#: table anyway (PostgreSQL scans it rather than the range's index entries), so up to this size
+#: one range is cheapest; a range's e-mails are built 5,000 notices at a time, whatever it
+#: catches up on
+MAX_BATCH = 100_000
 PARALLEL_BATCHES = 2
 #: the deployment that sweeps a group of ranges for a run on a work pool
 SWEEP_RANGES = "sweep-ranges/sweep-ranges"

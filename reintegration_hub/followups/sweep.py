@@ -70,6 +70,8 @@ from reintegration_hub.plans.models import Plan, PlanLine
 
 #: milestone ids a statement at most (SQLite binds each one)
 _IDS_PER_SELECT = 5000
+#: new notices whose e-mails are built and queued at a time
+_NOTICES_PER_CHUNK = 5000
 
 
 @dataclass
@@ -155,7 +157,11 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         escalated=len(changes.to_home_office) + len(changes.to_supervisor),
         reminders=reminders,
         escalations=len(new_notices) - reminders,
-        messages=_queue_messages(new_notices),
+        # in chunks, so that a range's memory does not grow with what it has to catch up on
+        messages=sum(
+            _queue_messages(new_notices[at : at + _NOTICES_PER_CHUNK])
+            for at in range(0, len(new_notices), _NOTICES_PER_CHUNK)
+        ),
     )
 
 

@@ -18,13 +18,25 @@ Everything on 127.0.0.1, bounded in time (``--timeout``), cleaned up at the end:
 6. prints which worker ran each flow run (its ``prefect.worker.name`` label), the application's
    own record of the run (``flow_runs``: state and counts), and checks that every queued
    message arrived exactly once (distinct Message-IDs, every outbox row sent) and that both
-   workers ran flow runs. Exits non-zero when a check fails.
+   workers ran flow runs;
+7. the sweep (``--sweep-plans``, 0 to skip): generates that many plans (``bench.track_milestones``)
+   and starts track-milestones on the pool with eight ranges; it hands them, two at a time, to
+   child runs of ``sweep-ranges`` that both workers pick up. As soon as a child runs on the
+   worker that does not run the parent, that worker's process group (the worker and its
+   flow-run process) is killed with SIGKILL. The parent must notice the child that will never
+   finish (``--stall-seconds`` without a finished range), mark it Crashed and hand its ranges
+   to the surviving worker, and complete. Prints which child run and worker swept each range,
+   and checks every range was swept exactly once (the ``swept_ranges`` records) and that a
+   sweep after it has nothing left to change (``bench.sweep_floor``, rolled back).
+
+Exits non-zero when a check fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import shutil
 import signal
@@ -152,6 +164,127 @@ def queue_messages(app: Any, count: int, round_no: int) -> None:
         db.session.commit()
 
 
+SWEEP_AS_OF = dt.date(2026, 6, 1)
+#: ranges of the sweep scenario, two to a child run of sweep-ranges
+SWEEP_RANGES = 8
+
+
+def sweep_scenario(
+    app: Any,
+    workers: dict[str, subprocess.Popen[bytes]],
+    plans: int,
+    stall_seconds: float,
+    deadline: float,
+) -> list[str]:
+    """track-milestones on the pool, its ranges spread over both workers, one of them killed
+    (SIGKILL of its process group: the worker and its flow-run process) while a child run of
+    it sweeps; the run must still complete, every range swept exactly once. The failures."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+    )
+    from prefect.deployments import run_deployment
+
+    from bench.sweep_floor import sweep_floor
+    from bench.track_milestones import generate
+    from reintegration_hub.core.db import now_utc
+    from reintegration_hub.extensions import db
+    from reintegration_hub.followups.sweep import plan_id_ranges, swept_ranges
+
+    failures: list[str] = []
+    with app.app_context():
+        generate(plans, SWEEP_AS_OF)
+        batch = -(-plans // SWEEP_RANGES)
+        expected = plan_id_ranges(batch)
+        db.session.commit()
+    print(
+        f"\nsweep: {plans} plans, {len(expected)} ranges of {batch}, stall bound"
+        f" {stall_seconds:.0f} s"
+    )
+    began = now_utc()
+    parent = run_deployment(
+        "track-milestones/track-milestones",
+        parameters={
+            "as_of": SWEEP_AS_OF.isoformat(),
+            "batch_size": batch,
+            "stall_seconds": stall_seconds,
+        },
+        timeout=0,
+    )
+    killed: tuple[str, Any] | None = None
+    children: dict[Any, Any] = {}
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(parent.id)
+            for child in client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    start_time=FlowRunFilterStartTime(after_=began - dt.timedelta(seconds=5))
+                ),
+                deployment_filter=DeploymentFilter(
+                    name=DeploymentFilterName(any_=["sweep-ranges"])
+                ),
+            ):
+                if child.parameters.get("sweep_id") == str(parent.id):
+                    children[child.id] = child
+            if run.state_type.value in FINAL:
+                break
+            if time.monotonic() > deadline:
+                failures.append("the sweep did not finish in time")
+                break
+            parent_worker = run.labels.get("prefect.worker.name")
+            if killed is None and parent_worker:
+                for child in children.values():
+                    worker = child.labels.get("prefect.worker.name")
+                    if child.state_type.value == "RUNNING" and worker not in (None, parent_worker):
+                        os.killpg(workers[worker].pid, signal.SIGKILL)
+                        killed = (worker, child.id)
+                        print(f"  killed {worker} (SIGKILL, process group) while {child.name} ran")
+                        break
+            time.sleep(0.2)
+        run = client.read_flow_run(parent.id)
+        children = {c: client.read_flow_run(c) for c in children}
+    with app.app_context():
+        done = [
+            (r.first_plan_id, r.last_plan_id, r.flow_run_id) for r in swept_ranges(str(parent.id))
+        ]
+        after = sweep_floor(SWEEP_AS_OF, now_utc())  # what the sweep left undone: nothing
+        db.session.rollback()
+    print(f"  track-milestones {run.state_type.value} on {run.labels.get('prefect.worker.name')}")
+    for child in sorted(children.values(), key=lambda c: c.expected_start_time or began):
+        ranges = ", ".join(f"{a}-{b}" for a, b in child.parameters.get("ranges", []))
+        print(
+            f"  {child.name:<30} {child.labels.get('prefect.worker.name', '?'):<9}"
+            f" {child.state_type.value:<10} ranges {ranges}"
+        )
+    by_run = {str(c): children[c].labels.get("prefect.worker.name", "?") for c in children}
+    print("  range          swept by run                           worker")
+    for first, last, run_id in done:
+        print(f"  {first:>6}-{last:<6}  {run_id:<36}  {by_run.get(run_id, '?')}")
+    swept = [(first, last) for first, last, _ in done]
+    workers_used = {by_run.get(run_id) for _, _, run_id in done}
+    if run.state_type.value != "COMPLETED":
+        failures.append(f"track-milestones ended {run.state_type.value}")
+    if sorted(swept) != expected or len(set(swept)) != len(swept):
+        failures.append(f"ranges swept {swept}, expected each of {expected} once")
+    if killed is None:
+        failures.append("no worker was killed while a child run of the sweep ran")
+    elif killed[1] in children and children[killed[1]].state_type.value != "CRASHED":
+        failures.append(f"the killed child ended {children[killed[1]].state_type.value}")
+    if len(workers_used) < 2 and killed is None:
+        failures.append("the ranges did not spread over both workers")
+    if any(after.values()):
+        failures.append(f"the sweep left work undone: {after}")
+    print(
+        f"  ranges per worker: "
+        f"{dict(Counter(by_run.get(run_id, '?') for _, _, run_id in done))}; a sweep after it"
+        f" changes nothing: {not any(after.values())}"
+    )
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.two_workers", description=__doc__)
     parser.add_argument(
@@ -163,7 +296,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--messages", type=int, default=100, help="e-mails queued per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=420, help="seconds for the whole run")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds for the whole run")
+    parser.add_argument("--port", type=int, default=0, help="the Prefect server's (0: any free)")
+    parser.add_argument(
+        "--sweep-plans", type=int, default=4000, help="plans of the sweep scenario (0: none)"
+    )
+    parser.add_argument(
+        "--stall-seconds",
+        type=float,
+        default=60,
+        help="the sweep's bound on a child run without a finished range",
+    )
     args = parser.parse_args(argv)
     began = time.monotonic()
     suffix = uuid.uuid4().hex[:8]
@@ -173,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         "postgresql://", "postgresql+asyncpg://", 1
     )
     home = Path(tempfile.mkdtemp(prefix="hub-two-workers-"))
-    port = free_port()
+    port = args.port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     pool = f"hub-bench-{suffix}"
 
@@ -246,8 +389,9 @@ def main(argv: list[str] | None = None) -> int:
                     for schedule in client.read_deployment_schedules(deployment.id):
                         client.update_deployment_schedule(deployment.id, schedule.id, active=False)
                 print(f"{len(deployments)} deployments on work pool {pool}, schedules off")
+            workers: dict[str, subprocess.Popen[bytes]] = {}
             for name in ("worker-1", "worker-2"):
-                processes.start(
+                workers[name] = processes.start(
                     name,
                     [
                         str(BIN / "prefect"),
@@ -334,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append("not every outbox row is sent")
             if len([w for w in by_worker if w != "?"]) < 2:
                 failures.append("the runs did not spread over both workers")
+            if args.sweep_plans and not failures:
+                failures += sweep_scenario(
+                    app, workers, args.sweep_plans, args.stall_seconds, began + args.timeout
+                )
         except BaseException:
             failures.append("the bench stopped on an error (traceback above)")
             print(f"logs of the server and workers kept in {home}")

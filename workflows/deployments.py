@@ -132,6 +132,12 @@ def deployments() -> list[RunnerDeployment]:
             cron="50 * * * *",
         ),
         scheduled(
+            milestones.sweep_ranges,
+            "sweep-ranges",
+            "A group of the sweep's ranges, for a run of track-milestones on a work pool.",
+            concurrency_limit=None,  # many at once, on whichever workers are free
+        ),
+        scheduled(
             milestones.track_plan,
             "track-plan",
             "The same checks for one plan, on demand (no schedule).",
@@ -146,8 +152,9 @@ def scheduled(
     *,
     cron: str | None = None,
     interval: dt.timedelta | None = None,
+    concurrency_limit: ConcurrencyLimitConfig | None = ONE_AT_A_TIME,
 ) -> RunnerDeployment:
-    """A deployment of ``flow`` on a cron or interval schedule, one run at a time.
+    """A deployment of ``flow`` on a cron or interval schedule, by default one run at a time.
 
     Its entry point is a module path (``workflows.flows.deliver_notifications``), so a worker
     started from an install of this project runs it without any code storage.
@@ -157,7 +164,7 @@ def scheduled(
         description=description,
         cron=cron,
         interval=interval,
-        concurrency_limit=ONE_AT_A_TIME,
+        concurrency_limit=concurrency_limit,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     return cast(RunnerDeployment, deployment)  # called from sync code: not a coroutine

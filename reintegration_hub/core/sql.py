@@ -146,11 +146,60 @@ def insert_ignore(
     writer of the same key never fails the transaction."""
     if not rows:
         return []
-    dialect = db.session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).on_conflict_do_nothing(index_elements=list(key_columns))
+    dialect = db.session.get_bind().dialect
     columns = list(returning)
+    if dialect.name == "postgresql" and columns:
+        arrays = _insert_from_arrays(table, rows, key_columns, columns, dialect)
+        if arrays is not None:
+            return arrays
+    insert: Any = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=list(key_columns))
     if not columns:
         db.session.execute(stmt, list(rows))
         return []
     return list(db.session.execute(stmt.returning(*columns), list(rows)))
+
+
+#: column types an array parameter carries as it is (JSON would need a cast per element)
+_ARRAY_TYPES = (sa.Integer, sa.String, sa.Text, sa.Boolean, sa.Date, sa.DateTime, sa.Numeric)
+
+
+def _insert_from_arrays(
+    table: sa.Table | sa.FromClause,
+    rows: Sequence[Mapping[str, Any]],
+    key_columns: Iterable[str],
+    returning: list[sa.ColumnElement[Any]],
+    dialect: sa.Dialect,
+) -> list[sa.Row[Any]] | None:
+    """PostgreSQL, with ``RETURNING``: ``INSERT .. SELECT * FROM unnest(array, ...)``, one
+    parameter a column however many rows. A multi-row ``VALUES`` binds a parameter per value,
+    and psycopg parses such a statement in Python (~0.2 ms a row of a dozen columns). ``None``
+    when the rows do not all give the same columns, or a column is of another type."""
+    names = list(rows[0])
+    if any(len(row) != len(names) for row in rows):
+        return None
+    targets = [table.c[name] for name in names]
+    types = [column.type for column in targets]
+    if not all(isinstance(getattr(t, "impl_instance", t), _ARRAY_TYPES) for t in types):
+        return None
+    values: dict[str, list[Any]] = {}
+    casts = []
+    for n, (name, column_type) in enumerate(zip(names, types, strict=True)):
+        process = column_type.bind_processor(dialect)
+        given = [row[name] for row in rows]
+        values[f"a{n}"] = [process(v) for v in given] if process else given
+        impl = getattr(column_type, "impl_instance", column_type)
+        casts.append(f"CAST(:a{n} AS {impl.compile(dialect=dialect)}[])")
+    # the text holds only parameter names and the DDL of this table's column types
+    quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    source = sa.text(
+        f"SELECT * FROM unnest({', '.join(casts)}) AS given ({quoted})"  # noqa: S608
+    ).columns(*targets)
+    insert: Any = postgresql.insert
+    stmt = (
+        insert(table)
+        .from_select(names, source.subquery().select())
+        .on_conflict_do_nothing(index_elements=list(key_columns))
+        .returning(*returning)
+    )
+    return list(db.session.execute(stmt, values))

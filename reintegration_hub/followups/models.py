@@ -251,6 +251,27 @@ class MilestoneNotice(IdMixin, Base):
     milestone: Mapped[Milestone] = relationship()
 
 
+class SweptRange(Base):
+    """A plan-id range one run of the sweep finished, written in the range's own transaction
+    (``followups.sweep.sweep_range`` with a ``sweep_id``). Its key is what keeps a range from
+    being swept twice in one run when the run hands ranges to several workers and hands a
+    stalled worker's ranges to another: the second writer of a key waits for the first one's
+    transaction, then finds it done. Per run, not per day: the hourly sweep looks at every
+    plan again."""
+
+    __tablename__ = "swept_ranges"
+
+    # the run of track-milestones that owns the range (its Prefect flow-run id)
+    sweep_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    first_plan_id: Mapped[int] = mapped_column(primary_key=True)
+    last_plan_id: Mapped[int]
+    as_of: Mapped[dt.date]
+    # the flow run that did it (a child run on a worker, or the sweep's own)
+    flow_run_id: Mapped[str] = mapped_column(sa.String(36), default="")
+    done_at: Mapped[dt.datetime] = mapped_column(default=now_utc, index=True)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class VisitMode(enum.StrEnum):
     IN_PERSON = "in_person"
     PHONE = "phone"

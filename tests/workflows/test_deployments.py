@@ -22,6 +22,7 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
         "anonymise-closed-cases": flows.anonymise_closed_cases,
         "track-milestones": milestones.track_milestones,
         "track-plan": milestones.track_plan,
+        "sweep-ranges": milestones.sweep_ranges,
         "snapshot-outcomes": outcomes.snapshot_outcomes,
     }
     assert set(declared) == set(expected)
@@ -30,7 +31,8 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
         assert entrypoint is not None
         module, _, attribute = entrypoint.rpartition(".")
         assert getattr(importlib.import_module(module), attribute) is flow
-        assert declared[name].concurrency_limit == 1
+        # a sweep's child runs go to every free worker at once
+        assert declared[name].concurrency_limit == (None if name == "sweep-ranges" else 1)
     (every_minute,) = declared["deliver-notifications"].schedules
     assert isinstance(every_minute.schedule, IntervalSchedule)
     assert every_minute.schedule.interval == dt.timedelta(minutes=1)
@@ -47,6 +49,7 @@ def test_every_flow_is_deployed_on_its_schedule_from_an_importable_entrypoint() 
     assert isinstance(sweep.schedule, CronSchedule)
     assert sweep.schedule.cron == "15 * * * *"
     assert declared["track-plan"].schedules == []  # on demand
+    assert declared["sweep-ranges"].schedules == []  # started by track-milestones
     (snapshot,) = declared["snapshot-outcomes"].schedules
     assert isinstance(snapshot.schedule, CronSchedule)
     assert snapshot.schedule.cron == "50 * * * *"

@@ -12,7 +12,12 @@ from prefect import State
 
 from reintegration_hub.core.outbox import OutboxMessage
 from reintegration_hub.extensions import db
-from reintegration_hub.followups.models import MilestoneNotice, MilestoneStatus, NoticeKind
+from reintegration_hub.followups.models import (
+    MilestoneNotice,
+    MilestoneStatus,
+    NoticeKind,
+    SweptRange,
+)
 from reintegration_hub.followups.sweep import SweepCounts
 from reintegration_hub.plans.models import Plan
 from tests.followups.helpers import DEPARTURE, approved, by_key, day
@@ -74,3 +79,32 @@ def test_track_plan_checks_one_plan(app: Flask, worker_app: Flask) -> None:
     assert [m.status for m in by_key(second).values() if m.status == MilestoneStatus.OVERDUE] == []
     notices = db.session.execute(sa.select(MilestoneNotice.milestone_id, MilestoneNotice.kind))
     assert [tuple(row) for row in notices] == [(arrival.id, NoticeKind.REMINDER)]
+
+
+def test_sweep_ranges_skips_the_ranges_its_sweep_has_done(app: Flask, worker_app: Flask) -> None:
+    first, second = two_plans()
+    ranges = [(first.id, first.id), (second.id, second.id)]
+
+    done = asyncio.run(milestones.sweep_ranges(sweep_id="sweep-1", as_of=day(35), ranges=ranges))
+    # the same ranges handed to another child of the same run (its first one was taken for
+    # dead): nothing is swept twice
+    again = asyncio.run(milestones.sweep_ranges(sweep_id="sweep-1", as_of=day(35), ranges=ranges))
+
+    assert done.overdue == 4
+    assert again == SweepCounts()
+    db.session.commit()
+    records = db.session.scalars(sa.select(SweptRange).order_by(SweptRange.first_plan_id)).all()
+    assert [(r.sweep_id, r.first_plan_id) for r in records] == [
+        ("sweep-1", first.id),
+        ("sweep-1", second.id),
+    ]
+    assert sum((SweepCounts(**r.counts) for r in records), SweepCounts()) == done
+
+
+def test_ranges_are_sized_from_the_number_of_plans() -> None:
+    assert milestones.batch_size_for(1) == 1
+    assert milestones.batch_size_for(milestones.MAX_BATCH) == milestones.MAX_BATCH  # one range
+    # more: as few ranges as fit, an even number of equal ones (two run at a time)
+    assert milestones.batch_size_for(200_000) == 100_000
+    assert milestones.batch_size_for(240_000) == 60_000
+    assert milestones.batch_size_for(1_000_000) == 100_000

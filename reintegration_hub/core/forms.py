@@ -10,6 +10,7 @@ rule from the column of the same name, so lengths are not written again in the f
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -23,10 +24,10 @@ from wtforms.fields import (
     IntegerField,
     StringField,
 )
-from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
+from wtforms.fields.choices import Choice, SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 from wtforms.meta import DefaultMeta
 from wtforms.validators import StopValidation
-from wtforms.widgets import HiddenInput
+from wtforms.widgets import HiddenInput, Select
 
 from reintegration_hub.core import validation
 from reintegration_hub.core.errors import DomainError
@@ -67,13 +68,38 @@ def _flag_bounds(field: Field, rule: validation.Rule) -> None:
         field.flags.min, field.flags.max = earliest.isoformat(), latest.isoformat()
 
 
+@lru_cache(maxsize=16_384)
+def _option(kind: type, value: Any, label: str, selected: bool) -> Any:
+    return Select.render_option(Choice(value, label, selected, {}))
+
+
+class RenderedSelect(Select):
+    """WTForms' ``select``, each plain option rendered once per process: the country and
+    language lists hold hundreds of options (a search page has about 650), and rendering them
+    (attributes, escaping) was most of the page's time. Options with attributes of their own
+    render as before."""
+
+    @classmethod
+    def render_option(cls, choice: Any, **kwargs: Any) -> Any:
+        if kwargs or choice.render_kw:
+            return super().render_option(choice, **kwargs)
+        label = str(choice.label or choice.value)
+        try:
+            return _option(type(choice.value), choice.value, label, bool(choice.selected))
+        except TypeError:  # an unhashable value
+            return super().render_option(choice)
+
+
 class RulesMeta(DefaultMeta):
-    """Binds every field with the input rule of its kind, from ``model``'s column if any."""
+    """Binds every field with the input rule of its kind, from ``model``'s column if any, and
+    every plain select with ``RenderedSelect``."""
 
     model: Any = None
 
     def bind_field(self, form: Any, unbound_field: Any, options: MutableMapping[str, Any]) -> Any:
         field = super().bind_field(form, unbound_field, options)
+        if type(field.widget) is Select:
+            field.widget = RenderedSelect(multiple=field.widget.multiple)
         kind = next((k for cls, k in FIELD_KINDS if isinstance(field, cls)), None)
         given = next((v for v in field.validators if isinstance(v, InputRule)), None)
         if given is not None:  # the field states its rule itself

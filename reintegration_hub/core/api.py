@@ -31,7 +31,7 @@ from reintegration_hub.core import paging, validation
 from reintegration_hub.core.authz import public
 from reintegration_hub.core.errors import BadQuery
 from reintegration_hub.core.paging import MAX_PER_PAGE
-from reintegration_hub.core.schemas import RuleValidator
+from reintegration_hub.core.schemas import RuleValidator, Schema
 from reintegration_hub.extensions import api, csrf, db
 
 API_PREFIX = "/api/v1"
@@ -139,7 +139,13 @@ def commits(view: View) -> View:
     return committed  # type: ignore[return-value]
 
 
-class PageMetadataSchema(PaginationMetadataSchema):
+#: What the rows of a list past this cursor cannot be: it was not given by this list.
+STRANGE_CURSOR = "This after= cursor was not given by this list; start again from the first page."
+#: A cursor is a short signed text; anything much longer is not one.
+MAX_CURSOR_LENGTH = 1_000
+
+
+class PageMetadataSchema(Schema, PaginationMetadataSchema):
     next_after = ma.fields.String(
         metadata={"description": "The next page's cursor, for after= (lists in a stable order)."}
     )
@@ -157,7 +163,7 @@ def page_parameters_schema(default_size: int, max_size: int) -> type[ma.Schema]:
     """The query parameters of a paginated endpoint (a class of its own for each: flask-smorest
     documents them from it)."""
 
-    class PageParametersSchema(ma.Schema):
+    class PageParametersSchema(Schema):
         class Meta:
             unknown = ma.EXCLUDE
 
@@ -171,6 +177,7 @@ def page_parameters_schema(default_size: int, max_size: int) -> type[ma.Schema]:
         )
         after = ma.fields.String(
             load_default=None,
+            validate=RuleValidator(validation.TextRule(MAX_CURSOR_LENGTH)),
             metadata={
                 "description": "The next_after of a page (X-Pagination): the page that follows "
                 "it, found by position in the list's order rather than by counting rows."
@@ -187,12 +194,6 @@ def page_parameters_schema(default_size: int, max_size: int) -> type[ma.Schema]:
             return PageParameters(**data)
 
     return PageParametersSchema
-
-
-#: What the rows of a list past this cursor cannot be: it was not given by this list.
-STRANGE_CURSOR = "This after= cursor was not given by this list; start again from the first page."
-#: A cursor is a short signed text; anything much longer is not one.
-MAX_CURSOR_LENGTH = 1_000
 
 
 class SelectPage:
@@ -282,8 +283,6 @@ def read_cursor(cursor: str, keys: tuple[paging.SortKey, ...]) -> list[Any]:
     """The sort key values a cursor of this endpoint's list carries; ``BadQuery`` (400) for
     anything else: tampered, cut short, from another list or another order."""
     refused = BadQuery(STRANGE_CURSOR, field_errors={"after": [STRANGE_CURSOR]})
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise refused
     try:
         endpoint, values = _cursors().loads(cursor)
         if endpoint != request.endpoint or not isinstance(values, list):

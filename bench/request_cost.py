@@ -306,6 +306,8 @@ def run(url: str, args: Any) -> None:
             generate(args.cases)
         users = readers()
         clients = {kind: signed_in(app, user_of(kind, users)) for kind in KINDS}
+        for kind, client in clients.items():  # the first request updates the session cookie
+            get(app, client, urls(kind, 1)[0])
         cookies = {kind: session_cookie(client) for kind, client in clients.items()}
         if args.profile:
             profile(app, clients, args.profile, args.requests)

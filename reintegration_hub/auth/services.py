@@ -157,7 +157,8 @@ def load_session_user(session_key: str) -> User | None:
     ).first()
     if live is None:
         return None
-    user, last_seen_at = live
+    user: User = live[0]
+    last_seen_at: dt.datetime = live[1]
     if now - last_seen_at > SESSION_TOUCH_INTERVAL and not has_unsaved_work(db.session()):
         db.session.execute(sa.update(UserSession).where(this_session).values(last_seen_at=now))
         db.session.commit()  # expires ``user``: read again when next used, once per interval

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
 
 import flask
@@ -64,11 +64,12 @@ class Blueprint(flask_smorest.Blueprint):
                 page = SelectPage(result, asked)
                 return page.items, status, {**dict(headers or {}), **page.headers()}
 
-            wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
-            wrapper._apidoc["pagination"] = {
+            apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+            apidoc["pagination"] = {
                 "parameters": {"in": "query", "schema": parameters},
                 "response": {400: "BAD_REQUEST", 422: "UNPROCESSABLE_ENTITY"},
             }
+            wrapper._apidoc = apidoc  # type: ignore[attr-defined]  # what flask-smorest documents
             return wrapper
 
         return decorator
@@ -255,7 +256,7 @@ class SelectPage:
                 meta["last_page"] = meta["total_pages"]
         if self.next_after is not None:
             meta["next_after"] = self.next_after
-        return PageMetadataSchema().dump(meta)
+        return dict(PageMetadataSchema().dump(meta))
 
     def headers(self) -> dict[str, str]:
         headers = {"X-Pagination": json.dumps(self.metadata())}
@@ -271,7 +272,7 @@ class SelectPage:
 
 
 def _cursors() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="api-page-cursor")
+    return URLSafeSerializer(cast(str | bytes, current_app.secret_key), salt="api-page-cursor")
 
 
 def write_cursor(values: list[Any]) -> str:

@@ -69,8 +69,8 @@ def _flag_bounds(field: Field, rule: validation.Rule) -> None:
 
 
 @lru_cache(maxsize=16_384)
-def _option(kind: type, value: Any, label: str, selected: bool) -> Any:
-    return Select.render_option(Choice(value, label, selected, {}))
+def _option(kind: str, value: Any, label: str, selected: bool) -> Any:
+    return Select.render_option(Choice(value, label, selected, {}))  # type: ignore[call-arg]
 
 
 class RenderedSelect(Select):
@@ -80,14 +80,14 @@ class RenderedSelect(Select):
     render as before."""
 
     @classmethod
-    def render_option(cls, choice: Any, **kwargs: Any) -> Any:
+    def render_option(cls, choice: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if kwargs or choice.render_kw:
             return super().render_option(choice, **kwargs)
         label = str(choice.label or choice.value)
         try:
-            return _option(type(choice.value), choice.value, label, bool(choice.selected))
+            return _option(type(choice.value).__name__, choice.value, label, choice.selected)
         except TypeError:  # an unhashable value
-            return super().render_option(choice)
+            return super().render_option(choice)  # type: ignore[call-arg]
 
 
 class RulesMeta(DefaultMeta):

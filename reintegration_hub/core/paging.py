@@ -120,7 +120,10 @@ def rows_after(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnEleme
     terms answers it), else the lexicographic expansion."""
     if len(keys) == 1:
         key, value = keys[0], values[0]
-        return key.column < value if key.descending else key.column > value
+        beyond: sa.ColumnElement[bool] = (
+            key.column < value if key.descending else key.column > value
+        )
+        return beyond
     if all(k.descending for k in keys) or not any(k.descending for k in keys):
         left = sa.tuple_(*(k.column for k in keys))
         pairs = zip(keys, values, strict=True)

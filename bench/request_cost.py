@@ -17,7 +17,9 @@ Timed, each request kind as one counsellor signed in with a cookie session:
   ``cases_api``: ``GET /api/v1/cases`` (a random page of 25 among the first 20),
   ``plans_api``: ``GET /api/v1/plans`` (the same, for the counsellor's ~33,000 plans).
 - **in-process**: Flask's test client, one request at a time in a fresh app context:
-  milliseconds per request (p50, p95) and statements per request;
+  milliseconds per request (p50, p95), the process's own CPU time per request (p50: what the
+  request costs a worker, the database's share and any wait for a core left out, so it moves
+  little with the machine's load) and statements per request;
 - **gunicorn**: ``--workers`` sync workers (2) started on a free port of 127.0.0.1 with the
   production settings, ``--clients`` (50) concurrent clients (asyncio + httpx) sending
   ``--http-requests`` requests of each kind: requests per second, p50/p95 of the latency the
@@ -35,6 +37,7 @@ import os
 import pstats
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -163,12 +166,13 @@ def in_process(app: Flask, clients: dict[str, FlaskClient], kind: str, runs: int
         get(app, client, url)
     with counted() as statements:
         get(app, client, paths[0])
-    samples = []
+    samples, cpu = [], []
     for url in paths[20:]:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         get(app, client, url)
+        cpu.append((time.process_time() - start_cpu) * 1000)
         samples.append((time.perf_counter() - start) * 1000)
-    return {**summary(samples), "statements": len(statements)}
+    return {**summary(samples), "cpu": statistics.median(cpu), "statements": len(statements)}
 
 
 def profile(app: Flask, clients: dict[str, FlaskClient], kind: str, runs: int) -> None:
@@ -274,12 +278,15 @@ def table(
     local: dict[str, dict[str, Any]], remote: dict[str, dict[str, Any]], workers: int
 ) -> None:
     print(
-        f"{'request':<12} {'in-process p50':>14} {'p95':>7} {'stmts':>5} | "
+        f"{'request':<12} {'in-process p50':>14} {'p95':>7} {'cpu p50':>7} {'stmts':>5} | "
         f"{'gunicorn req/s':>14} {'p50':>7} {'p95':>7} {'errors':>6} {'worker ms/req':>13}"
     )
     for kind in local:
         a, b = local[kind], remote.get(kind)
-        line = f"{kind:<12} {a['p50']:>11.1f} ms {a['p95']:>7.1f} {a['statements']:>5} |"
+        line = (
+            f"{kind:<12} {a['p50']:>11.1f} ms {a['p95']:>7.1f} {a['cpu']:>7.1f}"
+            f" {a['statements']:>5} |"
+        )
         if b is not None:
             line += (
                 f" {b['rps']:>14.1f} {b['p50']:>7.0f} {b['p95']:>7.0f} {len(b['errors']):>6}"

@@ -156,11 +156,14 @@ def typed_values(keys: Sequence[SortKey], plain: Sequence[Any]) -> list[Any]:
         raise ValueError("not this list's sort key")
     typed = []
     for key, value in zip(keys, plain, strict=True):
+        column_type = key.column.type
+        if isinstance(column_type, sa.TypeDecorator):  # e.g. UTCDateTime: its impl's type
+            column_type = column_type.impl_instance
         try:
-            kind = key.column.type.python_type
+            kind = column_type.python_type
         except NotImplementedError:
             kind = object
-        enum_class = getattr(key.column.type, "enum_class", None)
+        enum_class = getattr(column_type, "enum_class", None)
         if enum_class is not None:
             value = enum_class(value)
         elif kind is dt.datetime and isinstance(value, str):

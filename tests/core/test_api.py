@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
 
 from flask.testing import FlaskClient
 
+from reintegration_hub.core.inbox import InboxNotice
 from reintegration_hub.core.roles import OfficeKind, Role
+from reintegration_hub.extensions import db
 from tests.cases.helpers import counsellor, register
 from tests.factories import OfficeFactory, bearer, user_with_role
 
@@ -113,3 +116,26 @@ def test_tampered_foreign_or_strange_cursors_are_refused_with_400(client) -> Non
     assert both.status_code == 400
     assert "not both" in both.get_json()["message"]
     assert client.get("/api/v1/cases?count=all", headers=headers).status_code == 422
+
+
+def test_keyset_pages_over_times_that_repeat(client) -> None:
+    """Notices run newest first by creation time, then id: equal times are split by the id,
+    and the time in the cursor compares as the column's own (UTC) time."""
+    user = counsellor()
+    start = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+    for n in range(7):
+        db.session.add(
+            InboxNotice(
+                key=f"test:{n}",
+                kind="test",
+                user_id=user.id,
+                subject=f"Notice {n}",
+                created_at=start + dt.timedelta(minutes=n // 2),  # two at each time
+            )
+        )
+    db.session.flush()
+    headers = bearer(user)
+    whole = client.get("/api/v1/me/notifications?page_size=100", headers=headers).get_json()
+    pages = _pages(client, "/api/v1/me/notifications?page_size=2", headers)
+    assert [n["id"] for page in pages for n in page] == [n["id"] for n in whole]
+    assert len(whole) == 7

@@ -44,6 +44,11 @@ class Blueprint(flask_smorest.Blueprint):
     """The blueprint of every API area; ``paginate`` pages a ``select`` without counting it
     (:class:`SelectPage`)."""
 
+    def arguments(self, schema: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        """flask-smorest's, with a schema class instantiated once: webargs would make a new
+        instance for every request (binding every field and its input rule again)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
     def paginate(
         self, pager: Any = None, *, page_size: int = 10, max_page_size: int = MAX_PER_PAGE
     ) -> Callable[[Any], Any]:
@@ -51,13 +56,12 @@ class Blueprint(flask_smorest.Blueprint):
         ``X-Pagination`` and ``Link`` headers (``pager``: :class:`SelectPage`, the only kind;
         kept so that endpoints read as flask-smorest's)."""
         parameters = page_parameters_schema(page_size, max_page_size)
+        parser = parameters()  # one instance, not one per request
 
         def decorator(func: Any) -> Any:
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                asked = self.PAGINATION_ARGUMENTS_PARSER.parse(
-                    parameters, request, location="query"
-                )
+                asked = self.PAGINATION_ARGUMENTS_PARSER.parse(parser, request, location="query")
                 result, status, headers = unpack_tuple_response(
                     current_app.ensure_sync(func)(*args, **kwargs)
                 )

@@ -47,7 +47,9 @@ class Blueprint(flask_smorest.Blueprint):
     def arguments(self, schema: Any, **kwargs: Any) -> Callable[[Any], Any]:
         """flask-smorest's, with a schema class instantiated once: webargs would make a new
         instance for every request (binding every field and its input rule again)."""
-        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+        instance = schema() if isinstance(schema, type) else schema
+        decorate: Callable[[Any], Any] = super().arguments(instance, **kwargs)
+        return decorate
 
     def paginate(
         self, pager: Any = None, *, page_size: int = 10, max_page_size: int = MAX_PER_PAGE

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import Form as PlainForm
 from wtforms.fields import (
     DateTimeField,
@@ -69,8 +70,9 @@ def _flag_bounds(field: Field, rule: validation.Rule) -> None:
 
 
 @lru_cache(maxsize=16_384)
-def _option(kind: str, value: Any, label: str, selected: bool) -> Any:
-    return Select.render_option(Choice(value, label, selected, {}))  # type: ignore[call-arg]
+def _option(kind: str, value: Any, label: str, markup: bool, selected: bool) -> Any:
+    shown = Markup(label) if markup else label  # noqa: S704 - it was markup: not escaped again
+    return Select.render_option(Choice(value, shown, selected, {}))  # type: ignore[call-arg]
 
 
 class RenderedSelect(Select):
@@ -83,9 +85,10 @@ class RenderedSelect(Select):
     def render_option(cls, choice: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if kwargs or choice.render_kw:
             return super().render_option(choice, **kwargs)
-        label = str(choice.label or choice.value)
+        label = choice.label or choice.value
+        kind, markup = type(choice.value).__name__, isinstance(label, Markup)
         try:
-            return _option(type(choice.value).__name__, choice.value, label, choice.selected)
+            return _option(kind, choice.value, str(label), markup, choice.selected)
         except TypeError:  # an unhashable value
             return super().render_option(choice)  # type: ignore[call-arg]
 

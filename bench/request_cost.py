@@ -23,7 +23,9 @@ Timed, each request kind as one counsellor signed in with a cookie session:
 - **gunicorn**: ``--workers`` sync workers (2) started on a free port of 127.0.0.1 with the
   production settings, ``--clients`` (50) concurrent clients (asyncio + httpx) sending
   ``--http-requests`` requests of each kind: requests per second, p50/p95 of the latency the
-  clients see, errors, and the worker time a request costs (workers / requests per second).
+  clients see, errors, the worker time a request costs (workers / requests per second: CPU
+  and waits), the workers' own CPU time per request (from ``/proc``) and the clients' (this
+  process's) CPU time per request.
 
 ``--profile KIND`` runs cProfile over ``--requests`` in-process requests of one kind and prints
 the functions that took the most time (cumulative and own). Quote ``uptime`` with the figures.
@@ -208,6 +210,26 @@ def start_gunicorn(url: str, port: int, workers: int, log: Path) -> subprocess.P
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (gunicorn's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -266,9 +288,14 @@ def through_gunicorn(
     for kind in args.kinds:
         warm = urls(kind, 4 * args.workers, seed=13)
         asyncio.run(load(base, warm, cookies[kind], args.workers))
+        workers = children(server.pid)
+        before = sum(cpu_seconds(pid) for pid in workers), time.process_time()
         figures[kind] = asyncio.run(
             load(base, urls(kind, args.http_requests), cookies[kind], args.clients)
         )
+        after = sum(cpu_seconds(pid) for pid in workers), time.process_time()
+        figures[kind]["worker_cpu"] = (after[0] - before[0]) * 1000 / args.http_requests
+        figures[kind]["client_cpu"] = (after[1] - before[1]) * 1000 / args.http_requests
         for error in figures[kind]["errors"][:5]:
             print(f"  {kind} error: {error}")
     return figures
@@ -280,6 +307,7 @@ def table(
     print(
         f"{'request':<12} {'in-process p50':>14} {'p95':>7} {'cpu p50':>7} {'stmts':>5} | "
         f"{'gunicorn req/s':>14} {'p50':>7} {'p95':>7} {'errors':>6} {'worker ms/req':>13}"
+        f" {'worker cpu':>10} {'client cpu':>10}"
     )
     for kind in local:
         a, b = local[kind], remote.get(kind)
@@ -291,6 +319,7 @@ def table(
             line += (
                 f" {b['rps']:>14.1f} {b['p50']:>7.0f} {b['p95']:>7.0f} {len(b['errors']):>6}"
                 f" {workers * 1000 / b['rps']:>13.1f}"
+                f" {b['worker_cpu']:>10.1f} {b['client_cpu']:>10.1f}"
             )
         print(line)
 

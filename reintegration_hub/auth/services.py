@@ -149,19 +149,20 @@ def load_session_user(session_key: str) -> User | None:
         return None
     now = now_utc()
     this_session = UserSession.key_hash == _digest(session_key)
+    # one statement for the session, the user and their office: it runs on every request
     live = db.session.execute(
-        sa.select(UserSession.user_id, UserSession.last_seen_at).where(
-            this_session, UserSession.last_seen_at > now - _session_lifetime()
-        )
+        sa.select(User, UserSession.last_seen_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(this_session, UserSession.last_seen_at > now - _session_lifetime())
     ).first()
-    due = live is not None and now - live.last_seen_at > SESSION_TOUCH_INTERVAL
-    if due and not has_unsaved_work(db.session()):
-        db.session.execute(sa.update(UserSession).where(this_session).values(last_seen_at=now))
-        db.session.commit()
     if live is None:
         return None
-    user = db.session.get(User, live.user_id)
-    if user is None or not user.is_active or not user.office.is_active:
+    user: User = live[0]
+    last_seen_at: dt.datetime = live[1]
+    if now - last_seen_at > SESSION_TOUCH_INTERVAL and not has_unsaved_work(db.session()):
+        db.session.execute(sa.update(UserSession).where(this_session).values(last_seen_at=now))
+        db.session.commit()  # expires ``user``: read again when next used, once per interval
+    if not user.is_active or not user.office.is_active:
         return None
     user.session_key = session_key
     return user

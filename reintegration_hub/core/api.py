@@ -8,22 +8,30 @@ Every area's ``api.py`` defines a ``bp`` (a :class:`Blueprint` of this module, w
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+from urllib.parse import urlencode
 
 import flask
 import flask_smorest
 import marshmallow as ma
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template, request
-from flask_smorest import Page
 from flask_smorest.error_handler import ErrorSchema
+from flask_smorest.pagination import PaginationMetadataSchema
+from flask_smorest.utils import unpack_tuple_response
+from itsdangerous import BadData, URLSafeSerializer
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from reintegration_hub.core import validation
+from reintegration_hub.core import paging, validation
 from reintegration_hub.core.authz import public
-from reintegration_hub.core.schemas import RuleValidator
+from reintegration_hub.core.errors import BadQuery
+from reintegration_hub.core.paging import MAX_PER_PAGE
+from reintegration_hub.core.schemas import RuleValidator, Schema
 from reintegration_hub.extensions import api, csrf, db
 
 API_PREFIX = "/api/v1"
@@ -33,21 +41,60 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """The blueprint of every API area: ``paginate`` also bounds the page number
-    (``validation.PAGE``), so that an offset always fits the database."""
+    """The blueprint of every API area; ``paginate`` pages a ``select`` without counting it
+    (:class:`SelectPage`)."""
 
-    def paginate(self, pager: Any = None, **kwargs: Any) -> Callable[[Any], Any]:
-        decorate = super().paginate(pager, **kwargs)
+    def arguments(self, schema: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        """flask-smorest's, with a schema class instantiated once: webargs would make a new
+        instance for every request (binding every field and its input rule again)."""
+        instance = schema() if isinstance(schema, type) else schema
+        decorate: Callable[[Any], Any] = super().arguments(instance, **kwargs)
+        return decorate
 
-        def bounded(func: Any) -> Any:
-            wrapper = decorate(func)
-            # the page parameters' schema class, made for this endpoint alone: parsed from
-            # and documented with the bound
-            schema = wrapper._apidoc["pagination"]["parameters"]["schema"]
-            schema._declared_fields["page"].validators.append(RuleValidator(validation.PAGE))
+    def paginate(
+        self, pager: Any = None, *, page_size: int = 10, max_page_size: int = MAX_PER_PAGE
+    ) -> Callable[[Any], Any]:
+        """The endpoint returns a ``select``; the answer is one page of its rows, with the
+        ``X-Pagination`` and ``Link`` headers (``pager``: :class:`SelectPage`, the only kind;
+        kept so that endpoints read as flask-smorest's)."""
+        parameters = page_parameters_schema(page_size, max_page_size)
+        parser = parameters()  # one instance, not one per request
+
+        def decorator(func: Any) -> Any:
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                asked = self.PAGINATION_ARGUMENTS_PARSER.parse(parser, request, location="query")
+                result, status, headers = unpack_tuple_response(
+                    current_app.ensure_sync(func)(*args, **kwargs)
+                )
+                page = SelectPage(result, asked)
+                return page.items, status, {**dict(headers or {}), **page.headers()}
+
+            apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+            apidoc["pagination"] = {
+                "parameters": {"in": "query", "schema": parameters},
+                "response": {400: "BAD_REQUEST", 422: "UNPROCESSABLE_ENTITY"},
+            }
+            wrapper._apidoc = apidoc  # type: ignore[attr-defined]  # what flask-smorest documents
             return wrapper
 
-        return bounded
+        return decorator
+
+    def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
+        resp_doc.setdefault("headers", {}).update(
+            {
+                self.PAGINATION_HEADER_NAME: {
+                    "description": "The page (JSON): where it is, the next, and the total "
+                    "when it is known without counting (the last page) or asked for "
+                    "(count=exact).",
+                    "schema": PageMetadataSchema,
+                },
+                "Link": {
+                    "description": 'The next page\'s address (rel="next"), when there is one.',
+                    "schema": {"type": "string"},
+                },
+            }
+        )
 
     def refuses(self, answers: Mapping[int, str]) -> Callable[[View], View]:
         """Document the refusals an endpoint answers with, status by status, each with the
@@ -99,19 +146,157 @@ def commits(view: View) -> View:
     return committed  # type: ignore[return-value]
 
 
-class SelectPage(Page):
-    """Pages over a SQLAlchemy ``select``: the count and the slice run in the database."""
+#: What the rows of a list past this cursor cannot be: it was not given by this list.
+STRANGE_CURSOR = "This after= cursor was not given by this list; start again from the first page."
+#: A cursor is a short signed text; anything much longer is not one.
+MAX_CURSOR_LENGTH = 1_000
 
-    @property
-    def item_count(self) -> int:
-        rows = self.collection.order_by(None).subquery()
-        return int(db.session.scalar(sa.select(sa.func.count()).select_from(rows)) or 0)
 
-    @property
-    def items(self) -> list[Any]:
-        params = self.page_params
-        stmt = self.collection.offset(params.first_item).limit(params.page_size)
-        return list(db.session.scalars(stmt))
+class PageMetadataSchema(Schema, PaginationMetadataSchema):
+    next_after = ma.fields.String(
+        metadata={"description": "The next page's cursor, for after= (lists in a stable order)."}
+    )
+
+
+@dataclass(frozen=True)
+class PageParameters:
+    page: int | None
+    page_size: int
+    after: str | None
+    count: str | None
+
+
+def page_parameters_schema(default_size: int, max_size: int) -> type[ma.Schema]:
+    """The query parameters of a paginated endpoint (a class of its own for each: flask-smorest
+    documents them from it)."""
+
+    class PageParametersSchema(Schema):
+        class Meta:
+            unknown = ma.EXCLUDE
+
+        page = ma.fields.Integer(
+            load_default=None,
+            validate=RuleValidator(validation.PAGE),
+            metadata={"description": "Page number (default 1); not with after."},
+        )
+        page_size = ma.fields.Integer(
+            load_default=default_size, validate=ma.validate.Range(min=1, max=max_size)
+        )
+        after = ma.fields.String(
+            load_default=None,
+            validate=RuleValidator(validation.TextRule(MAX_CURSOR_LENGTH)),
+            metadata={
+                "description": "The next_after of a page (X-Pagination): the page that follows "
+                "it, found by position in the list's order rather than by counting rows."
+            },
+        )
+        count = ma.fields.String(
+            load_default=None,
+            validate=ma.validate.OneOf(["exact"]),
+            metadata={"description": "exact: count every row for the total (slower)."},
+        )
+
+        @ma.post_load
+        def parameters(self, data: dict[str, Any], **_kwargs: Any) -> PageParameters:
+            return PageParameters(**data)
+
+    return PageParametersSchema
+
+
+class SelectPage:
+    """One page of a SQLAlchemy ``select`` for the API, in two statements or one: the rows
+    (one more than the page holds, to know whether another follows) and, only when asked
+    (``count=exact``), the count. Lists over hundreds of thousands of rows paid for a full
+    count on every page (25 ms of a plan list's 55). The total is still given when the page
+    tells it: the last page, reached by number.
+
+    A list whose order is stable (``paging.sort_keys``: no NULLs, a primary key last) also
+    pages by keyset: ``next_after`` (and the ``Link`` header) carry the last row's sort key,
+    signed, and ``after=`` continues from it with an indexed comparison instead of an offset,
+    so no row is skipped or repeated when rows are added meanwhile."""
+
+    def __init__(self, stmt: sa.Select[Any], asked: PageParameters) -> None:
+        self.asked = asked
+        keys = paging.sort_keys(stmt)
+        after: list[Any] | None = None
+        if asked.after is not None:
+            if asked.page is not None:
+                raise BadQuery("Give page or after, not both.", field_errors={"after": [""]})
+            if keys is None:
+                raise BadQuery(STRANGE_CURSOR, field_errors={"after": [STRANGE_CURSOR]})
+            after = read_cursor(asked.after, keys)
+        self.number = asked.page or 1
+        sliced = stmt
+        if after is not None:
+            assert keys is not None
+            sliced = stmt.where(paging.rows_after(keys, after))
+        offset = 0 if after is not None else (self.number - 1) * asked.page_size
+        if keys is not None:
+            sliced = sliced.add_columns(*(key.column for key in keys))
+        rows = db.session.execute(sliced.offset(offset).limit(asked.page_size + 1)).all()
+        self.has_next = len(rows) > asked.page_size
+        rows = rows[: asked.page_size]
+        self.items = [row[0] for row in rows]
+        self.next_after = (
+            write_cursor(paging.key_values(rows[-1][1:])) if keys and self.has_next else None
+        )
+        self.total: int | None = None
+        if asked.count == "exact":
+            self.total = paging.count_rows(stmt)
+        elif after is None and not self.has_next and (rows or self.number == 1):
+            self.total = offset + len(rows)
+
+    def metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {}
+        if self.asked.after is None:
+            meta["first_page"] = meta["page"] = 1
+            meta["page"] = self.number
+            if self.number > 1:
+                meta["previous_page"] = self.number - 1
+            if self.has_next:
+                meta["next_page"] = self.number + 1
+        if self.total is not None:
+            meta["total"] = self.total
+            meta["total_pages"] = -(-self.total // self.asked.page_size)
+            if self.total:
+                meta["last_page"] = meta["total_pages"]
+        if self.next_after is not None:
+            meta["next_after"] = self.next_after
+        return dict(PageMetadataSchema().dump(meta))
+
+    def headers(self) -> dict[str, str]:
+        headers = {"X-Pagination": json.dumps(self.metadata())}
+        if self.has_next:
+            args = request.args.to_dict(flat=False)
+            args.pop("page", None)
+            if self.next_after is not None:
+                args["after"] = [self.next_after]
+            else:
+                args["page"] = [str(self.number + 1)]
+            headers["Link"] = f'<{request.base_url}?{urlencode(args, doseq=True)}>; rel="next"'
+        return headers
+
+
+def _cursors() -> URLSafeSerializer:
+    return URLSafeSerializer(cast(str | bytes, current_app.secret_key), salt="api-page-cursor")
+
+
+def write_cursor(values: list[Any]) -> str:
+    """The cursor of the row with these sort key values in this endpoint's list."""
+    return str(_cursors().dumps([request.endpoint, values]))
+
+
+def read_cursor(cursor: str, keys: tuple[paging.SortKey, ...]) -> list[Any]:
+    """The sort key values a cursor of this endpoint's list carries; ``BadQuery`` (400) for
+    anything else: tampered, cut short, from another list or another order."""
+    refused = BadQuery(STRANGE_CURSOR, field_errors={"after": [STRANGE_CURSOR]})
+    try:
+        endpoint, values = _cursors().loads(cursor)
+        if endpoint != request.endpoint or not isinstance(values, list):
+            raise refused
+        return paging.typed_values(keys, values)
+    except (BadData, ValueError, TypeError):
+        raise refused from None
 
 
 def bearer_token() -> str | None:

@@ -10,10 +10,12 @@ rule from the column of the same name, so lengths are not written again in the f
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import Form as PlainForm
 from wtforms.fields import (
     DateTimeField,
@@ -23,10 +25,10 @@ from wtforms.fields import (
     IntegerField,
     StringField,
 )
-from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
+from wtforms.fields.choices import Choice, SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 from wtforms.meta import DefaultMeta
 from wtforms.validators import StopValidation
-from wtforms.widgets import HiddenInput
+from wtforms.widgets import HiddenInput, Select
 
 from reintegration_hub.core import validation
 from reintegration_hub.core.errors import DomainError
@@ -67,13 +69,40 @@ def _flag_bounds(field: Field, rule: validation.Rule) -> None:
         field.flags.min, field.flags.max = earliest.isoformat(), latest.isoformat()
 
 
+@lru_cache(maxsize=16_384)
+def _option(kind: str, value: Any, label: str, markup: bool, selected: bool) -> Any:
+    shown = Markup(label) if markup else label  # noqa: S704 - it was markup: not escaped again
+    return Select.render_option(Choice(value, shown, selected, {}))  # type: ignore[call-arg]
+
+
+class RenderedSelect(Select):
+    """WTForms' ``select``, each plain option rendered once per process: the country and
+    language lists hold hundreds of options (a search page has about 650), and rendering them
+    (attributes, escaping) was most of the page's time. Options with attributes of their own
+    render as before."""
+
+    @classmethod
+    def render_option(cls, choice: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if kwargs or choice.render_kw:
+            return super().render_option(choice, **kwargs)
+        label = choice.label or choice.value
+        kind, markup = type(choice.value).__name__, isinstance(label, Markup)
+        try:
+            return _option(kind, choice.value, str(label), markup, choice.selected)
+        except TypeError:  # an unhashable value
+            return super().render_option(choice)  # type: ignore[call-arg]
+
+
 class RulesMeta(DefaultMeta):
-    """Binds every field with the input rule of its kind, from ``model``'s column if any."""
+    """Binds every field with the input rule of its kind, from ``model``'s column if any, and
+    every plain select with ``RenderedSelect``."""
 
     model: Any = None
 
     def bind_field(self, form: Any, unbound_field: Any, options: MutableMapping[str, Any]) -> Any:
         field = super().bind_field(form, unbound_field, options)
+        if type(field.widget) is Select:
+            field.widget = RenderedSelect(multiple=field.widget.multiple)
         kind = next((k for cls, k in FIELD_KINDS if isinstance(field, cls)), None)
         given = next((v for v in field.validators if isinstance(v, InputRule)), None)
         if given is not None:  # the field states its rule itself

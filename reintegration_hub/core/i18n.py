@@ -49,25 +49,46 @@ def currency_name(code: str | None) -> str:
     return _locale().currencies.get(code.upper()) or code
 
 
+# The choice lists are the same for every request in a locale: built (names looked up, sorted)
+# once per locale, copied out so callers may extend them.
+
+
 def country_choices() -> list[tuple[str, str]]:
-    locale = _locale()
-    names = {code: locale.territories.get(code, code) for code in country_codes()}
-    return sorted(names.items(), key=lambda item: item[1])
+    return list(_country_choices(str(_locale())))
 
 
 def language_choices() -> list[tuple[str, str]]:
-    locale = _locale()
-    named = [
-        (code, locale.languages[code]) for code in language_codes() if code in locale.languages
-    ]
-    return sorted(named, key=lambda item: item[1])
+    return list(_language_choices(str(_locale())))
 
 
 def currency_choices() -> list[tuple[str, str]]:
-    locale = _locale()
-    return sorted(
-        ((code, f"{code} - {locale.currencies.get(code, code)}") for code in currency_codes()),
-        key=lambda item: item[0],
+    return list(_currency_choices(str(_locale())))
+
+
+@cache
+def _country_choices(locale_name: str) -> tuple[tuple[str, str], ...]:
+    locale = Locale.parse(locale_name)
+    names = {code: locale.territories.get(code, code) for code in country_codes()}
+    return tuple(sorted(names.items(), key=lambda item: item[1]))
+
+
+@cache
+def _language_choices(locale_name: str) -> tuple[tuple[str, str], ...]:
+    locale = Locale.parse(locale_name)
+    named = [
+        (code, locale.languages[code]) for code in language_codes() if code in locale.languages
+    ]
+    return tuple(sorted(named, key=lambda item: item[1]))
+
+
+@cache
+def _currency_choices(locale_name: str) -> tuple[tuple[str, str], ...]:
+    locale = Locale.parse(locale_name)
+    return tuple(
+        sorted(
+            ((code, f"{code} - {locale.currencies.get(code, code)}") for code in currency_codes()),
+            key=lambda item: item[0],
+        )
     )
 
 

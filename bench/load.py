@@ -48,7 +48,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.harness import bench_app
+from bench.harness import bench_app, upgraded
 from bench.two_workers import free_port, throwaway_databases, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +80,7 @@ def prepare(database_url: str, fixture: Path) -> None:
     from reintegration_hub.extensions import db
     from reintegration_hub.plans.models import Plan
 
-    app = bench_app(database_url)
+    app = upgraded(bench_app(database_url))  # as make serve migrates before it starts
     with app.app_context():
         if (db.session.scalar(sa.select(sa.func.count()).select_from(Plan)) or 0) < 1000:
             raise SystemExit("No plans: run bench.dashboard --database-url URL --keep first")
@@ -149,7 +149,7 @@ class Sweeps(threading.Thread):
         self.deployment = api(f"{prefect_api}/deployments/name/{SWEEP}")["id"]
 
     def run(self) -> None:
-        while not self.stopping.is_set():
+        while self.every and not self.stopping.is_set():
             run = api(f"{self.api}/deployments/{self.deployment}/create_flow_run", {})
             self.runs.append(run["id"])
             self.stopping.wait(self.every)
@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True, help="what bench.dashboard --keep filled")
     parser.add_argument("--users", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--sweep-every", type=float, default=20)
+    parser.add_argument(
+        "--sweep-every", type=float, default=60, help="seconds between sweeps (0: none)"
+    )
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--web-concurrency", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--threads", type=int, default=4)

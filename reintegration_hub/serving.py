@@ -15,9 +15,9 @@ environment variable, so an operator sizes the service without editing files:
 ``PROMETHEUS_MULTIPROC_DIR``  where the workers add up ``/metrics`` (Procfile.production:
                       instance/metrics), emptied at each start
 
-Workers are ``gthread``: a request mostly waits on PostgreSQL, and a worker's other threads
-serve meanwhile; several processes use every core despite the GIL. bench/README.md has the
-measurements behind the choice (bench.load with sync and gthread workers).
+Workers are ``gthread``: a streamed export holds one thread, not a whole worker; several
+processes use every core despite the GIL. bench.load measured sync and gthread workers within
+the noise of each other on the production topology (bench/README.md).
 """
 
 from __future__ import annotations

@@ -1,16 +1,21 @@
-"""Flow test helpers: the rows of a flow run's artifact."""
+"""Flow test helpers: the rows of a flow run's artifact, the Prefect API, waiting, signing in."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from prefect.artifacts import Artifact
 from prefect.client.schemas.objects import Artifact as StoredArtifact
+
+from tests.factories import PASSWORD
 
 
 def artifact_rows(key: str, flow_run_id: Any) -> list[dict[str, Any]]:
@@ -48,3 +53,40 @@ def answers(url: str) -> bool:
         return True  # it answered
     except OSError:
         return False
+
+
+class ThroughTheProxy(http.cookiejar.DefaultCookiePolicy):
+    """The TLS-terminating proxy's view: the client spoke https, so Secure cookies go back."""
+
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        return True
+
+
+def signed_in(
+    base: str, email: str, *, through_proxy: bool = False
+) -> urllib.request.OpenerDirector:
+    """A client of the server at ``base`` signed in as ``email``; ``through_proxy``: as a
+    TLS-terminating proxy forwards it (https, the client's address, Secure cookies)."""
+    policy = ThroughTheProxy() if through_proxy else None
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar(policy))
+    )
+    if through_proxy:
+        host = urllib.parse.urlsplit(base).netloc
+        opener.addheaders = [
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-For", "203.0.113.7"),
+            # on https, the CSRF check also wants the request to come from the Hub's own pages
+            ("Referer", f"https://{host}/login"),
+        ]
+    with opener.open(f"{base}/login") as response:
+        if through_proxy:
+            assert "Secure" in response.headers["Set-Cookie"]
+            assert response.headers["Strict-Transport-Security"]
+        form = response.read().decode()
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
+    assert match, "no CSRF token on the sign-in page"
+    fields = {"csrf_token": match[1], "email": email, "password": PASSWORD}
+    with opener.open(f"{base}/login", urllib.parse.urlencode(fields).encode()) as response:
+        assert "/login" not in response.url, "the sign-in failed"
+    return opener

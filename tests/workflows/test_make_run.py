@@ -9,7 +9,6 @@ every process at once, the flows process with status 0, nothing killed, no trace
 from __future__ import annotations
 
 import datetime as dt
-import http.cookiejar
 import os
 import re
 import shutil
@@ -17,9 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,10 +28,10 @@ from reintegration_hub.core.outbox import message_key
 from reintegration_hub.core.roles import Role, SystemActor
 from reintegration_hub.extensions import db
 from reintegration_hub.operations import services
-from tests.factories import PASSWORD, user_with_role
+from tests.factories import user_with_role
 from tests.notifications.helpers import queue
 from tests.notifications.smtp import free_port
-from tests.workflows.helpers import answers, api_json, wait_until
+from tests.workflows.helpers import answers, api_json, signed_in, wait_until
 from workflows import deployments
 
 DEPLOYMENTS = sorted(d.name for d in deployments.deployments())
@@ -194,20 +190,6 @@ def honcho(environment: dict[str, str], cwd: Path, log: Path) -> Iterator[subpro
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-
-
-def signed_in(base: str, email: str) -> urllib.request.OpenerDirector:
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-    )
-    with opener.open(f"{base}/login") as response:
-        form = response.read().decode()
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
-    assert match, "no CSRF token on the sign-in page"
-    fields = {"csrf_token": match[1], "email": email, "password": PASSWORD}
-    with opener.open(f"{base}/login", urllib.parse.urlencode(fields).encode()) as response:
-        assert "/login" not in response.url, "the sign-in failed"
-    return opener
 
 
 @pytest.mark.orchestrated

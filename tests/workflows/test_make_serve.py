@@ -9,7 +9,6 @@ every process (systemd's default) that ends them all, nothing killed, no traceba
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import os
 import re
@@ -35,10 +34,10 @@ from reintegration_hub.core.roles import Role
 from reintegration_hub.extensions import db
 from reintegration_hub.operations.models import FlowRunRecord
 from tests.conftest import REDIS_TEST_URL
-from tests.factories import PASSWORD, user_with_role
+from tests.factories import user_with_role
 from tests.notifications.helpers import queue
 from tests.notifications.smtp import free_port, smtp_server
-from tests.workflows.helpers import answers, api_json, wait_until
+from tests.workflows.helpers import answers, api_json, signed_in, wait_until
 
 #: what a production start needs besides the databases (config.production_problems)
 SECRETS = {
@@ -91,36 +90,6 @@ def prefect_database(database_url: str) -> Iterator[str]:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-
-
-class ThroughTheProxy(http.cookiejar.DefaultCookiePolicy):
-    """The TLS-terminating proxy's view: the client spoke https, so Secure cookies go back."""
-
-    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
-        return True
-
-
-def signed_in_through_proxy(base: str, email: str) -> urllib.request.OpenerDirector:
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar(ThroughTheProxy()))
-    )
-    host = urllib.parse.urlsplit(base).netloc
-    opener.addheaders = [
-        ("X-Forwarded-Proto", "https"),
-        ("X-Forwarded-For", "203.0.113.7"),
-        # on https, the CSRF check also wants the request to come from the Hub's own pages
-        ("Referer", f"https://{host}/login"),
-    ]
-    with opener.open(f"{base}/login") as response:
-        assert "Secure" in response.headers["Set-Cookie"]
-        assert response.headers["Strict-Transport-Security"]
-        form = response.read().decode()
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
-    assert match, "no CSRF token on the sign-in page"
-    fields = {"csrf_token": match[1], "email": email, "password": PASSWORD}
-    with opener.open(f"{base}/login", urllib.parse.urlencode(fields).encode()) as response:
-        assert "/login" not in response.url, "the sign-in failed"
-    return opener
 
 
 def group_alive(group: int) -> bool:
@@ -181,7 +150,7 @@ def test_make_serve_runs_the_production_topology_and_stops_cleanly(
             with urllib.request.urlopen(f"{web}/readyz") as response:  # noqa: S310
                 assert json.load(response)["checks"] == {"database": "ok", "prefect": "ok"}
 
-            opener = signed_in_through_proxy(web, admin.email)
+            opener = signed_in(web, admin.email, through_proxy=True)
             with opener.open(f"{web}/") as response:
                 assert admin.full_name in response.read().decode()
             with opener.open(f"{web}/api/v1/me/notifications") as response:

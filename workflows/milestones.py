@@ -9,7 +9,8 @@ sweep is idempotent, so a run killed half way is simply run again: the ranges it
 change nothing the second time and queue no message twice.
 
 **On a work pool** (``track-milestones`` run by a ``prefect worker``, with ``sweep-ranges``
-deployed on a pool too), the run hands its ranges, ``RANGES_PER_RUN`` at a time, to child runs
+deployed on a pool too), a run of more ranges than one child would take (up to 100,000 plans
+are one range, swept in the run itself) hands them, ``RANGES_PER_RUN`` at a time, to child runs
 of ``sweep-ranges`` (``run_deployment(..., timeout=0)``), which whichever worker is free picks
 up, and watches them (``_spread``). Each range is claimed in its own transaction
 (``sweep_claimed_range``: a ``swept_ranges`` row per run and range), so no range is swept twice
@@ -182,7 +183,9 @@ async def track_milestones(
     sweep_id = str(flow_run.id or uuid.uuid4())
     # not a task: one short read, which the flow's own record already waits on
     ranges = await asyncio.to_thread(_ranges, batch_size)
-    if ranges and await _on_work_pool():
+    # ranges that one child run would sweep are swept here: a child run is a new process on
+    # some worker (seconds of start-up) for the same work
+    if len(ranges) > RANGES_PER_RUN and await _on_work_pool():
         total = await _spread(day, ranges, sweep_id, stall_seconds)
     else:
         total = await _sweep_all(day, ranges, sweep_id)

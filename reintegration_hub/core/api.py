@@ -221,7 +221,8 @@ class SelectPage:
         after: list[Any] | None = None
         if asked.after is not None:
             if asked.page is not None:
-                raise BadQuery("Give page or after, not both.", field_errors={"after": [""]})
+                both = "Give page or after, not both."
+                raise BadQuery(both, field_errors={"after": [both]})
             if keys is None:
                 raise BadQuery(STRANGE_CURSOR, field_errors={"after": [STRANGE_CURSOR]})
             after = read_cursor(asked.after, keys)
@@ -249,7 +250,7 @@ class SelectPage:
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {}
         if self.asked.after is None:
-            meta["first_page"] = meta["page"] = 1
+            meta["first_page"] = 1
             meta["page"] = self.number
             if self.number > 1:
                 meta["previous_page"] = self.number - 1

@@ -125,6 +125,9 @@ DEFAULTS: dict[str, Any] = {
     # of METRICS_ALLOW_FROM (comma-separated); with neither, it is not served (404)
     "METRICS_TOKEN": None,
     "METRICS_ALLOW_FROM": "",
+    # reads whose inputs do not change under their key (the dashboard's figures from an outcome
+    # snapshot) are remembered this many seconds in each process (core.memo); 0: never
+    "MEMO_SECONDS": 300,
 }
 
 

@@ -124,6 +124,7 @@ def test_config(database_url: str, **extra: Any) -> dict[str, Any]:
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "hub.test",
+        "MEMO_SECONDS": 0,
         **extra,
     }
 

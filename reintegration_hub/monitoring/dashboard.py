@@ -24,6 +24,7 @@ from partners.models import Partner
 from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import Returnee
 from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.memo import remembered
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus
@@ -138,10 +139,15 @@ def count_cases(
     """Cases, returns, arrivals, beneficiaries and spending under ``filters``, grouped by the
     case dimensions ``by`` (``grant_id``, ``return_month``, ``return_country_code``,
     ``vulnerable``) and plan status: from ``snapshot``'s cells when they answer the filters
-    exactly (``DashboardFilters.from_cells``; as of the snapshot's day), else live (as of
-    ``as_of``, default today). The dashboard and the donor report both count through here."""
+    exactly (``DashboardFilters.from_cells``; as of the snapshot's day, remembered for
+    ``MEMO_SECONDS``), else live (as of ``as_of``, default today). The dashboard and the donor
+    report both count through here."""
     if snapshot is not None and filters.from_cells:
-        return cell_case_counts(filters, by, snapshot)
+        return remembered(
+            "case-counts",
+            (snapshot.id, snapshot.taken_at, filters, tuple(by)),
+            lambda: cell_case_counts(filters, by, snapshot),
+        )
     return case_counts(filters, by, as_of or now_utc().date())
 
 

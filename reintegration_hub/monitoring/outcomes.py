@@ -22,6 +22,7 @@ from partners.models import Partner
 from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.drill import DONE_TIMELINESS, HISTOGRAM_BUCKETS, PLAN_DAY_RANGES
 from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.memo import remembered
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.core.sql import constant_text
 from reintegration_hub.extensions import db
@@ -113,12 +114,25 @@ def outcomes(filters: DashboardFilters, *, actor: Actor) -> Outcomes:
 
 def read_outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot | None) -> Outcomes:
     """A fixed number of statements: one re-aggregation per breakdown, the names of the
-    partners, offices and grants among them."""
-    result = Outcomes(
+    partners, offices and grants among them; remembered per snapshot and filters for
+    ``MEMO_SECONDS`` (``core.memo``: a snapshot's cells never change)."""
+    if snapshot is None:
+        return _outcomes(filters)
+    return remembered(
+        "outcomes",
+        (snapshot.id, snapshot.taken_at, filters),
+        lambda: _read_outcomes(filters, snapshot),
+    )
+
+
+def _outcomes(filters: DashboardFilters) -> Outcomes:
+    return Outcomes(
         service_filtered=filters.by_service, follow_up_live=filters.partner_id is not None
     )
-    if snapshot is None:
-        return result
+
+
+def _read_outcomes(filters: DashboardFilters, snapshot: OutcomeSnapshot) -> Outcomes:
+    result = _outcomes(filters)
     result.taken_at, result.as_of = snapshot.taken_at, snapshot.as_of
     scores = _ScoreGroups()
     partner_names = _add_partner_scores(scores, filters)

@@ -4,6 +4,7 @@ lists every case); each expected figure is worked out by hand from that table.""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -365,6 +366,34 @@ def test_a_new_snapshot_replaces_the_previous_one_whole(w: World) -> None:
     # as of a day before the newest surveys, C1's older survey is its latest
     snapshot(dt.date(2024, 12, 31))
     overall = monitoring_outcomes.outcomes(DashboardFilters(), actor=w.manager).overall
+    assert overall is not None
+    assert (overall.n, overall.composite) == (1, pytest.approx(0.2))
+
+
+@pytest.fixture
+def remembering(make_app: Callable[..., Flask]) -> Iterator[World]:
+    """The hand-made programme in an app that remembers snapshot figures (core.memo)."""
+    with make_app(MEMO_SECONDS=300).app_context():
+        made = world()
+        db.session.commit()
+        yield made
+
+
+def test_snapshot_figures_are_read_once_per_snapshot_and_filters(remembering: World) -> None:
+    w = remembering
+    snapshot()
+    with counted_statements() as first:
+        board = dashboard(DashboardFilters(), actor=w.manager)
+    with counted_statements() as again:
+        same = dashboard(DashboardFilters(), actor=w.manager)
+    assert same.outcomes is board.outcomes
+    assert len(again) < len(first)
+    armenia = dashboard(DashboardFilters(return_country_code="AM"), actor=w.manager)
+    assert armenia.outcomes is not board.outcomes
+    assert armenia.totals.cases == 3  # C3, C4, C5, as without the memory
+    # a new snapshot (as of a day before the newest surveys) is read anew, not remembered
+    snapshot(dt.date(2024, 12, 31))
+    overall = dashboard(DashboardFilters(), actor=w.manager).outcomes.overall
     assert overall is not None
     assert (overall.n, overall.composite) == (1, pytest.approx(0.2))
 

@@ -285,7 +285,7 @@ def finish_request(response: Response) -> Response:
             path = request.path if _loggable_rule(rule.rule) else rule.rule
         started = environ.get(_STARTED)
         duration = round((time.perf_counter() - started) * 1000, 2) if started else None
-        user = g.get("_login_user")  # only a user already loaded: logging loads nobody
+        user_id = _signed_in_id(g.get("_login_user"))
         access_log.info(
             "%s %s %s",
             request.method,
@@ -297,10 +297,19 @@ def finish_request(response: Response) -> Response:
                 "endpoint": request.endpoint,
                 "status": response.status_code,
                 "duration_ms": duration,
-                "user_id": user.id if user is not None and user.is_authenticated else None,
+                "user_id": user_id,
             },
         )
     return response
+
+
+def _signed_in_id(user: Any) -> int | None:
+    """The id of the user the request loaded, read from the session's identity map: never a
+    statement (after a commit the user is expired, and reading ``user.id`` would reload it);
+    None when nobody is signed in (logging loads nobody)."""
+    state = sa.inspect(user, raiseerr=False) if user is not None else None
+    identity = state.identity if state is not None else None
+    return int(identity[0]) if identity else None
 
 
 # --- metrics -------------------------------------------------------------------------------------

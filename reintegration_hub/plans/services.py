@@ -164,6 +164,8 @@ def plan_for_case(case_id: int, *, actor: Actor) -> Plan | None:
         sa.select(Plan)
         .where(Plan.returnee_id == case.id)
         .options(
+            # the case is not kept by the caller: its row again, not a statement of its own
+            joinedload(Plan.returnee),
             selectinload(Plan.lines).options(
                 joinedload(PlanLine.option).options(
                     selectinload(SupportOption.texts), selectinload(SupportOption.locations)
@@ -215,8 +217,11 @@ def lock_plan(plan_id: int, *, actor: Actor, expected_version: int | None = None
     return plan
 
 
-def revisions(plan_id: int, *, actor: Actor, limit: int = 50) -> Sequence[PlanRevision]:
-    plan = get_plan(plan_id, actor=actor)
+def revisions(plan: int | Plan, *, actor: Actor, limit: int = 50) -> Sequence[PlanRevision]:
+    """The plan's latest revisions, newest first; a plan id is looked up in ``actor``'s scope,
+    a ``Plan`` is one the caller has already read in it."""
+    if not isinstance(plan, Plan):
+        plan = get_plan(plan, actor=actor)
     return db.session.scalars(
         sa.select(PlanRevision)
         .options(joinedload(PlanRevision.actor))

@@ -79,7 +79,8 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
     """The plan page, its read audited; ``forms`` replace the blank ones (a refused form keeps
     its input)."""
     plan = services.view_plan(case_id, actor=current_user)
-    context: dict[str, Any] = {"case": get_case(case_id, actor=current_user), "plan": plan}
+    case = plan.returnee if plan is not None else get_case(case_id, actor=current_user)
+    context: dict[str, Any] = {"case": case, "plan": plan}
     if plan is not None:
         amendment = plan.open_amendment
         version = {"version": plan.version}
@@ -87,7 +88,7 @@ def _page(case_id: int, status: int = 200, **forms: FlaskForm) -> Any:
             "cap": services.family_cap(plan.returnee),
             "waitlist": services.waitlist_positions(plan),
             "deliveries": services.deliveries_by_line(plan),
-            "revisions": services.revisions(plan.id, actor=current_user),
+            "revisions": services.revisions(plan, actor=current_user),
             "timeline": plan_timeline(plan.id, case_id),
             "recheck_form": FlaskForm(formdata=None),
             "editable": plan.status in EDITABLE_STATUSES,

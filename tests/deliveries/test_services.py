@@ -34,6 +34,7 @@ from reintegration_hub.deliveries import services
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.plans.models import PlanStatus
+from tests.clock import TODAY
 from tests.deliveries.helpers import (
     GEL_RATE,
     JPEG,
@@ -210,7 +211,7 @@ def test_each_bad_field_is_named(app: Flask) -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"delivered_on": now_utc().date() - dt.timedelta(days=11)}, "delivered_on"),
+        ({"delivered_on": TODAY - dt.timedelta(days=11)}, "delivered_on"),
         ({"invoice_number": "I" * 65}, "invoice_number"),
         ({"eur_rate": Decimal("NaN")}, "eur_rate"),
         ({"eur_rate": Decimal("Infinity")}, "eur_rate"),

@@ -32,7 +32,6 @@ from flask.testing import FlaskClient
 from partners.models import SupportOption
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import CaseStatus, ClosureReason, Returnee
-from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
@@ -48,11 +47,11 @@ from reintegration_hub.monitoring.reports import donor_report
 from reintegration_hub.monitoring.snapshot import latest_snapshot, snapshot_outcomes
 from reintegration_hub.plans.models import Plan, PlanLine
 from reintegration_hub.programmes.models import TargetIndicator
+from tests.clock import TODAY
 from tests.monitoring.dashboard_world import World, approved_plan, at, returnee, world
 
 Login = Callable[[User], FlaskClient]
 D = dt.date
-TODAY = now_utc().date()
 PLANNED = TODAY + dt.timedelta(days=7)
 
 

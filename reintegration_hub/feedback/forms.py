@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from reintegration_hub.core.forms import Form
+from reintegration_hub.core.forms import Form, choices
 from reintegration_hub.feedback.models import MAX_SCORE, MIN_SCORE
 from reintegration_hub.feedback.services import COMMENT_MAX, Support
 
@@ -36,7 +36,7 @@ class FeedbackForm(Form):
         fields: dict[str, Any] = {
             f"score_{support.line_id}": RadioField(
                 support.title,
-                choices=[(value, str(value)) for value in range(MIN_SCORE, MAX_SCORE + 1)],
+                choices=choices((value, str(value)) for value in range(MIN_SCORE, MAX_SCORE + 1)),
                 coerce=_score,
                 validate_choice=False,  # the service says what is wrong, at the field
             )

@@ -182,10 +182,11 @@ def form_language(case: Returnee) -> str:
 def feedback_message(request: FeedbackRequest, link: str | None = None) -> str:
     """The text that carries the link, in the request's language: short, for one SMS."""
     with force_locale(request.language):
-        return gettext(
+        text: str = gettext(
             "IOM: how was the support you received? Tell us: %(link)s",
             link=link or feedback_link(request),
         )
+        return text
 
 
 def invitation(request: FeedbackRequest) -> Invitation:

@@ -490,7 +490,8 @@ class PartnerPerformance(Base):
     counted over the referrals the partner decided (accepted, declined) or let expire; the
     12-month share over the accepted lines delivered or whose year after the return is over.
     Scores are means of the latest sustainability survey of each returnee the partner
-    delivered to.
+    delivered to; satisfaction the mean of the scores (1-5) returnees gave its delivered
+    supports through their feedback links.
     """
 
     __tablename__ = "partner_performance"
@@ -517,3 +518,5 @@ class PartnerPerformance(Base):
     social: Mapped[float | None]
     psychosocial: Mapped[float | None]
     composite: Mapped[float | None]
+    feedback_answers: Mapped[int] = mapped_column(default=0)
+    satisfaction: Mapped[float | None]

@@ -59,6 +59,7 @@ def import_models() -> None:
     import reintegration_hub.core.money
     import reintegration_hub.core.outbox
     import reintegration_hub.deliveries.models
+    import reintegration_hub.feedback.models
     import reintegration_hub.followups.models
     import reintegration_hub.monitoring.models
     import reintegration_hub.operations.models
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.core.api import register_api
     from reintegration_hub.deliveries import api as deliveries_api
     from reintegration_hub.deliveries import views as deliveries_views
+    from reintegration_hub.feedback import views as feedback_views
     from reintegration_hub.followups import api as followups_api
     from reintegration_hub.followups import views as followups_views
     from reintegration_hub.home import views as home_views
@@ -123,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(partners_views.bp)
     app.register_blueprint(plans_views.bp)
     app.register_blueprint(deliveries_views.bp)
+    app.register_blueprint(feedback_views.bp)
     app.register_blueprint(followups_views.bp)
     app.register_blueprint(monitoring_views.bp)
     app.register_blueprint(notifications_views.bp)

@@ -91,6 +91,10 @@ DEFAULTS: dict[str, Any] = {
     # the address links in e-mails start with (no request exists when a flow writes them);
     # a path is kept (https://example.org/hub); `make run` sets it from its PORT
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    # returnee feedback (feedback.services): days a link stays open, and days the case
+    # manager has to follow up a low score
+    "FEEDBACK_LINK_DAYS": 30,
+    "FEEDBACK_TASK_DAYS": 3,
     "MAIL_FROM": "Reintegration Hub <no-reply@reintegration-hub.invalid>",
     # the SMTP server the deliver_notifications flow sends the outbox through
     "SMTP_HOST": "localhost",

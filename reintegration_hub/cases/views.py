@@ -56,6 +56,7 @@ from reintegration_hub.core.submit import (
 )
 from reintegration_hub.core.web import attachment, query_int, query_page, query_text
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback import services as feedback
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -274,6 +275,10 @@ def _case_page(case_id: int, note_form: NoteForm | None = None, status: int = 20
         if may_see_log
         else None,
         access_label=lambda action: ACCESS_ACTION_LABELS.get(action, action),
+        feedback=feedback.case_feedback(case.id, actor=current_user),
+        feedback_status=feedback.request_status,
+        invitation=feedback.invitation,
+        hands_over_links=current_user.role in {Role.CASE_MANAGER, Role.ADMIN},
     ), status
 
 

@@ -6,7 +6,8 @@ used), the invoice and the handover certificate. A line is delivered in one inst
 several (monthly rent, a business grant paid in stages) up to its planned quantity and amount,
 never beyond; it is delivered when either is reached. The first instalment consumes the line's
 place and moves the case to "in delivery"; each closes the line's next delivery milestone; the
-last one marks the referral delivered and closes the milestones left, all in one transaction.
+last one marks the referral delivered, closes the milestones left and writes the returnee's
+feedback request (``feedback.services.request_feedback``), all in one transaction.
 Two instalments of one line recorded at the same moment are taken one after the other (the
 line's row is locked on PostgreSQL; the numbering of instalments refuses the second on both).
 Certificates are checked and stored by ``deliveries.certificates``.
@@ -60,6 +61,7 @@ from reintegration_hub.deliveries.certificates import (
 )
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback.services import request_feedback
 from reintegration_hub.followups.models import OPEN_STATUSES, Milestone, MilestoneKind
 from reintegration_hub.followups.scheduling import complete_milestones
 from reintegration_hub.plans.models import Plan, PlanLine, PlanStatus
@@ -628,6 +630,8 @@ def record_delivery(
         _close_delivery_milestones(line, progress, cleaned.quantity, checked, final, actor)
         if final:
             mark_referral_delivered(line.referral.id, actor=actor)
+            # the returnee is asked how it went (the lead's SMS sends this invitation)
+            request_feedback(delivery, actor=actor)
         if line.plan.returnee.status == CaseStatus.PLAN_APPROVED:
             advance_case(line.plan.returnee, CaseStatus.IN_DELIVERY, actor=actor)
     except sa.exc.IntegrityError:

@@ -34,6 +34,7 @@ from reintegration_hub.followups.labels import (
     VISIT_MODE_LABELS,
 )
 from reintegration_hub.followups.models import (
+    UNTEMPLATED_KINDS,
     Dimension,
     MilestoneKind,
     MilestoneStep,
@@ -168,7 +169,10 @@ class StepForm(Form):
 
     name = StringField(_l("Name"), validators=[DataRequired()])
     kind = SelectField(
-        _l("Type"), choices=choices((k.value, label) for k, label in KIND_LABELS.items())
+        _l("Type"),
+        choices=choices(
+            (k.value, label) for k, label in KIND_LABELS.items() if k not in UNTEMPLATED_KINDS
+        ),
     )
     offset_days = IntegerField(_l("Due after (days)"), validators=[InputRequired()])
     after_step = SelectField(_l("Counted from"), choices=[], validate_choice=False)

@@ -56,6 +56,7 @@ KIND_LABELS: dict[Any, Any] = {
     MilestoneKind.MONITORING_VISIT: _l("Monitoring visit"),
     MilestoneKind.SUSTAINABILITY_SURVEY: _l("Sustainability survey"),
     MilestoneKind.WINDOW_CLOSES: _l("Window closes"),
+    MilestoneKind.FEEDBACK_FOLLOWUP: _l("Low feedback score"),
 }
 
 VISIT_MODE_LABELS: dict[Any, Any] = {

@@ -34,6 +34,12 @@ class MilestoneKind(enum.StrEnum):
     MONITORING_VISIT = "monitoring_visit"
     SUSTAINABILITY_SURVEY = "sustainability_survey"
     WINDOW_CLOSES = "window_closes"
+    # opened by a returnee's low feedback score (``feedback.services``), never by a template
+    FEEDBACK_FOLLOWUP = "feedback_followup"
+
+
+#: Kinds no template step has: the product opens these milestones itself.
+UNTEMPLATED_KINDS = frozenset({MilestoneKind.FEEDBACK_FOLLOWUP})
 
 
 class Responsible(enum.StrEnum):

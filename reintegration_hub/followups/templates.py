@@ -17,6 +17,7 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, Perm
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
+    UNTEMPLATED_KINDS,
     MilestoneKind,
     MilestoneStep,
     MilestoneTemplate,
@@ -261,8 +262,11 @@ def _kind_problems(
     step_id: int | None,
     others: Mapping[str, MilestoneStep],
 ) -> dict[str, list[object]]:
-    """One step closes the window, and it stays the one that does."""
+    """One step closes the window, and it stays the one that does; no step is of a kind the
+    product opens itself (a low feedback score's follow-up)."""
     problems: dict[str, list[object]] = {}
+    if data.kind in UNTEMPLATED_KINDS:
+        problems["kind"] = [_l("This type of milestone is not planned by a template.")]
     if data.kind == MilestoneKind.WINDOW_CLOSES and any(
         step.kind == MilestoneKind.WINDOW_CLOSES for step in others.values()
     ):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,8 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.memo import remembered
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback.models import FeedbackScore
+from reintegration_hub.feedback.services import LOW_SCORE
 from reintegration_hub.followups.models import Milestone, MilestoneStatus
 from reintegration_hub.monitoring import figures
 from reintegration_hub.monitoring.figures import BucketCount, CaseCounts, MonthCount, Totals
@@ -90,6 +92,24 @@ class GrantProgress:
 
 
 @dataclass
+class SatisfactionRow:
+    """The returnees' feedback scores of one partner, category or country."""
+
+    key: Any  # partner id, category, country code
+    name: str
+    answers: int
+    mean: float
+    low: int  # scores at or under the low mark (``feedback.services.LOW_SCORE``)
+
+
+@dataclass
+class Satisfaction:
+    by_partner: list[SatisfactionRow]
+    by_category: list[SatisfactionRow]
+    by_country: list[SatisfactionRow]
+
+
+@dataclass
 class Dashboard:
     filters: DashboardFilters
     totals: Totals
@@ -98,6 +118,7 @@ class Dashboard:
     milestones: list[OfficeMilestones]
     grants: list[GrantProgress]
     outcomes: Outcomes
+    satisfaction: Satisfaction
     #: when the case counts and spending are the snapshot's, its time; None when live
     counted_at: dt.datetime | None = None
     #: the day returns and arrivals are counted up to (the snapshot's, or today's when live)
@@ -124,6 +145,7 @@ def dashboard(
         milestones=_open_milestones(filters),
         grants=grant_progress(filters, counts.per_grant),
         outcomes=read_outcomes(filters, snapshot),
+        satisfaction=satisfaction(filters),
         counted_at=counts.counted_at,
         as_of=counts.as_of,
     )
@@ -180,6 +202,60 @@ def cell_case_counts(
             [cases, returns, arrivals, committed, delivered],
         )
     return counts
+
+
+def satisfaction(filters: DashboardFilters) -> Satisfaction:
+    """The returnees' feedback scores by partner, by category and by country of return: the
+    number of scores, their mean and the low ones, under the filters (partner, category and
+    country on the scores' own indexed columns; the case filters through the case). Three
+    GROUP BY statements whatever the number of answers."""
+    where: list[sa.ColumnElement[bool]] = []
+    if filters.partner_id is not None:
+        where.append(FeedbackScore.partner_id == filters.partner_id)
+    if filters.category is not None:
+        where.append(FeedbackScore.category == filters.category)
+    if filters.return_country_code:
+        where.append(FeedbackScore.return_country_code == filters.return_country_code)
+    # the other filters select cases (grant, return period, host office, vulnerability)
+    case_where = replace(
+        filters, partner_id=None, category=None, return_country_code=None
+    ).case_conditions()
+    if case_where:
+        where.append(FeedbackScore.returnee_id.in_(sa.select(Returnee.id).where(*case_where)))
+    figures_of = (
+        sa.func.count().label("answers"),
+        sa.func.avg(sa.cast(FeedbackScore.score, sa.Float)).label("mean"),
+        sa.func.coalesce(
+            sa.func.sum(sa.case((FeedbackScore.score <= LOW_SCORE, 1), else_=0)), 0
+        ).label("low"),
+    )
+
+    def rows(key: Any, *extra: Any) -> list[Any]:
+        stmt = sa.select(key, *extra, *figures_of).where(*where).group_by(key, *extra)
+        return list(db.session.execute(stmt))
+
+    by_partner = [
+        SatisfactionRow(row[0], row[1], row.answers, float(row.mean), int(row.low))
+        for row in db.session.execute(
+            sa.select(FeedbackScore.partner_id, Partner.name, *figures_of)
+            .join(Partner, Partner.id == FeedbackScore.partner_id)
+            .where(*where)
+            .group_by(FeedbackScore.partner_id, Partner.name)
+        )
+    ]
+    by_category = [
+        SatisfactionRow(row[0], str(row[0]), row.answers, float(row.mean), int(row.low))
+        for row in rows(FeedbackScore.category)
+    ]
+    by_country = [
+        SatisfactionRow(row[0], str(row[0]), row.answers, float(row.mean), int(row.low))
+        for row in rows(FeedbackScore.return_country_code)
+    ]
+
+    def order(found: list[SatisfactionRow]) -> list[SatisfactionRow]:
+        return sorted(found, key=lambda r: (r.mean, -r.answers, r.name))
+
+    return Satisfaction(order(by_partner), order(by_category), order(by_country))
 
 
 def _open_milestones(filters: DashboardFilters) -> list[OfficeMilestones]:

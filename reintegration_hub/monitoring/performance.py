@@ -19,7 +19,9 @@ Definitions (as of a day, counting what had happened by its end):
   365 days after the return (the return date
   the milestones count from: the departure, else the plan's approval day);
 - *scores*: the mean, per dimension and composite, of the latest sustainability survey of each
-  returnee the partner delivered to.
+  returnee the partner delivered to;
+- *satisfaction*: the mean of the scores (1-5) returnees gave the partner's delivered supports
+  through their feedback links by then, and how many scores (``feedback.models``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.sql import days_between, hours_between, utc_day
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback.models import FeedbackScore
 from reintegration_hub.followups.models import SustainabilitySurvey
 from reintegration_hub.plans.models import Plan, PlanLine
 
@@ -78,6 +81,7 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
     lines = _line_counts(end, as_of_value)
     to_deliver = _days_to_deliver(as_of_value)
     scores = _served_scores(as_of_value)
+    satisfaction = _satisfaction(as_of_value)
     return (
         sa.select(
             Partner.id,
@@ -98,6 +102,8 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
             scores.c.social,
             scores.c.psychosocial,
             scores.c.composite,
+            _zero(satisfaction.c.answers),
+            satisfaction.c.satisfaction,
         )
         .select_from(Partner)
         .outerjoin(referrals, referrals.c.partner_id == Partner.id)
@@ -105,6 +111,7 @@ def performance_select(as_of: dt.date, refreshed_at: dt.datetime) -> sa.Select[A
         .outerjoin(lines, lines.c.partner_id == Partner.id)
         .outerjoin(to_deliver, to_deliver.c.partner_id == Partner.id)
         .outerjoin(scores, scores.c.partner_id == Partner.id)
+        .outerjoin(satisfaction, satisfaction.c.partner_id == Partner.id)
     )
 
 
@@ -242,6 +249,21 @@ def _served_scores(as_of_value: Any) -> sa.Subquery:
     )
 
 
+def _satisfaction(as_of_value: Any) -> sa.Subquery:
+    """Per partner, the returnees' feedback scores given by ``as_of``: how many, and their
+    mean (on the partner's score index)."""
+    return (
+        sa.select(
+            FeedbackScore.partner_id,
+            sa.func.count().label("answers"),
+            sa.func.avg(sa.cast(FeedbackScore.score, sa.Float)).label("satisfaction"),
+        )
+        .where(FeedbackScore.answered_on <= as_of_value)
+        .group_by(FeedbackScore.partner_id)
+        .subquery("satisfaction")
+    )
+
+
 #: The columns :func:`performance_select` fills, in its order.
 COLUMNS = (
     "partner_id",
@@ -262,6 +284,8 @@ COLUMNS = (
     "social",
     "psychosocial",
     "composite",
+    "feedback_answers",
+    "satisfaction",
 )
 
 

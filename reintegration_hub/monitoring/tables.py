@@ -27,7 +27,12 @@ from reintegration_hub.core import i18n
 from reintegration_hub.followups.labels import MILESTONE_STATUS_LABELS, band_label
 from reintegration_hub.followups.models import MilestoneStatus
 from reintegration_hub.monitoring.charts import Bar, column_chart, hbar_chart
-from reintegration_hub.monitoring.dashboard import Dashboard, GrantProgress, SourceSplit
+from reintegration_hub.monitoring.dashboard import (
+    Dashboard,
+    GrantProgress,
+    SatisfactionRow,
+    SourceSplit,
+)
 from reintegration_hub.monitoring.filters import DashboardFilters, month_end
 from reintegration_hub.monitoring.outcomes import Outcomes, ScoreRow
 from reintegration_hub.plans.labels import PLAN_STATUS_LABELS
@@ -135,7 +140,56 @@ def dashboard_tables(board: Dashboard, *, full: bool = True) -> list[Table]:
     for grant in board.grants:
         tables += [_spending_table(f, grant), _targets_table(f, grant)]
     tables += _outcome_tables(board, full=full)
+    tables += _satisfaction_tables(board)
     return tables
+
+
+def _satisfaction_tables(board: Dashboard) -> list[Table]:
+    """The returnees' feedback scores by partner, category and country of return."""
+    found = board.satisfaction
+    kinds = [
+        ("satisfaction-partner", _l("Satisfaction by partner"), _l("Partner"), found.by_partner),
+        (
+            "satisfaction-category",
+            _l("Satisfaction by support category"),
+            _l("Category"),
+            found.by_category,
+        ),
+        (
+            "satisfaction-country",
+            _l("Satisfaction by country of return"),
+            _l("Country"),
+            found.by_country,
+        ),
+    ]
+    tables = []
+    for key, title, heading, rows in kinds:
+        tables.append(
+            Table(
+                key,
+                title,
+                [
+                    Column("name", heading),
+                    Column("answers", _l("Answers"), "int"),
+                    Column("mean", _l("Mean score (1-5)"), "float"),
+                    Column("low", _l("Low scores (1-2)"), "int"),
+                ],
+                [
+                    {"name": _named(key, r), "answers": r.answers, "mean": r.mean, "low": r.low}
+                    for r in rows
+                ],
+                note=_l("The returnees' own scores of delivered supports, lowest first."),
+            )
+        )
+    return tables
+
+
+def _named(table: str, row: SatisfactionRow) -> str:
+    if table == "satisfaction-category":
+        return str(CATEGORY_LABELS.get(SupportCategory(row.key), row.name))
+    if table == "satisfaction-country":
+        return i18n.country_name(row.name)
+    return row.name
 
 
 def _returns_table(board: Dashboard) -> Table:

@@ -80,6 +80,11 @@ MESSAGE_KINDS = (
     MessageKind("referral:expired", _l("A referral expired unanswered"), _OVERSEERS),
     MessageKind("milestone", _l("A milestone is due or overdue"), _ALL),
     MessageKind(
+        "feedback:low-score",
+        _l("A returnee gave a low feedback score"),
+        frozenset({Role.CASE_MANAGER}),
+    ),
+    MessageKind(
         "milestone:escalation",
         _l("An overdue milestone is escalated to you"),
         frozenset({Role.ADMIN, Role.PROGRAMME_MANAGER, Role.CASE_MANAGER, Role.COUNSELLOR}),

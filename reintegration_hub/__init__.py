@@ -69,6 +69,7 @@ def import_models() -> None:
 
 def init_extensions(app: Flask) -> None:
     from reintegration_hub.auth.services import load_session_user, user_for_token
+    from reintegration_hub.cases.sms import sms_permitted
     from reintegration_hub.core.api import init_api
     from reintegration_hub.core.outbox import init_outbox
     from reintegration_hub.core.sentry import init_sentry
@@ -86,7 +87,7 @@ def init_extensions(app: Flask) -> None:
     bootstrap.init_app(app)
     init_web(app)
     init_api(app, loader=user_for_token)
-    init_outbox(app, languages=languages_of, accounts=accounts_of)
+    init_outbox(app, languages=languages_of, accounts=accounts_of, sms_permitted=sms_permitted)
     register_error_handlers(app)
 
 

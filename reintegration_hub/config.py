@@ -113,6 +113,17 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_DIGEST_AFTER": 5,
     # the hour (UTC) the daily digest goes out to users who chose it for a kind of message
     "OUTBOX_DIGEST_HOUR": 6,
+    # text messages to returnees (cases.sms, notifications.sms): SMS_GATEWAY "twilio" sends
+    # them through a Twilio-compatible Messages API at SMS_API_URL; "" sends none (they wait,
+    # queued); the credentials come from the environment (HUB_SMS_ACCOUNT_SID, ...)
+    "SMS_GATEWAY": "",
+    "SMS_API_URL": "https://api.twilio.com",
+    "SMS_ACCOUNT_SID": None,
+    "SMS_AUTH_TOKEN": None,
+    # the sender: a number or alphanumeric sender id, or a messaging service of the provider
+    "SMS_FROM": None,
+    "SMS_MESSAGING_SERVICE_SID": None,
+    "SMS_TIMEOUT_SECONDS": 15,
     # the Prefect server's UI (flow runs, schedules), linked from the admin pages; `make run`
     # sets it from its PREFECT_PORT
     "PREFECT_UI_URL": "http://127.0.0.1:4200",
@@ -206,6 +217,21 @@ def validate(config: Mapping[str, Any]) -> None:
             'with python -c "from cryptography.fernet import Fernet; '
             'print(Fernet.generate_key().decode())"'
         ) from None
+    if config["SMS_GATEWAY"] not in {"", "twilio"}:
+        raise ConfigError(
+            f'HUB_SMS_GATEWAY must be "twilio" or empty (no SMS), not {config["SMS_GATEWAY"]!r}'
+        )
+    if config["SMS_GATEWAY"]:
+        missing = [
+            f"HUB_{key}" for key in ("SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN") if not config.get(key)
+        ]
+        if not (config.get("SMS_FROM") or config.get("SMS_MESSAGING_SERVICE_SID")):
+            missing.append("HUB_SMS_FROM (or HUB_SMS_MESSAGING_SERVICE_SID)")
+        sms_api = urlsplit(str(config["SMS_API_URL"]))
+        if sms_api.scheme not in {"http", "https"} or not sms_api.hostname:
+            missing.append("HUB_SMS_API_URL (an http or https address)")
+        if missing:
+            raise ConfigError("SMS_GATEWAY is set, but these are missing: " + ", ".join(missing))
     prefect_ui = urlsplit(str(config["PREFECT_UI_URL"]))
     if prefect_ui.scheme not in {"http", "https"} or not prefect_ui.hostname or prefect_ui.query:
         raise ConfigError(

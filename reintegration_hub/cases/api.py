@@ -9,7 +9,7 @@ from typing import Any
 from flask import url_for
 from flask_login import current_user
 
-from reintegration_hub.cases import assignment, documents, notes, services
+from reintegration_hub.cases import assignment, documents, notes, services, sms
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.cases.schemas import (
     AssignmentResultSchema,
@@ -140,6 +140,19 @@ def change_status(data: dict[str, Any], case_id: int) -> Any:
 def record_consent(data: dict[str, Any], case_id: int) -> Any:
     """Record a new consent; it is in force from now on, earlier ones stay as history."""
     return services.record_consent(case_id, services.ConsentInput(**data), actor=current_user)
+
+
+@bp.post("/<int:case_id>/sms-opt-out")
+@bp.response(201, ConsentSchema)
+@bp.refuses(
+    {404: "No such case in the caller's scope", 409: "The returnee is not sent text messages"}
+)
+@roles(Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN)
+@commits
+def opt_out_sms(case_id: int) -> Any:
+    """Stop the returnee's text messages (they asked): a new consent with SMS off, the sharing
+    as before; the messages not yet sent are withdrawn."""
+    return sms.opt_out_sms(case_id, actor=current_user)
 
 
 @bp.post("/duplicates")

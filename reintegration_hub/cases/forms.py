@@ -54,6 +54,7 @@ from reintegration_hub.core.labels import ROLE_LABELS, SEX_LABELS, VULNERABILITY
 from reintegration_hub.core.validation import text_length
 from reintegration_hub.core.vocabulary import Sex, VulnerabilityCategory
 
+SMS_CONSENT_LABEL = _l("Consents to reminders by text message (SMS) on the mobile number")
 #: Dependant rows on the form; empty rows are ignored.
 DEPENDANT_ROWS = 4
 NONE = ("", "—")
@@ -93,6 +94,15 @@ class CaseForm(Form):
     return_city = StringField(_l("City of return"), validators=[Optional()])
     languages = SelectMultipleField(_l("Languages"))
     contact_after_return = TextAreaField(_l("Contact after return"), validators=[Optional()])
+    mobile_number = StringField(
+        _l("Mobile number"),
+        validators=[Optional()],
+        description=_l(
+            "For text messages (reminders of appointments), with the consent to SMS; with its "
+            "country code, or as dialled in the country of return."
+        ),
+        render_kw={"autocomplete": "off", "inputmode": "tel"},
+    )
     legal_status = SelectField(_l("Legal status"), choices=_enum_choices(LEGAL_STATUS_LABELS))
     return_decision_on = DateField(_l("Return decision date"), validators=[Optional()])
     departure_deadline_on = DateField(
@@ -164,6 +174,7 @@ class CaseForm(Form):
             return_city=self.return_city.data or "",
             languages=self.languages.data or [],
             contact_after_return=self.contact_after_return.data or "",
+            mobile_number=self.mobile_number.data or "",
             legal_status=LegalStatus(self.legal_status.data),
             return_decision_on=self.return_decision_on.data,
             departure_deadline_on=self.departure_deadline_on.data,
@@ -207,6 +218,7 @@ for _category, _label in VULNERABILITY_LABELS.items():
 class RegisterCaseForm(CaseForm):
     share_with_origin_office = BooleanField(_l("Consents to share data with the origin office"))
     share_with_partners = BooleanField(_l("Consents to share data with partners"))
+    sms_contact = BooleanField(SMS_CONSENT_LABEL)
     consent_given_on = DateField(_l("Consent given on"), validators=[Optional()])
     confirm_duplicate = BooleanField(_l("Register anyway: this is a different person"))
 
@@ -217,6 +229,7 @@ class RegisterCaseForm(CaseForm):
             share_with_origin_office=bool(self.share_with_origin_office.data),
             share_with_partners=bool(self.share_with_partners.data),
             given_on=self.consent_given_on.data,
+            sms_contact=bool(self.sms_contact.data),
         )
 
 
@@ -251,6 +264,7 @@ class ConsentForm(Form):
 
     share_with_origin_office = BooleanField(_l("Consents to share data with the origin office"))
     share_with_partners = BooleanField(_l("Consents to share data with partners"))
+    sms_contact = BooleanField(SMS_CONSENT_LABEL)
     given_on = DateField(_l("Consent given on"), validators=[DataRequired()])
 
     def consent_input(self) -> services.ConsentInput:
@@ -258,7 +272,12 @@ class ConsentForm(Form):
             share_with_origin_office=bool(self.share_with_origin_office.data),
             share_with_partners=bool(self.share_with_partners.data),
             given_on=self.given_on.data,  # type: ignore[arg-type]  # DataRequired
+            sms_contact=bool(self.sms_contact.data),
         )
+
+
+class SmsOptOutForm(Form):
+    """The returnee asked the case's staff to stop the text messages (``cases.sms``)."""
 
 
 class AssignForm(Form):

@@ -103,6 +103,7 @@ class Returnee(IdMixin, TimestampMixin, Base):
         "last_name",
         "date_of_birth",
         "contact_after_return",
+        "mobile_number",
         *("first_name_key", "last_name_key", "first_name_sound", "last_name_sound"),
         "phone_key",
     )
@@ -150,6 +151,9 @@ class Returnee(IdMixin, TimestampMixin, Base):
     return_city: Mapped[str] = mapped_column(sa.String(120), default="")
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # ISO 639-1
     contact_after_return: Mapped[str] = mapped_column(sa.String(500), default="")
+    # E.164 ("+995555123456"), normalised by ``cases.sms`` (the column is as long as a number
+    # may be written with spaces); texts go to it with the SMS consent
+    mobile_number: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
     # the search keys of the number, the names and the contact (cases.search), written with them
     case_number_tail: Mapped[int] = mapped_column(default=0)
     first_name_key: Mapped[str] = mapped_column(sa.String(120), default="")
@@ -258,6 +262,9 @@ class Consent(IdMixin, Base):
     returnee_id: Mapped[int] = mapped_column(sa.ForeignKey("returnees.id", ondelete="CASCADE"))
     share_with_origin_office: Mapped[bool]
     share_with_partners: Mapped[bool]
+    # may be sent text messages (reminders of appointments) on the case's mobile number; an
+    # opt-out (a STOP reply, or the case manager) is a new row with it off
+    sms_contact: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     given_on: Mapped[dt.date]
     recorded_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), index=True

@@ -2,7 +2,8 @@
 
 What goes and what stays (a case's aggregates feed the indicators, exports and donor reports):
 
-- replaced: the returnee's names, contact after return and city; the day and month of every
+- replaced: the returnee's names, contact after return, mobile number (and the
+  number and text of its text messages) and city; the day and month of every
   date of birth (the returnee's and the dependants': each becomes 1 July of its year, so an age
   computed from it is within half a year of the true one and age bands stay usable); the
   vulnerability notes (the categories stay); every free text a person wrote about the case:
@@ -49,8 +50,10 @@ from partners.referrals import PERSONAL_FIELDS
 from reintegration_hub.cases.documents import delete_case_documents
 from reintegration_hub.cases.models import CaseNote, Dependant, Returnee, VulnerabilityEntry
 from reintegration_hub.cases.search import SEARCH_COLUMNS
+from reintegration_hub.cases.sms import withdraw_sms
 from reintegration_hub.core.audit import REDACTED, AuditEntry
 from reintegration_hub.core.db import now_utc
+from reintegration_hub.core.outbox import Channel, OutboxMessage
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
@@ -62,7 +65,10 @@ DEFAULT_BATCH_SIZE = 500
 #: Free-text and personal columns blanked per model; also the keys redacted in its audit rows.
 BLANKED: Mapping[type[Any], tuple[str, ...]] = {
     # with the names go their search keys: the case is no longer found by them
-    Returnee: ("first_name", "last_name", "contact_after_return", "return_city", *SEARCH_COLUMNS),
+    Returnee: (
+        *("first_name", "last_name", "contact_after_return", "mobile_number", "return_city"),
+        *SEARCH_COLUMNS,
+    ),
     VulnerabilityEntry: ("notes",),
     CaseNote: ("text",),
     Plan: ("over_cap_justification", "review_comment"),
@@ -188,6 +194,7 @@ def anonymise_closed_cases(
             [{"id": d.id, "date_of_birth": coarse_birth_date(d.date_of_birth)} for d in dependants],
         )
     _blank(VulnerabilityEntry, VulnerabilityEntry.returnee_id.in_(case_ids))
+    _blank_text_messages(case_ids)
     note_ids = list(
         db.session.scalars(sa.select(CaseNote.id).where(CaseNote.returnee_id.in_(case_ids)))
     )
@@ -299,6 +306,17 @@ def _blank(model: type[Any], where: sa.ColumnElement[bool]) -> None:
         sa.update(model)
         .where(where)
         .values(dict.fromkeys(BLANKED[model], ""))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _blank_text_messages(case_ids: Sequence[int]) -> None:
+    """The cases' text messages lose their number and text; those not sent are withdrawn."""
+    withdraw_sms(case_ids)
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.returnee_id.in_(case_ids), OutboxMessage.channel == Channel.SMS)
+        .values(to_address="", body_text="")
         .execution_options(synchronize_session=False)
     )
 

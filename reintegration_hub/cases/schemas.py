@@ -56,6 +56,10 @@ class ConsentSchema(Schema):
     id = fields.Integer(dump_only=True)
     share_with_origin_office = fields.Boolean(required=True)
     share_with_partners = fields.Boolean(required=True)
+    sms_contact = fields.Boolean(
+        load_default=False,
+        metadata={"description": "may be sent reminders by text message on mobile_number"},
+    )
     given_on = fields.Date(required=True)
     recorded_by_id = fields.Integer(dump_only=True, allow_none=True)
     recorded_at = fields.AwareDateTime(dump_only=True)
@@ -81,6 +85,13 @@ class CaseDetailsSchema(Schema):
         metadata={"description": "ISO 639-1 codes"},
     )
     contact_after_return = fields.String(load_default="")
+    mobile_number = fields.String(
+        load_default="",
+        metadata={
+            "description": "for text messages: with its country code, or as dialled in the "
+            "country of return; answered in E.164 (+995555123456)"
+        },
+    )
     legal_status = fields.Enum(LegalStatus, by_value=True, required=True)
     return_decision_on = fields.Date(load_default=None, allow_none=True)
     departure_deadline_on = fields.Date(

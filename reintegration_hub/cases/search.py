@@ -15,7 +15,8 @@ by the case services together with the names and blanked by retention:
 Every word of a query must match (a first or a last name, in any order); several words also
 match as one name (``"van der Berg"``). A word that is a date (``1990-04-12``, ``12.04.1990``)
 matches the date of birth; a word with digits matches the end of the case number (``00022``,
-``22``) or the end of the contact's phone number (its last digits, whatever the spacing). Each
+``22``) or the end of the mobile number, else of the contact's phone number (its last digits,
+whatever the spacing). Each
 form is an indexed equality or range, so a search stays fast at 100,000 cases on either
 database. The conditions only narrow the reader's list: the scope is the case list's.
 """
@@ -109,14 +110,17 @@ def case_number_tail(case_number: str) -> int:
     return int(found.group()) if found else 0
 
 
-def search_keys(*, first_name: str, last_name: str, contact_after_return: str) -> dict[str, str]:
-    """The search columns of a case with these names and contact (``Returnee`` attributes)."""
+def search_keys(
+    *, first_name: str, last_name: str, contact_after_return: str, mobile_number: str = ""
+) -> dict[str, str]:
+    """The search columns of a case with these names and contact (``Returnee`` attributes);
+    the phone key is the mobile number's when the case has one, else the contact's."""
     return {
         "first_name_key": name_key(first_name),
         "last_name_key": name_key(last_name),
         "first_name_sound": sound_key(first_name),
         "last_name_sound": sound_key(last_name),
-        "phone_key": phone_key(contact_after_return),
+        "phone_key": phone_key(mobile_number or contact_after_return),
     }
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from partners import referrals
 from reintegration_hub.auth.models import Office, User
-from reintegration_hub.cases import search
+from reintegration_hub.cases import search, sms
 from reintegration_hub.cases.drill import CaseDrill, drill_conditions
 from reintegration_hub.cases.labels import STATUS_LABELS
 from reintegration_hub.cases.models import (
@@ -95,6 +95,7 @@ class CaseDetails:
     return_city: str = ""
     languages: Sequence[str] = ()
     contact_after_return: str = ""
+    mobile_number: str = ""  # normalised to E.164 by the rules (``cases.sms``)
     return_decision_on: dt.date | None = None
     departure_deadline_on: dt.date | None = None
     origin_office_id: int | None = None
@@ -116,6 +117,7 @@ class ConsentInput:
     share_with_origin_office: bool
     share_with_partners: bool
     given_on: dt.date
+    sms_contact: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,11 @@ def _validate(
         errors["languages"] = [_l("Use ISO 639-1 language codes.")]
     if len(details.contact_after_return) > 500:
         errors["contact_after_return"] = [_l("At most 500 characters.")]
+    mobile = ""
+    if (problem := sms.mobile_error(details.mobile_number, return_country)) is not None:
+        errors["mobile_number"] = [problem]
+    else:
+        mobile = sms.normalise_mobile(details.mobile_number, return_country)
     if details.departure_deadline_on is not None and details.return_decision_on is None:
         errors["return_decision_on"] = [_l("Give the return decision date.")]
     if details.departed_on and details.arrived_on and details.arrived_on < details.departed_on:
@@ -249,6 +256,7 @@ def _validate(
             "return_region": details.return_region.strip(),
             "return_city": details.return_city.strip(),
             "contact_after_return": details.contact_after_return.strip(),
+            "mobile_number": mobile,
         }
     )
 
@@ -260,6 +268,7 @@ def _apply(case: Returnee, details: CaseDetails) -> None:
         first_name=details.first_name,
         last_name=details.last_name,
         contact_after_return=details.contact_after_return,
+        mobile_number=details.mobile_number,
     )
     for name, value in keys.items():
         setattr(case, name, value)
@@ -499,6 +508,7 @@ def _add_consent(case: Returnee, consent: ConsentInput, *, actor: Actor) -> Cons
         returnee=case,
         share_with_origin_office=consent.share_with_origin_office,
         share_with_partners=consent.share_with_partners,
+        sms_contact=consent.sms_contact,
         given_on=consent.given_on,
         recorded_by_id=actor.id,
     )
@@ -512,9 +522,12 @@ def _add_consent(case: Returnee, consent: ConsentInput, *, actor: Actor) -> Cons
             "returnee_id": [None, case.id],
             "share_with_origin_office": [None, consent.share_with_origin_office],
             "share_with_partners": [None, consent.share_with_partners],
+            "sms_contact": [None, consent.sms_contact],
             "given_on": [None, consent.given_on.isoformat()],
         },
     )
+    if not consent.sms_contact:
+        sms.withdraw_sms([case.id])
     lines = db.session.scalars(
         sa.select(PlanLine).join(Plan).where(Plan.returnee_id == case.id)
     ).all()

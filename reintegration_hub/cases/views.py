@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -18,6 +27,7 @@ from reintegration_hub.cases import (
     notes,
     search,
     services,
+    sms,
 )
 from reintegration_hub.cases.drill import CaseDrill
 from reintegration_hub.cases.forms import (
@@ -28,6 +38,7 @@ from reintegration_hub.cases.forms import (
     FollowUpDoneForm,
     NoteForm,
     RegisterCaseForm,
+    SmsOptOutForm,
     StatusForm,
 )
 from reintegration_hub.cases.forms import CaseForm as EditCaseForm
@@ -42,11 +53,12 @@ from reintegration_hub.cases.labels import (
 )
 from reintegration_hub.cases.models import CaseStatus
 from reintegration_hub.core import i18n
-from reintegration_hub.core.authz import roles, sees_all_offices
+from reintegration_hub.core.authz import public, roles, sees_all_offices
 from reintegration_hub.core.errors import DomainError, NotFound
 from reintegration_hub.core.exports import FORMATS
 from reintegration_hub.core.forms import Form, error_summary, show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
+from reintegration_hub.core.outbox import public_url
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.submit import (
     Refused,
@@ -55,8 +67,9 @@ from reintegration_hub.core.submit import (
     submit_form,
 )
 from reintegration_hub.core.web import attachment, query_int, query_page, query_text
-from reintegration_hub.extensions import db
+from reintegration_hub.extensions import csrf, db
 from reintegration_hub.feedback import services as feedback
+from reintegration_hub.notifications.sms import gateway_from_config
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -264,6 +277,7 @@ def _case_page(case_id: int, note_form: NoteForm | None = None, status: int = 20
         deadline_near=services.deadline_is_near(case),
         status_form=StatusForm(formdata=None, targets=targets) if targets else None,
         consent_form=ConsentForm(formdata=None),
+        sms_opt_out_form=SmsOptOutForm(formdata=None),
         may_reassign=assignment.may_reassign(current_user),
         notes=notes.case_notes(
             case.id, actor=current_user, page=query_page("notes_page"), page_size=NOTES_PAGE_SIZE
@@ -391,6 +405,52 @@ def record_consent(case_id: int) -> Any:
     else:
         flash(error_summary(form), "danger")
     return redirect(url_for("cases.show", case_id=case_id))
+
+
+@bp.post("/<int:case_id>/sms-opt-out")
+@roles(Role.COUNSELLOR, Role.CASE_MANAGER, Role.ADMIN)
+def opt_out_sms(case_id: int) -> Any:
+    """The returnee asked to stop the text messages: a consent with SMS off."""
+    form = SmsOptOutForm()
+    if form.validate_on_submit():
+        try:
+            sms.opt_out_sms(case_id, actor=current_user)
+        except DomainError as error:
+            if isinstance(error, NotFound):
+                raise
+            flash(str(error), "warning")
+        else:
+            db.session.commit()
+            flash(_("Text messages are stopped; the consent is recorded."), "success")
+    else:
+        flash(error_summary(form), "danger")
+    return redirect(url_for("cases.show", case_id=case_id))
+
+
+#: the answer a Twilio-compatible gateway expects: an empty TwiML document (no reply sent)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@bp.post("/sms/replies")
+@public  # the SMS gateway calls it; its request signature is checked instead of a session
+def sms_reply() -> Any:
+    """A returnee's reply through the gateway: a stop word opts out (``cases.sms``); anything
+    else, or an unknown number, records nothing. 403 without a valid signature, 404 with no
+    gateway configured."""
+    gateway = gateway_from_config(current_app.config)
+    if gateway is None:
+        raise NotFound(_("Not found."))
+    params = {key: value for key, value in request.form.items(multi=False)}
+    signature = request.headers.get("X-Twilio-Signature", "")[:200]
+    if not gateway.verify(public_url("cases.sms_reply"), params, signature):
+        return Response("", status=403)
+    reply = gateway.inbound(params)
+    sms.record_sms_reply(reply.from_number[:40], reply.text[: sms.MAX_REPLY + 1])
+    db.session.commit()
+    return Response(EMPTY_TWIML, mimetype="text/xml")
+
+
+csrf.exempt(sms_reply)  # the gateway has no session: the signature stands for the token
 
 
 # --- documents -------------------------------------------------------------------------------

@@ -18,6 +18,12 @@ in-app notice (``core.inbox``), written by the same call, once per key, with a l
 application (``app_path``). The user's e-mail choice for the message's kind decides whether
 the outbox row is queued now, held for the daily digest (``daily_digest``, due at
 ``OUTBOX_DIGEST_HOUR``) or not written.
+
+A text message to a returnee (``channel`` ``sms``, written by ``cases.sms``) is a row of the
+same table, sent by the same flow with the same locks and retries through the SMS gateway:
+``to_address`` is the number (E.164), ``returnee_id`` the case whose consent it needs, checked
+again just before it is sent (``sms_permitted``, set by ``init_outbox``); it has no subject, no
+in-app notice and no digest.
 """
 
 from __future__ import annotations
@@ -54,8 +60,11 @@ from reintegration_hub.extensions import db
 LanguageLookup = Callable[[Collection[str]], Mapping[str, str]]
 #: Finds the active account of each address it knows (lower-cased address -> user id).
 AccountLookup = Callable[[Collection[str]], Mapping[str, int]]
+#: Of (returnee id, number) pairs, those that may be sent a text message now.
+SmsPermission = Callable[[Collection[tuple[int, str]]], set[tuple[int, str]]]
 _EXTENSION = "reintegration_hub.outbox"
 _ACCOUNTS = "reintegration_hub.outbox.accounts"
+_SMS_PERMISSION = "reintegration_hub.outbox.sms_permission"
 #: outbox rows an insert at most (a catch-up of the sweep queues many at once)
 _MESSAGES_PER_INSERT = 2000
 
@@ -64,6 +73,14 @@ class OutboxStatus(enum.StrEnum):
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"  # permanently: shown to administrators, never retried on its own
+    # a text message whose returnee no longer consents (opted out, number changed, case
+    # anonymised) before it was sent: never sent, never retried
+    WITHDRAWN = "withdrawn"
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
 
 
 class OutboxMessage(Base):
@@ -80,6 +97,12 @@ class OutboxMessage(Base):
     # key: the outbox is below every area that writes to it
     notice_id: Mapped[int | None] = mapped_column(index=True)
     to_address: Mapped[str] = mapped_column(sa.String(254), index=True)
+    channel: Mapped[Channel] = mapped_column(
+        str_enum(Channel, length=8), default=Channel.EMAIL, server_default=Channel.EMAIL.value
+    )
+    # a text message's returnee (no foreign key, as notice_id): its consent is checked again
+    # before the send, and retention blanks the row with the case
+    returnee_id: Mapped[int | None] = mapped_column(index=True)
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
     # the language it is written in (a digest of several messages uses it too)
@@ -98,13 +121,27 @@ class OutboxMessage(Base):
 
 
 def init_outbox(
-    app: Flask, *, languages: LanguageLookup, accounts: AccountLookup | None = None
+    app: Flask,
+    *,
+    languages: LanguageLookup,
+    accounts: AccountLookup | None = None,
+    sms_permitted: SmsPermission | None = None,
 ) -> None:
-    """Tell the outbox how to find recipients' languages (the accounts and partners) and the
-    accounts of addresses a writer names no user for (their in-app notices)."""
+    """Tell the outbox how to find recipients' languages (the accounts and partners), the
+    accounts of addresses a writer names no user for (their in-app notices), and which text
+    messages their returnees still consent to."""
     app.extensions[_EXTENSION] = languages
     if accounts is not None:
         app.extensions[_ACCOUNTS] = accounts
+    if sms_permitted is not None:
+        app.extensions[_SMS_PERMISSION] = sms_permitted
+
+
+def sms_permitted(pairs: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Of (returnee id, number) pairs, those whose returnee consents now to text messages on
+    that number; none without the lookup ``init_outbox`` sets (nothing is sent unchecked)."""
+    lookup: SmsPermission | None = current_app.extensions.get(_SMS_PERMISSION)
+    return lookup(pairs) if lookup and pairs else set()
 
 
 def message_language(language: str | None) -> str:
@@ -181,6 +218,9 @@ class OutgoingMessage:
     user_id: int | None = None
     #: the in-app link of its notice (``app_path``); empty: the notice links nowhere
     app_link: str = ""
+    #: ``sms``: a text message to a returnee's number (no notice, no digest)
+    channel: Channel = Channel.EMAIL
+    returnee_id: int | None = None
 
 
 def queue_messages(messages: Iterable[OutgoingMessage]) -> int:
@@ -198,6 +238,9 @@ def queue_messages(messages: Iterable[OutgoingMessage]) -> int:
         choices = _choices(chunk, users)
         rows = []
         for message in chunk:
+            if message.channel == Channel.SMS:
+                rows.append(_row(message, now))
+                continue
             user_id = users.get(message.key.text)
             if user_id is None:
                 rows.append(_row(message, now))
@@ -218,6 +261,7 @@ def queue_messages(messages: Iterable[OutgoingMessage]) -> int:
 def _recipient_users(messages: list[OutgoingMessage]) -> dict[str, int]:
     """The user each message goes to, by key: as its writer says, else the active account
     with its address; messages to no user are left out."""
+    messages = [m for m in messages if m.channel == Channel.EMAIL]
     unnamed = {m.to_address for m in messages if m.user_id is None}
     lookup: AccountLookup | None = current_app.extensions.get(_ACCOUNTS)
     found = lookup({a.strip().lower() for a in unnamed}) if lookup and unnamed else {}
@@ -281,6 +325,8 @@ def _row(message: OutgoingMessage, now: dt.datetime) -> dict[str, Any]:
         "kind": message.key.kind,
         "notice_id": message.notice_id,
         "to_address": message.to_address,
+        "channel": message.channel,
+        "returnee_id": message.returnee_id,
         "subject": message.subject[:300],
         "body_text": message.body_text,
         "language": message.language,

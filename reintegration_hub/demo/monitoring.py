@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import phonenumbers
 import sqlalchemy as sa
 
 from partners import services as market
@@ -105,6 +106,19 @@ OUTCOME_OF_PARTNER = {
 DEFAULT_OUTCOME = 2.4
 FIRST_NAMES = ["Nino", "Giorgi", "Ani", "Davit", "Mariam", "Aram", "Lusine", "Farid", "Aziz"]
 FIRST_NAMES += ["Zarina", "Ahmed", "Layla", "Minh", "Lan", "Bat", "Saraa", "Tamar", "Levan"]
+
+
+def demo_mobile(country: str, serial: int) -> str:
+    """A valid mobile number of ``country`` for a demo case (``libphonenumber``'s example
+    with the case's serial in its last digits), or none where there is no such example."""
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        return ""
+    digits = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    number = f"{digits[:-3]}{serial % 1000:03d}"
+    return number if phonenumbers.is_valid_number(phonenumbers.parse(number)) else digits
+
+
 LAST_NAMES = ["Beridze", "Kapanadze", "Hakobyan", "Aliyev", "Rahimov", "Hassan", "Nguyen"]
 LAST_NAMES += ["Bold", "Lomidze", "Sargsyan", "Karimova", "Tran", "Ganbaatar", "Jafarov"]
 
@@ -305,6 +319,9 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
             else None
         )
         first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        # every third open case has a mobile number and takes reminders by SMS (no draw from
+        # rng: the rest of the demo stays as it was)
+        mobile = demo_mobile(country, number) if closure is None and number % 3 == 0 else ""
         rows["returnees"].append(
             {
                 "case_number": f"{host.country_code}-{registered.year}-{number:05d}",
@@ -313,7 +330,10 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                 "last_name": last_name,
                 # what the case services write with the names (cases.search)
                 **search.search_keys(
-                    first_name=first_name, last_name=last_name, contact_after_return=""
+                    first_name=first_name,
+                    last_name=last_name,
+                    contact_after_return="",
+                    mobile_number=mobile,
                 ),
                 "date_of_birth": dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(15_000)),
                 "sex": rng.choice(["female", "male"]),
@@ -323,6 +343,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                 "return_city": origin.city,
                 "languages": [origin.languages[0]] if origin.languages else [],
                 "contact_after_return": "",
+                "mobile_number": mobile,
                 "host_office_id": host.id,
                 "counsellor_id": counsellor_of[host.id],
                 "origin_office_id": origin.id,
@@ -344,6 +365,7 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
                 "returnee_id": case_id,
                 "share_with_origin_office": True,
                 "share_with_partners": True,
+                "sms_contact": bool(mobile),
                 "given_on": registered,
                 "recorded_by_id": counsellor_of[host.id],
                 "recorded_at": created_at,

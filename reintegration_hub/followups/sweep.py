@@ -5,7 +5,9 @@ ended, mark milestones overdue and due, raise escalation levels (pure functions 
 stored with each milestone), then write a notice for each milestone these updates changed
 (``milestone_notices`` is unique per milestone, kind and level: one made due and then overdue
 is reminded once) and queue one e-mail per new notice and recipient in the outbox (unique key
-per notice and recipient).
+per notice and recipient). A new reminder of a milestone that involves the returnee (the
+first-contact call, a monitoring visit, a sustainability survey) is also texted to the returnee
+who consents to SMS (``cases.sms.queue_milestone_sms``, unique key per milestone).
 
 Notices are written only for what the range's own updates change (``UPDATE ... RETURNING``),
 not for every open milestone again each day, and in the same transaction: a range killed half
@@ -41,6 +43,7 @@ from sqlalchemy.dialects import postgresql
 from partners.models import Partner, Referral
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.cases.models import Returnee
+from reintegration_hub.cases.sms import queue_milestone_sms
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import (
     MessageKey,
@@ -83,7 +86,7 @@ class SweepCounts:
     escalated: int = 0
     reminders: int = 0
     escalations: int = 0
-    messages: int = 0
+    messages: int = 0  # outbox rows queued: e-mails, and text messages to returnees
 
     def __add__(self, other: SweepCounts) -> SweepCounts:
         return SweepCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -160,6 +163,9 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
         # in chunks, so that a range's memory does not grow with what it has to catch up on
         messages=sum(
             _queue_messages(new_notices[at : at + _NOTICES_PER_CHUNK])
+            + queue_milestone_sms(
+                [(n, m) for n, m, level in new_notices[at : at + _NOTICES_PER_CHUNK] if level == 0]
+            )
             for at in range(0, len(new_notices), _NOTICES_PER_CHUNK)
         ),
     )

@@ -11,8 +11,16 @@ Two deliverers never send the same message on PostgreSQL: a message is locked
 (``FOR UPDATE SKIP LOCKED``) from before its send until the commit that marks it, and the other
 deliverer skips it. SQLite has no row locks: run one deliverer at a time there (``make run`` does).
 
-Logs name counts and message ids only, never addresses, subjects or server replies (they go to
-``last_error``, shown to administrators).
+Text messages to returnees (``channel`` ``sms``) go through the same claim, lock, commit and
+backoff, through the SMS gateway (``notifications.sms``) instead of SMTP, one message a unit
+(no digests). Just before the send the returnee's consent is read again
+(``core.outbox.sms_permitted``): a message whose returnee opted out since, or whose number
+changed, is ``withdrawn``, never sent. A gateway that fails transiently keeps its message
+queued for a later attempt and stops the text messages of this batch (e-mails go on); with no
+gateway configured text messages are not claimed at all and wait, queued.
+
+Logs name counts and message ids only, never addresses, numbers, subjects or server replies
+(they go to ``last_error``, shown to administrators).
 """
 
 from __future__ import annotations
@@ -40,9 +48,10 @@ from reintegration_hub.auth.models import User
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, NotFound, PermissionDenied
-from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
+from reintegration_hub.core.outbox import Channel, OutboxMessage, OutboxStatus, sms_permitted
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
+from reintegration_hub.notifications.sms import SmsGateway, SmsRefused, gateway_from_config
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +71,11 @@ class DeliveryCounts:
     digests: int = 0  # digest e-mails among the e-mails sent
     deferred: int = 0  # refused for now: queued again for a later attempt
     failed: int = 0  # refused for good, or out of attempts
+    withdrawn: int = 0  # text messages whose returnee no longer consents: never sent
 
     @property
     def handled(self) -> int:
-        return self.sent + self.deferred + self.failed
+        return self.sent + self.deferred + self.failed + self.withdrawn
 
     def __add__(self, other: DeliveryCounts) -> DeliveryCounts:
         return DeliveryCounts(
@@ -73,6 +83,7 @@ class DeliveryCounts:
             digests=self.digests + other.digests,
             deferred=self.deferred + other.deferred,
             failed=self.failed + other.failed,
+            withdrawn=self.withdrawn + other.withdrawn,
         )
 
 
@@ -87,6 +98,8 @@ class _Pending:
     language: str
     kind: str
     daily_digest: bool
+    channel: Channel
+    returnee_id: int | None
 
 
 @dataclass(frozen=True)
@@ -106,11 +119,17 @@ _PENDING_COLUMNS = (
     OutboxMessage.language,
     OutboxMessage.kind,
     OutboxMessage.daily_digest,
+    OutboxMessage.channel,
+    OutboxMessage.returnee_id,
 )
 
 
 def deliver_outbox(
-    *, batch_size: int, now: dt.datetime | None = None, send: Send | None = None
+    *,
+    batch_size: int,
+    now: dt.datetime | None = None,
+    send: Send | None = None,
+    sms_gateway: SmsGateway | None = None,
 ) -> DeliveryCounts:
     """Send the queued messages due at ``now`` (default: the current time) until ``batch_size``
     of them are handled (a digest may take the count past it).
@@ -132,28 +151,56 @@ def deliver_outbox(
     Raises ``MailServerUnavailable`` (after recording the attempt of the message it was
     sending) when the server cannot be used, so that the caller retries later rather than
     burning one attempt of every queued message.
+
+    Text messages go through ``sms_gateway``, by default the one ``SMS_GATEWAY`` configures;
+    with none they are left queued (see the module's docstring).
     """
     now = now or now_utc()
     config = current_app.config
     counts = DeliveryCounts()
+    gateway = sms_gateway or gateway_from_config(config)
+    channels = {Channel.EMAIL, Channel.SMS} if gateway else {Channel.EMAIL}
     with ExitStack() as stack:
         if send is None:
             send = stack.enter_context(SmtpSender.from_config(config))
         try:
             while counts.handled < batch_size:
-                unit = _claim_next(now, digest_after=int(config["OUTBOX_DIGEST_AFTER"]))
+                unit = _claim_next(
+                    now, digest_after=int(config["OUTBOX_DIGEST_AFTER"]), channels=channels
+                )
                 if not unit:
                     break
+                if unit[0].channel == Channel.SMS and gateway is not None:
+                    done, gateway_ok = _deliver_sms(unit[0], gateway, now, config)
+                    counts += done
+                    if not gateway_ok:
+                        channels = {Channel.EMAIL}  # the gateway is down: texts wait
+                    continue
                 counts += _deliver(unit, send, now, config)
         finally:
             log.info(
-                "outbox: %d sent (%d digests), %d deferred, %d failed",
+                "outbox: %d sent (%d digests), %d deferred, %d failed, %d withdrawn",
                 counts.sent,
                 counts.digests,
                 counts.deferred,
                 counts.failed,
+                counts.withdrawn,
             )
+            if gateway is None:
+                _log_waiting_sms(now)
     return counts
+
+
+def _log_waiting_sms(now: dt.datetime) -> None:
+    waiting = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            OutboxMessage.status == OutboxStatus.QUEUED,
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.channel == Channel.SMS,
+        )
+    )
+    if waiting:
+        log.warning("outbox: %d text messages wait: no SMS gateway is configured", waiting)
 
 
 def message_id(key: str, domain: str) -> str:
@@ -163,11 +210,20 @@ def message_id(key: str, domain: str) -> str:
     return f"<{readable}.{digest}@{domain}>"
 
 
-def _claim_next(now: dt.datetime, *, digest_after: int) -> list[_Pending]:
-    """Lock the next due message, with the recipient's other due messages of its kind when they
-    are more than ``digest_after`` together (a digest), or, for a message held for the daily
-    digest, with every other one held for the recipient's; empty when nothing is due."""
-    due = (OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
+def _claim_next(
+    now: dt.datetime, *, digest_after: int, channels: Collection[Channel] = (Channel.EMAIL,)
+) -> list[_Pending]:
+    """Lock the next due message of ``channels``, with the recipient's other due messages of its
+    kind when they are more than ``digest_after`` together (a digest), or, for a message held
+    for the daily digest, with every other one held for the recipient's; empty when nothing is
+    due. A text message is always alone."""
+    due: tuple[sa.ColumnElement[bool], ...] = (
+        OutboxMessage.status == OutboxStatus.QUEUED,
+        OutboxMessage.next_attempt_at <= now,
+        OutboxMessage.channel.in_(sorted(channels))
+        if len(channels) == 1
+        else sa.true(),  # both: no condition, the index on status and time serves as it is
+    )
     first = db.session.execute(
         sa.select(*_PENDING_COLUMNS)
         .where(*due)
@@ -178,6 +234,9 @@ def _claim_next(now: dt.datetime, *, digest_after: int) -> list[_Pending]:
     if first is None:
         return []
     unit = [_Pending(*first)]
+    if first.channel == Channel.SMS:
+        return unit
+    due = (*due, OutboxMessage.channel == Channel.EMAIL)
     if first.daily_digest:
         held = db.session.execute(
             sa.select(*_PENDING_COLUMNS)
@@ -245,6 +304,50 @@ def _deliver(
     )
     db.session.commit()
     return DeliveryCounts(sent=len(unit), digests=1 if len(unit) > 1 else 0)
+
+
+def _deliver_sms(
+    pending: _Pending, gateway: SmsGateway, now: dt.datetime, config: Mapping[str, Any]
+) -> tuple[DeliveryCounts, bool]:
+    """Send one text message if its returnee still consents (else it is withdrawn); the
+    counts, and whether the gateway can take more now."""
+    permitted = pending.returnee_id is not None and (
+        (pending.returnee_id, pending.to_address)
+        in sms_permitted([(pending.returnee_id, pending.to_address)])
+    )
+    if not permitted:
+        _mark(pending.id, status=OutboxStatus.WITHDRAWN, last_error="no consent to SMS any more")
+        db.session.commit()
+        return DeliveryCounts(withdrawn=1), True
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.commit()  # as for e-mails: no lock to keep, release SQLite's write lock
+    try:
+        gateway.send(pending.to_address, pending.body_text)
+    except SmsRefused as exc:
+        refusal = _Refusal(exc.error, permanent=exc.permanent, server=not exc.permanent)
+        counts = _record_refusal([pending], refusal, now, config)
+        db.session.commit()
+        if refusal.server:
+            log.warning("outbox: the SMS gateway is unavailable; stopped at message %d", pending.id)
+        return counts, not refusal.server
+    _mark(
+        pending.id,
+        status=OutboxStatus.SENT,
+        sent_at=now,
+        attempts=OutboxMessage.attempts + 1,
+        last_error="",
+    )
+    db.session.commit()
+    return DeliveryCounts(sent=1), True
+
+
+def _mark(message_id: int, **values: Any) -> None:
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _refusal(exc: Exception) -> _Refusal | None:

@@ -36,6 +36,7 @@ STATUS_LABELS = {
     OutboxStatus.QUEUED: _l("Queued"),
     OutboxStatus.SENT: _l("Sent"),
     OutboxStatus.FAILED: _l("Failed"),
+    OutboxStatus.WITHDRAWN: _l("Withdrawn"),
 }
 
 

@@ -90,3 +90,20 @@ def pdf_bytes(*, password: str | None = None) -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+def texted(actor: User, *, number: str = "+995 555 12 34 56", **overrides: Any) -> Returnee:
+    """A case with a mobile number whose consent allows text messages (and sharing with the
+    origin office)."""
+    case = services.register_case(
+        details(mobile_number=number, **overrides),
+        consent=services.ConsentInput(
+            share_with_origin_office=True,
+            share_with_partners=False,
+            given_on=TODAY,
+            sms_contact=True,
+        ),
+        confirm_duplicate=True,
+        actor=actor,
+    )
+    return case

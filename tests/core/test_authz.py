@@ -43,6 +43,7 @@ def test_public_rules_are_few_and_known(app: Flask) -> None:
         "auth.login",
         "auth.logout",
         "auth.set_language",
+        "cases.sms_reply",  # the SMS gateway's webhook: its request signature, not a session
         "feedback.answer",  # the returnee's feedback form, opened by its signed link: no account
         "followups.calendar_feed",  # opened by its secret token: a calendar program has no session
         "home.health",

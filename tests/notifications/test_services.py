@@ -277,6 +277,7 @@ def test_counts_name_every_status(app: Flask) -> None:
         OutboxStatus.QUEUED: 1,
         OutboxStatus.SENT: 0,
         OutboxStatus.FAILED: 1,
+        OutboxStatus.WITHDRAWN: 0,
     }
     assert [m.key for m in recent_messages(actor=admin)] == ["referral:2:sent", "referral:1:sent"]
 

@@ -1,8 +1,8 @@
 """text messages to returnees: the mobile number, the consent to SMS, the outbox's channel
 
-Revision ID: 0029_sms
-Revises: 0028
-Create Date: 2026-12-08 10:00:00
+Revision ID: 0030
+Revises: 0029
+Create Date: 2026-12-07 01:00:00
 
 A case's mobile number (E.164) and its consent row's SMS flag; an outbox row's channel
 (e-mail or SMS) and, for a text message, its returnee; a text message whose returnee no longer

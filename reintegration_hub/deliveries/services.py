@@ -630,7 +630,7 @@ def record_delivery(
         _close_delivery_milestones(line, progress, cleaned.quantity, checked, final, actor)
         if final:
             mark_referral_delivered(line.referral.id, actor=actor)
-            # the returnee is asked how it went (the lead's SMS sends this invitation)
+            # the returnee is asked how it went (by SMS when they consent to it)
             request_feedback(delivery, actor=actor)
         if line.plan.returnee.status == CaseStatus.PLAN_APPROVED:
             advance_case(line.plan.returnee, CaseStatus.IN_DELIVERY, actor=actor)

@@ -3,7 +3,9 @@ the case manager's task when a score is low.
 
 When the instalment that completes a plan line is recorded (``deliveries.record_delivery``),
 ``request_feedback`` writes one request for that delivery (a second call returns the first)
-and gives its link and the message to send it with, in the returnee's language. The link is
+and gives its link and the message to send it with, in the returnee's language; the message
+goes by SMS when the returnee consents to texts (``cases.sms``), else the case manager hands
+the link over. The link is
 short enough for an SMS: ``<PUBLIC_BASE_URL>/f/<id in base 36>.<12 base-32 characters of an
 HMAC-SHA256>``; the HMAC, keyed with ``SECRET_KEY``, covers the request's id and a random
 nonce, so a link cannot be guessed or altered, and it expires ``FEEDBACK_LINK_DAYS`` after it
@@ -22,6 +24,7 @@ import datetime as dt
 import enum
 import hashlib
 import hmac
+import logging
 import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -36,6 +39,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from partners.models import SupportOption
 from reintegration_hub.cases.models import Returnee
+from reintegration_hub.cases.sms import queue_returnee_sms
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
 from reintegration_hub.core.db import now_utc
@@ -60,6 +64,7 @@ from reintegration_hub.followups.models import (
 from reintegration_hub.followups.ownership import office_for
 from reintegration_hub.plans.models import PlanLine
 
+logger = logging.getLogger(__name__)
 #: Who answers through the link (no account): audited under this name.
 LINK_ACTOR = SystemActor("feedback-link")
 #: The one rule for a low score: at or under it, the case manager is asked to follow up.
@@ -179,9 +184,12 @@ def form_language(case: Returnee) -> str:
     return next((code for code in case.languages if code in available), "en")
 
 
-def feedback_message(request: FeedbackRequest, link: str | None = None) -> str:
-    """The text that carries the link, in the request's language: short, for one SMS."""
-    with force_locale(request.language):
+def feedback_message(
+    request: FeedbackRequest, link: str | None = None, language: str | None = None
+) -> str:
+    """The text that carries the link, in the request's language (or ``language``): short,
+    for one SMS."""
+    with force_locale(language or request.language):
         text: str = gettext(
             "IOM: how was the support you received? Tell us: %(link)s",
             link=link or feedback_link(request),
@@ -224,7 +232,28 @@ def request_feedback(delivery: Delivery, *, actor: Actor) -> Invitation:
     db.session.add(request)
     request.returnee = case
     record_audit("feedback.request", request, actor=actor, office_id=request.audit_office_id)
-    return invitation(request)
+    made = invitation(request)
+    _text_invitation(made, actor=actor)
+    return made
+
+
+def _text_invitation(made: Invitation, *, actor: Actor) -> None:
+    """The invitation goes by SMS when the returnee consents to it and has a mobile number
+    (``cases.sms``, through the outbox: once per delivery); the request is then sent. Else, or
+    when a long public address makes the text too long for an SMS, the case manager hands the
+    link over (the case page shows it, not sent)."""
+    request = made.request
+    try:
+        queued = queue_returnee_sms(
+            request.returnee_id,
+            key=message_key("sms:feedback:{}", request.delivery_id),
+            text_for_language=lambda language: feedback_message(request, made.link, language),
+        )
+    except ValueError:
+        logger.warning("feedback request %s: its text is too long for an SMS", request.id)
+        return
+    if queued:
+        mark_feedback_sent(request.id, actor=actor)
 
 
 def mark_feedback_sent(

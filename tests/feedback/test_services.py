@@ -10,9 +10,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from reintegration_hub.cases.models import Consent
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound
 from reintegration_hub.core.inbox import InboxNotice
+from reintegration_hub.core.outbox import Channel, OutboxMessage
 from reintegration_hub.deliveries.services import record_delivery
 from reintegration_hub.extensions import db
 from reintegration_hub.feedback import services
@@ -254,3 +256,40 @@ def test_marking_the_link_sent_keeps_the_first_time(app: Flask) -> None:
     services.mark_feedback_sent(request.id, actor=world.case_manager)
     assert request.sent_at == first
     assert services.request_status(request) == services.RequestStatus.SENT
+
+
+@pytest.mark.parametrize("sms_contact", [True, False])
+def test_the_invitation_goes_by_sms_once_when_the_returnee_consents(
+    app: Flask, sms_contact: bool
+) -> None:
+    world = build_world()
+    world.case.mobile_number = "+995555123456"
+    db.session.add(
+        Consent(
+            returnee_id=world.case.id,
+            share_with_origin_office=True,
+            share_with_partners=True,
+            given_on=TODAY,
+            sms_contact=sms_contact,
+        )
+    )
+    invited = delivered(world, languages=["ka", "en"])
+    texts = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.channel == Channel.SMS)
+    ).all()
+    if not sms_contact:
+        assert texts == []
+        assert invited.request.sent_at is None  # the case manager hands the link over
+        return
+    assert [(t.to_address, t.language, t.returnee_id) for t in texts] == [
+        ("+995555123456", "ka", world.case.id)
+    ]
+    assert invited.link in texts[0].body_text
+    assert texts[0].body_text == services.feedback_message(invited.request, invited.link, "ka")
+    assert invited.request.sent_at is not None
+    # asked again for the same delivery: the same request, no second text
+    services.request_feedback(invited.request.delivery, actor=world.case_manager)
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.channel == Channel.SMS))
+        == 1
+    )

@@ -46,7 +46,9 @@ def arrived_case(make_app: Callable[..., Flask], first_name: str, days_ago: int)
         actions.record_arrival(case_id, arrived_on=returned, actor=user_of(MANAGER))
         db.session.commit()
         sweep(TODAY)
-        number = db.session.get(Returnee, case_id).case_number  # type: ignore[union-attr]
+        case = db.session.get(Returnee, case_id)
+        assert case is not None
+        number = case.case_number
         db.session.remove()
     return number
 
@@ -79,7 +81,9 @@ def test_visits_and_surveys_recorded_offline_are_sent_once_and_a_conflict_is_kep
     base = live_server
     sign_in(page, base, MANAGER)
     page.get_by_role("link", name="In the field").click()
-    expect(page.get_by_test_id("offline-ready")).to_have_text("Ready to work offline on this device.")
+    expect(page.get_by_test_id("offline-ready")).to_have_text(
+        "Ready to work offline on this device."
+    )
     items = page.get_by_test_id("field-item")
     expect(items.filter(has_text=late)).to_have_count(4)  # three visits and the survey
 
@@ -136,7 +140,8 @@ def test_visits_and_surveys_recorded_offline_are_sent_once_and_a_conflict_is_kep
         assert recorded_visit.milestone_id == milestone_of(late, "visit_270").id
         assert recorded_visit.findings == "The tailoring shop is open, two orders a week."
         assert recorded_survey.milestone_id == milestone_of(late, "survey").id
-        assert recorded_visit.client_key and recorded_survey.client_key
+        assert recorded_visit.client_key
+        assert recorded_survey.client_key
         assert records(MonitoringVisit, other) == []
         db.session.remove()
 

@@ -221,7 +221,7 @@ def test_the_service_worker_is_served_at_the_page_path_as_javascript(w: World, l
     assert worker.status_code == 200
     assert worker.mimetype == "text/javascript"
     assert worker.headers["Cache-Control"] == "no-cache"
-    assert b"addEventListener(\"fetch\"" in worker.data
+    assert b'addEventListener("fetch"' in worker.data
     worker.close()
 
 

@@ -220,4 +220,14 @@ class FieldItemSchema(Schema):
     window_ends_on = fields.Date(
         dump_only=True, allow_none=True, metadata={"description": "the latest day of a record"}
     )
+    opens_on = fields.Date(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the first day a record closes this milestone"},
+    )
+    closes_before = fields.Date(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "a record from this day on closes the next one (null: none)"},
+    )
     case = fields.Nested(FieldCaseSchema, dump_only=True)

@@ -30,6 +30,7 @@ from reintegration_hub.followups.models import (
     Responsible,
     SavedWorkList,
 )
+from reintegration_hub.followups.windows import case_windows
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,6 +152,8 @@ class FieldItem:
 
     milestone: Milestone
     window_ends_on: dt.date | None  # the last day a visit or survey may carry
+    opens_on: dt.date | None  # the first day of the milestone's own window (None: no arrival)
+    closes_before: dt.date | None  # the day its window closes (None: with the case's window)
 
     @property
     def case(self) -> Returnee:
@@ -160,7 +163,8 @@ class FieldItem:
 def field_work(*, actor: Actor, today: dt.date | None = None) -> list[FieldItem]:
     """The open monitoring-visit and survey milestones ``actor`` answers for (``answered_by``,
     within ``scoped``: their own open cases of their office), overdue or due within
-    ``FIELD_DAYS_AHEAD`` days, by due date; at most ``FIELD_MAX_ITEMS``. Two statements."""
+    ``FIELD_DAYS_AHEAD`` days, by due date, each with the days a record of it may carry; at
+    most ``FIELD_MAX_ITEMS``. Three statements."""
     mine = answered_by(actor)
     if mine is None:
         return []
@@ -197,7 +201,10 @@ def field_work(*, actor: Actor, today: dt.date | None = None) -> list[FieldItem]
         .tuples()
         .all()
     )
-    return [FieldItem(m, ends.get(m.returnee_id)) for m in milestones]
+    spans = case_windows([m.returnee for m in milestones])
+    return [
+        FieldItem(m, ends.get(m.returnee_id), *spans.get(m.id, (None, None))) for m in milestones
+    ]
 
 
 def offices_with_milestones(*, actor: Actor) -> Sequence[Office]:

@@ -49,6 +49,8 @@ def test_the_field_list_gives_the_own_due_visits_by_case_number_only(client, w: 
     assert item["status"] == "overdue"
     assert item["due_on"] == str(day(90))
     assert item["window_ends_on"] == str(day(395))  # a year and the grace period
+    assert item["opens_on"] == str(day(45))  # halfway from the arrival
+    assert item["closes_before"] == str(day(180))  # the 6-month visit's due date
     assert item["case"] == {
         "id": w.case.id,
         "case_number": w.case.case_number,

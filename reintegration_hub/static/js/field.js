@@ -72,6 +72,22 @@
     return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
   }
 
+  function dayBefore(day) {
+    const [y, m, dd] = day.split("-").map(Number);
+    const date = new Date(Date.UTC(y, m - 1, dd - 1));
+    return date.toISOString().slice(0, 10);
+  }
+
+  // The days a record of ``item`` may carry and still close its milestone: from its window's
+  // opening (not before the arrival) to the day before the next one's, not after the case's
+  // window, not in the future (the server's rules, so that a refusal is rare).
+  function span(item) {
+    const first = [item.case.arrived_on, item.opens_on].filter(Boolean).sort().pop() || "";
+    const last = [today(), item.window_ends_on, item.closes_before && dayBefore(item.closes_before)]
+      .filter(Boolean).sort()[0];
+    return { first, last };
+  }
+
   function showDate(day) {
     if (!day) {
       return "";
@@ -132,6 +148,7 @@
           `${item.name} · ${text("due")} ${showDate(item.due_on)} `,
           overdue ? element("span", { class: "badge text-bg-danger" }, text("overdue")) : null,
         ),
+        element("div", { class: "small text-muted" }, `${text("counts")} ${showDate(span(item).first)} – ${showDate(span(item).last)}`),
       );
       if (keptFor.has(item.milestone_id)) {
         row.append(element("div", { class: "small text-success mt-1", "data-testid": "kept-here" }, text("kept-here")));
@@ -233,6 +250,8 @@
           problem = text("before-arrival");
         } else if (item.window_ends_on && value > item.window_ends_on) {
           problem = text("after-window");
+        } else if (value < span(item).first || value > span(item).last) {
+          problem = text("outside");
         }
       } else if (input.type === "number") {
         problem = /^[0-4]$/.test(value) ? "" : value ? text("score") : text("required");
@@ -292,9 +311,10 @@
       problemAt(input, "");
       const name = fieldName(input);
       if (input.type === "date") {
-        input.min = item.case.arrived_on || "";
-        input.max = item.window_ends_on && item.window_ends_on < today() ? item.window_ends_on : today();
-        input.value = answer ? answer.day : today();
+        const { first, last } = span(item);
+        input.min = first;
+        input.max = last;
+        input.value = answer ? answer.day : last;
       } else if (answer && name.startsWith("answer_")) {
         input.value = String(answer.body.answers[name.slice("answer_".length)] ?? "");
       } else if (answer && input.type === "checkbox") {

@@ -88,6 +88,13 @@
     return { first, last };
   }
 
+  // "Days that count for it: 3 Nov 2026 – 7 Dec 2026", or "... until 7 Dec 2026" when the
+  // window has no known start (the returnee's arrival not recorded yet)
+  function spanText({ first, last }) {
+    const shown = { first: showDate(first), last: showDate(last) };
+    return text(first ? "counts" : "counts-until").replace(/\{(first|last)\}/g, (_, name) => shown[name]);
+  }
+
   function showDate(day) {
     if (!day) {
       return "";
@@ -148,7 +155,7 @@
           `${item.name} · ${text("due")} ${showDate(item.due_on)} `,
           overdue ? element("span", { class: "badge text-bg-danger" }, text("overdue")) : null,
         ),
-        element("div", { class: "small text-muted" }, `${text("counts")} ${showDate(span(item).first)} – ${showDate(span(item).last)}`),
+        element("div", { class: "small text-muted" }, spanText(span(item))),
       );
       if (keptFor.has(item.milestone_id)) {
         row.append(element("div", { class: "small text-success mt-1", "data-testid": "kept-here" }, text("kept-here")));

@@ -17,12 +17,30 @@ import json
 import os
 import random
 import re
+import time
 from typing import Any
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
 
 with open(os.environ["LOAD_FIXTURE"]) as fixture_file:
     FIXTURE: dict[str, Any] = json.load(fixture_file)
+#: every request, one CSV line each (start time, page kind, milliseconds, failed), and a line
+#: ``spawned`` when every user was started: ``bench.load`` measures a window of them
+RECORD = open(os.environ["LOAD_RECORD"], "a", buffering=1)  # noqa: SIM115 - open for the run
+
+
+@events.request.add_listener
+def _record(
+    name: str, response_time: float, exception: Any, start_time: float = 0.0, **_: Any
+) -> None:
+    RECORD.write(f"{start_time:.3f},{name},{response_time:.1f},{int(exception is not None)}\n")
+
+
+@events.spawning_complete.add_listener
+def _spawned(user_count: int, **_: Any) -> None:
+    RECORD.write(f"{time.time():.3f},spawned,0,0\n")
+
+
 CRAFTS = ["tailoring", "welding", "bakery", "beekeeping", "rent", "school", "dental", "passport"]
 NAMES = ["ivan", "nino", "giorgi", "ana", "levan", "mariam", "armen", "davit"]
 

@@ -10,6 +10,8 @@ lines, the marketplace, surveys, an outcome snapshot). Then, on 127.0.0.1:
 
 1. the bench's accounts get a password (argon2 at its production cost), and a fixture file
    names them with the cases of theirs that have a plan (``bench/load_users.py`` reads it);
+   the database is vacuumed (the steady state autovacuum keeps: earlier runs' sweeps leave
+   old row versions behind);
 2. a throw-away PostgreSQL database for the Prefect server, and Procfile.production started
    as ``make serve`` starts it (gunicorn: ``--web-concurrency`` workers of ``--worker-class``
    with ``--threads``; the Prefect server; one worker of a process work pool), production

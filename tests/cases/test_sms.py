@@ -373,3 +373,19 @@ def test_anonymisation_wipes_the_number_and_the_texts(app: Flask) -> None:
         "",
         OutboxStatus.WITHDRAWN,
     )
+
+
+def test_anonymisation_wipes_the_gateways_error_text_of_a_failed_text(app: Flask) -> None:
+    case = texted(counsellor())
+    sms.queue_returnee_sms(case.id, key=message_key("sms:test:{}", 1), text_for_language=str)
+    (message,) = texts(case)
+    message.status = OutboxStatus.FAILED
+    message.last_error = f"400 21211: The 'To' number {NUMBER} is not a valid phone number."
+    case.status, case.closure_reason = CaseStatus.CLOSED, ClosureReason.COMPLETED
+    case.closed_at = now_utc() - dt.timedelta(days=4000)
+    db.session.flush()
+    anonymise_closed_cases(now_utc(), actor=SystemActor("test"))
+    db.session.expire_all()
+    (message,) = texts(case)
+    assert (message.to_address, message.body_text, message.last_error) == ("", "", "")
+    assert message.status == OutboxStatus.FAILED

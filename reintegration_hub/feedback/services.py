@@ -55,6 +55,7 @@ from reintegration_hub.feedback.models import (
     FeedbackRequest,
     FeedbackScore,
 )
+from reintegration_hub.followups.labels import FEEDBACK_TASK_PREFIX
 from reintegration_hub.followups.models import (
     Milestone,
     MilestoneKind,
@@ -422,7 +423,7 @@ def open_feedback_task(request: FeedbackRequest, *, actor: Actor) -> Milestone:
         office_id=office_for(Responsible.CASE_MANAGER, case),
         step_key=f"feedback:{request.id}",
         kind=MilestoneKind.FEEDBACK_FOLLOWUP,
-        name=f"Low feedback score: {_english_title(line.option)}"[:120],
+        name=f"{FEEDBACK_TASK_PREFIX}{_english_title(line.option)}"[:120],
         responsible=Responsible.CASE_MANAGER,
         due_on=due,
         remind_on=today,

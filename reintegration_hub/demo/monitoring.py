@@ -113,7 +113,7 @@ FEEDBACK_WAITING = 3
 LOW_SCORE_COMMENTS = {
     "en": "The tools came late and one was broken.",
     "ka": "ხელსაწყოები დაგვიანებით მოვიდა და ერთი გატეხილი იყო.",
-    "hy": "Գործիքները ուշ հասան, և մեկը կոտրված էր։",
+    "hy": "Գործիքները ուշ հասան, և մեկը կոտրված էր.",
     "ru": "Инструменты пришли поздно, и один был сломан.",
 }
 FIRST_NAMES = ["Nino", "Giorgi", "Ani", "Davit", "Mariam", "Aram", "Lusine", "Farid", "Aziz"]

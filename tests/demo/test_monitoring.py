@@ -142,7 +142,8 @@ def test_demo_feedback_fills_the_satisfaction_figures_and_opens_one_low_score_ta
     ).all()
     assert low.returnee.return_country_code == "GE"
     assert low.comment
-    assert low.task is not None and low.task.status in OPEN_STATUSES
+    assert low.task is not None
+    assert low.task.status in OPEN_STATUSES
     tbilisi = db.session.scalars(
         sa.select(User).where(User.email == "casemanager.tbilisi@demo.example")
     ).one()

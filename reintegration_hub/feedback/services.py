@@ -39,6 +39,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from partners.models import SupportOption
 from reintegration_hub.cases.models import Returnee
+from reintegration_hub.cases.services import read_case
 from reintegration_hub.cases.sms import queue_returnee_sms
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
@@ -479,6 +480,13 @@ def case_feedback(case_id: int, *, actor: Actor) -> Sequence[FeedbackRequest]:
         )
         .order_by(FeedbackRequest.created_at.desc(), FeedbackRequest.id.desc())
     ).all()
+
+
+def read_case_feedback(case_id: int, *, actor: Actor) -> Sequence[FeedbackRequest]:
+    """The API's read of a case's feedback (``case_feedback``): the case in ``actor``'s scope,
+    else NotFound; audited on the case (``feedback.read``), as the case page's read is."""
+    read_case(case_id, action="feedback.read", actor=actor)
+    return case_feedback(case_id, actor=actor)
 
 
 def delivery_feedback(delivery_id: int, *, actor: Actor) -> FeedbackRequest | None:

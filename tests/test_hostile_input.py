@@ -548,18 +548,23 @@ def _input_kind(attrs: dict[str, str]) -> str:
 
 
 class PageParser(HTMLParser):
-    """The links and the forms (fields with their current values) of a page."""
+    """The links and the forms (fields with their current values) of a page; a link to the
+    application's public address (``base``: a returnee's feedback link) counts as its path."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: str = "") -> None:
         super().__init__(convert_charrefs=True)
+        self.base = base.rstrip("/")
         self.links: list[str] = []
         self.forms: list[tuple[dict[str, str], list[FieldSpec]]] = []
         self._field: dict[str, Any] | None = None
 
     def handle_starttag(self, tag: str, pairs: list[tuple[str, str | None]]) -> None:
         attrs = {k: v or "" for k, v in pairs}
-        if tag == "a" and attrs.get("href", "").startswith("/"):
-            self.links.append(attrs["href"])
+        href = attrs.get("href", "")
+        if tag == "a" and self.base and href.startswith(self.base + "/"):
+            href = href.removeprefix(self.base)
+        if tag == "a" and href.startswith("/"):
+            self.links.append(href)
         elif tag == "form":
             self.forms.append((attrs, []))
         elif tag in {"button", "input"} and attrs.get("formaction") and self.forms:
@@ -647,7 +652,7 @@ def crawl(world: World) -> None:
             assert response.status_code < 500, f"{url} as {role}: {response.status_code}"
             if response.mimetype != "text/html":
                 continue
-            parser = PageParser()
+            parser = PageParser(world.app.config["PUBLIC_BASE_URL"])
             parser.feed(response.get_data(as_text=True))
             queue += [link for link in parser.links if link not in visited]
             for link in parser.links:

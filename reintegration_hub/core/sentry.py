@@ -36,9 +36,16 @@ def _is_phone(candidate: str) -> bool:
 
 def scrub_text(text: str) -> str:
     """``text`` with e-mail addresses and phone numbers masked (log lines and Sentry messages:
-    a returnee's number, or a comment quoting one, never leaves the process)."""
+    a returnee's number, or a comment quoting one, never leaves the process), and, during a
+    request to a route with a secret in its path, that path as its rule (Flask's "Exception on
+    /f/<code>")."""
     text = EMAIL.sub(FILTERED, text)
-    return PHONE.sub(lambda m: FILTERED if _is_phone(m.group()) else m.group(), text)
+    text = PHONE.sub(lambda m: FILTERED if _is_phone(m.group()) else m.group(), text)
+    if has_request_context() and request.url_rule is not None:
+        rule = request.url_rule.rule
+        if FREE_TEXT_VARIABLE.search(rule) and request.path in text:
+            text = text.replace(request.path, rule)
+    return text
 
 
 def _reported_url(url: str) -> str:

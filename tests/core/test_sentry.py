@@ -141,3 +141,12 @@ def test_scrubbing_masks_phone_numbers_and_keeps_dates_ids_and_counts(
     text: str, expected: str
 ) -> None:
     assert scrub_text(text) == expected
+
+
+def test_a_secret_in_the_path_is_scrubbed_as_its_rule(make_fresh_app) -> None:
+    app = make_fresh_app()
+    app.add_url_rule("/answer/<code>", "answer", public(lambda code: code))
+    with app.test_request_context("/answer/1a.secretsignature"):
+        app.preprocess_request()  # match the rule
+        text = scrub_text("Exception on /answer/1a.secretsignature [POST]")
+    assert text == "Exception on /answer/<code> [POST]"

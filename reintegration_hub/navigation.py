@@ -17,6 +17,7 @@ MENU: list[tuple[str, Any]] = [
     ("plans.queue", _l("Plans to review")),
     ("followups.index", _l("Follow-up")),
     ("followups.calendar_month", _l("Calendar")),
+    ("followups.field", _l("In the field")),
     ("partners.search", _l("Marketplace")),
     ("partners.partners", _l("Partners")),
     ("partners.referral_inbox", _l("Referrals")),

@@ -73,8 +73,7 @@ def downgrade():
         )
         batch_op.drop_index(batch_op.f("ix_outbox_messages_returnee_id"))
         batch_op.drop_column("returnee_id")
-        # the enum's check goes first: SQLite's copy of the table would keep it, naming a
-        # column that is gone
+        # the enum's check goes first: SQLite's copy of the table would name a column it lost
         batch_op.drop_constraint(batch_op.f("ck_outbox_messages_channel"), type_="check")
         batch_op.drop_column("channel")
     with op.batch_alter_table("consents", schema=None) as batch_op:

@@ -137,7 +137,11 @@ def logout() -> Any:
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    # what pages kept on the device (the field page's list and unsent answers, its service
+    # worker) goes with the session; the page asked before deleting unsent answers
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.post("/language")

@@ -267,6 +267,14 @@ class ConsentForm(Form):
     sms_contact = BooleanField(SMS_CONSENT_LABEL)
     given_on = DateField(_l("Consent given on"), validators=[DataRequired()])
 
+    @classmethod
+    def starting_from(cls, consent: Consent | None) -> ConsentForm:
+        """A blank form whose choices are those of the consent in force (ticking one box keeps
+        the others as they are); its date is left for the new consent's."""
+        choices = ("share_with_origin_office", "share_with_partners", "sms_contact")
+        data = {name: getattr(consent, name) for name in choices} if consent else None
+        return cls(formdata=None, data=data)
+
     def consent_input(self) -> services.ConsentInput:
         return services.ConsentInput(
             share_with_origin_office=bool(self.share_with_origin_office.data),

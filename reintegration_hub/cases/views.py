@@ -276,7 +276,7 @@ def _case_page(case_id: int, note_form: NoteForm | None = None, status: int = 20
         days_left=services.days_to_deadline(case),
         deadline_near=services.deadline_is_near(case),
         status_form=StatusForm(formdata=None, targets=targets) if targets else None,
-        consent_form=ConsentForm(formdata=None),
+        consent_form=ConsentForm.starting_from(case.consent),
         sms_opt_out_form=SmsOptOutForm(formdata=None),
         may_reassign=assignment.may_reassign(current_user),
         notes=notes.case_notes(

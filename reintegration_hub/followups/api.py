@@ -19,6 +19,7 @@ from reintegration_hub.followups.schemas import (
     ArrivalResultSchema,
     ArrivalSchema,
     DoneSchema,
+    FieldItemSchema,
     MilestoneActionSchema,
     MilestoneSchema,
     MoveSchema,
@@ -155,7 +156,8 @@ def record_arrival(data: dict[str, Any], case_id: int) -> Any:
 VISIT_ERRORS = {
     403: "Not a case manager or administrator",
     404: NOT_FOUND,
-    409: "This key was sent with another record",
+    409: "This key was sent with another record; or the milestone of for_milestone_id is "
+    "no longer open, or the case was closed (nothing is recorded)",
     422: "A bad field, or a day outside the follow-up window",
 }
 
@@ -211,9 +213,20 @@ def record_survey(data: dict[str, Any], case_id: int) -> Any:
         data["taken_on"],
         data["answers"],
         client_key=data["client_key"],
+        for_milestone_id=data["for_milestone_id"],
         actor=current_user,
     )
     return survey, 201 if made else 200
+
+
+@bp.get("/follow-up/field")
+@bp.response(200, FieldItemSchema(many=True))
+@roles(*visits.RECORDER_ROLES)
+def field_work() -> Any:
+    """The caller's visits and surveys to make (the offline page's data): the open visit and
+    survey milestones of their own open cases, overdue or due within 30 days, by due date;
+    each case by its number and town only."""
+    return worklist.field_work(actor=current_user)
 
 
 @bp.get("/follow-up/supervisors")

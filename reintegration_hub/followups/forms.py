@@ -119,8 +119,9 @@ class SupervisorForm(Form):
     supervisor_id = SelectField(_l("Supervisor"), coerce=lambda v: int(v) if v else None)
 
 
-def survey_form(version: ScoringVersion, formdata: Any = None) -> Form:
-    """A form with the survey date and one 0-4 field per indicator of ``version``."""
+def survey_form(version: ScoringVersion, formdata: Any = None, **kwargs: Any) -> Form:
+    """A form with the survey date and one 0-4 field per indicator of ``version`` (``kwargs``:
+    the form's, e.g. a ``prefix``)."""
 
     class SurveyForm(Form):
         class Meta:
@@ -138,7 +139,7 @@ def survey_form(version: ScoringVersion, formdata: Any = None) -> Form:
                 description=_l("0 = very poor, 4 = very good"),
             ),
         )
-    return SurveyForm(formdata=formdata) if formdata is not None else SurveyForm()
+    return SurveyForm(formdata=formdata, **kwargs) if formdata is not None else SurveyForm(**kwargs)
 
 
 def survey_answers(form: Form, version: ScoringVersion) -> dict[str, int]:

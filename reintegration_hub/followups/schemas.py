@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from reintegration_hub.core.schemas import Schema
 from reintegration_hub.followups.actions import MAX_NOTE
+from reintegration_hub.followups.labels import milestone_name
 from reintegration_hub.followups.models import (
     ActionKind,
     MilestoneKind,
@@ -134,6 +135,19 @@ CLIENT_KEY = fields.String(
 )
 
 
+FOR_MILESTONE = fields.Integer(
+    load_only=True,
+    load_default=None,
+    allow_none=True,
+    validate=ID,
+    metadata={
+        "description": "the milestone the client meant to close (an answer recorded offline): "
+        "409 and nothing recorded if meanwhile the case was closed, or that milestone was "
+        "closed or moved so that the date falls outside its window"
+    },
+)
+
+
 class VisitSchema(Schema):
     class Meta:
         model = MonitoringVisit
@@ -151,6 +165,7 @@ class VisitSchema(Schema):
     recorded_by_id = fields.Integer(dump_only=True, allow_none=True)
     recorded_at = fields.AwareDateTime(dump_only=True)
     client_key = CLIENT_KEY
+    for_milestone_id = FOR_MILESTONE
 
 
 class SurveySchema(Schema):
@@ -178,3 +193,41 @@ class SurveySchema(Schema):
     recorded_by_id = fields.Integer(dump_only=True, allow_none=True)
     recorded_at = fields.AwareDateTime(dump_only=True)
     client_key = CLIENT_KEY
+    for_milestone_id = FOR_MILESTONE
+
+
+class FieldCaseSchema(Schema):
+    """A case as the field list shows it: pseudonymous (no name, contact or plan)."""
+
+    id = fields.Integer(dump_only=True)
+    case_number = fields.String(dump_only=True)
+    town = fields.String(attribute="return_city", dump_only=True)
+    region = fields.String(attribute="return_region", dump_only=True)
+    country_code = fields.String(attribute="return_country_code", dump_only=True)
+    arrived_on = fields.Date(
+        dump_only=True, allow_none=True, metadata={"description": "the earliest day of a record"}
+    )
+
+
+class FieldItemSchema(Schema):
+    milestone_id = fields.Integer(attribute="milestone.id", dump_only=True)
+    kind = fields.Enum(MilestoneKind, by_value=True, attribute="milestone.kind", dump_only=True)
+    name = fields.Function(lambda item: milestone_name(item.milestone.name), dump_only=True)
+    due_on = fields.Date(attribute="milestone.due_on", dump_only=True)
+    status = fields.Enum(
+        MilestoneStatus, by_value=True, attribute="milestone.status", dump_only=True
+    )
+    window_ends_on = fields.Date(
+        dump_only=True, allow_none=True, metadata={"description": "the latest day of a record"}
+    )
+    opens_on = fields.Date(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the first day a record closes this milestone"},
+    )
+    closes_before = fields.Date(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "a record from this day on closes the next one (null: none)"},
+    )
+    case = fields.Nested(FieldCaseSchema, dump_only=True)

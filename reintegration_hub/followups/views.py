@@ -11,10 +11,12 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
     request,
+    send_from_directory,
     session,
     url_for,
 )
@@ -316,6 +318,35 @@ def record_survey(case_id: int) -> Any:
             422 if form.errors else 200,
         ),
     )
+
+
+@bp.get("/field/")
+@roles(*visits.RECORDER_ROLES)
+def field() -> Any:
+    """The case manager's visits and surveys to make, on a page that works offline once opened
+    (``static/js/field.js`` and its service worker): the list comes from the API
+    (``/api/v1/follow-up/field``), answers are kept in the browser and sent through the API
+    with their key when the connection returns. The forms are the visit and survey forms."""
+    version = visits.scoring_version_in_force()
+    survey = survey_form(version, prefix="survey", meta={"csrf": False}) if version else None
+    return render_template(
+        "followups/field.html",
+        visit_form=VisitForm(prefix="visit", meta={"csrf": False}),
+        survey_form=survey,
+        version=version,
+    )
+
+
+@bp.get("/field/sw.js")
+@roles(*visits.RECORDER_ROLES)
+def field_worker() -> Any:
+    """The field page's service worker, a static file served at the page's own path: a
+    worker's scope is at most the folder of its script, and this one's must cover the page."""
+    response = send_from_directory(
+        cast(str, current_app.static_folder), "js/field-sw.js", mimetype="text/javascript"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.post("/plans/<int:plan_id>/recheck")

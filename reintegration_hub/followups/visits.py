@@ -4,7 +4,12 @@ window holds its date), reading a case's, and the scoring versions surveys are s
 A visit or survey sent through the API may carry a client's key (``record_visit_once``,
 ``record_survey_once``): the same key again, from the same user for the same case, answers
 the record it made (a retried upload never makes a second); with another user or case it is
-refused. A unique index keeps two uploads racing with one key to one record."""
+refused. A unique index keeps two uploads racing with one key to one record.
+
+A client that recorded the answer offline also names the milestone it meant to close
+(``for_milestone_id``): if meanwhile the case was closed, or that milestone was closed or moved
+so that the date no longer falls in its window, nothing is recorded (Conflict), and the client
+keeps the answer to show the conflict."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from reintegration_hub.cases.models import Returnee
+from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import get_scoped
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -26,6 +31,7 @@ from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
     Dimension,
+    Milestone,
     MilestoneKind,
     MonitoringVisit,
     ScoringVersion,
@@ -51,6 +57,7 @@ class VisitInput:
     findings: str = ""
     next_steps: str = ""
     plan_revision_needed: bool = False
+    for_milestone_id: int | None = None  # the milestone the client meant to close (offline)
 
 
 def _followed_case(case_id: int, actor: Actor) -> Returnee:
@@ -60,14 +67,43 @@ def _followed_case(case_id: int, actor: Actor) -> Returnee:
     return case
 
 
+def _check_meant(case: Returnee, closes: Milestone | None, meant_id: int | None) -> None:
+    """Conflict unless the record closes the milestone its client meant (``meant_id``; None:
+    whichever): the case closed, that milestone done, not applicable or cancelled, or moved
+    so that the date falls outside its window; InvalidInput for a milestone of another case."""
+    if meant_id is None:
+        return
+    meant = db.session.get(Milestone, meant_id)
+    if meant is None or meant.returnee_id != case.id:
+        message = _l("This is not a milestone of the case.")
+        raise InvalidInput(message, field_errors={"for_milestone_id": [message]})
+    if case.status == CaseStatus.CLOSED:
+        message = _l("The case was closed meanwhile: nothing is recorded.")
+    elif not meant.is_open:
+        message = _l(
+            "The milestone was closed meanwhile (done, not applicable or cancelled): "
+            "nothing is recorded."
+        )
+    elif closes is None or closes.id != meant.id:
+        message = _l(
+            "The milestone was moved meanwhile: the date no longer falls in its window. "
+            "Nothing is recorded."
+        )
+    else:
+        return
+    raise Conflict(message, field_errors={"for_milestone_id": [message]})
+
+
 def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> MonitoringVisit:
     """Record a monitoring visit, on or after the arrival and inside the reintegration window;
     it closes the visit milestone whose window holds its date, if one is open
     (``followups.windows``), and names it in ``milestone_id``. A visit that finds the plan
-    needs a revision opens a draft amendment and tells the counsellor."""
+    needs a revision opens a draft amendment and tells the counsellor. With
+    ``for_milestone_id``, Conflict unless it closes that one (see the module docstring)."""
     case = _followed_case(case_id, actor)
     check_follow_up_date(case, visit.visited_on, "visited_on")
     milestone = closing_milestone(case, MilestoneKind.MONITORING_VISIT, visit.visited_on)
+    _check_meant(case, milestone, visit.for_milestone_id)
     row = MonitoringVisit(
         returnee_id=case.id,
         visited_on=visit.visited_on,
@@ -87,10 +123,15 @@ def record_visit(case_id: int, visit: VisitInput, *, actor: Actor) -> Monitoring
     return row
 
 
-def current_scoring_version() -> ScoringVersion:
-    version = db.session.scalars(
+def scoring_version_in_force() -> ScoringVersion | None:
+    """The highest scoring version; None before any is loaded."""
+    return db.session.scalars(
         sa.select(ScoringVersion).order_by(ScoringVersion.version.desc()).limit(1)
     ).first()
+
+
+def current_scoring_version() -> ScoringVersion:
+    version = scoring_version_in_force()
     if version is None:
         raise Conflict(_l("No scoring version is loaded: an administrator must add one."))
     return version
@@ -121,17 +162,23 @@ def _apply_scores(survey: SustainabilitySurvey, scores: Scores, version: Scoring
 
 
 def record_survey(
-    case_id: int, taken_on: dt.date, answers: Mapping[str, int], *, actor: Actor
+    case_id: int,
+    taken_on: dt.date,
+    answers: Mapping[str, int],
+    *,
+    for_milestone_id: int | None = None,
+    actor: Actor,
 ) -> SustainabilitySurvey:
     """Record a sustainability survey, scored under the version in force and flagged for low
     scores, imbalance between dimensions and decline since the last survey. Its date follows
     the rule of visits, and it closes the survey milestone whose window holds it, if one is
-    open (``followups.windows``)."""
+    open (``followups.windows``); ``for_milestone_id`` as for visits."""
     case = _followed_case(case_id, actor)
     check_follow_up_date(case, taken_on, "taken_on")
     version = current_scoring_version()
     check_answers(version, answers)
     milestone = closing_milestone(case, MilestoneKind.SUSTAINABILITY_SURVEY, taken_on)
+    _check_meant(case, milestone, for_milestone_id)
     survey = SustainabilitySurvey(
         returnee_id=case.id,
         taken_on=taken_on,
@@ -381,6 +428,7 @@ def record_survey_once(
     answers: Mapping[str, int],
     *,
     client_key: str | None,
+    for_milestone_id: int | None = None,
     actor: Actor,
 ) -> tuple[SustainabilitySurvey, bool]:
     """``record_survey`` under a client's key (see ``record_visit_once``)."""
@@ -388,6 +436,8 @@ def record_survey_once(
         SustainabilitySurvey,
         client_key,
         case_id,
-        lambda: record_survey(case_id, taken_on, answers, actor=actor),
+        lambda: record_survey(
+            case_id, taken_on, answers, for_milestone_id=for_milestone_id, actor=actor
+        ),
         actor=actor,
     )

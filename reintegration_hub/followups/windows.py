@@ -16,6 +16,7 @@ taken whatever its date (a survey a week after arrival closing the 12-month one)
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -107,3 +108,22 @@ def opens_on(case: Returnee, milestone: Milestone) -> dt.date | None:
         if candidate.id == milestone.id:
             return opens
     return None
+
+
+def case_windows(cases: Sequence[Returnee]) -> dict[int, tuple[dt.date, dt.date | None]]:
+    """``{milestone id: (opens on, closes before)}`` for every visit and survey milestone of
+    those of ``cases`` that have arrived (``closes before`` None: open until the reintegration
+    window closes), as ``closing_milestone`` reckons them. One statement."""
+    arrived = {case.id: case.arrived_on for case in cases if case.arrived_on is not None}
+    milestones = db.session.scalars(
+        sa.select(Milestone)
+        .where(Milestone.returnee_id.in_(arrived), Milestone.kind.in_(WINDOWED_KINDS))
+        .order_by(Milestone.returnee_id, Milestone.kind, Milestone.due_on, Milestone.id)
+    ).all()
+    found: dict[int, tuple[dt.date, dt.date | None]] = {}
+    for (case_id, _kind), group in itertools.groupby(
+        milestones, key=lambda m: (m.returnee_id, m.kind)
+    ):
+        for milestone, opens, closes in _windows(list(group), arrived[case_id], None):
+            found[milestone.id] = (opens, closes)
+    return found

@@ -1,9 +1,11 @@
 """The work list: the due and overdue milestones a user answers for or oversees, filtered and
 paged (its export narrows the same statement); its filters saved as named lists, a user's own
-or shared with their office, the way DHIS2 users keep their working lists."""
+or shared with their office, the way DHIS2 users keep their working lists; and the field list,
+the visits and surveys a case manager has to make, for the page that works offline."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from reintegration_hub.auth.models import Office
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import scoped
+from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import InvalidInput, NotFound, PermissionDenied
 from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
@@ -27,6 +30,7 @@ from reintegration_hub.followups.models import (
     Responsible,
     SavedWorkList,
 )
+from reintegration_hub.followups.windows import case_windows
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +137,74 @@ def work_list(
     stmt = work_list_where(sa.select(Milestone), filters, actor=actor)
     stmt = stmt.options(joinedload(Milestone.returnee)).order_by(*WORK_LIST_ORDER)
     return paginate(stmt, page=page, per_page=page_size)
+
+
+#: The field list looks this many days ahead: a trip to a region is planned a few weeks early.
+FIELD_DAYS_AHEAD = 30
+#: At most this many field items (a case manager's month of visits is a few dozen).
+FIELD_MAX_ITEMS = 200
+
+
+@dataclass(frozen=True)
+class FieldItem:
+    """One visit or survey to make, with only what the offline forms need: the case by its
+    pseudonymous number and town, never its name, contact or plan."""
+
+    milestone: Milestone
+    window_ends_on: dt.date | None  # the last day a visit or survey may carry
+    opens_on: dt.date | None  # the first day of the milestone's own window (None: no arrival)
+    closes_before: dt.date | None  # the day its window closes (None: with the case's window)
+
+    @property
+    def case(self) -> Returnee:
+        return self.milestone.returnee
+
+
+def field_work(*, actor: Actor, today: dt.date | None = None) -> list[FieldItem]:
+    """The open monitoring-visit and survey milestones ``actor`` answers for (``answered_by``,
+    within ``scoped``: their own open cases of their office), overdue or due within
+    ``FIELD_DAYS_AHEAD`` days, by due date, each with the days a record of it may carry; at
+    most ``FIELD_MAX_ITEMS``. Three statements."""
+    mine = answered_by(actor)
+    if mine is None:
+        return []
+    horizon = (today or now_utc().date()) + dt.timedelta(days=FIELD_DAYS_AHEAD)
+    stmt = scoped(
+        sa.select(Milestone).where(
+            mine,
+            Milestone.kind.in_(
+                (MilestoneKind.MONITORING_VISIT, MilestoneKind.SUSTAINABILITY_SURVEY)
+            ),
+            Milestone.status.in_(
+                (MilestoneStatus.UPCOMING, MilestoneStatus.DUE, MilestoneStatus.OVERDUE)
+            ),
+            Milestone.due_on <= horizon,
+        ),
+        Milestone,
+        actor,
+    )
+    milestones = db.session.scalars(
+        stmt.options(joinedload(Milestone.returnee))
+        .order_by(Milestone.due_on, Milestone.id)
+        .limit(FIELD_MAX_ITEMS)
+    ).all()
+    case_ids = {m.returnee_id for m in milestones}
+    ends = dict(
+        db.session.execute(
+            sa.select(Milestone.returnee_id, sa.func.max(Milestone.due_on))
+            .where(
+                Milestone.returnee_id.in_(case_ids),
+                Milestone.kind == MilestoneKind.WINDOW_CLOSES,
+            )
+            .group_by(Milestone.returnee_id)
+        )
+        .tuples()
+        .all()
+    )
+    spans = case_windows([m.returnee for m in milestones])
+    return [
+        FieldItem(m, ends.get(m.returnee_id), *spans.get(m.id, (None, None))) for m in milestones
+    ]
 
 
 def offices_with_milestones(*, actor: Actor) -> Sequence[Office]:

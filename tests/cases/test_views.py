@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import sqlalchemy as sa
 
@@ -164,6 +165,18 @@ def test_edit_replaces_details_and_consent_history_grows(client, login) -> None:
     db.session.refresh(case)
     assert len(case.consents) == 2
     assert case.shares_with_origin
+
+
+def test_the_consent_form_starts_from_the_consent_in_force(client, login) -> None:
+    actor = counsellor()
+    case = register(actor, consent_origin=True)
+    login(actor)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    start = page.index(f'action="/cases/{case.id}/consent"')
+    form = page[start : page.index("</form>", start)]
+    ticked = set(re.findall(r'<input checked[^>]* name="(\w+)"', form))
+    assert ticked == {"share_with_origin_office"}
+    assert re.search(r'name="given_on"[^>]*value="[^"]+"', form) is None  # the new one's day
 
 
 def test_case_managers_see_consented_cases_but_cannot_edit(client, login) -> None:

@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     from reintegration_hub.core.api import register_api
     from reintegration_hub.deliveries import api as deliveries_api
     from reintegration_hub.deliveries import views as deliveries_views
+    from reintegration_hub.feedback import api as feedback_api
     from reintegration_hub.feedback import views as feedback_views
     from reintegration_hub.followups import api as followups_api
     from reintegration_hub.followups import views as followups_views
@@ -141,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
         cases_api.documents_bp,
         plans_api.bp,
         deliveries_api.bp,
+        feedback_api.bp,
         followups_api.bp,
         monitoring_api.bp,
         notifications_api.bp,

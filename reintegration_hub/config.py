@@ -114,8 +114,9 @@ DEFAULTS: dict[str, Any] = {
     # the hour (UTC) the daily digest goes out to users who chose it for a kind of message
     "OUTBOX_DIGEST_HOUR": 6,
     # text messages to returnees (cases.sms, notifications.sms): SMS_GATEWAY "twilio" sends
-    # them through a Twilio-compatible Messages API at SMS_API_URL; "" sends none (they wait,
-    # queued); the credentials come from the environment (HUB_SMS_ACCOUNT_SID, ...)
+    # them through a Twilio-compatible Messages API at SMS_API_URL; "log" (development only,
+    # `make run`) writes them to the log instead; "" sends none (they wait, queued); the
+    # credentials come from the environment (HUB_SMS_ACCOUNT_SID, ...)
     "SMS_GATEWAY": "",
     "SMS_API_URL": "https://api.twilio.com",
     "SMS_ACCOUNT_SID": None,
@@ -217,11 +218,17 @@ def validate(config: Mapping[str, Any]) -> None:
             'with python -c "from cryptography.fernet import Fernet; '
             'print(Fernet.generate_key().decode())"'
         ) from None
-    if config["SMS_GATEWAY"] not in {"", "twilio"}:
+    if config["SMS_GATEWAY"] not in {"", "twilio", "log"}:
         raise ConfigError(
-            f'HUB_SMS_GATEWAY must be "twilio" or empty (no SMS), not {config["SMS_GATEWAY"]!r}'
+            'HUB_SMS_GATEWAY must be "twilio", "log" (development only) or empty (no SMS), '
+            f"not {config['SMS_GATEWAY']!r}"
         )
-    if config["SMS_GATEWAY"]:
+    if config["SMS_GATEWAY"] == "log" and config["ENV"] not in {"development", "testing"}:
+        raise ConfigError(
+            'HUB_SMS_GATEWAY "log" writes returnees\' numbers and texts to the log: it is for '
+            "development only"
+        )
+    if config["SMS_GATEWAY"] == "twilio":
         missing = [
             f"HUB_{key}" for key in ("SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN") if not config.get(key)
         ]

@@ -39,6 +39,8 @@ from reintegration_hub.core import validation
 from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.roles import Role
+from reintegration_hub.deliveries import services as deliveries
+from reintegration_hub.deliveries.certificates import CertificateUpload
 from reintegration_hub.demo import data
 from reintegration_hub.extensions import api, db
 from reintegration_hub.plans import services as plans
@@ -109,16 +111,20 @@ class World:
             return dict(row._mapping)
 
 
-def _case(counsellor: User, tbilisi_manager: User, first_name: str) -> Any:
+def _case(
+    counsellor: User, tbilisi_manager: User, first_name: str, *, mobile_number: str = ""
+) -> Any:
     consent = cases.ConsentInput(
         share_with_origin_office=True,
         share_with_partners=True,
         given_on=dt.date.today(),  # noqa: DTZ011
+        sms_contact=bool(mobile_number),
     )
     values = details(
         first_name=first_name,
         origin_office_id=tbilisi_manager.office_id,
         case_manager_id=tbilisi_manager.id,
+        mobile_number=mobile_number,
     )
     return cases.register_case(values, consent=consent, confirm_duplicate=True, actor=counsellor)
 
@@ -168,6 +174,30 @@ def build_world() -> tuple[dict[Role, str], dict[Role, str]]:
     declined = steps[3].lines[0].referral_id
     referrals.decline_referral(
         declined, DeclineReason.SERVICE_UNAVAILABLE, actor=users[Role.PARTNER]
+    )
+    # a returnee texted by SMS whose support was delivered: the feedback form's link is on
+    # the case page, the SMS stop button too
+    texted = _plan_with_a_line(
+        _case(counsellor, manager, "Eka", mobile_number="+995 555 12 34 56"),
+        counsellor,
+        partner_id,
+    )
+    plans.submit_plan(texted.id, justification="Over the cap: two children.", actor=counsellor)
+    plans.confirm_feasibility(texted.id, actor=manager)
+    plans.approve_plan(texted.id, actor=users[Role.ADMIN])
+    line = texted.lines[0]
+    referrals.accept_referral(line.referral_id, actor=users[Role.PARTNER])
+    deliveries.record_delivery(
+        line.id,
+        deliveries.DeliveryInput(
+            delivered_on=dt.date.today(),  # noqa: DTZ011
+            amount_minor=line.unit_cost_minor * line.quantity,
+            currency=line.currency,
+            eur_rate=None,
+            invoice_number="INV-1",
+        ),
+        CertificateUpload("handover.png", io.BytesIO(PNG)),
+        actor=manager,
     )
     # the newest case, first in the lists: a draft over the cap (its page asks why)
     _plan_with_a_line(_case(counsellor, manager, "Nino"), counsellor, partner_id, quantity=99)
@@ -518,18 +548,23 @@ def _input_kind(attrs: dict[str, str]) -> str:
 
 
 class PageParser(HTMLParser):
-    """The links and the forms (fields with their current values) of a page."""
+    """The links and the forms (fields with their current values) of a page; a link to the
+    application's public address (``base``: a returnee's feedback link) counts as its path."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: str = "") -> None:
         super().__init__(convert_charrefs=True)
+        self.base = base.rstrip("/")
         self.links: list[str] = []
         self.forms: list[tuple[dict[str, str], list[FieldSpec]]] = []
         self._field: dict[str, Any] | None = None
 
     def handle_starttag(self, tag: str, pairs: list[tuple[str, str | None]]) -> None:
         attrs = {k: v or "" for k, v in pairs}
-        if tag == "a" and attrs.get("href", "").startswith("/"):
-            self.links.append(attrs["href"])
+        href = attrs.get("href", "")
+        if tag == "a" and self.base and href.startswith(self.base + "/"):
+            href = href.removeprefix(self.base)
+        if tag == "a" and href.startswith("/"):
+            self.links.append(href)
         elif tag == "form":
             self.forms.append((attrs, []))
         elif tag in {"button", "input"} and attrs.get("formaction") and self.forms:
@@ -617,7 +652,7 @@ def crawl(world: World) -> None:
             assert response.status_code < 500, f"{url} as {role}: {response.status_code}"
             if response.mimetype != "text/html":
                 continue
-            parser = PageParser()
+            parser = PageParser(world.app.config["PUBLIC_BASE_URL"])
             parser.feed(response.get_data(as_text=True))
             queue += [link for link in parser.links if link not in visited]
             for link in parser.links:
@@ -785,5 +820,7 @@ def test_every_form_class_of_the_app_was_tried(crawled: World) -> None:
         )
         if names and not found:
             missing.append(f"{cls.__module__}.{cls.__qualname__}: {sorted(names)}")
+    # the returnee's public feedback form, reached through its link on the case page
+    assert any(urlsplit(f.action).path.startswith("/f/") for f in crawled.forms.values())
     assert not not_based, f"derive from core.forms.Form or SubForm: {sorted(not_based)}"
     assert not missing, "no page showed these forms:\n" + "\n".join(sorted(missing))

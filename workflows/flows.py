@@ -81,11 +81,12 @@ def deliver_notifications(
         if counts.handled < size:
             break
     get_run_logger().info(
-        "%d messages sent (%d digests), %d deferred, %d failed, in %d batches",
+        "%d messages sent (%d digests), %d deferred, %d failed, %d withdrawn, in %d batches",
         totals.sent,
         totals.digests,
         totals.deferred,
         totals.failed,
+        totals.withdrawn,
         batches,
     )
     create_table_artifact(
@@ -97,10 +98,12 @@ def deliver_notifications(
                 "digests": totals.digests,
                 "deferred": totals.deferred,
                 "failed": totals.failed,
+                "withdrawn": totals.withdrawn,
                 "batches": batches,
             }
         ],
-        description="E-mails sent from the outbox",
+        description="E-mails and text messages sent from the outbox (withdrawn: texts whose "
+        "returnee no longer consents, never sent)",
     )
     return totals
 

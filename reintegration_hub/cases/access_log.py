@@ -32,6 +32,7 @@ from reintegration_hub.core.paging import Page, paginate
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback.models import FeedbackRequest
 from reintegration_hub.followups.models import Milestone, MonitoringVisit, SustainabilitySurvey
 from reintegration_hub.plans.models import Plan, PlanLine
 
@@ -91,6 +92,9 @@ def _case_objects(case_id: int) -> Mapping[str, Sequence[int]]:
         ),
         "SustainabilitySurvey": ids(
             sa.select(SustainabilitySurvey.id).where(SustainabilitySurvey.returnee_id == case_id)
+        ),
+        "FeedbackRequest": ids(
+            sa.select(FeedbackRequest.id).where(FeedbackRequest.returnee_id == case_id)
         ),
     }
 

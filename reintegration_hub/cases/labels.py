@@ -71,6 +71,10 @@ ACCESS_ACTION_LABELS = {
     "visit.view": _l("Opened the visit form"),
     "survey.view": _l("Opened the survey form"),
     "referral.view": _l("Opened a referral"),
+    "feedback.read": _l("Read the returnee's feedback"),
+    "feedback.request": _l("Asked the returnee for feedback"),
+    "feedback.sent": _l("Sent the feedback link"),
+    "feedback.answer": _l("The returnee gave feedback"),
 }
 DOCUMENT_KIND_LABELS = {
     DocumentKind.TRAVEL_DOCUMENT: _l("Travel document or ID"),

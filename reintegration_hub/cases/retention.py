@@ -10,7 +10,8 @@ What goes and what stays (a case's aggregates feed the indicators, exports and d
   plan justification and review comments, plan-line notes, revision comments, the partner's
   copy in each referral (first name, notes for the partner, vulnerability note, answer note),
   delivery notes, monitoring-visit findings and next steps, the notes on milestones and on
-  what was done to them by hand, the notes of reassignments, and the text of every case note
+  what was done to them by hand, the notes of reassignments, the returnee's comments in their
+  feedback (``feedback_requests.comment``: the scores stay), and the text of every case note
   (``cases.notes``: the rows stay, with their kind and dates); the values of those same
   fields in the audit trail (the entries stay, saying that a field changed, like the redacted
   ones).
@@ -18,8 +19,8 @@ What goes and what stays (a case's aggregates feed the indicators, exports and d
   legal status, status and closure reason, every date the indicators count from (decision,
   deadline, departure, arrival, closure), family composition (relations, accompanying),
   vulnerability categories, consents (flags and dates), plan amounts and lines, referral
-  outcomes, survey answers and scores, milestones, and deliveries' amounts, rates and invoice
-  numbers.
+  outcomes, survey answers and scores, feedback scores (partner performance counts them),
+  milestones, and deliveries' amounts, rates and invoice numbers.
 - case documents (``cases.documents``: IDs, signed consents, decisions, photos): deleted, rows
   and encrypted files; their audit rows keep the actions, the file names and notes redacted.
 - handover certificates: the files stay. They are the grant's financial evidence (signed
@@ -53,10 +54,11 @@ from reintegration_hub.cases.search import SEARCH_COLUMNS
 from reintegration_hub.cases.sms import withdraw_sms
 from reintegration_hub.core.audit import REDACTED, AuditEntry
 from reintegration_hub.core.db import now_utc
-from reintegration_hub.core.outbox import Channel, OutboxMessage
+from reintegration_hub.core.outbox import Channel, OutboxMessage, OutboxStatus
 from reintegration_hub.core.roles import Actor
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback.models import FeedbackRequest
 from reintegration_hub.followups.models import Milestone, MilestoneAction, MonitoringVisit
 from reintegration_hub.plans.models import LineChange, Plan, PlanAmendment, PlanLine, PlanRevision
 
@@ -81,6 +83,7 @@ BLANKED: Mapping[type[Any], tuple[str, ...]] = {
     MonitoringVisit: ("findings", "next_steps"),
     Milestone: ("note",),
     MilestoneAction: ("note",),
+    FeedbackRequest: ("comment",),
 }
 #: Audit keys redacted besides the blanked columns (dates of birth are coarsened, names of
 #: certificates replaced).
@@ -93,6 +96,7 @@ AUDIT_REDACTED: Mapping[str, tuple[str, ...]] = {
     "Delivery": (*BLANKED[Delivery], "certificate_name"),
     "MonitoringVisit": BLANKED[MonitoringVisit],
     "Milestone": BLANKED[Milestone],
+    "FeedbackRequest": BLANKED[FeedbackRequest],
     "CaseDocument": ("name", "note"),
 }
 
@@ -105,6 +109,7 @@ class AnonymisationCounts:
     deliveries: int = 0
     visits: int = 0
     notes: int = 0
+    feedback: int = 0  # feedback requests whose comment was blanked (the scores stay)
     documents: int = 0  # deleted, rows and files
     audit_entries: int = 0  # older audit rows whose personal values were redacted
 
@@ -253,6 +258,13 @@ def anonymise_closed_cases(
     if milestone_ids:
         _blank(Milestone, Milestone.id.in_(milestone_ids))
         _blank(MilestoneAction, MilestoneAction.milestone_id.in_(milestone_ids))
+    feedback_ids = list(
+        db.session.scalars(
+            sa.select(FeedbackRequest.id).where(FeedbackRequest.returnee_id.in_(case_ids))
+        )
+    )
+    if feedback_ids:
+        _blank(FeedbackRequest, FeedbackRequest.id.in_(feedback_ids))
 
     document_ids = delete_case_documents(case_ids)
 
@@ -267,6 +279,7 @@ def anonymise_closed_cases(
             "Delivery": [d.id for d in deliveries],
             "MonitoringVisit": visit_ids,
             "Milestone": milestone_ids,
+            "FeedbackRequest": feedback_ids,
         }
     )
     db.session.execute(
@@ -296,6 +309,7 @@ def anonymise_closed_cases(
         deliveries=len(deliveries),
         visits=len(visit_ids),
         notes=len(note_ids),
+        feedback=len(feedback_ids),
         documents=len(document_ids),
         audit_entries=redacted,
     )
@@ -311,12 +325,20 @@ def _blank(model: type[Any], where: sa.ColumnElement[bool]) -> None:
 
 
 def _blank_text_messages(case_ids: Sequence[int]) -> None:
-    """The cases' text messages lose their number and text; those not sent are withdrawn."""
+    """The cases' text messages lose their number and text, and the gateway's error text
+    (which may quote the number); those not sent are withdrawn."""
     withdraw_sms(case_ids)
     db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.returnee_id.in_(case_ids), OutboxMessage.channel == Channel.SMS)
-        .values(to_address="", body_text="")
+        .values(
+            to_address="",
+            body_text="",
+            last_error=sa.case(
+                (OutboxMessage.status == OutboxStatus.FAILED, ""),
+                else_=OutboxMessage.last_error,
+            ),
+        )
         .execution_options(synchronize_session=False)
     )
 

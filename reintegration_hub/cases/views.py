@@ -69,7 +69,7 @@ from reintegration_hub.core.submit import (
 from reintegration_hub.core.web import attachment, query_int, query_page, query_text
 from reintegration_hub.extensions import csrf, db
 from reintegration_hub.feedback import services as feedback
-from reintegration_hub.notifications.sms import gateway_from_config
+from reintegration_hub.notifications.sms import reply_gateway
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -436,8 +436,8 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 def sms_reply() -> Any:
     """A returnee's reply through the gateway: a stop word opts out (``cases.sms``); anything
     else, or an unknown number, records nothing. 403 without a valid signature, 404 with no
-    gateway configured."""
-    gateway = gateway_from_config(current_app.config)
+    gateway configured that takes replies."""
+    gateway = reply_gateway(current_app.config)
     if gateway is None:
         raise NotFound(_("Not found."))
     params = {key: value for key, value in request.form.items(multi=False)}

@@ -61,7 +61,7 @@ from pythonjsonlogger.json import JsonFormatter
 from reintegration_hub.core.authz import public
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus
-from reintegration_hub.core.sentry import scrub_text
+from reintegration_hub.core.sentry import FREE_TEXT_VARIABLE, scrub_text
 from reintegration_hub.extensions import db
 
 RESPONSE_HEADER = "X-Request-ID"
@@ -71,9 +71,6 @@ VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:=-]{1,128}")
 REQUEST_TAG = "request-id:"
 #: request latency buckets (seconds): fine around the pages' 300 ms target
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
-#: a rule variable of the default (string) converter: free text, such as a secret token
-FREE_TEXT_VARIABLE = re.compile(r"<(?:string(?:\([^)]*\))?:)?\w+>")
-
 _EXTENSION = "reintegration_hub.observability"
 _STARTED = "hub.started"
 _REQUEST_ID = "hub.request_id"

@@ -564,6 +564,37 @@ def _close_delivery_milestones(
         close(first_only=True)
 
 
+def line_delivered(delivery: Delivery, *, actor: Actor) -> None:
+    """What follows, wherever it happens, when ``delivery`` ends its plan line: the
+    instalment that completes it (``record_delivery``), or the last one recorded of a line an
+    amendment reduced to what was delivered (``plans.amendments``). ``delivery`` becomes the
+    line's ``final`` instalment (partner performance counts the line delivered by it), the
+    accepted referral is marked delivered, and the returnee is asked how the support went
+    (``request_feedback``: once per delivery, by SMS when they consent to it)."""
+    if not delivery.final:
+        delivery.final = True
+        record_audit(
+            "delivery.final",
+            delivery,
+            actor=actor,
+            office_id=delivery.plan_line.plan.audit_office_id,
+        )
+    referral = delivery.plan_line.referral
+    if referral is not None and referral.status == ReferralStatus.ACCEPTED:
+        mark_referral_delivered(referral.id, actor=actor)
+    request_feedback(delivery, actor=actor)
+
+
+def last_instalment(line_id: int) -> Delivery | None:
+    """The instalment of the line recorded last (the highest number), if any."""
+    return db.session.scalars(
+        sa.select(Delivery)
+        .where(Delivery.plan_line_id == line_id)
+        .order_by(Delivery.instalment.desc())
+        .limit(1)
+    ).first()
+
+
 def _lock_line(line_id: int) -> None:
     """Hold the plan line's row until the commit (PostgreSQL): a second instalment of the
     same line waits here, then sees the first."""
@@ -629,9 +660,7 @@ def record_delivery(
             consume_place(line.hold_id, actor=actor)
         _close_delivery_milestones(line, progress, cleaned.quantity, checked, final, actor)
         if final:
-            mark_referral_delivered(line.referral.id, actor=actor)
-            # the returnee is asked how it went (by SMS when they consent to it)
-            request_feedback(delivery, actor=actor)
+            line_delivered(delivery, actor=actor)
         if line.plan.returnee.status == CaseStatus.PLAN_APPROVED:
             advance_case(line.plan.returnee, CaseStatus.IN_DELIVERY, actor=actor)
     except sa.exc.IntegrityError:

@@ -9,8 +9,10 @@ delivery's certificate a small PDF in ``CERTIFICATE_DIR``, stored as uploads are
 follow-up milestones in the state the sweep leaves them (IOM Yerevan has the most overdue),
 sustainability surveys a year after return (scored under the version in force) in which the
 business start-up partners in Georgia differ, closures with their reasons, 60 recent cases
-off the grant whose milestones are coming due now, and the short stays and capacity-building
-events toward the grant's targets. Ends with an outcome snapshot.
+off the grant whose milestones are coming due now (their returnees' feedback on what was
+delivered: most answered, one low score in Georgia with the case manager's task open, a few
+waiting), and the short stays and capacity-building events toward the grant's targets. Ends
+with an outcome snapshot.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from reintegration_hub.demo.marketplace import (
     _option_input,
 )
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback import services as feedback
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
     Milestone,
@@ -104,6 +107,15 @@ OUTCOME_OF_PARTNER = {
     "Batumi Enterprise Development Agency": 1.6,
 }
 DEFAULT_OUTCOME = 2.4
+#: Feedback requests of the recent cases left unanswered (the case page shows them waiting).
+FEEDBACK_WAITING = 3
+#: The low score's comment, in the returnee's language.
+LOW_SCORE_COMMENTS = {
+    "en": "The tools came late and one was broken.",
+    "ka": "ხელსაწყოები დაგვიანებით მოვიდა და ერთი გატეხილი იყო.",
+    "hy": "Գործիքները ուշ հասան, և մեկը կոտրված էր.",
+    "ru": "Инструменты пришли поздно, и один был сломан.",
+}
 FIRST_NAMES = ["Nino", "Giorgi", "Ani", "Davit", "Mariam", "Aram", "Lusine", "Farid", "Aziz"]
 FIRST_NAMES += ["Zarina", "Ahmed", "Layla", "Minh", "Lan", "Bat", "Saraa", "Tamar", "Levan"]
 
@@ -531,9 +543,10 @@ def load_monitoring(*, actor: Actor, today: dt.date | None = None) -> dict[str, 
             counter.last_value += last
     _activities(grant.id, rng, actor=actor)
     db.session.flush()
+    counts = _feedback(actor=actor)
     snapshot_outcomes(today, actor=actor)
     refresh_partner_performance(today)  # the partner pages and the best-outcomes sort
-    return {name: len(made) for name, made in rows.items()}
+    return {**{name: len(made) for name, made in rows.items()}, **counts}
 
 
 def _store_history(rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -569,6 +582,41 @@ def _store_history(rows: dict[str, list[dict[str, Any]]]) -> None:
         if milestone["plan_line_id"] is not None:
             milestone["step_key"] += f":{milestone['plan_line_id']}"
     _insert(Milestone, rows["milestones"])
+
+
+def _feedback(*, actor: Actor) -> dict[str, int]:
+    """The returnees of the recent cases answer the feedback requests of their delivered
+    supports (through the feedback services, as the link would): the score follows how well
+    the partner's support holds (``OUTCOME_OF_PARTNER``), all but the last ``FEEDBACK_WAITING``
+    requests are answered, and the first Georgian answer is a low score with a comment, so
+    that its case manager has a task open. Seeded apart from the history: adding feedback
+    left the rest of the demo as it was."""
+    rng = random.Random(SEED + 1)  # noqa: S311 - demo data, not secrets
+    deliveries = list(
+        db.session.scalars(
+            sa.select(Delivery)
+            .join(PlanLine, PlanLine.id == Delivery.plan_line_id)
+            .join(Plan, Plan.id == PlanLine.plan_id)
+            .join(Returnee, Returnee.id == Plan.returnee_id)
+            .where(Returnee.status == CaseStatus.IN_DELIVERY, Delivery.final.is_(True))
+            .order_by(Delivery.id)
+        )
+    )
+    invitations = [feedback.request_feedback(d, actor=actor) for d in deliveries]
+    answered = low = 0
+    for invited in invitations[: max(len(invitations) - FEEDBACK_WAITING, 0)]:
+        request = invited.request
+        line = request.plan_line
+        comment = ""
+        if not low and request.returnee.return_country_code == "GE":
+            score, comment = 2, LOW_SCORE_COMMENTS.get(request.language, LOW_SCORE_COMMENTS["en"])
+            low += 1
+        else:
+            mean = OUTCOME_OF_PARTNER.get(line.option.partner.name, DEFAULT_OUTCOME)
+            score = min(5, max(3, round(mean + 1.5 + rng.uniform(-0.6, 0.6))))
+        feedback.answer_feedback(request.id, {line.id: score}, comment)
+        answered += 1
+    return {"feedback_requests": len(invitations), "feedback_answers": answered}
 
 
 def _milestones(

@@ -33,6 +33,8 @@ class FeedbackRequest(IdMixin, Base):
     """The request to score a delivered plan line, sent by SMS or handed over as a link."""
 
     __tablename__ = "feedback_requests"
+    # the returnee's own words: the audit trail records that the comment changed, never it
+    __audit_redact__ = ("comment",)
     __table_args__ = (sa.Index("ix_feedback_requests_case", "returnee_id", "created_at"),)
 
     delivery_id: Mapped[int] = mapped_column(

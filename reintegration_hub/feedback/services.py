@@ -39,6 +39,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from partners.models import SupportOption
 from reintegration_hub.cases.models import Returnee
+from reintegration_hub.cases.services import read_case
 from reintegration_hub.cases.sms import queue_returnee_sms
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
@@ -55,6 +56,7 @@ from reintegration_hub.feedback.models import (
     FeedbackRequest,
     FeedbackScore,
 )
+from reintegration_hub.followups.labels import FEEDBACK_TASK_PREFIX
 from reintegration_hub.followups.models import (
     Milestone,
     MilestoneKind,
@@ -422,7 +424,7 @@ def open_feedback_task(request: FeedbackRequest, *, actor: Actor) -> Milestone:
         office_id=office_for(Responsible.CASE_MANAGER, case),
         step_key=f"feedback:{request.id}",
         kind=MilestoneKind.FEEDBACK_FOLLOWUP,
-        name=f"Low feedback score: {_english_title(line.option)}"[:120],
+        name=f"{FEEDBACK_TASK_PREFIX}{_english_title(line.option)}"[:120],
         responsible=Responsible.CASE_MANAGER,
         due_on=due,
         remind_on=today,
@@ -478,6 +480,13 @@ def case_feedback(case_id: int, *, actor: Actor) -> Sequence[FeedbackRequest]:
         )
         .order_by(FeedbackRequest.created_at.desc(), FeedbackRequest.id.desc())
     ).all()
+
+
+def read_case_feedback(case_id: int, *, actor: Actor) -> Sequence[FeedbackRequest]:
+    """The API's read of a case's feedback (``case_feedback``): the case in ``actor``'s scope,
+    else NotFound; audited on the case (``feedback.read``), as the case page's read is."""
+    read_case(case_id, action="feedback.read", actor=actor)
+    return case_feedback(case_id, actor=actor)
 
 
 def delivery_feedback(delivery_id: int, *, actor: Actor) -> FeedbackRequest | None:

@@ -114,8 +114,16 @@ BAND_LABELS: dict[str, Any] = {
 }
 
 
+#: How a low feedback score's task is named (``feedback.services``): this, then the support.
+FEEDBACK_TASK_PREFIX = "Low feedback score: "
+
+
 def milestone_name(name: str) -> str:
-    """``name`` in the reader's language when it is a default step's (see DEFAULT_STEP_NAMES)."""
+    """``name`` in the reader's language when it is a default step's (see DEFAULT_STEP_NAMES)
+    or a low feedback score's task (the support's title stays as its partner wrote it)."""
+    if name.startswith(FEEDBACK_TASK_PREFIX):
+        support = name.removeprefix(FEEDBACK_TASK_PREFIX)
+        return str(_l("Low feedback score: %(support)s", support=support))
     return str(DEFAULT_STEP_NAMES.get(name, name))
 
 

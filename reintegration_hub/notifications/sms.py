@@ -2,15 +2,18 @@
 
 ``SMS_GATEWAY`` chooses the adapter: ``twilio`` (any service that speaks Twilio's Messages REST
 API: ``POST {SMS_API_URL}/2010-04-01/Accounts/{SMS_ACCOUNT_SID}/Messages.json`` with basic
-authentication) or ``""``, no gateway: text messages are queued and wait, never sent and never
-failed, until a gateway is configured (the deliverer logs how many wait). An adapter raises
-``SmsRefused`` for a message it could not send: ``permanent`` for a refusal of the message itself
-(a 4xx answer, the gateway's error text kept), transient for a gateway that is busy or cannot be
-reached (429, 5xx, a connection error), which the outbox retries with its backoff.
+authentication), ``log`` (development only: each message is written to the log instead of
+being sent, see ``LogGateway``) or ``""``, no gateway: text messages are queued and wait, never
+sent and never failed, until a gateway is configured (the deliverer logs how many wait). An
+adapter raises ``SmsRefused`` for a message it could not send: ``permanent`` for a refusal of
+the message itself (a 4xx answer, the gateway's error text kept), transient for a gateway that
+is busy or cannot be reached (429, 5xx, a connection error), which the outbox retries with its
+backoff.
 
 Replies come back to the inbound webhook; ``TwilioGateway.verify`` checks their signature
 (``X-Twilio-Signature``: HMAC-SHA1 of the address and the sorted parameters with the auth
-token). Nothing here logs a number or a text.
+token). Nothing here logs a number or a text, but the development gateway ``log``, which the
+configuration refuses in production.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 #: GSM 03.38's basic character set and its extension table (each of those counts two).
 _GSM_BASIC = frozenset(
@@ -177,11 +184,33 @@ def _error_text(status: int, body: bytes) -> str:
     return f"{status} {code}: {message}"[:500] if code else f"{status} {message}"[:500]
 
 
+class LogGateway:
+    """``SMS_GATEWAY=log``, for a developer (``make run`` uses it): each text message is
+    written to the log, number and text in full, instead of being sent, so the flows process's
+    output (and the run's log in the Prefect UI) shows what the returnee would receive. Only in
+    the development and testing environments: the configuration refuses it elsewhere, since
+    the line holds a person's number. It takes no replies (the webhook answers 404)."""
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LogGateway:
+        return cls()
+
+    def send(self, to_number: str, text: str) -> str:
+        message_id = f"log-{secrets.token_hex(6)}"
+        log.info(
+            "text message %s (not sent: SMS_GATEWAY=log) to %s: %s", message_id, to_number, text
+        )
+        return message_id
+
+
 #: the adapters ``SMS_GATEWAY`` names
-ADAPTERS = {"twilio": TwilioGateway}
+ADAPTERS: dict[str, type[TwilioGateway] | type[LogGateway]] = {
+    "twilio": TwilioGateway,
+    "log": LogGateway,
+}
 
 
-def gateway_from_config(config: Mapping[str, Any]) -> TwilioGateway | None:
+def gateway_from_config(config: Mapping[str, Any]) -> SmsGateway | None:
     """The configured gateway, or ``None`` when ``SMS_GATEWAY`` is empty (texts wait)."""
     name = str(config.get("SMS_GATEWAY") or "")
     if not name:
@@ -190,3 +219,9 @@ def gateway_from_config(config: Mapping[str, Any]) -> TwilioGateway | None:
     if adapter is None:
         raise ValueError(f"SMS_GATEWAY must be one of {sorted(ADAPTERS)} or empty, not {name!r}")
     return adapter.from_config(config)
+
+
+def reply_gateway(config: Mapping[str, Any]) -> TwilioGateway | None:
+    """The configured gateway if replies come back through it (its webhook), else ``None``."""
+    gateway = gateway_from_config(config)
+    return gateway if isinstance(gateway, TwilioGateway) else None

@@ -43,7 +43,6 @@ from partners.models import ReferralStatus, SupportOption
 from partners.referrals import (
     ACTIVE_STATUSES,
     change_referral,
-    mark_referral_delivered,
     withdraw_referral,
 )
 from reintegration_hub.cases.models import CaseStatus, Returnee
@@ -53,6 +52,7 @@ from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound
 from reintegration_hub.core.i18n import format_money
 from reintegration_hub.core.outbox import message_key
 from reintegration_hub.core.roles import Actor, Role
+from reintegration_hub.deliveries.services import last_instalment, line_delivered
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import (
     OPEN_STATUSES,
@@ -691,8 +691,9 @@ def _apply_change(line: PlanLine, change: LineChange, delivered: int, actor: Act
             referral.id, quantity=line.quantity, note_for_partner=line.notes, actor=actor
         )
     if delivered and delivered >= line.total_eur_minor:  # reduced to what was delivered
-        if referral is not None and referral.status == ReferralStatus.ACCEPTED:
-            mark_referral_delivered(referral.id, actor=actor)
+        last = last_instalment(line.id)
+        assert last is not None  # something was delivered
+        line_delivered(last, actor=actor)
         complete_milestones(
             line.plan.returnee_id,
             MilestoneKind.LINE_DELIVERED,

@@ -26,6 +26,8 @@ from reintegration_hub.core.errors import Conflict
 from reintegration_hub.core.vocabulary import VulnerabilityCategory
 from reintegration_hub.deliveries.models import Delivery
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback import services as feedback
+from reintegration_hub.feedback.models import FeedbackRequest
 from reintegration_hub.followups.models import MonitoringVisit
 from reintegration_hub.plans.models import LineChange, PlanAmendment, PlanRevision
 from tests.cases.closed_cases import ACTOR, DAYS, NOW, closed_case
@@ -55,6 +57,7 @@ def dump(w: World) -> str:
         *db.session.scalars(sa.select(PlanRevision)),
         *db.session.scalars(sa.select(PlanAmendment)),
         *db.session.scalars(sa.select(LineChange)),
+        *db.session.scalars(sa.select(FeedbackRequest)),
         w.plan,
         w.line,
     ]
@@ -217,3 +220,26 @@ def test_the_case_page_says_the_case_was_anonymised(
     assert "1990" in page
     assert "Nino" not in page
     assert f"/cases/{w.case.id}/edit" not in page
+
+
+def test_the_returnees_feedback_comment_goes_and_the_scores_stay(app: Flask) -> None:
+    w = closed_case(DAYS)
+    delivery = db.session.scalars(sa.select(Delivery)).one()
+    asked = feedback.request_feedback(delivery, actor=w.case_manager)
+    comment = "Nino Beridze: the kit broke, call me on +995 555 000 000"
+    feedback.answer_feedback(asked.request.id, {w.line.id: 2}, comment)
+    db.session.commit()
+    audit = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.object_type == "FeedbackRequest")
+    ).all()
+    assert audit  # requested, answered
+    assert "kit broke" not in json.dumps([entry.changes for entry in audit])
+
+    counts = anonymise()
+
+    assert counts.feedback == 1
+    answered = db.session.get_one(FeedbackRequest, asked.request.id)
+    assert answered.comment == ""
+    assert answered.answered_at is not None
+    assert [score.score for score in answered.scores] == [2]  # partner performance counts it
+    assert "kit broke" not in dump(w)

@@ -174,6 +174,8 @@ def test_every_text_takes_at_most_two_sms_with_the_longest_date() -> None:
 def test_georgian_and_armenian_texts_do_not_make_interface_languages(app: Flask) -> None:
     assert "ka" not in app.config["LANGUAGES"]
     assert "hy" not in app.config["LANGUAGES"]
+    # their SMS catalogues (and the feedback form's messages.po) make no interface language
+    assert {"ka", "hy"} <= set(sms.sms_languages())
 
 
 def test_a_text_longer_than_two_sms_is_refused(app: Flask) -> None:
@@ -372,3 +374,19 @@ def test_anonymisation_wipes_the_number_and_the_texts(app: Flask) -> None:
         "",
         OutboxStatus.WITHDRAWN,
     )
+
+
+def test_anonymisation_wipes_the_gateways_error_text_of_a_failed_text(app: Flask) -> None:
+    case = texted(counsellor())
+    sms.queue_returnee_sms(case.id, key=message_key("sms:test:{}", 1), text_for_language=str)
+    (message,) = texts(case)
+    message.status = OutboxStatus.FAILED
+    message.last_error = f"400 21211: The 'To' number {NUMBER} is not a valid phone number."
+    case.status, case.closure_reason = CaseStatus.CLOSED, ClosureReason.COMPLETED
+    case.closed_at = now_utc() - dt.timedelta(days=4000)
+    db.session.flush()
+    anonymise_closed_cases(now_utc(), actor=SystemActor("test"))
+    db.session.expire_all()
+    (message,) = texts(case)
+    assert (message.to_address, message.body_text, message.last_error) == ("", "", "")
+    assert message.status == OutboxStatus.FAILED

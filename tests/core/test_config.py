@@ -101,3 +101,12 @@ def test_default_database_is_an_sqlite_file_in_instance() -> None:
 def test_the_prefect_ui_address_must_be_a_web_address(url: str) -> None:
     with pytest.raises(ConfigError, match="HUB_PREFECT_UI_URL"):
         create_app({"ENV": "testing", "PREFECT_UI_URL": url})
+
+
+def test_the_sms_log_gateway_is_refused_outside_development() -> None:
+    production = {"ENV": "production", "SECRET_KEY": "s" * 40, "DATABASE_URL": "postgresql://db/h"}
+    with pytest.raises(ConfigError, match="development only"):
+        create_app({**production, "SMS_GATEWAY": "log"})
+    with pytest.raises(ConfigError, match="HUB_SMS_GATEWAY"):
+        create_app({"ENV": "testing", "SMS_GATEWAY": "carrier-pigeon"})
+    assert create_app({"ENV": "testing", "SMS_GATEWAY": "log"}).config["SMS_GATEWAY"] == "log"

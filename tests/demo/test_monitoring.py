@@ -6,14 +6,20 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from partners.models import SupportCategory
+from partners.models import PartnerPerformance, SupportCategory
 from reintegration_hub.auth.models import User
 from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import SystemActor
 from reintegration_hub.demo import data
-from reintegration_hub.demo.monitoring import GRANT_CASES, RECENT_CASES, load_monitoring
+from reintegration_hub.demo.monitoring import (
+    FEEDBACK_WAITING,
+    GRANT_CASES,
+    RECENT_CASES,
+    load_monitoring,
+)
 from reintegration_hub.extensions import db
+from reintegration_hub.feedback.models import FeedbackRequest
 from reintegration_hub.followups.models import OPEN_STATUSES, Milestone
 from reintegration_hub.followups.sweep import sweep
 from reintegration_hub.monitoring.dashboard import dashboard
@@ -110,3 +116,35 @@ def test_demo_history_leaves_no_old_work_open(app: Flask) -> None:
 
     assert open_of_closed == 0
     assert (counts.closed_windows, counts.cancelled) == (0, 0)
+
+
+def test_demo_feedback_fills_the_satisfaction_figures_and_opens_one_low_score_task(
+    app: Flask,
+) -> None:
+    data.load()
+    db.session.commit()
+    made = load_monitoring(actor=SystemActor("demo"))
+    db.session.commit()
+    assert made["feedback_answers"] == made["feedback_requests"] - FEEDBACK_WAITING > 5
+    manager = db.session.scalars(sa.select(User).where(User.email == "manager@demo.example")).one()
+    found = dashboard(DashboardFilters(), actor=manager).satisfaction
+    assert len(found.by_partner) >= 3
+    assert len(found.by_category) >= 2
+    assert len(found.by_country) >= 3
+    assert sum(row.low for row in found.by_country) == 1
+    rated = db.session.scalars(
+        sa.select(PartnerPerformance).where(PartnerPerformance.satisfaction.is_not(None))
+    ).all()
+    assert len(rated) >= 3
+    assert sum(p.feedback_answers for p in rated) == made["feedback_answers"]
+    (low,) = db.session.scalars(
+        sa.select(FeedbackRequest).where(FeedbackRequest.task_id.is_not(None))
+    ).all()
+    assert low.returnee.return_country_code == "GE"
+    assert low.comment
+    assert low.task is not None
+    assert low.task.status in OPEN_STATUSES
+    tbilisi = db.session.scalars(
+        sa.select(User).where(User.email == "casemanager.tbilisi@demo.example")
+    ).one()
+    assert low.task.office_id == tbilisi.office_id

@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from partners.models import ReferralStatus
 from reintegration_hub.cases.models import Consent
+from reintegration_hub.core.audit import AuditEntry
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound
 from reintegration_hub.core.inbox import InboxNotice
@@ -25,6 +27,7 @@ from reintegration_hub.monitoring.performance import (
     performance_of,
     refresh_partner_performance,
 )
+from reintegration_hub.plans import amendments
 from tests.clock import TODAY, travel
 from tests.deliveries.helpers import (
     build_world,
@@ -62,6 +65,37 @@ def test_an_instalment_that_leaves_the_line_open_asks_nothing(app: Flask) -> Non
         actor=world.case_manager,
     )
     assert db.session.scalar(sa.select(sa.func.count()).select_from(FeedbackRequest)) == 0
+
+
+def test_a_line_reduced_to_what_was_delivered_asks_about_its_last_instalment(
+    app: Flask,
+) -> None:
+    world = build_world()
+    first = record_delivery(
+        world.line.id,
+        delivery_input(amount_minor=25000, quantity=1),
+        upload(),
+        actor=world.case_manager,
+    )
+    assert not first.final
+    amendments.change_line(
+        world.line.id, quantity=1, notes="", reason="One kit is enough", actor=world.counsellor
+    )
+    amendments.submit_amendment(world.plan.id, actor=world.counsellor)
+    amendments.confirm_amendment(world.plan.id, actor=world.case_manager)
+
+    (request,) = db.session.scalars(sa.select(FeedbackRequest)).all()
+    assert request.delivery_id == first.id
+    assert first.final  # the line is delivered: its last instalment ended it
+    assert world.referral.status == ReferralStatus.DELIVERED
+    assert db.session.scalar(
+        sa.select(AuditEntry.id).where(
+            AuditEntry.action == "delivery.final", AuditEntry.object_id == str(first.id)
+        )
+    )
+    # the returnee answers about what was delivered, as after a complete delivery
+    services.answer_feedback(request.id, {world.line.id: 4})
+    assert [score.score for score in request.scores] == [4]
 
 
 def test_the_message_is_in_the_returnees_language(app: Flask) -> None:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from reintegration_hub.core.observability import configure_logging
 from reintegration_hub.extensions import db
 from reintegration_hub.feedback.models import FeedbackScore
 from tests.clock import TODAY, travel
@@ -112,3 +113,25 @@ def test_the_case_page_gives_the_case_manager_the_link(
     client.post(f"/feedback/{invited.request.id}/sent", data={"back": f"/cases/{world.case.id}"})
     page = client.get(f"/cases/{world.case.id}").get_data(as_text=True)
     assert 'data-testid="feedback-status">sent' in page
+
+
+def test_no_comment_phone_number_or_link_code_reaches_the_logs(
+    make_app: Callable[..., Flask], tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(LOG_FORMAT="json", CERTIFICATE_DIR=str(tmp_path / "certificates"))
+    configure_logging(app)  # the process's logging is the last app built's: this one's
+    with app.app_context():
+        world = build_world()
+        world.case.mobile_number = "+995555123456"
+        invited = delivered(world)
+        code = code_of(invited.link)
+        field = f"score_{invited.request.plan_line_id}"
+        capsys.readouterr()
+        comment = "The kit broke. Nino Beridze, +995 555 12 34 56, nino@example.org"
+        client = app.test_client()
+        assert client.post(f"/f/{code}", data={field: "1", "comment": comment}).status_code == 302
+        assert client.post(f"/f/{code}", data={field: "1", "comment": comment}).status_code == 409
+        logged = capsys.readouterr().err
+    assert "/f/<code>" in logged  # the lines were there to search
+    for secret in ("kit broke", "Beridze", "555 12 34 56", "555123456", "nino@", code):
+        assert secret not in logged

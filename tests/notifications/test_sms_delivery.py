@@ -191,3 +191,22 @@ def test_two_deliverers_at_once_send_every_text_message_exactly_once(
         sa.select(OutboxMessage.status).where(OutboxMessage.key.in_(keys))
     )
     assert set(statuses) == {OutboxStatus.SENT}
+
+
+def test_the_log_gateway_writes_the_text_to_the_log_instead_of_sending_it(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(SMS_GATEWAY="log")
+    with app.app_context():
+        case = texted(counsellor())
+        key = text_to(case)
+        with caplog.at_level("INFO", logger="reintegration_hub.notifications.sms"):
+            assert deliver() == DeliveryCounts(sent=1)
+        assert row(key).status == OutboxStatus.SENT
+        (line,) = [r.getMessage() for r in caplog.records if "SMS_GATEWAY=log" in r.getMessage()]
+        assert NUMBER in line
+        assert line.endswith(": ka 1")  # the text, in the returnee's language (Georgian)
+        # no replies come back through it: the webhook is not there
+        assert (
+            app.test_client().post("/cases/sms/replies", data={"Body": "STOP"}).status_code == 404
+        )

@@ -29,8 +29,11 @@ def test_admins_see_failed_messages_and_counts(app: Flask, login: Login) -> None
     )
     failed.last_error = "550 5.1.1 Mailbox unavailable"
     queue(message_key("referral:{}:sent", 2), "fine@example.org", status=OutboxStatus.SENT)
+    queue(message_key("sms:test:{}", 3), "+995555123456", status=OutboxStatus.WITHDRAWN)
     page = login(user_with_role(Role.ADMIN)).get("/admin/notifications").get_data(as_text=True)
     assert "E-mail delivery" in page
+    assert '<dt class="col-sm-2">Withdrawn</dt>' in page
+    assert 'data-status="withdrawn">1<' in page
     assert 'data-status="failed">1<' in page
     assert 'data-status="sent">1<' in page
     assert 'data-status="queued">0<' in page

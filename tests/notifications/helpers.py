@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
+from flask import Flask
 
+from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import MessageKey, OutboxMessage, OutboxStatus
 from reintegration_hub.extensions import db
+from reintegration_hub.notifications.services import DeliveryCounts, deliver_outbox
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -41,3 +45,19 @@ def queue(
 def stored(key: str) -> OutboxMessage:
     db.session.expire_all()
     return db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.key == key)).one()
+
+
+def two_deliverers(workers_app: Flask, batch_size: int) -> tuple[DeliveryCounts, DeliveryCounts]:
+    """Two deliverers at once, each in an app context, session and connection of its own (the
+    app's pool should be ``NullPool``), as two workers run them; what each delivered."""
+
+    def work(_: int) -> DeliveryCounts:
+        with workers_app.app_context():
+            try:
+                return deliver_outbox(batch_size=batch_size, now=now_utc())
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(work, range(2))
+    return first, second

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
 import pytest
@@ -14,7 +13,6 @@ from flask import Flask
 from sqlalchemy.pool import NullPool
 
 from reintegration_hub.core.audit import AuditEntry
-from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, PermissionDenied
 from reintegration_hub.core.outbox import MessageKey, OutboxMessage, OutboxStatus, message_key
 from reintegration_hub.core.roles import Role
@@ -30,7 +28,7 @@ from reintegration_hub.notifications.services import (
     retry_failed,
 )
 from tests.factories import user_with_role
-from tests.notifications.helpers import NOW, queue, stored
+from tests.notifications.helpers import NOW, queue, stored, two_deliverers
 from tests.notifications.smtp import Sink, free_port
 
 
@@ -307,15 +305,7 @@ def test_two_deliverers_at_once_send_every_message_exactly_once(
     # are then inside a send, each holding the lock of a different message
     smtp.hold_first = True
 
-    def work(_: int) -> DeliveryCounts:
-        with workers_app.app_context():
-            try:
-                return deliver_outbox(batch_size=MESSAGES, now=now_utc())
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        first, second = pool.map(work, range(2))
+    first, second = two_deliverers(workers_app, MESSAGES)
     assert smtp.overlapped
     assert first.sent > 0
     assert second.sent > 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -14,12 +13,12 @@ from sqlalchemy.pool import NullPool
 
 from reintegration_hub.cases import sms
 from reintegration_hub.cases.models import Consent, Returnee
-from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.outbox import Channel, OutboxMessage, OutboxStatus, message_key
 from reintegration_hub.extensions import db
 from reintegration_hub.notifications.services import DeliveryCounts, deliver_outbox
 from tests.cases.helpers import counsellor, texted
 from tests.clock import NOW, TODAY
+from tests.notifications.helpers import two_deliverers
 from tests.notifications.smtp import Sink
 from tests.sms_gateway import SENDER, Gateway, sms_gateway
 
@@ -171,15 +170,7 @@ def test_two_deliverers_at_once_send_every_text_message_exactly_once(
     )
     gateway.hold_first = True  # both deliverers inside a send at once, each with its own lock
 
-    def work(_: int) -> DeliveryCounts:
-        with workers_app.app_context():
-            try:
-                return deliver_outbox(batch_size=MESSAGES, now=now_utc())
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        first, second = pool.map(work, range(2))
+    first, second = two_deliverers(workers_app, MESSAGES)
     assert gateway.overlapped
     assert first.sent > 0
     assert second.sent > 0

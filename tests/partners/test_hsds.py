@@ -68,6 +68,12 @@ def hsds_registry() -> Registry:
     )
 
 
+def test_the_formats_the_hsds_schemas_use_are_checked() -> None:
+    """Without its library a format is silently accepted (jsonschema skips it)."""
+    used = {"uri", "date-time", "email", "uuid"}
+    assert used <= set(FormatChecker().checkers)
+
+
 def validator(schema: dict[str, Any], registry: Registry | None = None) -> Draft202012Validator:
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(

@@ -464,7 +464,7 @@ def _english_title(option: SupportOption) -> str:
 
 def case_feedback(case_id: int, *, actor: Actor) -> Sequence[FeedbackRequest]:
     """The feedback requests of a case ``actor`` sees, newest first, with their scores and
-    supports (three statements whatever their number)."""
+    supports, tasks and the options' titles (four statements whatever their number)."""
     return db.session.scalars(
         scoped(
             sa.select(FeedbackRequest).where(FeedbackRequest.returnee_id == case_id),
@@ -474,9 +474,14 @@ def case_feedback(case_id: int, *, actor: Actor) -> Sequence[FeedbackRequest]:
         .options(
             selectinload(FeedbackRequest.scores),
             joinedload(FeedbackRequest.delivery),
+            joinedload(FeedbackRequest.task),
             joinedload(FeedbackRequest.plan_line)
             .joinedload(PlanLine.option)
             .joinedload(SupportOption.partner),
+            # the case page shows each option's title in the reader's language
+            joinedload(FeedbackRequest.plan_line)
+            .joinedload(PlanLine.option)
+            .selectinload(SupportOption.texts),
         )
         .order_by(FeedbackRequest.created_at.desc(), FeedbackRequest.id.desc())
     ).all()

@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from reintegration_hub.core.authz import public, roles
 from reintegration_hub.core.errors import Conflict, NotFound
 from reintegration_hub.core.forms import show_domain_error
+from reintegration_hub.core.inbox import is_app_path
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_flashed
 from reintegration_hub.extensions import limiter
@@ -72,8 +73,7 @@ def answer(code: str) -> Any:
 def mark_sent(request_id: int) -> Any:
     """The case manager handed the link over (copied into a message of their own)."""
     back = request.form.get("back", "")
-    safe = back.startswith("/") and not back.startswith(("//", "/\\"))
-    back = back if safe else url_for("home.index")
+    back = back if is_app_path(back) else url_for("home.index")
     return submit_flashed(
         FlaskForm(),
         lambda: services.mark_feedback_sent(request_id, actor=current_user),

@@ -74,6 +74,7 @@ ACCESS_ACTION_LABELS = {
     "feedback.read": _l("Read the returnee's feedback"),
     "feedback.request": _l("Asked the returnee for feedback"),
     "feedback.sent": _l("Sent the feedback link"),
+    "feedback.renew": _l("Made a new feedback link"),
     "feedback.answer": _l("The returnee gave feedback"),
 }
 DOCUMENT_KIND_LABELS = {

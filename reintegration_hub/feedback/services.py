@@ -45,7 +45,13 @@ from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.authz import get_scoped, scoped
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.errors import Conflict, InvalidInput, NotFound
-from reintegration_hub.core.outbox import app_path, message_key, public_url, queue_message
+from reintegration_hub.core.outbox import (
+    MessageKey,
+    app_path,
+    message_key,
+    public_url,
+    queue_message,
+)
 from reintegration_hub.core.roles import Actor, SystemActor
 from reintegration_hub.core.validation import MAX_ID
 from reintegration_hub.deliveries.models import Delivery
@@ -235,11 +241,11 @@ def request_feedback(delivery: Delivery, *, actor: Actor) -> Invitation:
     request.returnee = case
     record_audit("feedback.request", request, actor=actor, office_id=request.audit_office_id)
     made = invitation(request)
-    _text_invitation(made, actor=actor)
+    _text_invitation(made, actor=actor, key=message_key("sms:feedback:{}", delivery.id))
     return made
 
 
-def _text_invitation(made: Invitation, *, actor: Actor) -> None:
+def _text_invitation(made: Invitation, *, actor: Actor, key: MessageKey) -> None:
     """The invitation goes by SMS when the returnee consents to it and has a mobile number
     (``cases.sms``, through the outbox: once per delivery); the request is then sent. Else, or
     when a long public address makes the text too long for an SMS, the case manager hands the
@@ -248,7 +254,7 @@ def _text_invitation(made: Invitation, *, actor: Actor) -> None:
     try:
         queued = queue_returnee_sms(
             request.returnee_id,
-            key=message_key("sms:feedback:{}", request.delivery_id),
+            key=key,
             text_for_language=lambda language: feedback_message(request, made.link, language),
         )
     except ValueError:
@@ -273,6 +279,26 @@ def mark_feedback_sent(
         request.sent_at = at or now_utc()
         record_audit("feedback.sent", request, actor=actor, office_id=request.audit_office_id)
     return request
+
+
+def renew_feedback_link(request_id: int, *, actor: Actor) -> Invitation:
+    """A new link for a request whose link expired unanswered (the returnee was away, the SMS
+    never arrived): a new nonce (the old link stays refused) and a new expiry, not sent yet;
+    texted again when the returnee consents to it. Conflict when it was answered. Audited
+    (``feedback.renew``)."""
+    request = get_scoped(FeedbackRequest, request_id, actor)
+    if request.answered_at is not None:
+        raise Conflict(_l("This feedback was already given. Thank you."))
+    now = now_utc()
+    request.nonce = secrets.token_hex(8)
+    request.expires_at = now + dt.timedelta(days=int(current_app.config["FEEDBACK_LINK_DAYS"]))
+    request.sent_at = None
+    record_audit("feedback.renew", request, actor=actor, office_id=request.audit_office_id)
+    db.session.flush()
+    made = invitation(request)
+    renewed = message_key("sms:feedback:{}:renewed:{}", request.delivery_id, request.nonce)
+    _text_invitation(made, actor=actor, key=renewed)
+    return made
 
 
 # --- the answer ------------------------------------------------------------------------------

@@ -80,3 +80,16 @@ def mark_sent(request_id: int) -> Any:
         back=back,
         done=_("The feedback link is marked as handed over."),
     )
+
+
+@bp.post("/feedback/<int:request_id>/renew")
+@roles(*HANDERS)
+def renew(request_id: int) -> Any:
+    """A new link for a request whose link expired unanswered."""
+    back = request.form.get("back", "")
+    return submit_flashed(
+        FlaskForm(),
+        lambda: services.renew_feedback_link(request_id, actor=current_user),
+        back=back if is_app_path(back) else url_for("home.index"),
+        done=_("A new feedback link is ready."),
+    )

@@ -4,6 +4,7 @@ expired links and hostile input with a page, never a server error; the case page
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -113,6 +114,25 @@ def test_the_case_page_gives_the_case_manager_the_link(
     client.post(f"/feedback/{invited.request.id}/sent", data={"back": f"/cases/{world.case.id}"})
     page = client.get(f"/cases/{world.case.id}").get_data(as_text=True)
     assert 'data-testid="feedback-status">sent' in page
+
+
+def test_an_expired_link_gets_a_new_one_from_the_case_page(
+    app: Flask, client: FlaskClient, login: Callable[..., FlaskClient], time_machine: Any
+) -> None:
+    world = build_world()
+    invited = delivered(world)
+    travel(time_machine, TODAY + dt.timedelta(days=31))
+    login(world.case_manager)
+    page = client.get(f"/cases/{world.case.id}").get_data(as_text=True)
+    assert 'data-testid="feedback-status">expired' in page
+    assert 'data-testid="feedback-renew"' in page
+    client.post(f"/feedback/{invited.request.id}/renew", data={"back": f"/cases/{world.case.id}"})
+    page = client.get(f"/cases/{world.case.id}").get_data(as_text=True)
+    assert 'data-testid="feedback-status">not sent yet' in page
+    assert invited.link not in page  # the old link stays refused
+    assert client.get("/f/" + code_of(invited.link)).status_code == 404
+    new_link = re.findall(r'value="([^"]*/f/[^"]+)"', page)[0]
+    assert client.get("/f/" + code_of(new_link)).status_code == 200
 
 
 def test_no_comment_phone_number_or_link_code_reaches_the_logs(

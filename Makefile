@@ -59,13 +59,18 @@ typecheck: $(VENV)/.installed
 # of the time) run there only: they test pages and flows, not the database under them; so does
 # the crawl of every form with hostile input, whose NUL bytes and overflows PostgreSQL refuses.
 ONCE_ON_POSTGRES := $(if $(HUB_TEST_DATABASE_URL),-m "not e2e and not orchestrated and not crawl")
+# pytest-xdist: TEST_WORKERS processes, each with a database of its own (tests/conftest.py); a
+# worker that finishes early takes tests queued for the other (worksteal: a few tests take a
+# minute or more). 2 on a 2-core machine: the suite waits on browsers, servers and PostgreSQL.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 test-sqlite: $(VENV)/.installed translations
-	env -u HUB_TEST_DATABASE_URL $(BIN)/pytest $(ONCE_ON_POSTGRES)
+	env -u HUB_TEST_DATABASE_URL $(PYTEST) $(ONCE_ON_POSTGRES)
 
 test-postgres: $(VENV)/.installed translations
 	@if [ -n "$$HUB_TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL"; $(BIN)/pytest; \
+		echo "== again on PostgreSQL"; $(PYTEST); \
 	else echo "HUB_TEST_DATABASE_URL is not set: the PostgreSQL run is skipped"; fi
 
 test: lint typecheck test-sqlite test-postgres

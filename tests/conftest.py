@@ -1,5 +1,6 @@
 """Fixtures: one migrated database per session (SQLite, or PostgreSQL when
-``HUB_TEST_DATABASE_URL`` is set), one application per configuration, one transaction per test.
+``HUB_TEST_DATABASE_URL`` is set; under pytest-xdist one per worker, see ``database_url``), one
+application per configuration, one transaction per test.
 
 ``app``
     The application, with an app context open for the test. Built once per configuration for the
@@ -43,6 +44,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ import time_machine
 from flask import Flask, g
 from flask.testing import FlaskClient
 from flask_sqlalchemy.session import Session
+from sqlalchemy.pool import NullPool
 
 from reintegration_hub import create_app, extensions
 from reintegration_hub.auth.models import User
@@ -108,12 +111,42 @@ def _clock(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
 
 
+#: The pytest-xdist worker running this process ("gw0", "gw1"...), or "" without xdist.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite in the session's temporary folder, or ``HUB_TEST_DATABASE_URL``; under
+    pytest-xdist each worker has a PostgreSQL database of its own beside that one."""
     url = os.environ.get("HUB_TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    elif not XDIST_WORKER:
+        yield url
+    else:
+        with worker_database(url, XDIST_WORKER) as own:
+            yield own
+
+
+@contextmanager
+def worker_database(url: str, worker: str) -> Iterator[str]:
+    """A database named after ``url``'s and ``worker``, made for the session and dropped."""
+    given = sa.make_url(url)
+    own = given.set(database=f"{given.database}_{worker}")
+    admin = sa.create_engine(
+        database_uri(url, Path()), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    name = admin.dialect.identifier_preparer.quote(own.database or "")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield own.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 def test_config(database_url: str, **extra: Any) -> dict[str, Any]:
@@ -130,7 +163,10 @@ def test_config(database_url: str, **extra: Any) -> dict[str, Any]:
 
 
 #: Redis for the tests of the production configuration (its sign-in limits), a database of its own
-REDIS_TEST_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: (under pytest-xdist, one per worker: 15, 14...)
+REDIS_TEST_URL = os.environ.get(
+    "HUB_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - int(XDIST_WORKER[2:] or 0)}"
+)
 
 
 @pytest.fixture

@@ -108,7 +108,9 @@ def timed(fn: Callable[[], Any], runs: int) -> list[float]:
 
 
 def summary(samples: list[float]) -> dict[str, float]:
-    """The median, 95th percentile and maximum of ``samples``."""
+    """The median, 95th percentile and maximum of ``samples`` (a single sample is all three)."""
+    if len(samples) < 2:
+        return {"p50": samples[0], "p95": samples[0], "max": samples[0]}
     cuts = statistics.quantiles(samples, n=100)
     return {"p50": cuts[49], "p95": cuts[94], "max": max(samples)}
 

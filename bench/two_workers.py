@@ -350,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
                 "HUB_OUTBOX_BATCH_SIZE": "50",
                 "PREFECT_WORKER_QUERY_SECONDS": "2",
                 "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+                # the deployments' command is `python -m prefect.engine`: this install's
+                "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
             }
             server = processes.start(
                 "server",

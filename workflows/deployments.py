@@ -344,15 +344,25 @@ HEARTBEAT_SECONDS = 60
 #: seconds a flow run may stay Pending (submitted to a worker, its process not yet running)
 PENDING_SECONDS = 300
 
+#: How a process worker starts each flow run: the engine itself, in one new process. Without a
+#: command, Prefect 3.8's process worker starts a workspace supervisor first, a second Python
+#: process (1.3 s of CPU a run for its imports alone) to copy code storage these deployments
+#: do not have (their entry points are module paths of this installed project). ``python`` is
+#: the worker's own: ``start_worker`` puts its directory first on the PATH.
+ENGINE_COMMAND = "python -m prefect.engine"
+
 
 def register(work_pool: str, *, pending_seconds: float = PENDING_SECONDS) -> None:
     """Every deployment on the process work pool ``work_pool``, made if it does not exist, and
     the automations that end the runs a dead worker leaves behind (``crash_automations``)."""
+    on_pool = deployments()
+    for deployment in on_pool:
+        deployment.job_variables = {**deployment.job_variables, "command": ENGINE_COMMAND}
     with registering():
         asyncio.run(_ensure_work_pool(work_pool))
         asyncio.run(_ensure_automations(crash_automations(pending_seconds)))
         deploy(
-            *deployments(),
+            *on_pool,
             work_pool_name=work_pool,
             print_next_steps_message=False,
             ignore_warnings=True,
@@ -453,9 +463,10 @@ async def _ensure_work_pool(name: str) -> None:
 def start_worker(work_pool: str, limit: int) -> None:
     """Become ``prefect worker start`` on ``work_pool`` (this process is replaced, so that a
     SIGTERM reaches the worker itself: it stops polling and its flow runs end)."""
-    prefect = Path(sys.executable).with_name("prefect")
+    bin_dir = Path(sys.executable).parent
+    os.environ["PATH"] = os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
     command = ["prefect", "worker", "start", "--pool", work_pool, "--type", ProcessWorker.type]
-    os.execv(prefect, [*command, "--limit", str(limit)])  # noqa: S606 - our own install's CLI
+    os.execv(bin_dir / "prefect", [*command, "--limit", str(limit)])  # noqa: S606 - our own install's CLI
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "SENTRY_DSN": None,
     "SENTRY_TRACES_SAMPLE_RATE": 0.0,
     "BOOTSTRAP_SERVE_LOCAL": True,
+    # the API's OpenAPI document and docs page; a flow run's process serves no request and
+    # builds its app without them (workflows.app): 0.3 s of CPU less in every run
+    "API_DOCUMENT": True,
     "API_TITLE": "Reintegration Hub API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

@@ -30,7 +30,7 @@ def get_app() -> Flask:
 
 @functools.cache
 def _built_app() -> Flask:
-    return create_app()
+    return create_app({"API_DOCUMENT": False})  # flow runs serve no request
 
 
 def reset_app() -> None:

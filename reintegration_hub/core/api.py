@@ -324,9 +324,17 @@ def api_docs() -> str:
 
 
 def register_api(app: Flask, *blueprints: Blueprint) -> None:
+    """The API's blueprints, described in its OpenAPI document; or, without ``API_DOCUMENT``,
+    only their routes (whose addresses e-mails may link to)."""
     for blueprint in blueprints:
         csrf.exempt(blueprint)  # protect_cookie_sessions decides instead
-        api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
+        prefix = API_PREFIX + (blueprint.url_prefix or "")
+        if app.config["API_DOCUMENT"]:
+            api.register_blueprint(blueprint, url_prefix=prefix)
+        else:
+            app.register_blueprint(blueprint, url_prefix=prefix)
+    if not app.config["API_DOCUMENT"]:
+        return
     # the OpenAPI document describes no data; the docs page renders it with vendored Swagger UI
     openapi_json = app.view_functions["api-docs.openapi_json"]  # a bound method of the Api
 
@@ -342,7 +350,8 @@ def init_api(app: Flask, loader: Callable[[str], Any]) -> None:
     from reintegration_hub.extensions import login
 
     app.before_request(protect_cookie_sessions)
-    api.init_app(app)  # its "Error" schema is the shape DomainError.as_json() answers with
+    if app.config["API_DOCUMENT"]:
+        api.init_app(app)  # its "Error" schema is the shape DomainError.as_json() answers with
 
     @login.request_loader
     def load_user_from_token(_request: Any) -> Any:

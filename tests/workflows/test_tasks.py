@@ -4,6 +4,7 @@ server is involved, and none may be started (``PREFECT_SERVER_EPHEMERAL_ENABLED=
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from prefect.states import Failed
 
 from partners.models import Referral, ReferralStatus
 from partners.services import StaleCounts
-from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus, message_key
+from reintegration_hub.core.outbox import OutboxMessage, OutboxStatus, message_key, public_url
 from reintegration_hub.extensions import db
 from reintegration_hub.notifications.services import DeliveryCounts, MailServerUnavailable
 from tests.factories import SupportOptionFactory
@@ -27,6 +28,18 @@ def test_the_worker_app_comes_from_the_environment_once(worker_app: Flask, smtp:
     assert get_app() is worker_app
     assert worker_app.config["SMTP_PORT"] == smtp.port
     assert worker_app.config["OUTBOX_BATCH_SIZE"] == 3
+
+
+def test_the_worker_app_has_every_route_but_no_api_document(
+    worker_app: Flask, make_app: Callable[..., Flask]
+) -> None:
+    """A flow run serves no request: its app skips building the OpenAPI document, and keeps
+    every other route, whose addresses its e-mails may link to."""
+    served = {rule.endpoint for rule in make_app().url_map.iter_rules()}
+    routes = {rule.endpoint for rule in worker_app.url_map.iter_rules()}
+    assert served - routes == {"api-docs.openapi_json", "api_docs"}
+    with worker_app.app_context():
+        assert public_url("cases_api.list_cases").endswith("/api/v1/cases")
 
 
 def test_a_unit_of_work_commits_at_the_end_and_rolls_back_on_error(

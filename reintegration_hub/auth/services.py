@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,8 +44,14 @@ ROLE_OFFICE_KINDS: dict[Role, frozenset[OfficeKind]] = {
 }
 
 _hasher = PasswordHasher()
-# verified against when the e-mail is unknown, so both paths take the same time
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so both paths take the same time. Made on
+    the first sign-in, not at import: a hash at the production cost is 0.1 s of CPU, which
+    every process would pay (each flow run is a new one)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class InvalidCredentials(PermissionDenied):
@@ -73,7 +80,8 @@ def _check_password_strength(password: str) -> None:
 
 def _password_matches(user: User | None, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and bool(user)
+        stored = user.password_hash if user else _dummy_hash()
+        return _hasher.verify(stored, password) and bool(user)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -26,6 +26,15 @@ from sqlalchemy.sql.functions import FunctionElement
 from reintegration_hub.extensions import db
 
 
+def without_jit() -> None:
+    """Turn PostgreSQL's JIT off for the rest of the session's transaction (a batch job's
+    large statements: the sweep's, the outcome snapshot's). Their costs are high enough for
+    the JIT, which then spends longer compiling than the statements run: 0.2 s of a sweep
+    range's 20 ms statement, 1.5-2 s of the 10 s snapshot at 100,000 cases."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SET LOCAL jit = off"))
+
+
 def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> sa.Index:
     """An index over the rows ``where`` holds, on PostgreSQL and SQLite alike (each dialect
     takes the condition under its own keyword)."""

@@ -33,7 +33,7 @@ from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Actor
-from reintegration_hub.core.sql import constant_number, constant_text
+from reintegration_hub.core.sql import constant_number, constant_text, without_jit
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
 from reintegration_hub.monitoring import figures
@@ -232,6 +232,7 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
     GROUP BY`` per measure writes the new ones, every row stamped with the same time, in the
     caller's transaction: readers see the old snapshot or the new one, never a mix.
     """
+    without_jit()
     writer = _CellWriter(now_utc())
     db.session.execute(sa.delete(OutcomeCell))
     db.session.execute(sa.delete(OutcomeSnapshot))

@@ -15,16 +15,21 @@ lines, the marketplace, surveys, an outcome snapshot). Then, on 127.0.0.1:
 2. a throw-away PostgreSQL database for the Prefect server, and Procfile.production started
    as ``make serve`` starts it (gunicorn: ``--web-concurrency`` workers of ``--worker-class``
    with ``--threads``; the Prefect server; one worker of a process work pool), production
-   settings, Redis for the sign-in limits, behind a (simulated) TLS proxy;
+   settings, Redis for the sign-in limits, behind a (simulated) TLS proxy; every schedule
+   but the outbox's (``deliver-notifications``, each minute) paused, so that the hourly and
+   daily flows do not fall in the window by the time of day;
 3. for each ``--users`` count: Locust headless, the users started (and signed in) over 10 s;
    then ``--settle`` seconds (30) in which the sign-ins' backlog drains (50 argon2 hashes at
    the production cost keep both cores busy for seconds; a working day has no such storm),
    then the measured ``--seconds`` (each user 1-3 s between clicks), while
    ``track-milestones`` (the hourly sweep of every plan) is started through the work pool
-   every ``--sweep-every`` seconds (one falls in the measured window); every request is
-   recorded (``bench/load_users.py``), and a table per page kind covers the requests started
-   in the measured window: requests, requests/s, p50, p95, p99, max, errors (the sign-ins and
-   the settling apart), and the sweep runs' states and times;
+   every ``--sweep-every`` seconds (one falls in the measured window), and with
+   ``--snapshot`` the hourly outcome snapshot 10 s into it; every request is recorded
+   (``bench/load_users.py``), and a table per page kind covers the requests started in the
+   measured window: requests, requests/s, p50, p95, p99, max, errors (the sign-ins and the
+   settling apart), the share of a core each kind of process used in the window (from
+   ``/proc``; every second in ``cpu_USERS.csv`` beside the requests' ``users_USERS.csv``),
+   and the flow runs' states and times;
 4. everything stopped (SIGTERM, as systemd stops a service), the Prefect database dropped.
 
 The target (issue 18): at 50 users 0 errors and p95 < 300 ms for every page kind. Locust,
@@ -62,6 +67,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "bench-load-password-1"  # noqa: S105 - the bench's own throw-away accounts
 SWEEP = "track-milestones/track-milestones"
+SNAPSHOT = "snapshot-outcomes/snapshot-outcomes"
+#: the one schedule left running: the outbox's, every minute as in production. The others
+#: (hourly and daily) are paused, so that what runs beside the users does not depend on the
+#: time of day the bench starts: the sweep is started by the bench, the snapshot with
+#: ``--snapshot``
+KEPT_SCHEDULE = "deliver-notifications"
 TARGET_P95_MS = 300
 #: users are started over this many seconds (each signs in first: argon2 at its production
 #: cost), before the settling and the measured ``--seconds``
@@ -150,29 +161,126 @@ def wait_for(what: str, check: Any, seconds: float) -> None:
         time.sleep(1)
 
 
-class Sweeps(threading.Thread):
-    """Starts a sweep through the work pool every ``every`` seconds until stopped; the runs."""
+def pause_schedules(prefect_api: str) -> list[str]:
+    """Pause every deployment's schedule but ``KEPT_SCHEDULE``'s; the names paused."""
+    paused = []
+    for deployment in api(f"{prefect_api}/deployments/filter", {}):
+        if deployment["name"] != KEPT_SCHEDULE and deployment["schedules"]:
+            api(f"{prefect_api}/deployments/{deployment['id']}/pause_deployment", {})
+            paused.append(deployment["name"])
+    return sorted(paused)
 
-    def __init__(self, prefect_api: str, every: float) -> None:
+
+class Sweeps(threading.Thread):
+    """Starts a sweep through the work pool every ``every`` seconds until stopped, and the
+    outcome snapshot once ``snapshot_after`` seconds after the start (None: never); the runs."""
+
+    def __init__(self, prefect_api: str, every: float, snapshot_after: float | None) -> None:
         super().__init__(daemon=True)
-        self.api, self.every = prefect_api, every
+        self.api, self.every, self.snapshot_after = prefect_api, every, snapshot_after
         self.stopping = threading.Event()
-        self.runs: list[str] = []
+        self.runs: list[tuple[str, str]] = []  # (deployment, flow run id)
         self.deployment = api(f"{prefect_api}/deployments/name/{SWEEP}")["id"]
 
+    def start_run(self, deployment_id: str, name: str) -> None:
+        run = api(f"{self.api}/deployments/{deployment_id}/create_flow_run", {})
+        self.runs.append((name, run["id"]))
+
     def run(self) -> None:
-        while self.every and not self.stopping.is_set():
-            run = api(f"{self.api}/deployments/{self.deployment}/create_flow_run", {})
-            self.runs.append(run["id"])
-            self.stopping.wait(self.every)
+        snapshot = None
+        if self.snapshot_after is not None:
+            snapshot = api(f"{self.api}/deployments/name/{SNAPSHOT}")["id"]
+            snapshot_at = time.monotonic() + self.snapshot_after
+        next_sweep = time.monotonic()
+        while not self.stopping.is_set():
+            if self.every and time.monotonic() >= next_sweep:
+                self.start_run(self.deployment, SWEEP.split("/")[0])
+                next_sweep += self.every
+            if snapshot and time.monotonic() >= snapshot_at:
+                self.start_run(snapshot, SNAPSHOT.split("/")[0])
+                snapshot = None
+            self.stopping.wait(1)
 
     def report(self) -> str:
         lines = []
-        for run_id in self.runs:
+        for name, run_id in self.runs:
             run = api(f"{self.api}/flow_runs/{run_id}")
             took = run.get("total_run_time") or 0
-            lines.append(f"{run['name']}: {run['state_type']}, {took:.1f} s")
+            lines.append(f"{name} {run['name']}: {run['state_type']}, {took:.1f} s")
         return "; ".join(lines)
+
+
+#: What each process is, by its command line: (part of it, the name it is counted under);
+#: the first match counts. A flow run's process (``prefect.engine``, started by the worker) is
+#: counted with the flow runs while it lives, and through the worker's reaped children after.
+PROCESSES = [
+    ("prefect.engine", "flow runs"),
+    ("workflows.deployments", "Prefect worker"),
+    ("worker start", "Prefect worker"),  # what workflows.deployments --start-worker becomes
+    ("gunicorn", "gunicorn"),
+    ("server start", "Prefect server"),
+    ("prefect.server", "Prefect server"),
+    ("bench.load", "the bench"),  # before PostgreSQL: its command names the database URL
+    ("postgres", "PostgreSQL"),
+    ("locust", "Locust"),
+    ("redis-server", "Redis"),
+]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds by ``PROCESSES`` name, of every process alive and of the children each has
+    reaped (so a process that ended meanwhile still counts, under its parent's name, except
+    the worker's children: the flow runs)."""
+    totals: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            own, children = (int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
+            name = next((n for part, n in PROCESSES if part in command), None)
+            if name is None:
+                continue
+            totals[name] = totals.get(name, 0.0) + own / TICKS
+            reaped = "flow runs" if name == "Prefect worker" else name
+            totals[reaped] = totals.get(reaped, 0.0) + children / TICKS
+    return totals
+
+
+class CpuSampler(threading.Thread):
+    """``cpu_seconds`` once a second until stopped, with the time of each sample."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stopping = threading.Event()
+        self.samples: list[tuple[float, dict[str, float]]] = []
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.samples.append((time.time(), cpu_seconds()))
+            self.stopping.wait(1)
+
+    def write(self, path: Path) -> None:
+        """The samples as CSV: time, then each process kind's CPU seconds so far."""
+        names = sorted({name for _, totals in self.samples for name in totals})
+        with path.open("w") as out:
+            out.write(",".join(["time", *names]) + "\n")
+            for at, totals in self.samples:
+                figures = [f"{totals.get(name, 0.0):.2f}" for name in names]
+                out.write(",".join([f"{at:.3f}", *figures]) + "\n")
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        """Share of one core each process kind used from ``start`` to ``end`` (the samples
+        nearest them)."""
+        first = min(self.samples, key=lambda s: abs(s[0] - start))
+        last = min(self.samples, key=lambda s: abs(s[0] - end))
+        seconds = last[0] - first[0]
+        if seconds <= 0:
+            return {}
+        return {
+            name: (last[1].get(name, 0.0) - first[1].get(name, 0.0)) / seconds
+            for name in sorted(set(first[1]) | set(last[1]))
+        }
 
 
 @dataclass
@@ -181,6 +289,7 @@ class Window:
 
     seconds: float
     kinds: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)
+    start: float = 0.0
 
     def add(self, name: str, ms: float, failed: bool) -> None:
         self.kinds.setdefault(name, []).append((ms, failed))
@@ -219,7 +328,7 @@ def load(
         rows = [line.rstrip("\n").split(",") for line in lines]
     spawned = min(float(at) for at, name, *_ in rows if name == "spawned")
     measured_from = spawned + settle
-    settling, measured = Window(settle), Window(seconds)
+    settling, measured = Window(settle, start=spawned), Window(seconds, start=measured_from)
     for at, name, ms, failed in rows:
         start = float(at)
         if name == "spawned" or start < spawned:
@@ -284,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sweep-every", type=float, default=60, help="seconds between sweeps (0: none)"
     )
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="also start the hourly outcome snapshot 10 s into the measured window",
+    )
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--web-concurrency", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--threads", type=int, default=4)
@@ -338,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if check.returncode:
             raise SystemExit(check.stderr)
+        subprocess.run(["make", "-s", "bytecode"], cwd=ROOT, check=True)  # noqa: S607 - as make serve
         log = (work / "serve.log").open("w")
         serve = subprocess.Popen(  # noqa: S603 - our own install's honcho
             [str(BIN / "honcho"), "-f", "Procfile.production", "start", "-c", "worker=1"],
@@ -350,19 +465,30 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wait_for("the web processes", lambda: api(f"{web}/readyz")["status"] == "ok", 180)
             wait_for("the deployments", lambda: api(f"{prefect_api}/deployments/name/{SWEEP}"), 180)
-            print(f"topology up; logs in {work}", flush=True)
+            paused = pause_schedules(prefect_api)
+            print(f"topology up; logs in {work}; schedules paused: {', '.join(paused)}")
             for n, users in enumerate(args.users):
-                sweeps = Sweeps(prefect_api, args.sweep_every)
+                snapshot_after = RAMP_SECONDS + args.settle + 10 if args.snapshot else None
+                sweeps = Sweeps(prefect_api, args.sweep_every, snapshot_after)
+                cpu = CpuSampler()
                 sweeps.start()
+                cpu.start()
                 settling, measured = load(web, users, args.settle, args.seconds, work, fixture)
                 sweeps.stopping.set()
+                cpu.stopping.set()
                 sweeps.join()
                 table(settling, f"{users} users: the {args.settle} s after the sign-ins")
                 held = table(measured, f"{users} users, {args.seconds} s measured")
+                cpu.write(work / f"cpu_{users}.csv")
+                shares = cpu.between(measured.start, measured.start + measured.seconds)
+                print(
+                    "CPU in the measured window, share of one core: "
+                    + ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
+                )
                 if n == 0:  # the target's user count; the others show where it degrades
                     met = held
                 time.sleep(5)  # the last sweep's end
-                print(f"sweeps meanwhile: {sweeps.report()}", flush=True)
+                print(f"flow runs started meanwhile: {sweeps.report()}", flush=True)
         finally:
             os.killpg(serve.pid, signal.SIGTERM)
             try:

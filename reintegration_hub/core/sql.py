@@ -35,6 +35,15 @@ def without_jit() -> None:
         db.session.execute(sa.text("SET LOCAL jit = off"))
 
 
+def with_work_mem(megabytes: int) -> None:
+    """Let each sort and hash of the rest of the session's transaction use up to
+    ``megabytes`` of memory on PostgreSQL, instead of its default 4 MB (a batch job's large
+    GROUP BYs: the outcome snapshot at 100,000 cases takes 10 s with 4 MB, 7.6-8 s with 64,
+    no less with 128). PostgreSQL takes only what a step needs."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text(f"SET LOCAL work_mem = '{int(megabytes)}MB'"))
+
+
 def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> sa.Index:
     """An index over the rows ``where`` holds, on PostgreSQL and SQLite alike (each dialect
     takes the condition under its own keyword)."""

@@ -33,7 +33,12 @@ from reintegration_hub.cases.models import CaseStatus, Returnee
 from reintegration_hub.core.audit import record_audit
 from reintegration_hub.core.db import now_utc
 from reintegration_hub.core.roles import Actor
-from reintegration_hub.core.sql import constant_number, constant_text, without_jit
+from reintegration_hub.core.sql import (
+    constant_number,
+    constant_text,
+    with_work_mem,
+    without_jit,
+)
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.models import Milestone, MilestoneStatus, SustainabilitySurvey
 from reintegration_hub.monitoring import figures
@@ -225,6 +230,10 @@ class _CellWriter:
         self.insert(measure, sa.select(self.stamp, sa.literal(measure.value), *cells.c), columns)
 
 
+#: memory for each sort and hash of the snapshot's statements (core.sql.with_work_mem)
+SNAPSHOT_WORK_MEM_MB = 64
+
+
 def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
     """Replace the outcome snapshot with one computed now, as of ``as_of``.
 
@@ -233,6 +242,7 @@ def snapshot_outcomes(as_of: dt.date, *, actor: Actor) -> SnapshotCounts:
     caller's transaction: readers see the old snapshot or the new one, never a mix.
     """
     without_jit()
+    with_work_mem(SNAPSHOT_WORK_MEM_MB)
     writer = _CellWriter(now_utc())
     db.session.execute(sa.delete(OutcomeCell))
     db.session.execute(sa.delete(OutcomeSnapshot))

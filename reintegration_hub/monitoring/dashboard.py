@@ -259,17 +259,22 @@ def satisfaction(filters: DashboardFilters) -> Satisfaction:
 
 
 def _open_milestones(filters: DashboardFilters) -> list[OfficeMilestones]:
-    """Due and overdue milestones per responsible office: one statement."""
-    stmt = (
-        # count(*): the index (status, office_id) answers alone, no row is read
-        sa.select(Milestone.office_id, Office.name, Milestone.status, sa.func.count())
-        .join(Office, Office.id == Milestone.office_id)
+    """Due and overdue milestones per responsible office: one statement. Counted first, in
+    the order of the index (status, office_id), which answers alone (no row is read), then
+    joined to the few offices: joining each of 54,000 open milestones to its office before
+    counting took 19 ms at 100,000 cases, counting first 6."""
+    counted = (
+        sa.select(Milestone.office_id, Milestone.status, sa.func.count().label("n"))
         .where(Milestone.status.in_(MILESTONE_OPEN))
-        .group_by(Milestone.office_id, Office.name, Milestone.status)
+        .group_by(Milestone.status, Milestone.office_id)
     )
     conditions = filters.case_conditions()
     if conditions:
-        stmt = stmt.join(Returnee, Returnee.id == Milestone.returnee_id).where(*conditions)
+        counted = counted.join(Returnee, Returnee.id == Milestone.returnee_id).where(*conditions)
+    counts = counted.subquery("counts")
+    stmt = sa.select(counts.c.office_id, Office.name, counts.c.status, counts.c.n).join(
+        Office, Office.id == counts.c.office_id
+    )
     offices: dict[int, OfficeMilestones] = {}
     for office_id, name, status, count in db.session.execute(stmt):
         row = offices.setdefault(office_id, OfficeMilestones(office_id, name, 0, 0))

@@ -38,6 +38,7 @@ from tests.factories import user_with_role
 from tests.notifications.helpers import queue
 from tests.notifications.smtp import free_port, smtp_server
 from tests.workflows.helpers import answers, api_json, signed_in, wait_until
+from workflows.deployments import ENGINE_COMMAND
 
 #: what a production start needs besides the databases (config.production_problems)
 SECRETS = {
@@ -175,12 +176,13 @@ def test_make_serve_runs_the_production_topology_and_stops_cleanly(
             )
             deployment = api_json(f"{api}/deployments/name/{DELIVER}")
             assert deployment["work_pool_name"] == pool
+            assert deployment["job_variables"]["command"] == ENGINE_COMMAND
             run = run_to_the_end(api, deployment["id"])
-            assert run["state_type"] == "COMPLETED", (
-                run["state"]["message"],
-                flow_run_logs(api, run["id"]),
-            )
+            logs = flow_run_logs(api, run["id"])
+            assert run["state_type"] == "COMPLETED", (run["state"]["message"], logs)
             assert run["work_pool_name"] == pool
+            # one process: the engine itself, not a workspace supervisor copying code storage
+            assert not any("Downloading flow code" in line for line in logs), logs
 
             # what a worker killed while submitting a run leaves: Pending for good, holding
             # its deployment's one slot; the automation crashes it

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -34,6 +33,7 @@ from reintegration_hub.auth.forms import (
 )
 from reintegration_hub.auth.models import Office, User
 from reintegration_hub.core.authz import get_scoped, public, roles, signed_in
+from reintegration_hub.core.inbox import is_app_path
 from reintegration_hub.core.roles import OfficeKind, Role
 from reintegration_hub.core.submit import submit_form
 from reintegration_hub.core.web import query_int
@@ -93,10 +93,9 @@ def _sign_in(user: User) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never an open redirect to another host."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target if not urlsplit(target).netloc else url_for("home.index")
-    return url_for("home.index")
+    """Only a path inside the application (``core.inbox.is_app_path``): never an open redirect
+    to another host, ``/\\host`` included, which browsers read as ``//host``."""
+    return target if target and is_app_path(target) else url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

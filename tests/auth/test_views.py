@@ -34,13 +34,23 @@ def test_wrong_password_shows_the_error_next_to_the_form(client) -> None:
     assert "E-mail or password is not correct." in response.get_data(as_text=True)
 
 
-def test_next_never_redirects_off_site(client) -> None:
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example/x", "https://evil.example/x", "evil"]
+)
+def test_next_never_redirects_off_site(client, target: str) -> None:
     user = user_with_role(Role.COUNSELLOR)
     db.session.commit()
     response = client.post(
-        "/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD}
+        "/login", query_string={"next": target}, data={"email": user.email, "password": PASSWORD}
     )
     assert response.headers["Location"] == "/"
+
+
+def test_next_leads_to_a_page_of_the_application(client) -> None:
+    user = user_with_role(Role.COUNSELLOR)
+    db.session.commit()
+    response = client.post("/login?next=/cases/", data={"email": user.email, "password": PASSWORD})
+    assert response.headers["Location"] == "/cases/"
 
 
 def test_sign_out_ends_the_session(client, login) -> None:

@@ -284,11 +284,15 @@ def mark_feedback_sent(
 def renew_feedback_link(request_id: int, *, actor: Actor) -> Invitation:
     """A new link for a request whose link expired unanswered (the returnee was away, the SMS
     never arrived): a new nonce (the old link stays refused) and a new expiry, not sent yet;
-    texted again when the returnee consents to it. Conflict when it was answered. Audited
+    texted again when the returnee consents to it. Conflict when it was answered, or while its
+    link is still open (the returnee may hold it: hand it over again instead). Audited
     (``feedback.renew``)."""
     request = get_scoped(FeedbackRequest, request_id, actor)
-    if request.answered_at is not None:
+    state = link_state(request)
+    if state == LinkState.ANSWERED:
         raise Conflict(_l("This feedback was already given. Thank you."))
+    if state == LinkState.OPEN:  # the link the returnee holds still works: it stays theirs
+        raise Conflict(_l("This feedback link has not expired yet: hand it over again."))
     now = now_utc()
     request.nonce = secrets.token_hex(8)
     request.expires_at = now + dt.timedelta(days=int(current_app.config["FEEDBACK_LINK_DAYS"]))

@@ -72,12 +72,10 @@ def answer(code: str) -> Any:
 @roles(*HANDERS)
 def mark_sent(request_id: int) -> Any:
     """The case manager handed the link over (copied into a message of their own)."""
-    back = request.form.get("back", "")
-    back = back if is_app_path(back) else url_for("home.index")
     return submit_flashed(
         FlaskForm(),
         lambda: services.mark_feedback_sent(request_id, actor=current_user),
-        back=back,
+        back=_back(),
         done=_("The feedback link is marked as handed over."),
     )
 
@@ -86,10 +84,16 @@ def mark_sent(request_id: int) -> Any:
 @roles(*HANDERS)
 def renew(request_id: int) -> Any:
     """A new link for a request whose link expired unanswered."""
-    back = request.form.get("back", "")
     return submit_flashed(
         FlaskForm(),
         lambda: services.renew_feedback_link(request_id, actor=current_user),
-        back=back if is_app_path(back) else url_for("home.index"),
+        back=_back(),
         done=_("A new feedback link is ready."),
     )
+
+
+def _back() -> str:
+    """Where the case page's buttons go back to: the posted path inside the application (the
+    case page's feedback section), else home."""
+    back = request.form.get("back", "")
+    return back if is_app_path(back) else url_for("home.index")

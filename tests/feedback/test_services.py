@@ -292,6 +292,23 @@ def test_marking_the_link_sent_keeps_the_first_time(app: Flask) -> None:
     assert services.request_status(request) == services.RequestStatus.SENT
 
 
+def test_only_an_expired_unanswered_link_is_made_again(app: Flask, time_machine: Any) -> None:
+    world = build_world()
+    invited = delivered(world)
+    request, nonce = invited.request, invited.request.nonce
+    with pytest.raises(Conflict):  # still open: the link the returnee holds stays theirs
+        services.renew_feedback_link(request.id, actor=world.case_manager)
+    assert request.nonce == nonce
+    travel(time_machine, TODAY + dt.timedelta(days=31))
+    renewed = services.renew_feedback_link(request.id, actor=world.case_manager)
+    assert request.nonce != nonce
+    assert services.link_state(request) == services.LinkState.OPEN
+    assert renewed.link != invited.link
+    services.answer_feedback(request.id, scores_of(request, 4), "")
+    with pytest.raises(Conflict):  # answered: nothing to renew
+        services.renew_feedback_link(request.id, actor=world.case_manager)
+
+
 @pytest.mark.parametrize("sms_contact", [True, False])
 def test_the_invitation_goes_by_sms_once_when_the_returnee_consents(
     app: Flask, sms_contact: bool

@@ -41,23 +41,30 @@ def scrub_text(text: str) -> str:
     /f/<code>")."""
     text = EMAIL.sub(FILTERED, text)
     text = PHONE.sub(lambda m: FILTERED if _is_phone(m.group()) else m.group(), text)
-    if has_request_context() and request.url_rule is not None:
-        rule = request.url_rule.rule
-        if FREE_TEXT_VARIABLE.search(rule) and request.path in text:
-            text = text.replace(request.path, rule)
+    secret = _secret_route()
+    if secret is not None and secret[0] in text:
+        text = text.replace(*secret)
     return text
 
 
-def _reported_url(url: str) -> str:
-    """The address without its query, and a route with a secret in its path (a feedback link's
-    code, a calendar token) as its rule."""
-    url = url.split("?", 1)[0]
+def _secret_route() -> tuple[str, str] | None:
+    """During a request to a route with a secret in its path (a feedback link's code, a
+    calendar token): that path and the route's rule, to write instead of it."""
     if has_request_context() and request.url_rule is not None:
         rule = request.url_rule.rule
         if FREE_TEXT_VARIABLE.search(rule):
-            path = request.path
-            return url[: len(url) - len(path)] + rule if url.endswith(path) else rule
-    return url
+            return request.path, rule
+    return None
+
+
+def _reported_url(url: str) -> str:
+    """The address without its query, and a route with a secret in its path as its rule."""
+    url = url.split("?", 1)[0]
+    secret = _secret_route()
+    if secret is None:
+        return url
+    path, rule = secret
+    return url[: len(url) - len(path)] + rule if url.endswith(path) else rule
 
 
 def before_send(event: Event, hint: Hint) -> Event | None:

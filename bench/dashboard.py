@@ -14,7 +14,9 @@ the test client as a signed-in programme manager: unfiltered, and with random fi
 period in months as the page sends it, host office, country, partner, category, vulnerability),
 interleaved; p50/p95 printed (the target: p95 < 300 ms for both on PostgreSQL). A third,
 smaller series has periods in days, which an API client may send: the case counts are then
-counted live (reported, not part of the target). The tables are emptied again at the end
+counted live (reported, not part of the target). Then the CPU time this process spends on an
+unfiltered request (``time.process_time``: what the page costs a web worker, which other work
+on the machine moves less than the latency). The tables are emptied again at the end
 (``--keep`` leaves them for a ``--reuse`` run that only times). Use a throw-away database.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -287,6 +290,13 @@ def main() -> None:
         report(f"{dialect}: GET /monitoring/ without filters", plain)
         report(f"{dialect}: GET /monitoring/ with random filters", filtered)
         report(f"{dialect}: GET /monitoring/ with random filters, periods in days (live)", live)
+        # the CPU of this process per unfiltered request (the page's own work: its figures are
+        # remembered after the first), interleaved with the same number of filtered requests
+        cpu: list[float] = []
+        for _ in range(args.requests):
+            cpu += timed(one({}), 1, clock=time.process_time)
+            timed(one(random_filters(rng, choices)), 1)
+        report(f"{dialect}: GET /monitoring/ without filters, CPU of this process", cpu)
         if not args.keep:
             db.session.execute(sa.delete(OutcomeCell))
             db.session.execute(sa.delete(OutcomeSnapshot))

@@ -96,13 +96,17 @@ def stopwatch() -> Iterator[Callable[[], float]]:
         end.append(time.perf_counter())
 
 
-def timed(fn: Callable[[], Any], runs: int) -> list[float]:
-    """``runs`` calls of ``fn`` in milliseconds; the session is rolled back after each."""
+def timed(
+    fn: Callable[[], Any], runs: int, *, clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
+    """``runs`` calls of ``fn`` in milliseconds of ``clock`` (``time.process_time``: the CPU
+    this process spent, which other work on the machine moves less than the wall clock); the
+    session is rolled back after each."""
     samples = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        samples.append((time.perf_counter() - start) * 1000)
+        samples.append((clock() - start) * 1000)
         db.session.rollback()
     return samples
 

@@ -127,6 +127,26 @@ def test_filters_are_kept_in_the_form(w: World, login: Login) -> None:
     assert '<option value="housing" selected>' in html
 
 
+def test_the_partner_filter_lists_every_partner_and_keeps_the_chosen_one(
+    w: World, login: Login
+) -> None:
+    w.p2.name = 'Fields & <Sons> "Ltd"'
+    db.session.commit()
+    html = login(w.manager).get(f"/monitoring/?partner={w.p1.id}").get_data(as_text=True)
+    assert f'<option value="{w.p1.id}" selected>{w.p1.name} ({w.p1.country_code})</option>' in html
+    assert (
+        f'<option value="{w.p2.id}">Fields &amp; &lt;Sons&gt; &#34;Ltd&#34; '
+        f"({w.p2.country_code})</option>"
+    ) in html
+
+
+def test_a_table_with_no_rows_says_so(w: World, login: Login) -> None:
+    html = login(w.manager).get("/monitoring/?country=UZ").get_data(as_text=True)
+    body = html[html.index('data-testid="table-plans"') :]
+    body = body[: body.index("</table>")]
+    assert '<td colspan="2" class="text-muted">Nothing to show.</td>' in body
+
+
 def test_the_home_office_records_a_short_stay(w: World, login: Login) -> None:
     client = login(w.manager)
     response = client.post(

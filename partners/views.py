@@ -57,23 +57,13 @@ from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.labels import SEX_LABELS, VULNERABILITY_LABELS
 from reintegration_hub.core.roles import Actor, Role
 from reintegration_hub.core.submit import Refused, commit_or_roll_back, submit_flashed, submit_form
-from reintegration_hub.core.web import query_page
+from reintegration_hub.core.web import query_links, query_page
 from reintegration_hub.extensions import db, limiter
 
 bp = Blueprint("partners", __name__, url_prefix="/marketplace")
 
 
 # --- search (helper B: partners/search.py) ---------------------------------------------------
-
-
-def _search_url(**changes: Any) -> str:
-    """This search with some parameters changed (facet links, pages); back to page 1 unless
-    the page is what changes."""
-    args: dict[str, Any] = request.args.to_dict(flat=False)
-    args["page"] = ["1"]
-    for name, value in changes.items():
-        args[name] = [] if value in (None, "") else [str(value)]
-    return url_for("partners.search", **args)
 
 
 @bp.get("/search")
@@ -92,7 +82,7 @@ def search() -> Any:
         "partners/search.html",
         form=form,
         result=result,
-        search_url=_search_url,
+        search_url=query_links("partners.search"),
         category_labels=CATEGORY_LABELS,
         performance=performance,
     ), (200 if result is not None else 422)

@@ -24,7 +24,7 @@ from reintegration_hub.core.errors import DomainError
 from reintegration_hub.core.forms import show_domain_error
 from reintegration_hub.core.roles import Role
 from reintegration_hub.core.submit import submit_flashed, submit_form
-from reintegration_hub.core.web import query_page
+from reintegration_hub.core.web import query_links, query_page
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.labels import (
     FLAG_LABELS,
@@ -199,9 +199,7 @@ def options(case_id: int) -> Any:
         else url_for("plans.add_line", plan_id=plan.id),
         add_label=_("Replace with this") if replacing else _("Add to plan"),
         category_labels=CATEGORY_LABELS,
-        search_url=lambda **changes: url_for(
-            "plans.options", case_id=case_id, **{**request.args.to_dict(), **changes}
-        ),
+        search_url=query_links("plans.options", case_id=case_id),
     ), (200 if result is not None else 422)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+from html import unescape
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -394,6 +397,34 @@ def test_the_search_page_shows_cards_facets_and_the_verdict(app, world, counsell
     assert "Fits this returnee." in html
     assert 'data-facet="category"' in html
     assert "2 options found" in html
+
+
+def test_facet_links_keep_the_other_filters_and_go_back_to_page_one(app, world, counsellor, login):
+    client = login(counsellor)
+    category = world["tailoring"].category.value
+    html = client.get(
+        "/marketplace/search",
+        query_string=[("q", "course"), ("page", "2"), ("category", category)],
+    ).get_data(as_text=True)
+    facet = re.search(r'data-facet="country">.*?<a href="([^"]+)"', html, re.S)
+    assert facet is not None
+    link = urlsplit(unescape(facet[1]))
+    assert link.path == "/marketplace/search"
+    # the other filters as they were, in their order, the page back to 1, the country chosen
+    assert parse_qsl(link.query) == [
+        ("q", "course"),
+        ("page", "1"),
+        ("category", category),
+        ("country", "GE"),
+    ]
+    assert client.get(unescape(facet[1])).status_code == 200
+    by_partner = client.get(
+        "/marketplace/search",
+        query_string={"q": "course", "partner_id": world["tailoring"].partner.id},
+    ).get_data(as_text=True)
+    any_partner = re.search(r'href="([^"]+)">Any partner<', by_partner)
+    assert any_partner is not None  # the way back drops the partner, keeps the words
+    assert parse_qsl(urlsplit(unescape(any_partner[1])).query) == [("q", "course"), ("page", "1")]
 
 
 def test_the_search_page_refuses_bad_filters_and_other_roles(app, world, counsellor, login):

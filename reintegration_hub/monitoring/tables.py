@@ -90,7 +90,7 @@ class Table:
     def body(self) -> Markup:
         """The rows the page shows as ``<tr>`` elements, each count linked to the cases behind
         it. Written here, as the charts are, rather than in the template: the page's thousand
-        cells through Jinja were about a sixth of its cost (bench/README, "the dashboard's and
+        cells through Jinja were about a tenth of its cost (bench/README, "the dashboard's and
         the marketplace page's render")."""
         rows = self.visible_rows
         if not rows:

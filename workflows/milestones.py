@@ -2,15 +2,16 @@
 
 Set-based, never a flow run or a task per plan: the plans are cut into id ranges, a task per
 range runs ``followups.sweep.sweep_range`` in its own transaction, two at a time (a range is a
-few statements PostgreSQL runs on a core each). Ranges are as large as memory allows
-(``batch_size_for``): a task costs Prefect ~25 ms and each statement reads the range's index
-entries once, so 100,000 plans are one task, and 1,000,000 plans ten. The
-sweep is idempotent, so a run killed half way is simply run again: the ranges it finished
-change nothing the second time and queue no message twice.
+few statements PostgreSQL runs on a core each). Ranges are large (``batch_size_for``): a task
+costs Prefect ~25 ms, and a range's statements read only the milestones they change (the
+partial indexes of ``Milestone``), so from 20,000 plans there are two ranges, one for each
+core, and 1,000,000 plans are ten. The sweep is idempotent, so a run killed half way is
+simply run again: the ranges it finished change nothing the second time and queue no message
+twice.
 
 **On a work pool** (``track-milestones`` run by a ``prefect worker``, with ``sweep-ranges``
-deployed on a pool too), a run of more ranges than one child would take (up to 100,000 plans
-are one range, swept in the run itself) hands them, ``RANGES_PER_RUN`` at a time, to child runs
+deployed on a pool too), a run of more ranges than one child would take (up to 200,000 plans
+are two ranges, swept in the run itself) hands them, ``RANGES_PER_RUN`` at a time, to child runs
 of ``sweep-ranges`` (``run_deployment(..., timeout=0)``), which whichever worker is free picks
 up, and watches them (``_spread``). Each range is claimed in its own transaction
 (``sweep_claimed_range``: a ``swept_ranges`` row per run and range), so no range is swept twice
@@ -57,12 +58,13 @@ from reintegration_hub.followups.sweep import (
 from workflows.app import unit_of_work
 from workflows.records import recorded_flow
 
-#: plan ids a range at most. A statement over a range of half the plans or more reads the whole
-#: table anyway (PostgreSQL scans it rather than the range's index entries), so up to this size
-#: one range is cheapest; a range's e-mails are built 5,000 notices at a time, whatever it
-#: catches up on
+#: plan ids a range at most: a range's e-mails are built 5,000 notices at a time whatever it
+#: catches up on, but its changed rows are held at once
 MAX_BATCH = 100_000
 PARALLEL_BATCHES = 2
+#: from this many plan ids, ``PARALLEL_BATCHES`` ranges at least: below it, a range's daily
+#: work (~45 ms per 10,000 plans) is too little to be worth a second task (~25 ms)
+SPLIT_FROM = 20_000
 #: the deployment that sweeps a group of ranges for a run on a work pool
 SWEEP_RANGES = "sweep-ranges/sweep-ranges"
 RANGES_PER_RUN = PARALLEL_BATCHES
@@ -78,11 +80,12 @@ Range = tuple[int, int]
 
 
 def batch_size_for(plan_ids: int) -> int:
-    """The range size for ``plan_ids`` ids: one range when they fit in ``MAX_BATCH``, else as
-    few ranges as fit, a multiple of ``PARALLEL_BATCHES`` of them, of equal size."""
-    if plan_ids <= MAX_BATCH:
+    """The range size for ``plan_ids`` ids: one range below ``SPLIT_FROM``, else as few ranges
+    of at most ``MAX_BATCH`` as fit, a multiple of ``PARALLEL_BATCHES`` of them, of equal
+    size."""
+    if plan_ids < SPLIT_FROM:
         return max(plan_ids, 1)
-    ranges = -(-plan_ids // MAX_BATCH)
+    ranges = max(-(-plan_ids // MAX_BATCH), PARALLEL_BATCHES)
     ranges += -ranges % PARALLEL_BATCHES
     return -(-plan_ids // ranges)
 

@@ -146,6 +146,31 @@ class Milestone(IdMixin, Base):
         sa.Index("ix_milestones_case_status", "returnee_id", "status", "office_id"),
         # the dashboard's open milestones per office: an index-only count
         sa.Index("ix_milestones_status_office", "status", "office_id"),
+        # the sweep's candidates (``followups.sweep``), among the rows in the state each of
+        # its statements changes, by the date it compares: a run reads the few milestones it
+        # changes, not every open one of its range (the plan id is checked in the index)
+        partial_index(
+            "ix_milestones_window_closes",
+            "due_on",
+            "plan_id",
+            where="kind = 'window_closes' AND status IN ('upcoming', 'due', 'overdue')",
+        ),
+        partial_index(
+            "ix_milestones_becomes_overdue",
+            "due_on",
+            "plan_id",
+            where="status IN ('upcoming', 'due')",
+        ),
+        partial_index(
+            "ix_milestones_becomes_due", "remind_on", "plan_id", where="status = 'upcoming'"
+        ),
+        # escalations: the overdue milestones below the top level, by plan (PostgreSQL reads
+        # them all rather than two date ranges, whose OR it cannot estimate)
+        partial_index(
+            "ix_milestones_escalating",
+            "plan_id",
+            where="status = 'overdue' AND escalation_level < 2",
+        ),
     )
 
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))

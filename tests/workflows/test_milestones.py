@@ -103,8 +103,11 @@ def test_sweep_ranges_skips_the_ranges_its_sweep_has_done(app: Flask, worker_app
 
 def test_ranges_are_sized_from_the_number_of_plans() -> None:
     assert milestones.batch_size_for(1) == 1
-    assert milestones.batch_size_for(milestones.MAX_BATCH) == milestones.MAX_BATCH  # one range
+    assert milestones.batch_size_for(milestones.SPLIT_FROM - 1) == milestones.SPLIT_FROM - 1
     # more: as few ranges as fit, an even number of equal ones (two run at a time)
+    assert milestones.batch_size_for(milestones.SPLIT_FROM) == milestones.SPLIT_FROM // 2
+    assert milestones.batch_size_for(100_000) == 50_000
+    assert milestones.batch_size_for(100_001) == 50_001
     assert milestones.batch_size_for(200_000) == 100_000
     assert milestones.batch_size_for(240_000) == 60_000
     assert milestones.batch_size_for(1_000_000) == 100_000

@@ -5,10 +5,10 @@ Revises: 0030
 Create Date: 2026-12-07 09:00:00
 
 Each statement of the follow-up sweep looks for the milestones it changes among the rows in
-one state, by one date (windows that end, milestones that become due or overdue) or by plan
-(the overdue milestones still to escalate). An index over just those rows, the plan id in the
-key, lets a run read the milestones it may change instead of every open milestone of its
-range.
+one state, by plan and one date (windows that end, milestones that become due or overdue) or
+by plan (the overdue milestones still to escalate). An index over just those rows lets a run
+of a range of plans read those rows of the range, and fetch only the few it changes, instead
+of every milestone of the range.
 """
 
 from alembic import op
@@ -23,11 +23,11 @@ depends_on = None
 
 INDEXES = {
     "ix_milestones_window_closes": (
-        ["due_on", "plan_id"],
+        ["plan_id", "due_on"],
         "kind = 'window_closes' AND status IN ('upcoming', 'due', 'overdue')",
     ),
-    "ix_milestones_becomes_overdue": (["due_on", "plan_id"], "status IN ('upcoming', 'due')"),
-    "ix_milestones_becomes_due": (["remind_on", "plan_id"], "status = 'upcoming'"),
+    "ix_milestones_becomes_overdue": (["plan_id", "due_on"], "status IN ('upcoming', 'due')"),
+    "ix_milestones_becomes_due": (["plan_id", "remind_on"], "status = 'upcoming'"),
     "ix_milestones_escalating": (["plan_id"], "status = 'overdue' AND escalation_level < 2"),
 }
 

@@ -146,26 +146,28 @@ class Milestone(IdMixin, Base):
         sa.Index("ix_milestones_case_status", "returnee_id", "status", "office_id"),
         # the dashboard's open milestones per office: an index-only count
         sa.Index("ix_milestones_status_office", "status", "office_id"),
-        # the sweep's candidates (``followups.sweep``), among the rows in the state each of
-        # its statements changes, by the date it compares: a run reads the few milestones it
-        # changes, not every open one of its range (the plan id is checked in the index)
+        # the sweep's candidates (``followups.sweep``): the rows in the state each of its
+        # statements changes, by plan and the date it compares, so that a run reads those of
+        # its range, not every milestone of it, and fetches the few it changes (the plan id
+        # first: PostgreSQL cannot tell how few rows of a state are past a date, and would
+        # rather read the whole range than a date-first index)
         partial_index(
             "ix_milestones_window_closes",
-            "due_on",
             "plan_id",
+            "due_on",
             where="kind = 'window_closes' AND status IN ('upcoming', 'due', 'overdue')",
         ),
         partial_index(
             "ix_milestones_becomes_overdue",
-            "due_on",
             "plan_id",
+            "due_on",
             where="status IN ('upcoming', 'due')",
         ),
         partial_index(
-            "ix_milestones_becomes_due", "remind_on", "plan_id", where="status = 'upcoming'"
+            "ix_milestones_becomes_due", "plan_id", "remind_on", where="status = 'upcoming'"
         ),
-        # escalations: the overdue milestones below the top level, by plan (PostgreSQL reads
-        # them all rather than two date ranges, whose OR it cannot estimate)
+        # escalations: the overdue milestones below the top level (the dates of two levels,
+        # whose OR PostgreSQL cannot estimate, are checked on the rows)
         partial_index(
             "ix_milestones_escalating",
             "plan_id",

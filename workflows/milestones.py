@@ -3,11 +3,11 @@
 Set-based, never a flow run or a task per plan: the plans are cut into id ranges, a task per
 range runs ``followups.sweep.sweep_range`` in its own transaction, two at a time (a range is a
 few statements PostgreSQL runs on a core each). Ranges are large (``batch_size_for``): a task
-costs Prefect ~25 ms, and a range's statements read only the milestones they change (the
-partial indexes of ``Milestone``), so from 20,000 plans there are two ranges, one for each
-core, and 1,000,000 plans are ten. The sweep is idempotent, so a run killed half way is
-simply run again: the ranges it finished change nothing the second time and queue no message
-twice.
+costs Prefect ~25 ms, and a range's statements read only its milestones in the states they
+change (the partial indexes of ``Milestone``), so from 20,000 plans there are two ranges,
+one for each core, and 1,000,000 plans are ten. The sweep is idempotent, so a run killed half
+way is simply run again: the ranges it finished change nothing the second time and queue no
+message twice.
 
 **On a work pool** (``track-milestones`` run by a ``prefect worker``, with ``sweep-ranges``
 deployed on a pool too), a run of more ranges than one child would take (up to 200,000 plans

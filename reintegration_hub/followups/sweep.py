@@ -9,6 +9,11 @@ per notice and recipient). A new reminder of a milestone that involves the retur
 first-contact call, a monitoring visit, a sustainability survey) is also texted to the returnee
 who consents to SMS (``cases.sms.queue_milestone_sms``, unique key per milestone).
 
+Each statement that looks for what to change reads the range's milestones in the state it
+changes through a partial index of ``Milestone`` (by plan, then the date it compares), never
+every milestone of the range: its filter and its index's condition go together
+(``tests/followups/test_sweep_indexes.py`` fails on a full scan).
+
 Notices are written only for what the range's own updates change (``UPDATE ... RETURNING``),
 not for every open milestone again each day, and in the same transaction: a range killed half
 way is rolled back whole, and the next run changes the same rows again and writes their

@@ -8,7 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PREFECT_PORT ?= 4200
 MAIL_PORT ?= 1025
-# the address links in e-mails start with (HUB_PUBLIC_BASE_URL): this server, unless given
+# the address links in e-mails and text messages start with (HUB_PUBLIC_BASE_URL): this server,
+# unless given; the demo's queued messages are written with it too
 PUBLIC_BASE_URL ?= $(or $(HUB_PUBLIC_BASE_URL),http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT))
 export FLASK_APP := wsgi
 
@@ -28,7 +29,7 @@ translations: $(VENV)/.installed
 run: $(VENV)/.installed translations
 	@mkdir -p instance/prefect
 	$(BIN)/flask db upgrade
-	$(BIN)/flask demo load --if-empty
+	HUB_PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) $(BIN)/flask demo load --if-empty
 	@echo "Reintegration Hub on http://$(HOST):$(PORT)/  (API docs: /api/v1/docs)"
 	@echo "Prefect UI on http://127.0.0.1:$(PREFECT_PORT)/  (flow runs)"
 	@echo "Mail sink on 127.0.0.1:$(MAIL_PORT)  (the mail process prints each e-mail)"

@@ -64,6 +64,9 @@ def test_make_run_hands_its_ports_to_the_banner_and_every_process(repo_root: Pat
         "HUB_PUBLIC_BASE_URL=http://127.0.0.1:5055",
     ):
         assert setting in start
+    # the demo's messages queued before the run link to it too, not to the default port
+    demo = next(line for line in dry_run.splitlines() if "demo load" in line)
+    assert "HUB_PUBLIC_BASE_URL=http://127.0.0.1:5055 " in demo
     assert "4200" not in dry_run
     assert "1025" not in dry_run
 

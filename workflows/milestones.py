@@ -44,7 +44,7 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.objects import StateType
 from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
-from prefect.runtime import deployment, flow_run
+from prefect.runtime import flow_run
 from prefect.states import Cancelled, Crashed
 
 from reintegration_hub.core.db import now_utc
@@ -56,7 +56,7 @@ from reintegration_hub.followups.sweep import (
     swept_ranges,
 )
 from workflows.app import unit_of_work
-from workflows.records import recorded_flow
+from workflows.records import deployment_id, recorded_flow
 
 #: plan ids a range at most: a range's e-mails are built 5,000 notices at a time whatever it
 #: catches up on, but its changed rows are held at once
@@ -159,10 +159,11 @@ async def _report(name: str, as_of: dt.date, counts: SweepCounts, batches: int) 
 async def _on_work_pool() -> bool:
     """This run was started by a worker of a work pool, and ``sweep-ranges`` is deployed on
     one: spread the ranges. Served deployments (``make run``) have no work pool."""
-    if deployment.id is None:
+    this_id = deployment_id()
+    if this_id is None:
         return False
     async with get_client() as client:
-        this = await client.read_deployment(uuid.UUID(str(deployment.id)))
+        this = await client.read_deployment(this_id)
         if not this.work_pool_name:
             return False
         try:

@@ -1,4 +1,5 @@
-"""Log lines written inside a flow run name it: its Prefect id, and the request that started it."""
+"""Log lines written inside a flow run name it: its Prefect id, its deployment, and the request that
+started it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest
 from flask import Flask
 from prefect import tags, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
+from prefect.flow_engine import run_flow
 from prefect.runtime import task_run
 
 from reintegration_hub.core.observability import (
@@ -67,6 +71,30 @@ def test_a_flow_runs_log_lines_carry_its_id_and_the_request_that_started_it(
         assert line["flow"] == "test-logs"
         assert line["request_id"] == "req-42.a"
     assert in_task["task_run_id"] == state.result()["task_run_id"]
+
+
+@pytest.mark.orchestrated
+@pytest.mark.usefixtures("prefect_server", "json_logs")
+def test_a_deployed_runs_log_lines_name_its_deployment(
+    app: Flask, worker_app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # as a worker runs it: a flow run of the deployment, run by the flow engine
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow(log_a_line)
+        deployment_id = client.create_deployment(flow_id=flow_id, name="logs-here")
+        flow_run = client.create_flow_run_from_deployment(
+            deployment_id, parameters={"with_task": False}
+        )
+    state = run_flow(
+        log_a_line, flow_run=flow_run, parameters={"with_task": False}, return_type="state"
+    )
+    assert isinstance(state, State)
+    assert state.is_completed()
+    line = json_lines(capsys)["in the flow"]
+    assert (line["flow_run_id"], line["deployment"]) == (str(flow_run.id), "logs-here")
+    # a run of no deployment names none
+    assert log_a_line(with_task=False, return_state=True).is_completed()
+    assert "deployment" not in json_lines(capsys)["in the flow"]
 
 
 @pytest.mark.usefixtures("json_logs")

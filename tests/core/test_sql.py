@@ -73,6 +73,58 @@ def outbox_row(key: str, subject: str) -> dict[str, object]:
     }
 
 
+#: what an array of text must carry through as it is (PostgreSQL's text format quotes and
+#: escapes these; its binary one does not need to)
+AWKWARD_TEXTS = [
+    'say "hi"',
+    "back\\slash \\N",
+    "{braces}",
+    "a,b;c",
+    "NULL",
+    "",
+    "  spaces  ",
+    "ünïcode — 😀",
+    "line\nbreak\ttab",
+    "'quoted'",
+]
+
+
+def test_insert_ignore_stores_every_value_as_given(app: Flask) -> None:
+    table = OutboxMessage.__table__
+    rows = [
+        outbox_row(f"awkward-{n}", text)
+        | {
+            "body_text": text * 3,
+            "notice_id": [None, 2**31 - 1, 7][n % 3],
+            "returnee_id": None,  # a column of no value at all
+            "attempts": n,
+            "daily_digest": n % 2 == 0,
+            "next_attempt_at": dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.UTC),
+        }
+        for n, text in enumerate(AWKWARD_TEXTS)
+    ]
+    inserted = insert_ignore(table, rows, ["key"], returning=[table.c.key])
+    assert sorted(row.key for row in inserted) == sorted(str(row["key"]) for row in rows)
+    columns = [
+        "key",
+        "subject",
+        "body_text",
+        "notice_id",
+        "returnee_id",
+        "attempts",
+        "daily_digest",
+    ]
+    stored = db.session.execute(
+        sa.select(*(table.c[name] for name in columns), table.c.next_attempt_at).where(
+            table.c.key.like("awkward-%")
+        )
+    ).all()
+    assert sorted(tuple(row[:-1]) for row in stored) == sorted(
+        tuple(row[name] for name in columns) for row in rows
+    )
+    assert {row.next_attempt_at for row in stored} == {rows[0]["next_attempt_at"]}
+
+
 def test_insert_ignore_skips_the_rows_whose_key_is_taken(app: Flask) -> None:
     table = OutboxMessage.__table__
     first = insert_ignore(table, [outbox_row("a", "first a")], ["key"], returning=[table.c.key])

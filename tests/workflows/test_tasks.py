@@ -4,6 +4,7 @@ server is involved, and none may be started (``PREFECT_SERVER_EPHEMERAL_ENABLED=
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable
 
 import pytest
@@ -28,6 +29,11 @@ def test_the_worker_app_comes_from_the_environment_once(worker_app: Flask, smtp:
     assert get_app() is worker_app
     assert worker_app.config["SMTP_PORT"] == smtp.port
     assert worker_app.config["OUTBOX_BATCH_SIZE"] == 3
+
+
+def test_building_the_worker_app_freezes_what_the_process_holds(worker_app: Flask) -> None:
+    # the collector's full collections scan only what flow runs make afterwards
+    assert gc.get_freeze_count() > 0
 
 
 def test_the_worker_app_has_every_route_but_no_api_document(

@@ -60,7 +60,7 @@ from reintegration_hub.core.outbox import (
     recipient_languages,
 )
 from reintegration_hub.core.roles import OfficeKind, Role
-from reintegration_hub.core.sql import insert_ignore, without_jit
+from reintegration_hub.core.sql import insert_ignore, random_reads_costed_as_cached, without_jit
 from reintegration_hub.extensions import db
 from reintegration_hub.followups.labels import milestone_name
 from reintegration_hub.followups.models import (
@@ -150,6 +150,7 @@ def sweep_range(as_of: dt.date, first_plan_id: int, last_plan_id: int) -> SweepC
     in_range = Milestone.plan_id.between(first_plan_id, last_plan_id)
     now = now_utc()
     without_jit()
+    random_reads_costed_as_cached()
     cancelled, closed_windows = _close_ended_windows(in_range, as_of, now)
     changes = _advance(in_range, as_of)
     new_notices = _write_notices(changes.wanted_notices(), as_of, now)

@@ -139,7 +139,7 @@ def run_context(name: str) -> dict[str, str | None]:
 def deployment_id() -> uuid.UUID | None:
     """The deployment of the flow run in progress, from the run Prefect already read;
     ``None`` outside a flow run and for a run of no deployment. Not ``prefect.runtime``'s
-    ``deployment.id``: for a run of no deployment (a test, ``flask followups tick``), it reads
+    ``deployment.id``: for a run of no deployment (a test, a script, a bench), it reads
     the run from the API again, through a new client, ~25 ms a call."""
     context = FlowRunContext.get()
     return context.flow_run.deployment_id if context and context.flow_run else None

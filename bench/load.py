@@ -216,7 +216,7 @@ class Sweeps(threading.Thread):
 PROCESSES = [
     ("prefect.engine", "flow runs"),
     ("workflows.deployments", "Prefect worker"),
-    ("worker start", "Prefect worker"),  # what workflows.deployments --start-worker becomes
+    ("workflows.worker", "Prefect worker"),  # what workflows.deployments --start-worker becomes
     ("gunicorn", "gunicorn"),
     ("server start", "Prefect server"),
     ("prefect.server", "Prefect server"),

@@ -10,8 +10,8 @@ Everything on 127.0.0.1, bounded in time (``--timeout``), cleaned up at the end:
 3. starts ``prefect server start`` on the Prefect database, creates a process work pool, and
    registers every deployment on it with ``python -m workflows.deployments --work-pool``
    (their schedules are then switched off, so only the runs started here happen);
-4. starts two ``prefect worker start --pool ... --limit 2`` processes (``worker-1``,
-   ``worker-2``);
+4. starts two workers, ``python -m workflows.worker --pool ... --limit 2`` as ``make serve``
+   runs them (``worker-1``, ``worker-2``);
 5. for ``--rounds`` rounds: queues ``--messages`` e-mails in the outbox, starts one run each
    of ``deliver-notifications``, ``expire-referrals``, ``flag-stale-listings`` and
    ``anonymise-closed-cases`` (``run_deployment(..., timeout=0)``), and waits for them;
@@ -396,9 +396,9 @@ def main(argv: list[str] | None = None) -> int:
                 workers[name] = processes.start(
                     name,
                     [
-                        str(BIN / "prefect"),
-                        "worker",
-                        "start",
+                        str(BIN / "python"),
+                        "-m",
+                        "workflows.worker",
                         "--pool",
                         pool,
                         "--name",

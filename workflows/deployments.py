@@ -461,12 +461,13 @@ async def _ensure_work_pool(name: str) -> None:
 
 
 def start_worker(work_pool: str, limit: int) -> None:
-    """Become ``prefect worker start`` on ``work_pool`` (this process is replaced, so that a
-    SIGTERM reaches the worker itself: it stops polling and its flow runs end)."""
+    """Become a worker of ``work_pool`` (``workflows.worker``: ``prefect worker start``, its
+    stop bounded); this process is replaced, so that a SIGTERM reaches the worker itself (it
+    stops polling and its flow runs end), and what registering loaded is let go."""
     bin_dir = Path(sys.executable).parent
     os.environ["PATH"] = os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
-    command = ["prefect", "worker", "start", "--pool", work_pool, "--type", ProcessWorker.type]
-    os.execv(bin_dir / "prefect", [*command, "--limit", str(limit)])  # noqa: S606 - our own install's CLI
+    command = [sys.executable, "-m", "workflows.worker", "--pool", work_pool]
+    os.execv(sys.executable, [*command, "--type", ProcessWorker.type, "--limit", str(limit)])  # noqa: S606 - our own interpreter
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -249,6 +249,9 @@ def test_make_run_on_other_ports_links_them_all_and_stops_cleanly(
                 120,
                 "the e-mail printed by the mail process",
             )
+        except BaseException as failure:
+            failure.add_note(f"make run's output, its end:\n{log.read_text()[-6000:]}")
+            raise
         finally:
             signalled = time.monotonic()
             run.send_signal(signal.SIGTERM)  # what Ctrl-C on make run does

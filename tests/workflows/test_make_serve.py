@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,12 @@ def test_make_serve_runs_the_production_topology_and_stops_cleanly(
                 start_new_session=True,  # its own process group, as a service of its own
             )
         try:
-            wait_until(lambda: answers(f"{web}/healthz"), 120, "the web processes")
+            wait_until(
+                lambda: answers(f"{web}/healthz") or serve.poll() is not None,
+                120,
+                "the web processes",
+            )
+            assert serve.poll() is None, "make serve ended before its web processes answered"
             wait_until(lambda: answers(f"{api}/health"), 120, "the Prefect server")
             with urllib.request.urlopen(f"{web}/readyz") as response:  # noqa: S310
                 assert json.load(response)["checks"] == {"database": "ok", "prefect": "ok"}
@@ -198,16 +203,22 @@ def test_make_serve_runs_the_production_topology_and_stops_cleanly(
                 180,
                 "the automation crashing the run left Pending",
             )
+        except BaseException as failure:
+            failure.add_note(f"make serve's output, its end:\n{log.read_text()[-6000:]}")
+            raise
         finally:
-            group = os.getpgid(serve.pid)
+            group = serve.pid  # the leader of its own session
             # The Prefect server stops first, the worst order for the worker (its last event
             # finds no server), and honcho stops the others; then every process of the service
             # is sent SIGTERM, as systemd stops one.
             server = re.search(r"prefect\.1 started \(pid=(\d+)\)", log.read_text())
+            # (a process that ended already is left: the failure above says why)
             if server:  # honcho started it in a session of its own
-                os.killpg(int(server[1]), signal.SIGTERM)
-                wait_until(lambda: "prefect.1 stopped" in log.read_text(), 60, "the server ending")
-            os.killpg(group, signal.SIGTERM)
+                with suppress(ProcessLookupError):
+                    os.killpg(int(server[1]), signal.SIGTERM)
+                    wait_until(lambda: "prefect.1 stopped" in log.read_text(), 60, "its end")
+            with suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGTERM)
             serve.wait(timeout=60)
             # within the bound, or the wait fails: no process of the service left behind
             wait_until(lambda: not group_alive(group), 60, "every process of the service ending")

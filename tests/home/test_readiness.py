@@ -3,7 +3,6 @@ is configured) answers, 503 naming what does not, and never says why."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +12,7 @@ import pytest
 from flask import Flask
 
 from reintegration_hub import create_app
+from tests.ports import free_port
 
 
 class _PrefectHealth(BaseHTTPRequestHandler):
@@ -38,12 +38,6 @@ def prefect_api() -> Iterator[str]:
     thread.join()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_ready_when_the_database_answers(app: Flask) -> None:
     answer = app.test_client().get("/readyz")
 
@@ -61,7 +55,7 @@ def test_ready_checks_the_prefect_api_when_configured(
 
 
 def test_not_ready_without_the_prefect_api(make_app: Callable[..., Flask]) -> None:
-    down = f"http://127.0.0.1:{closed_port()}/api"
+    down = f"http://127.0.0.1:{free_port()}/api"
 
     answer = make_app(PREFECT_API_URL=down).test_client().get("/readyz")
 
@@ -78,7 +72,7 @@ def test_alive_answers_without_the_database(app: Flask) -> None:
 
 
 def test_not_ready_when_the_database_does_not_answer(tmp_path: Path) -> None:
-    url = f"postgresql+psycopg://nobody@127.0.0.1:{closed_port()}/hub"
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/hub"
     down = create_app(
         {
             "ENV": "testing",

@@ -29,7 +29,8 @@ from reintegration_hub.notifications.services import (
 )
 from tests.factories import user_with_role
 from tests.notifications.helpers import NOW, queue, stored, two_deliverers
-from tests.notifications.smtp import Sink, free_port
+from tests.notifications.smtp import Sink
+from tests.ports import free_port
 
 
 def text(mail: EmailMessage) -> str:

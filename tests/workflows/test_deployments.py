@@ -9,7 +9,7 @@ import pytest
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.notifications.smtp import free_port
+from tests.ports import free_port
 from workflows import deployments, flows, milestones, outcomes
 
 

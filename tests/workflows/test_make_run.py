@@ -30,7 +30,7 @@ from reintegration_hub.extensions import db
 from reintegration_hub.operations import services
 from tests.factories import user_with_role
 from tests.notifications.helpers import queue
-from tests.notifications.smtp import free_port
+from tests.ports import free_port
 from tests.workflows.helpers import answers, api_json, signed_in, wait_until
 from workflows import deployments
 

@@ -37,7 +37,8 @@ from reintegration_hub.operations.models import FlowRunRecord
 from tests.conftest import REDIS_TEST_URL
 from tests.factories import user_with_role
 from tests.notifications.helpers import queue
-from tests.notifications.smtp import free_port, smtp_server
+from tests.notifications.smtp import smtp_server
+from tests.ports import free_port
 from tests.workflows.helpers import answers, api_json, signed_in, wait_until
 from workflows.deployments import ENGINE_COMMAND
 

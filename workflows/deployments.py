@@ -16,7 +16,8 @@ together register one after the other (``registering``).
 Serving stops at once and cleanly on SIGTERM (honcho on Ctrl-C, systemd, ``docker stop``) or
 SIGINT: the schedules are paused if the server still answers (it then drops their pending runs;
 the next start resumes them), the processes of flow runs in progress are ended, and the process
-exits with status 0 within ``STOP_SECONDS``, also when the server stops at the same moment.
+exits with status 0 within ``STOP_SECONDS``, also when the server stops at the same moment. A
+stop while the deployments are still being registered ends that at once, with status 0 too.
 A run that such a stop left Pending or Running on the server is marked Crashed at the next start
 (``_crash_orphans``), freeing its deployment for the runs that follow.
 """
@@ -87,6 +88,9 @@ STOP_SECONDS = 3.5
 #: Of which pausing the schedules (about 0.6 s), when the server still answers: under make run
 #: it is stopping at the same moment
 PAUSE_SECONDS = 1.5
+#: How long a start-up that failed waits for a stop: under make run, the server's end (its
+#: requests refused) may come a moment before the stop reaches this process
+STARTING_STOP_SECONDS = 1.0
 
 logger = get_logger("hub.deployments")
 
@@ -238,23 +242,29 @@ def serve_until_stopped(deployments: Sequence[RunnerDeployment]) -> None:
     runner = StoppableRunner()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, runner.handle_sigterm)
-    # called from sync code: registered at once, not a coroutine
-    ids = [cast(UUID, runner.add_deployment(deployment)) for deployment in deployments]
-    logger.info(
-        "Serving %d deployments; flow runs and schedules in the Prefect UI at %s",
-        len(ids),
-        PREFECT_UI_URL.value() or api_url().removesuffix("/api"),
-    )
-    asyncio.run(_serve(runner, ids))
+    asyncio.run(_serve(runner, deployments))
 
 
-async def _serve(runner: StoppableRunner, ids: Sequence[UUID]) -> None:
+async def _serve(runner: StoppableRunner, deployments: Sequence[RunnerDeployment]) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # also wakes the loop at once, whichever thread the signal lands on
         loop.add_signal_handler(signum, runner.handle_sigterm)
     stop = asyncio.create_task(runner.stop_event().wait())
-    await _crash_orphans(ids)
+    starting = asyncio.create_task(_start(runner, deployments))
+    await asyncio.wait({starting, stop}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done() or starting.exception() is not None:
+        # A stop while registering ends it (a request to a server that is itself stopping
+        # may hang or be retried for seconds); a request that failed because the server
+        # stopped first is no error when the stop follows it at once.
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        await asyncio.wait({stop}, timeout=STARTING_STOP_SECONDS)
+        if not stop.done():
+            starting.result()  # an error of its own: raised here
+        logger.info("Stopped before serving")
+        return
+    ids = starting.result()
     runner_context = contextvars.copy_context()
     serving = asyncio.create_task(runner.start(), context=runner_context)
     await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -276,6 +286,18 @@ async def _serve(runner: StoppableRunner, ids: Sequence[UUID]) -> None:
     finally:
         runner_context.run(in_runner.__exit__, None, None, None)
     logger.info("Stopped")
+
+
+async def _start(runner: StoppableRunner, deployments: Sequence[RunnerDeployment]) -> list[UUID]:
+    """Register the deployments with the runner, and crash the runs an earlier stop left."""
+    ids = [await runner.aadd_deployment(deployment) for deployment in deployments]
+    await _crash_orphans(ids)
+    logger.info(
+        "Serving %d deployments; flow runs and schedules in the Prefect UI at %s",
+        len(ids),
+        PREFECT_UI_URL.value() or api_url().removesuffix("/api"),
+    )
+    return ids
 
 
 def _no_retries() -> contextlib.AbstractContextManager[object]:

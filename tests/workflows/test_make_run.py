@@ -15,9 +15,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -167,6 +169,70 @@ def test_a_run_left_running_by_an_earlier_stop_is_crashed_and_frees_its_deployme
         stop(process, signal.SIGTERM)
     assert ended["state_type"] == "CRASHED"
     assert held_slots(api, deployment["id"]) == 0
+
+
+class _HeldServer(BaseHTTPRequestHandler):
+    """A Prefect server that answers its health check and holds every other request, as one
+    busy or stopping may: the flows process passes its wait and is held while registering."""
+
+    asked: threading.Event
+    released: threading.Event
+
+    def do_GET(self) -> None:
+        if self.path != "/api/health":
+            self.asked.set()
+            self.released.wait(120)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"true")
+
+    do_POST = do_PATCH = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.orchestrated
+def test_a_stop_while_registering_the_deployments_ends_it_with_status_0(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    class Held(_HeldServer):
+        asked = threading.Event()
+        released = threading.Event()
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Held)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    environment = os.environ | {
+        "PREFECT_API_URL": f"http://127.0.0.1:{server.server_port}/api",
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "HUB_ENV": "testing",
+        "HUB_SECRET_KEY": "test-secret",
+        "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workflows.deployments", "--wait", "60"],
+        cwd=repo_root,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert Held.asked.wait(120), "the flows process never asked to register"
+        # held until the test ends: without the stop, the request would wait out its timeout
+        _, errors = stop(process, signal.SIGTERM)
+    finally:
+        Held.released.set()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        server.shutdown()
+        server.server_close()
+    assert process.returncode == 0, errors
+    assert "Traceback" not in errors
+    assert "Stopped before serving" in errors
 
 
 # --- make run's processes together (honcho and the Procfile) ----------------------------------

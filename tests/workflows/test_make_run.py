@@ -85,6 +85,18 @@ def served_since(api: str, started: dt.datetime) -> bool:
     )
 
 
+def flows_process(environment: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """make run's flows process: ``python -m workflows.deployments --wait 60``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "workflows.deployments", "--wait", "60"],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @contextmanager
 def serving(database_url: str, cwd: Path, home: Path) -> Iterator[subprocess.Popen[str]]:
     """``python -m workflows.deployments`` against the session's Prefect server, once it serves
@@ -101,14 +113,7 @@ def serving(database_url: str, cwd: Path, home: Path) -> Iterator[subprocess.Pop
         "HUB_SMTP_PORT": str(free_port()),
     }
     started = dt.datetime.now(dt.UTC)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workflows.deployments", "--wait", "60"],
-        cwd=cwd,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = flows_process(environment, cwd)
     try:
         wait_until(lambda: served_since(api, started), 120, "serving every deployment")
         yield process
@@ -211,14 +216,7 @@ def test_a_stop_while_registering_the_deployments_ends_it_with_status_0(
         "HUB_SECRET_KEY": "test-secret",
         "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workflows.deployments", "--wait", "60"],
-        cwd=repo_root,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = flows_process(environment, repo_root)
     try:
         assert Held.asked.wait(120), "the flows process never asked to register"
         # held until the test ends: without the stop, the request would wait out its timeout

@@ -9,15 +9,17 @@ from pathlib import Path
 
 #: how many ports each xdist worker has to itself
 PORTS_A_WORKER = 1500
-_taken = itertools.count()
+#: where in its block a process starts: by its pid, so that two test sessions on one machine
+#: (two checkouts, say) seldom reach for the same ports
+_taken = itertools.count(os.getpid() % PORTS_A_WORKER)
 
 
 def free_port() -> int:
     """A local port no one listens on, for a server the test starts later, often in another
     process. It lies below the kernel's ephemeral range, where ``bind(0)`` and every outgoing
-    connection take theirs, so that nothing on the machine takes it between now and the
-    server's bind (a web server then gives up after 5 s); each xdist worker picks from a block
-    of its own, in turn, and never the same port twice."""
+    connection take theirs, so that no port the kernel hands out between now and the server's
+    bind is this one (gunicorn, finding its port taken, gives up after 5 s); each xdist worker
+    picks from a block of its own, in turn, and never the same port twice."""
     low = _ephemeral_low() - 8 * PORTS_A_WORKER
     if low < 1024:  # a machine whose ephemeral range leaves no room: the kernel's choice
         with socket.socket() as probe:
